@@ -1,0 +1,528 @@
+//! Control groups, v1 (legacy), v2 (unified) and hybrid hosts.
+//!
+//! The mode is detected from the host's mounts. On a hybrid host (v1 controllers plus a
+//! controller-less cgroup2 at /sys/fs/cgroup/unified) the v1 controllers enforce limits and the
+//! unified hierarchy is joined too, so the container is tracked there as well.
+
+mod bpf;
+mod fs;
+mod stats;
+mod v1;
+mod v2;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+pub use stats::{BlkioEntry, CpuStats, MemoryStats, PidsStats, Stats};
+
+use crate::error::{Error, Result};
+
+/// How the host's cgroups are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupMode {
+    /// Only cgroup v1 hierarchies.
+    Legacy,
+    /// cgroup v1 controllers plus a cgroup2 mount without controllers.
+    Hybrid,
+    /// Only cgroup v2.
+    Unified,
+}
+
+impl CgroupMode {
+    /// A short name: "v1", "hybrid" or "v2".
+    pub fn name(self) -> &'static str {
+        match self {
+            CgroupMode::Legacy => "v1",
+            CgroupMode::Hybrid => "hybrid",
+            CgroupMode::Unified => "v2",
+        }
+    }
+}
+
+/// A mounted cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hierarchy {
+    /// Where it is mounted.
+    pub mount: PathBuf,
+    /// Its controllers ("cpu", "memory", "name=systemd", ...); empty for cgroup2.
+    pub controllers: Vec<String>,
+    /// Whether it is cgroup2.
+    pub v2: bool,
+}
+
+/// The host's cgroup layout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Layout {
+    pub mode: CgroupMode,
+    pub hierarchies: Vec<Hierarchy>,
+}
+
+impl Layout {
+    /// Detects the layout from /proc/self/mountinfo.
+    pub fn detect() -> Result<Layout> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::Io {
+            context: "read /proc/self/mountinfo".into(),
+            cause: e,
+        })?;
+        Ok(Self::from_mountinfo(&info))
+    }
+
+    /// Builds the layout from mountinfo text (only mounts under /sys/fs/cgroup count).
+    pub fn from_mountinfo(info: &str) -> Layout {
+        let mut hierarchies: Vec<Hierarchy> = Vec::new();
+        for line in info.lines() {
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let post: Vec<&str> = post.split(' ').collect();
+            let (Some(mnt), Some(fstype), Some(sopts)) = (pre.get(4), post.first(), post.get(2))
+            else {
+                continue;
+            };
+            let mount = PathBuf::from(unescape_mount(mnt));
+            if !mount.starts_with("/sys/fs/cgroup") {
+                continue;
+            }
+            let h = match *fstype {
+                "cgroup2" => Hierarchy {
+                    mount,
+                    controllers: vec![],
+                    v2: true,
+                },
+                "cgroup" => Hierarchy {
+                    mount,
+                    controllers: sopts
+                        .split(',')
+                        .filter(|o| is_v1_controller(o))
+                        .map(String::from)
+                        .collect(),
+                    v2: false,
+                },
+                _ => continue,
+            };
+            // A later mount on the same point hides the earlier one.
+            hierarchies.retain(|x| x.mount != h.mount);
+            hierarchies.push(h);
+        }
+        let has_v1 = hierarchies.iter().any(|h| !h.v2);
+        let root_v2 = hierarchies
+            .iter()
+            .any(|h| h.v2 && h.mount == Path::new("/sys/fs/cgroup"));
+        let mode = if root_v2 {
+            hierarchies.retain(|h| h.v2 && h.mount == Path::new("/sys/fs/cgroup"));
+            CgroupMode::Unified
+        } else if has_v1 && hierarchies.iter().any(|h| h.v2) {
+            CgroupMode::Hybrid
+        } else if has_v1 {
+            CgroupMode::Legacy
+        } else {
+            CgroupMode::Unified
+        };
+        Layout { mode, hierarchies }
+    }
+
+    /// The v1 hierarchy holding `controller`, if any.
+    pub fn v1(&self, controller: &str) -> Option<&Hierarchy> {
+        self.hierarchies
+            .iter()
+            .find(|h| !h.v2 && h.controllers.iter().any(|c| c == controller))
+    }
+}
+
+fn is_v1_controller(opt: &str) -> bool {
+    matches!(
+        opt,
+        "cpu"
+            | "cpuacct"
+            | "cpuset"
+            | "memory"
+            | "devices"
+            | "freezer"
+            | "blkio"
+            | "pids"
+            | "net_cls"
+            | "net_prio"
+            | "hugetlb"
+            | "perf_event"
+            | "rdma"
+            | "misc"
+    ) || opt.starts_with("name=")
+}
+
+fn unescape_mount(s: &str) -> String {
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// The cgroup of one container: one directory per hierarchy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cgroup {
+    pub mode: CgroupMode,
+    /// (hierarchy, absolute directory of the container's cgroup in it).
+    pub dirs: Vec<(Hierarchy, PathBuf)>,
+}
+
+impl Cgroup {
+    /// Computes the container's cgroup directories for `cgroups_path` (the spec's
+    /// `linux.cgroupsPath`; absolute, relative to this process's cgroup, or systemd's
+    /// `slice:prefix:name`) without touching the filesystem.
+    pub fn new(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        Self::with_own(layout, cgroups_path, id, &own)
+    }
+
+    fn with_own(layout: &Layout, path: Option<&Path>, id: &str, own: &str) -> Result<Cgroup> {
+        let p = match path {
+            None => PathBuf::from(format!("/berth/{id}")),
+            Some(p) => systemd_to_path(p)?,
+        };
+        if p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(Error::spec(
+                "linux.cgroupsPath",
+                format!("{} must not contain ..", p.display()),
+            ));
+        }
+        let mut dirs = Vec::new();
+        for h in &layout.hierarchies {
+            let rel = if p.is_absolute() {
+                p.strip_prefix("/").unwrap_or(&p).to_path_buf()
+            } else {
+                let base = own_cgroup(own, h);
+                base.strip_prefix("/").unwrap_or(&base).join(&p)
+            };
+            dirs.push((h.clone(), h.mount.join(rel)));
+        }
+        Ok(Cgroup {
+            mode: layout.mode,
+            dirs,
+        })
+    }
+
+    /// The directory in the hierarchy with `controller` (v1) or the unified one.
+    pub fn dir_for(&self, controller: &str) -> Option<&Path> {
+        if self.mode == CgroupMode::Unified {
+            return self.dirs.first().map(|(_, d)| d.as_path());
+        }
+        self.dirs
+            .iter()
+            .find(|(h, _)| !h.v2 && h.controllers.iter().any(|c| c == controller))
+            .map(|(_, d)| d.as_path())
+    }
+
+    /// The unified (cgroup2) directory, if the host has one.
+    pub fn unified_dir(&self) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(h, _)| h.v2)
+            .map(|(_, d)| d.as_path())
+    }
+
+    /// The directory whose `cgroup.procs` lists the container's processes.
+    pub fn procs_dir(&self) -> Option<&Path> {
+        self.unified_dir()
+            .or_else(|| self.dir_for("pids"))
+            .or_else(|| self.dirs.first().map(|(_, d)| d.as_path()))
+    }
+
+    /// Creates the directories (and prepares cpusets and v2 controllers).
+    pub fn create(&self) -> Result<()> {
+        for (h, dir) in &self.dirs {
+            fs::mkdir_all(&h.mount, dir)?;
+            if !h.v2 && h.controllers.iter().any(|c| c == "cpuset") {
+                v1::init_cpuset(&h.mount, dir)?;
+            }
+            if h.v2 && self.mode == CgroupMode::Unified {
+                v2::enable_controllers(&h.mount, dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves process `pid` (0: the calling process) into every hierarchy.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        for (_, dir) in &self.dirs {
+            fs::write(dir, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies resource limits.
+    pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+        match self.mode {
+            CgroupMode::Unified => v2::apply(self, r),
+            _ => v1::apply(self, r),
+        }
+    }
+
+    /// The pids of every process in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let Some(dir) = self.procs_dir() else {
+            return Ok(vec![]);
+        };
+        match std::fs::read_to_string(dir.join("cgroup.procs")) {
+            Ok(s) => Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+            Err(e) => Err(Error::Cgroup {
+                path: dir.to_path_buf(),
+                msg: format!("read cgroup.procs: {e}"),
+            }),
+        }
+    }
+
+    /// Freezes every process (pause).
+    pub fn freeze(&self) -> Result<()> {
+        self.set_frozen(true)
+    }
+
+    /// Thaws every process (resume).
+    pub fn thaw(&self) -> Result<()> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        if let Some(dir) = self
+            .dir_for("freezer")
+            .filter(|_| self.mode != CgroupMode::Unified)
+        {
+            let want = if frozen { "FROZEN" } else { "THAWED" };
+            fs::write(dir, "freezer.state", want)?;
+            return wait_for(dir, "freezer.state", |s| s.trim() == want);
+        }
+        let dir = self.unified_dir().ok_or_else(|| Error::Cgroup {
+            path: PathBuf::from("/sys/fs/cgroup"),
+            msg: "no freezer: neither the v1 freezer controller nor cgroup2 is mounted".into(),
+        })?;
+        fs::write(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+        let want = if frozen { "frozen 1" } else { "frozen 0" };
+        wait_for(dir, "cgroup.events", |s| s.lines().any(|l| l == want))
+    }
+
+    /// Whether the cgroup is frozen.
+    pub fn is_frozen(&self) -> bool {
+        if let Some(dir) = self
+            .dir_for("freezer")
+            .filter(|_| self.mode != CgroupMode::Unified)
+        {
+            return std::fs::read_to_string(dir.join("freezer.state"))
+                .map(|s| s.trim() == "FROZEN")
+                .unwrap_or(false);
+        }
+        self.unified_dir()
+            .and_then(|d| std::fs::read_to_string(d.join("cgroup.freeze")).ok())
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
+    }
+
+    /// Sends `sig` to every process in the cgroup.
+    pub fn signal_all(&self, sig: Signal) -> Result<()> {
+        if sig == Signal::SIGKILL
+            && let Some(dir) = self.unified_dir()
+            && dir.join("cgroup.kill").exists()
+        {
+            return fs::write(dir, "cgroup.kill", "1");
+        }
+        let frozen = self.is_frozen();
+        // Freeze so that no process forks away while we signal.
+        let _ = self.freeze();
+        for pid in self.pids()? {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+        if !frozen {
+            self.thaw()?;
+        }
+        Ok(())
+    }
+
+    /// How many times the OOM killer killed a process of this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        stats::oom_kills(self)
+    }
+
+    /// Resource usage.
+    pub fn stats(&self) -> Result<Stats> {
+        stats::collect(self)
+    }
+
+    /// Removes the directories, killing leftover processes. Missing ones are fine.
+    pub fn destroy(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut killed = false;
+        for (_, dir) in self.dirs.iter().rev() {
+            loop {
+                match std::fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
+                    {
+                        if !killed {
+                            let _ = self.signal_all(Signal::SIGKILL);
+                            killed = true;
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(e) => {
+                        return Err(Error::Cgroup {
+                            path: dir.clone(),
+                            msg: format!("remove: {e}"),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn wait_for(dir: &Path, file: &str, ok: impl Fn(&str) -> bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = fs::read(dir, file)?;
+        if ok(&s) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Cgroup {
+                path: dir.to_path_buf(),
+                msg: format!("{file} stuck at {:?}", s.trim()),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// This process's cgroup in hierarchy `h`, from /proc/self/cgroup text.
+fn own_cgroup(own: &str, h: &Hierarchy) -> PathBuf {
+    for line in own.lines() {
+        let mut it = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let matches = if h.v2 {
+            ctrls.is_empty()
+        } else {
+            let set: Vec<&str> = ctrls.split(',').collect();
+            !h.controllers.is_empty() && h.controllers.iter().all(|c| set.contains(&c.as_str()))
+        };
+        if matches {
+            return PathBuf::from(path);
+        }
+    }
+    PathBuf::from("/")
+}
+
+/// Turns systemd's `slice:prefix:name` into a cgroupfs path; other paths are returned as is.
+fn systemd_to_path(p: &Path) -> Result<PathBuf> {
+    let s = p.to_string_lossy();
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() == 1 {
+        return Ok(p.to_path_buf());
+    }
+    if parts.len() != 3
+        || parts
+            .iter()
+            .skip(1)
+            .any(|x| x.is_empty() || x.contains('/'))
+    {
+        return Err(Error::spec(
+            "linux.cgroupsPath",
+            format!("{s:?} is neither a path nor slice:prefix:name"),
+        ));
+    }
+    let slice = if parts[0].is_empty() {
+        "system.slice"
+    } else {
+        parts[0]
+    };
+    let mut out = PathBuf::from("/");
+    // "a-b-c.slice" lives in a.slice/a-b.slice/a-b-c.slice.
+    let stem = slice.strip_suffix(".slice").unwrap_or(slice);
+    let mut acc = String::new();
+    for seg in stem.split('-') {
+        if !acc.is_empty() {
+            acc.push('-');
+        }
+        acc.push_str(seg);
+        out.push(format!("{acc}.slice"));
+    }
+    out.push(format!("{}-{}.scope", parts[1], parts[2]));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+    const UNIFIED: &str = "30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+
+    #[test]
+    fn detects_modes() {
+        let h = Layout::from_mountinfo(HYBRID);
+        assert_eq!(h.mode, CgroupMode::Hybrid);
+        assert_eq!(h.hierarchies.len(), 4);
+        assert_eq!(
+            h.v1("memory").unwrap().mount,
+            Path::new("/sys/fs/cgroup/memory")
+        );
+        let u = Layout::from_mountinfo(UNIFIED);
+        assert_eq!(u.mode, CgroupMode::Unified);
+        let l = Layout::from_mountinfo(&HYBRID.replace("41 31", "#").replace("cgroup2", "x"));
+        assert_eq!(l.mode, CgroupMode::Legacy);
+    }
+
+    #[test]
+    fn paths() {
+        let h = Layout::from_mountinfo(HYBRID);
+        let own = "4:memory:/user.slice\n1:name=systemd:/init.scope\n0::/init.scope\n2:cpu:/\n";
+        let c = Cgroup::with_own(&h, Some(Path::new("/docker/abc")), "abc", own).unwrap();
+        assert_eq!(
+            c.dir_for("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/docker/abc")
+        );
+        let rel = Cgroup::with_own(&h, Some(Path::new("sub/x")), "x", own).unwrap();
+        assert_eq!(
+            rel.dir_for("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/user.slice/sub/x")
+        );
+        assert_eq!(
+            rel.unified_dir().unwrap(),
+            Path::new("/sys/fs/cgroup/unified/init.scope/sub/x")
+        );
+        let d = Cgroup::with_own(&h, None, "id1", own).unwrap();
+        assert_eq!(
+            d.dir_for("cpu").unwrap(),
+            Path::new("/sys/fs/cgroup/cpu/berth/id1")
+        );
+        assert!(Cgroup::with_own(&h, Some(Path::new("/a/../b")), "x", own).is_err());
+    }
+
+    #[test]
+    fn systemd_paths() {
+        assert_eq!(
+            systemd_to_path(Path::new("system.slice:docker:abc")).unwrap(),
+            Path::new("/system.slice/docker-abc.scope")
+        );
+        assert_eq!(
+            systemd_to_path(Path::new("machine-x.slice:libpod:1")).unwrap(),
+            Path::new("/machine.slice/machine-x.slice/libpod-1.scope")
+        );
+        assert!(systemd_to_path(Path::new("a:b")).is_err());
+    }
+}

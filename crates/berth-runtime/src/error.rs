@@ -1,0 +1,126 @@
+//! Typed errors of the runtime library.
+
+use std::path::PathBuf;
+
+/// The class of an error, for callers that map errors to exit codes or HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The container (or another named object) does not exist.
+    NotFound,
+    /// The object exists already, or is in a state that forbids the operation.
+    Conflict,
+    /// The request or the configuration is malformed.
+    Invalid,
+    /// The host cannot do what was asked (missing privilege, kernel feature, resource).
+    Unavailable,
+    /// Anything else.
+    Internal,
+}
+
+/// Errors of the runtime library. Messages name the object they are about.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("container {0} already exists")]
+    AlreadyExists(String),
+    #[error("invalid container id {id:?}: {reason}")]
+    InvalidId { id: String, reason: &'static str },
+    #[error("config.json: {field}: {msg}")]
+    InvalidSpec { field: String, msg: String },
+    #[error("invalid argument {what}: {msg}")]
+    InvalidArgument { what: String, msg: String },
+    #[error("container {id} is {status}: cannot {op}")]
+    InvalidState {
+        id: String,
+        status: String,
+        op: &'static str,
+    },
+    #[error("{context}: {cause}")]
+    Io {
+        context: String,
+        cause: std::io::Error,
+    },
+    #[error("{context}: {cause}")]
+    Sys { context: String, cause: nix::Error },
+    #[error("cgroup {path}: {msg}")]
+    Cgroup { path: PathBuf, msg: String },
+    #[error("seccomp: {0}")]
+    Seccomp(String),
+    #[error("{kind} hook {path}: {msg}")]
+    Hook {
+        kind: &'static str,
+        path: PathBuf,
+        msg: String,
+    },
+    /// An error reported by the container's init process.
+    #[error("{0}")]
+    Init(String),
+    /// A setting the host does not let this process apply (e.g. missing CAP_SYS_RESOURCE).
+    #[error("{setting}: {msg}")]
+    NotPermitted { setting: String, msg: String },
+    #[error(
+        "container processes must be started from a single-threaded process \
+         (this one has {0} threads); call the library from a monitor process or use the \
+         berth-runtime binary"
+    )]
+    MultiThreaded(usize),
+}
+
+impl Error {
+    /// The class of the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::AlreadyExists(_) | Error::InvalidState { .. } => ErrorKind::Conflict,
+            Error::InvalidId { .. } | Error::InvalidSpec { .. } | Error::InvalidArgument { .. } => {
+                ErrorKind::Invalid
+            }
+            Error::NotPermitted { .. } | Error::MultiThreaded(_) => ErrorKind::Unavailable,
+            Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            _ => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn spec(field: impl Into<String>, msg: impl Into<String>) -> Error {
+        Error::InvalidSpec {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+
+    pub(crate) fn arg(what: impl Into<String>, msg: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            what: what.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Result type of the runtime library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds a context message to low-level errors.
+pub(crate) trait Context<T> {
+    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, std::io::Error> {
+    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|cause| Error::Io {
+            context: what().into(),
+            cause,
+        })
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, nix::Error> {
+    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|cause| Error::Sys {
+            context: what().into(),
+            cause,
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! `exec`: start another process in a running container's namespaces and cgroup.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use nix::sys::wait::waitpid;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use crate::channel::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::init::{child_exit, join_namespaces};
+use crate::process;
+use crate::seccomp;
+use crate::state::{Container, Status};
+use crate::util;
+
+/// Options of `exec`.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    /// Keep the pty master and return it.
+    pub keep_console: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub stdio: Option<[RawFd; 3]>,
+}
+
+/// A started exec process.
+#[derive(Debug)]
+pub struct Execed {
+    /// Host pid of the process (a child of the caller).
+    pub pid: i32,
+    pub console: Option<OwnedFd>,
+}
+
+fn ns_file(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+impl Container {
+    /// Runs `o.process` inside the container. The process is a child of the caller.
+    pub fn exec(&self, o: &ExecOptions) -> Result<Execed> {
+        let status = self.status();
+        if !matches!(status, Status::Running | Status::Created) {
+            return Err(Error::InvalidState {
+                id: self.saved.id.clone(),
+                status: status.to_string(),
+                op: "exec (it must be running)",
+            });
+        }
+        let threads = util::thread_count();
+        if threads > 1 {
+            return Err(Error::MultiThreaded(threads));
+        }
+        crate::spec::validate_process(&o.process, "process")?;
+        if o.process.terminal() == Some(true) && o.console_socket.is_none() && !o.keep_console {
+            return Err(Error::arg(
+                "--console-socket",
+                "required for a terminal when detaching",
+            ));
+        }
+        let spec = &self.saved.spec;
+        let compiled = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(s) => Some(seccomp::compile(s)?),
+            None => None,
+        };
+        let console_sock = match &o.console_socket {
+            Some(p) => Some(
+                UnixStream::connect(p)
+                    .ctx(|| format!("connect to console socket {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let targets: Vec<_> = crate::spec::namespaces(spec)
+            .iter()
+            .map(|n| {
+                let p = PathBuf::from(format!("/proc/{}/ns/{}", self.saved.pid, ns_file(n.typ())));
+                (n.typ(), p)
+            })
+            .collect();
+        let (parent_ch, child_ch) = Channel::pair()?;
+        nix::sys::prctl::set_child_subreaper(true).ctx(|| "become a child subreaper")?;
+        // SAFETY: single-threaded (checked above); the child ends with _exit or execve.
+        let inter = match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
+            nix::unistd::ForkResult::Child => {
+                drop(parent_ch);
+                let res = intermediate(self, &targets, &child_ch, o, compiled.as_ref());
+                child_exit(&child_ch, res)
+            }
+            nix::unistd::ForkResult::Parent { child } => child,
+        };
+        drop(child_ch);
+        let mut pid = 0;
+        let mut console = None;
+        let res = loop {
+            match parent_ch.recv() {
+                Ok(None) => break Ok(()),
+                Ok(Some((Msg::Pid(p), _))) => pid = p,
+                Ok(Some((Msg::Console(name), Some(fd)))) => match &console_sock {
+                    Some(s) => {
+                        if let Err(e) = crate::console::send_over(s, fd.as_fd(), &name) {
+                            break Err(e).ctx(|| "send the pty to the console socket");
+                        }
+                    }
+                    None => console = Some(fd),
+                },
+                Ok(Some((Msg::Failed(e), _))) => break Err(Error::Init(e)),
+                Ok(Some((m, _))) => {
+                    break Err(Error::Init(format!("unexpected message {m:?} from exec")));
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = waitpid(inter, None);
+        if let Err(e) = res {
+            if pid > 0 {
+                let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
+            }
+            return Err(e);
+        }
+        if pid <= 0 {
+            return Err(Error::Init("exec process did not start".into()));
+        }
+        if let Some(p) = &o.pid_file {
+            util::write_atomic(p, pid.to_string().as_bytes())?;
+        }
+        Ok(Execed { pid, console })
+    }
+}
+
+fn intermediate(
+    c: &Container,
+    targets: &[(LinuxNamespaceType, PathBuf)],
+    ch: &Channel,
+    o: &ExecOptions,
+    compiled: Option<&seccomp::Compiled>,
+) -> Result<()> {
+    crate::sys::reset_signals();
+    c.saved.cgroup.add(0)?;
+    join_namespaces(targets)?;
+    // SAFETY: single-threaded fork; the child ends with execve or _exit.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork the exec process")? {
+        nix::unistd::ForkResult::Child => {
+            let res = exec_child(ch, o, compiled);
+            child_exit(ch, res.map(|_| ()))
+        }
+        nix::unistd::ForkResult::Parent { child } => ch.send(&Msg::Pid(child.as_raw())),
+    }
+}
+
+fn exec_child(
+    ch: &Channel,
+    o: &ExecOptions,
+    compiled: Option<&seccomp::Compiled>,
+) -> Result<std::convert::Infallible> {
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    let p = &o.process;
+    if p.terminal() == Some(true) {
+        let pty = crate::console::open_pty()?;
+        if let Some(sz) = p.console_size() {
+            crate::console::set_size(pty.slave.as_fd(), sz.height() as u16, sz.width() as u16)?;
+        }
+        ch.send_with_fd(
+            &Msg::Console(pty.slave_name.clone()),
+            Some(pty.master.as_raw_fd()),
+        )?;
+        drop(pty.master);
+        crate::console::become_stdio(&pty.slave)?;
+    } else if let Some(fds) = o.stdio {
+        for (i, fd) in fds.iter().enumerate() {
+            crate::sys::dup2(*fd, i as RawFd).ctx(|| format!("set up stdio {i}"))?;
+        }
+    }
+    process::apply_early(p)?;
+    let args = p.args().as_deref().unwrap_or(&[]);
+    let exe = process::find_executable(&args[0], p.env().as_deref().unwrap_or(&[]))?;
+    process::finalize(&process::Finalize {
+        process: p,
+        seccomp: compiled,
+        seccomp_listener: None,
+        seccomp_state: "",
+        new_keyring: false,
+        preserve_fds: o.preserve_fds,
+        exe: &exe,
+        setgroups: true,
+    })
+}

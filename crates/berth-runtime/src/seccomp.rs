@@ -1,0 +1,256 @@
+//! Seccomp filters from the spec: compiled with libseccomp in the runtime process (so errors
+//! surface at create) and loaded in the container process just before it executes.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
+
+use crate::error::{Error, Result};
+
+const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+const FLAG_TSYNC: libc::c_ulong = 1;
+const FLAG_LOG: libc::c_ulong = 2;
+const FLAG_SPEC_ALLOW: libc::c_ulong = 4;
+const FLAG_NEW_LISTENER: libc::c_ulong = 8;
+const FLAG_WAIT_KILLABLE_RECV: libc::c_ulong = 32;
+
+/// A compiled filter, ready to load.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The classic BPF program (struct sock_filter array).
+    pub program: Vec<u8>,
+    /// Flags for seccomp(2).
+    pub flags: libc::c_ulong,
+    /// Where to send the notify descriptor, when a rule uses SCMP_ACT_NOTIFY.
+    pub listener: Option<PathBuf>,
+    /// Opaque metadata sent with the notify descriptor.
+    pub listener_metadata: String,
+}
+
+fn sc_err(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
+    Error::Seccomp(format!("{what}: {e}"))
+}
+
+fn to_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
+    Ok(match a {
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            ScmpAction::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
+        LinuxSeccompAction::ScmpActErrno => {
+            ScmpAction::Errno(errno.unwrap_or(libc::EPERM as u32) as i32)
+        }
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
+        LinuxSeccompAction::ScmpActTrace => {
+            ScmpAction::Trace(errno.unwrap_or(libc::EPERM as u32) as u16)
+        }
+        LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
+        LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
+    })
+}
+
+/// Compiles the spec's filter.
+pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
+    let default = action(s.default_action(), s.default_errno_ret())?;
+    let mut ctx = ScmpFilterContext::new(default).map_err(|e| sc_err("create filter", e))?;
+    for a in s.architectures().as_deref().unwrap_or(&[]) {
+        let name = to_name(a);
+        let arch =
+            ScmpArch::from_str(&name).map_err(|e| sc_err(format!("architecture {name}"), e))?;
+        let present = ctx.is_arch_present(arch).unwrap_or(false);
+        if !present {
+            ctx.add_arch(arch)
+                .map_err(|e| sc_err(format!("add architecture {name}"), e))?;
+        }
+    }
+    let mut uses_notify = default == ScmpAction::Notify;
+    for rule in s.syscalls().as_deref().unwrap_or(&[]) {
+        let act = action(rule.action(), rule.errno_ret())?;
+        if act == default {
+            continue;
+        }
+        uses_notify |= act == ScmpAction::Notify;
+        let args = rule.args().as_deref().unwrap_or(&[]);
+        let conds: Vec<(usize, ScmpArgCompare)> = args
+            .iter()
+            .map(|a| {
+                let c = ScmpArgCompare::new(
+                    a.index() as u32,
+                    cmp_op(a.op(), a.value()),
+                    datum(a.op(), a.value(), a.value_two()),
+                );
+                (a.index(), c)
+            })
+            .collect();
+        let same_index = {
+            let mut idx: Vec<usize> = conds.iter().map(|(i, _)| *i).collect();
+            idx.sort_unstable();
+            idx.windows(2).any(|w| w[0] == w[1])
+        };
+        for name in rule.names() {
+            // Syscalls this libseccomp does not know (newer or other-arch names) are skipped,
+            // as runc does: profiles list them for forward compatibility.
+            let Ok(sys) = ScmpSyscall::from_name(name) else {
+                continue;
+            };
+            let res = if conds.is_empty() {
+                ctx.add_rule(act, sys).map(|_| ())
+            } else if same_index {
+                // Conditions on one argument are alternatives: one rule each.
+                conds.iter().try_for_each(|(_, c)| {
+                    ctx.add_rule_conditional(act, sys, std::slice::from_ref(c))
+                        .map(|_| ())
+                })
+            } else {
+                let cs: Vec<ScmpArgCompare> = conds.iter().map(|(_, c)| *c).collect();
+                ctx.add_rule_conditional(act, sys, &cs).map(|_| ())
+            };
+            res.map_err(|e| sc_err(format!("rule for {name}"), e))?;
+        }
+    }
+    let mut flags = 0;
+    for f in s.flags().as_deref().unwrap_or(&[]) {
+        flags |= match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
+        };
+    }
+    if uses_notify {
+        if s.listener_path().is_none() {
+            return Err(Error::spec(
+                "linux.seccomp.listenerPath",
+                "required when a rule uses SCMP_ACT_NOTIFY",
+            ));
+        }
+        flags |= FLAG_NEW_LISTENER;
+        // The kernel refuses TSYNC together with NEW_LISTENER; we have one thread anyway.
+        flags &= !FLAG_TSYNC;
+    }
+    let program = export(&ctx)?;
+    Ok(Compiled {
+        program,
+        flags,
+        listener: s.listener_path().clone(),
+        listener_metadata: s.listener_metadata().clone().unwrap_or_default(),
+    })
+}
+
+fn cmp_op(o: LinuxSeccompOperator, value: u64) -> ScmpCompareOp {
+    match o {
+        LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
+        LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
+        LinuxSeccompOperator::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
+        LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
+        LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
+        LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
+        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(value),
+    }
+}
+
+fn datum(o: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> u64 {
+    match o {
+        LinuxSeccompOperator::ScmpCmpMaskedEq => value_two.unwrap_or(0),
+        _ => value,
+    }
+}
+
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>> {
+    let fd =
+        nix::sys::memfd::memfd_create(c"berth-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| sc_err("memfd", e))?;
+    let mut f = std::fs::File::from(fd);
+    ctx.export_bpf(&f).map_err(|e| sc_err("export filter", e))?;
+    let mut out = Vec::new();
+    f.seek(SeekFrom::Start(0))
+        .and_then(|_| f.read_to_end(&mut out))
+        .map_err(|e| sc_err("read exported filter", e))?;
+    if out.is_empty() || out.len() % 8 != 0 {
+        return Err(Error::Seccomp(format!(
+            "exported filter has odd size {}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Loads a compiled filter into the calling thread. Returns the notify descriptor when the
+/// filter has SCMP_ACT_NOTIFY rules.
+pub fn load(c: &Compiled) -> Result<Option<OwnedFd>> {
+    #[repr(C)]
+    struct SockFprog {
+        len: libc::c_ushort,
+        filter: *const u8,
+    }
+    let prog = SockFprog {
+        len: (c.program.len() / 8) as libc::c_ushort,
+        filter: c.program.as_ptr(),
+    };
+    // SAFETY: `prog` points at a valid sock_filter array of `len` entries that outlives the
+    // call; seccomp(2) copies it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            c.flags,
+            &prog as *const SockFprog,
+        )
+    };
+    if r < 0 {
+        return Err(sc_err("load filter", std::io::Error::last_os_error()));
+    }
+    if c.flags & FLAG_NEW_LISTENER != 0 {
+        // SAFETY: with NEW_LISTENER, seccomp(2) returns a new descriptor that we own.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
+    }
+    Ok(None)
+}
+
+/// Names of the actions, operators and flags this runtime supports (for `features`).
+pub fn supported() -> (Vec<&'static str>, Vec<&'static str>, Vec<&'static str>) {
+    (
+        vec![
+            "SCMP_ACT_ALLOW",
+            "SCMP_ACT_ERRNO",
+            "SCMP_ACT_KILL",
+            "SCMP_ACT_KILL_PROCESS",
+            "SCMP_ACT_KILL_THREAD",
+            "SCMP_ACT_LOG",
+            "SCMP_ACT_NOTIFY",
+            "SCMP_ACT_TRACE",
+            "SCMP_ACT_TRAP",
+        ],
+        vec![
+            "SCMP_CMP_EQ",
+            "SCMP_CMP_GE",
+            "SCMP_CMP_GT",
+            "SCMP_CMP_LE",
+            "SCMP_CMP_LT",
+            "SCMP_CMP_MASKED_EQ",
+            "SCMP_CMP_NE",
+        ],
+        vec![
+            "SECCOMP_FILTER_FLAG_TSYNC",
+            "SECCOMP_FILTER_FLAG_LOG",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        ],
+    )
+}

@@ -1,0 +1,359 @@
+//! Security and namespace settings: seccomp, user namespaces, joining namespaces by path,
+//! rlimits and OOM score on this host, sysctls, --no-pivot, preserved descriptors, and
+//! terminals (console socket and `run` with a pty).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::process::Stdio;
+
+use common::{BIN, Env, can_run, uid};
+use serde_json::json;
+
+#[test]
+fn seccomp_profile_is_enforced() {
+    if !can_run("seccomp_profile_is_enforced") {
+        return;
+    }
+    let mut env = Env::new(&[
+        "/bin/sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; mkdir /tmp/x && echo made; chmod 600 /tmp 2>&1; echo done",
+    ]);
+    env.config["root"]["readonly"] = json!(false);
+    env.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["chmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 1, "value": 384, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["no_such_syscall_name"], "action": "SCMP_ACT_KILL"}
+        ]
+    });
+    env.write_config();
+    let (code, out, err) = env.run_container();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(!out.contains("made"), "mkdir was allowed: {out}");
+    assert!(
+        err.contains("Permission denied"),
+        "errnoRet 13 is EACCES: {err}"
+    );
+    assert!(
+        out.contains("Operation not permitted"),
+        "chmod 600 denied: {out}"
+    );
+    assert!(out.contains("done"));
+
+    // An unknown action is refused at create, naming the field.
+    env.config["linux"]["seccomp"]["defaultAction"] = json!("SCMP_ACT_EXPLODE");
+    env.write_config();
+    let (code, _, err) = env.run_container();
+    assert_eq!(code, 1);
+    assert!(err.contains("linux.seccomp.defaultAction"), "{err}");
+}
+
+#[test]
+fn user_namespace_maps_ids() {
+    if !can_run("user_namespace_maps_ids") {
+        return;
+    }
+    let mut env = Env::new(&[
+        "/bin/sh",
+        "-c",
+        "cat /proc/self/uid_map; id -u; touch /tmp/f && stat -c %u /tmp/f",
+    ]);
+    // The container's root is host uid 100000; give it ownership of its rootfs.
+    let rootfs = env.bundle.join("rootfs");
+    let st = std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    env.config["root"]["readonly"] = json!(false);
+    let mut ns = env.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .clone();
+    ns.push(json!({"type": "user"}));
+    env.config["linux"]["namespaces"] = json!(ns);
+    env.config["linux"]["uidMappings"] =
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    env.config["linux"]["gidMappings"] =
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    env.write_config();
+    let (code, out, err) = env.run_container();
+    assert_eq!(code, 0, "{err}");
+    let first: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(first, ["0", "100000", "65536"], "{out}");
+    assert!(
+        out.contains("\n0\n0\n"),
+        "root inside, owning its files: {out}"
+    );
+    let host_uid =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(rootfs.join("tmp/f")).unwrap());
+    assert_eq!(host_uid, 100000);
+}
+
+#[test]
+fn namespaces_can_be_joined_by_path() {
+    if !can_run("namespaces_can_be_joined_by_path") {
+        return;
+    }
+    let mut a = Env::new(&["/bin/sleep", "100"]);
+    a.config["hostname"] = json!("shared-uts");
+    a.write_config();
+    let ida = uid("nsa");
+    let ba = a.bundle.to_string_lossy().into_owned();
+    a.ok(&["run", "-d", "--bundle", &ba, &ida]);
+    let pid = a.state(&ida)["pid"].as_i64().unwrap();
+
+    let mut b = Env::new(&[
+        "/bin/sh",
+        "-c",
+        "hostname; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    let ns: Vec<serde_json::Value> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| match n["type"].as_str().unwrap() {
+            "uts" => json!({"type": "uts", "path": format!("/proc/{pid}/ns/uts")}),
+            "pid" => json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}),
+            "network" => json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}),
+            _ => n.clone(),
+        })
+        .collect();
+    b.config["linux"]["namespaces"] = json!(ns);
+    b.config["hostname"] = serde_json::Value::Null;
+    b.write_config();
+    let (code, out, err) = b.run_container();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "shared-uts", "{out}");
+    assert!(
+        lines[1].parse::<u32>().unwrap() >= 2,
+        "sees A's sleep too: {out}"
+    );
+    assert_eq!(
+        lines[2].trim(),
+        "/bin/sleep 100",
+        "pid 1 is A's init: {out}"
+    );
+    a.ok(&["delete", "--force", &ida]);
+}
+
+#[test]
+fn host_limits_give_clear_errors() {
+    if !can_run("host_limits_give_clear_errors") {
+        return;
+    }
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let has_sys_resource = caps_has_sys_resource();
+    let mut env = Env::new(&["/bin/true"]);
+    env.config["process"]["rlimits"] =
+        json!([{"type": "RLIMIT_NOFILE", "hard": hard + 1000, "soft": 1024}]);
+    env.write_config();
+    let (code, _, err) = env.run_container();
+    if has_sys_resource {
+        assert_eq!(code, 0, "{err}");
+    } else {
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("process.rlimits RLIMIT_NOFILE") && err.contains("CAP_SYS_RESOURCE"),
+            "{err}"
+        );
+    }
+    let mut env = Env::new(&["/bin/sh", "-c", "cat /proc/self/oom_score_adj"]);
+    env.config["process"]["oomScoreAdj"] = json!(-500);
+    env.write_config();
+    let (code, out, err) = env.run_container();
+    if has_sys_resource {
+        assert_eq!(out.trim(), "-500", "{err}");
+    } else {
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("process.oomScoreAdj -500") && err.contains("CAP_SYS_RESOURCE"),
+            "{err}"
+        );
+    }
+    // A raise is always allowed.
+    env.config["process"]["oomScoreAdj"] = json!(300);
+    env.write_config();
+    let (code, out, err) = env.run_container();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "300");
+}
+
+fn caps_has_sys_resource() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(eff, 16).unwrap() & (1 << 24) != 0
+}
+
+#[test]
+fn sysctl_no_pivot_and_preserved_fds() {
+    if !can_run("sysctl_no_pivot_and_preserved_fds") {
+        return;
+    }
+    let mut env = Env::new(&[
+        "/bin/sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/ip_forward; cat <&3",
+    ]);
+    env.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    env.write_config();
+    let data = env.tmp.path().join("fd3");
+    std::fs::write(&data, "through fd 3\n").unwrap();
+    let f = std::fs::File::open(&data).unwrap();
+    let id = uid("misc");
+    let mut c = std::process::Command::new(BIN);
+    c.arg("--root")
+        .arg(&env.root)
+        .args(["run", "--no-pivot", "--preserve-fds", "1", "--bundle"]);
+    c.arg(&env.bundle).arg(&id);
+    let fd = f.as_raw_fd();
+    // SAFETY: dup2 in the child before exec, onto descriptor 3 which the runtime passes on.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\nthrough fd 3\n");
+    // A sysctl that is not namespaced would change the host: refused.
+    env.config["linux"]["sysctl"] = json!({"kernel.panic": "1"});
+    env.write_config();
+    let (code, _, err) = env.run_container();
+    assert_eq!(code, 1);
+    assert!(err.contains("linux.sysctl.kernel.panic"), "{err}");
+}
+
+fn recv_fd(listener: &UnixListener) -> OwnedFd {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let (s, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(s.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the descriptor just arrived over SCM_RIGHTS and is ours.
+            return unsafe { std::os::fd::FromRawFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no descriptor received");
+}
+
+fn read_until(f: &mut std::fs::File, needle: &str) -> String {
+    let mut acc = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !acc.contains(needle) && std::time::Instant::now() < deadline {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => acc.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    acc
+}
+
+#[test]
+fn terminal_through_console_socket() {
+    if !can_run("terminal_through_console_socket") {
+        return;
+    }
+    let mut env = Env::new(&[
+        "/bin/sh",
+        "-c",
+        "tty; stty size; echo ready; read line; echo got-$line",
+    ]);
+    env.config["process"]["terminal"] = json!(true);
+    env.config["process"]["consoleSize"] = json!({"height": 40, "width": 132});
+    env.write_config();
+    let sock = env.tmp.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let id = uid("tty");
+    let b = env.bundle.to_string_lossy().into_owned();
+    let t = std::thread::spawn(move || recv_fd(&listener));
+    env.ok(&[
+        "create",
+        "--console-socket",
+        &sock.to_string_lossy(),
+        "--bundle",
+        &b,
+        &id,
+    ]);
+    let master = t.join().unwrap();
+    env.ok(&["start", &id]);
+    let mut f = std::fs::File::from(master);
+    let out = read_until(&mut f, "ready");
+    assert!(
+        out.contains("/dev/console") || out.contains("/dev/pts/"),
+        "{out}"
+    );
+    assert!(out.contains("40 132"), "{out}");
+    f.write_all(b"hello\n").unwrap();
+    let out = read_until(&mut f, "got-hello");
+    assert!(out.contains("got-hello"), "{out}");
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    // Without a console socket, create refuses a terminal.
+    let out = env.run(&["create", "--bundle", &b, &uid("tty")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--console-socket"));
+}
+
+#[test]
+fn run_relays_its_own_terminal() {
+    if !can_run("run_relays_its_own_terminal") {
+        return;
+    }
+    let mut env = Env::new(&["/bin/sh"]);
+    env.config["process"]["terminal"] = json!(true);
+    env.write_config();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let id = uid("runtty");
+    let mut c = std::process::Command::new(BIN);
+    c.arg("--root")
+        .arg(&env.root)
+        .args(["run", "--bundle"])
+        .arg(&env.bundle)
+        .arg(&id);
+    c.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(slave);
+    let mut m = std::fs::File::from(pty.master);
+    m.write_all(b"echo hi-$((40+2)); exit 7\n").unwrap();
+    let out = read_until(&mut m, "hi-42");
+    assert!(out.contains("hi-42"), "{out}");
+    let st = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(st.code(), Some(7), "{err}");
+}

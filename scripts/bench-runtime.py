@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Benchmark: `run` of /bin/true on a busybox bundle, and create -> start -> delete,
+for berth-runtime, crun and runc side by side (alternating, medians), as ratios.
+
+crun 1.8 refuses this host's hybrid cgroup layout, so every runtime runs inside the same
+wrapper that hides the cgroup2 mount: unshare -m sh -c 'umount /sys/fs/cgroup/unified; ...'.
+
+Usage: scripts/bench-runtime.py [--runs N] [--berth PATH]   (as root)
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def wrapped(inner):
+    return ["unshare", "-m", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; " + inner]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--berth", default=os.path.join(HERE, "..", "target", "release", "berth-runtime"))
+    a = ap.parse_args()
+    berth = os.path.abspath(a.berth)
+    runtimes = {"berth-runtime": berth}
+    for name in ("crun", "runc"):
+        p = shutil.which(name)
+        if p:
+            runtimes[name] = p
+        else:
+            print(f"note: {name} not installed, skipped", file=sys.stderr)
+    tmp = tempfile.mkdtemp(prefix="bench-runtime-")
+    try:
+        bundle = os.path.join(tmp, "bundle")
+        os.makedirs(bundle)
+        sh(["sh", os.path.join(HERE, "mk-busybox-rootfs.sh"), os.path.join(bundle, "rootfs")])
+        sh([berth, "spec", "--bundle", bundle])
+        cfg_path = os.path.join(bundle, "config.json")
+        cfg = json.load(open(cfg_path))
+        cfg["process"]["terminal"] = False
+        cfg["process"]["args"] = ["/bin/true"]
+        json.dump(cfg, open(cfg_path, "w"))
+        results = {n: {"run": [], "cycle": []} for n in runtimes}
+        results["(wrapper alone)"] = {"run": [], "cycle": []}
+        for i in range(a.runs + 2):
+            for name, path in runtimes.items():
+                root = os.path.join(tmp, "root-" + name)
+                cid = f"b{i}"
+                cmd = wrapped(f"exec {path} --root {root} run --bundle {bundle} {cid}")
+                t = time.perf_counter()
+                sh(cmd, stdout=subprocess.DEVNULL)
+                run_t = time.perf_counter() - t
+                cid = f"c{i}"
+                seq = (f"{path} --root {root} create --bundle {bundle} {cid} && "
+                       f"{path} --root {root} start {cid} && "
+                       f"{path} --root {root} delete --force {cid}")
+                t = time.perf_counter()
+                sh(wrapped(seq), stdout=subprocess.DEVNULL)
+                cyc_t = time.perf_counter() - t
+                if i >= 2:  # warm-up rounds are not counted
+                    results[name]["run"].append(run_t)
+                    results[name]["cycle"].append(cyc_t)
+            t = time.perf_counter()
+            sh(wrapped("true"))
+            if i >= 2:
+                results["(wrapper alone)"]["run"].append(time.perf_counter() - t)
+        med = {n: {k: statistics.median(v) if v else None for k, v in r.items()} for n, r in results.items()}
+        base = med.get("crun", med["berth-runtime"])
+        print(f"runs per runtime: {a.runs} (alternating; medians; times include the wrapper)\n")
+        print("| runtime | `run` /bin/true | vs crun | create+start+delete | vs crun |")
+        print("|---|---|---|---|---|")
+        for n in runtimes:
+            m = med[n]
+            print(f"| {n} | {m['run']*1000:.1f} ms | {m['run']/base['run']:.2f}x | "
+                  f"{m['cycle']*1000:.1f} ms | {m['cycle']/base['cycle']:.2f}x |")
+        print(f"| (wrapper alone) | {med['(wrapper alone)']['run']*1000:.1f} ms | | | |")
+    finally:
+        for n, path in runtimes.items():
+            root = os.path.join(tmp, "root-" + n)
+            if os.path.isdir(root):
+                for cid in os.listdir(root):
+                    subprocess.run(wrapped(f"{path} --root {root} delete --force {cid}"),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
