@@ -19,6 +19,8 @@ pub enum Msg {
     IdMapRequest,
     /// Runtime → child: maps written.
     IdMapDone,
+    /// Runtime → intermediate: the cgroups exist, join them.
+    CgroupReady,
     /// Intermediate → runtime: the pid of the container process.
     Pid(i32),
     /// Init → runtime: run the prestart/createRuntime hooks now.

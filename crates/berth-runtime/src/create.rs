@@ -36,6 +36,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Descriptors to use as the container's stdin, stdout and stderr (default: inherited).
     pub stdio: Option<[RawFd; 3]>,
+    /// Start the process as soon as it is created (what `run` does), without an exec fifo.
+    pub start_now: bool,
 }
 
 /// A created container (and the pty master when `keep_console` was asked).
@@ -201,20 +203,22 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
         ),
         None => None,
     };
-    c.save()?;
-    util::trace("create: state saved");
-    c.saved.cgroup.create()?;
-    c.saved.cgroup.apply(&effective_resources(bundle))?;
-    util::trace("create: cgroups ready");
-    let fifo_path = c.fifo_path();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .ctx(|| format!("create {}", fifo_path.display()))?;
-    let fifo = nix::fcntl::open(
-        &fifo_path,
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ctx(|| format!("open {}", fifo_path.display()))?;
+    // Without `start_now`, the init waits on the exec fifo until `start`.
+    let fifo = if o.start_now {
+        None
+    } else {
+        let fifo_path = c.fifo_path();
+        nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .ctx(|| format!("create {}", fifo_path.display()))?;
+        Some(
+            nix::fcntl::open(
+                &fifo_path,
+                nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| format!("open {}", fifo_path.display()))?,
+        )
+    };
     let (parent_ch, child_ch) = Channel::pair()?;
     let hooks = bundle.spec.hooks().as_ref();
     let runtime_hooks = !hooks::Kind::Prestart.select(hooks).is_empty()
@@ -224,7 +228,7 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
         bundle,
         cgroup: &c.saved.cgroup,
         ch: &child_ch,
-        fifo: fifo.as_raw_fd(),
+        fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
         seccomp: compiled.as_ref(),
         seccomp_listener: listener.as_ref(),
         no_pivot: o.no_pivot,
@@ -248,7 +252,11 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
     drop(fifo);
     drop(listener);
     util::trace("create: forked");
-    let res = drive(c, bundle, &parent_ch, inter, console_sock.as_ref(), o);
+    let res = setup_and_drive(c, bundle, &parent_ch, inter, console_sock.as_ref(), o);
+    if res.is_err() {
+        // The intermediate may be waiting for us: it must not go on.
+        let _ = nix::sys::signal::kill(inter, nix::sys::signal::Signal::SIGKILL);
+    }
     // The intermediate exits right after reporting the pid; reap it on every path.
     let _ = waitpid(inter, None);
     let console = res?;
@@ -263,8 +271,10 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
     Ok(console)
 }
 
-/// Serves the children's requests until the init reports ready.
-fn drive(
+/// While the intermediate unshares its namespaces (on the other CPU), records the state and
+/// sets up the cgroups; then lets it join them and serves the children until the init is
+/// ready.
+fn setup_and_drive(
     c: &mut Container,
     bundle: &Bundle,
     ch: &Channel,
@@ -272,14 +282,39 @@ fn drive(
     console_sock: Option<&UnixStream>,
     o: &CreateOptions,
 ) -> Result<Option<OwnedFd>> {
+    if spec::has_new_ns(&bundle.spec, LinuxNamespaceType::User) {
+        // The intermediate asks for its id maps first.
+        match ch.expect("its uid/gid maps were requested")? {
+            (Msg::IdMapRequest, _) => {
+                write_id_maps(bundle, inter)?;
+                ch.send(&Msg::IdMapDone)?;
+            }
+            (m, _) => return Err(Error::Init(format!("unexpected message {m:?} from init"))),
+        }
+    }
+    c.save()?;
+    util::trace("create: state saved");
+    c.saved.cgroup.create()?;
+    c.saved.cgroup.apply(&effective_resources(bundle))?;
+    // We move the intermediate: from inside a new user namespace it could not.
+    c.saved.cgroup.add(inter.as_raw())?;
+    util::trace("create: cgroups ready");
+    ch.send(&Msg::CgroupReady)?;
+    drive(c, bundle, ch, console_sock, o)
+}
+
+/// Serves the children's requests until the init reports ready.
+fn drive(
+    c: &mut Container,
+    bundle: &Bundle,
+    ch: &Channel,
+    console_sock: Option<&UnixStream>,
+    o: &CreateOptions,
+) -> Result<Option<OwnedFd>> {
     let mut console = None;
     loop {
         let (m, fd) = ch.expect("it was ready")?;
         match m {
-            Msg::IdMapRequest => {
-                write_id_maps(bundle, inter)?;
-                ch.send(&Msg::IdMapDone)?;
-            }
             Msg::Pid(p) => {
                 // Not saved yet: until creation ends, `delete` finds the init through the
                 // cgroup, which it joined before this message.
@@ -319,7 +354,11 @@ fn drive(
                 util::trace("create: init ready");
                 return Ok(console);
             }
-            Msg::IdMapDone | Msg::HooksDone | Msg::Failed(_) => {
+            Msg::IdMapRequest
+            | Msg::IdMapDone
+            | Msg::CgroupReady
+            | Msg::HooksDone
+            | Msg::Failed(_) => {
                 return Err(Error::Init(format!("unexpected message {m:?} from init")));
             }
         }

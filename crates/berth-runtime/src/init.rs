@@ -33,8 +33,8 @@ pub(crate) struct InitArgs<'a> {
     pub bundle: &'a Bundle,
     pub cgroup: &'a Cgroup,
     pub ch: &'a Channel,
-    /// The exec fifo, opened read-write.
-    pub fifo: RawFd,
+    /// The exec fifo, opened read-write (None: start right away).
+    pub fifo: Option<RawFd>,
     pub seccomp: Option<&'a seccomp::Compiled>,
     pub seccomp_listener: Option<&'a UnixStream>,
     pub no_pivot: bool,
@@ -97,7 +97,6 @@ pub(crate) fn intermediate(a: &InitArgs) -> ! {
 fn intermediate_inner(a: &InitArgs) -> Result<()> {
     crate::sys::reset_signals();
     let spec = &a.bundle.spec;
-    a.cgroup.add(0)?;
     let joins: Vec<_> = spec::namespaces(spec)
         .iter()
         .filter_map(|n| n.path().clone().map(|p| (n.typ(), p)))
@@ -126,6 +125,10 @@ fn intermediate_inner(a: &InitArgs) -> Result<()> {
             .ctx(|| "become uid 0 in the user namespace")?;
         flags.remove(CloneFlags::CLONE_NEWUSER);
     }
+    // The cgroup namespace must be made after joining the cgroup, which the runtime is
+    // creating meanwhile.
+    let cgroupns = flags.contains(CloneFlags::CLONE_NEWCGROUP);
+    flags.remove(CloneFlags::CLONE_NEWCGROUP);
     nix::sched::unshare(flags).ctx(|| format!("unshare namespaces {flags:?}"))?;
     if let Some(offsets) = spec
         .linux()
@@ -142,6 +145,17 @@ fn intermediate_inner(a: &InitArgs) -> Result<()> {
         }
         std::fs::write("/proc/self/timens_offsets", text)
             .ctx(|| "linux.timeOffsets: write timens_offsets")?;
+    }
+    match a.ch.expect("the cgroups were ready")? {
+        (Msg::CgroupReady, _) => {}
+        (m, _) => {
+            return Err(Error::Init(format!(
+                "unexpected {m:?} while waiting for cgroups"
+            )));
+        }
+    }
+    if cgroupns {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
     }
     // SAFETY: this process is a single-threaded fork; the child only runs init code and
     // ends with execve or _exit.
@@ -302,16 +316,18 @@ fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
 }
 
 fn after_start(a: &InitArgs, prep: &Prepared) -> Result<std::convert::Infallible> {
-    let mut b = [0u8; 1];
-    loop {
-        match nix::unistd::read(borrow(a.fifo), &mut b) {
-            Ok(1) => break,
-            Ok(_) => return Err(Error::Init("exec fifo closed before start".into())),
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e).ctx(|| "wait for start on the exec fifo"),
+    if let Some(fifo) = a.fifo {
+        let mut b = [0u8; 1];
+        loop {
+            match nix::unistd::read(borrow(fifo), &mut b) {
+                Ok(1) => break,
+                Ok(_) => return Err(Error::Init("exec fifo closed before start".into())),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).ctx(|| "wait for start on the exec fifo"),
+            }
         }
+        let _ = nix::unistd::close(fifo);
     }
-    let _ = nix::unistd::close(a.fifo);
     crate::util::trace("init: started");
     let spec = &a.bundle.spec;
     hooks::run(

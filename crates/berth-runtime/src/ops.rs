@@ -47,6 +47,11 @@ impl Container {
         nix::unistd::write(&fd, &[0u8]).ctx(|| format!("write {}", path.display()))?;
         drop(fd);
         let _ = std::fs::remove_file(&path);
+        self.poststart()
+    }
+
+    /// Runs the poststart hooks (done by `start`; call it after a `start_now` create).
+    pub fn poststart(&self) -> Result<()> {
         hooks::run(
             hooks::Kind::Poststart,
             self.saved.spec.hooks().as_ref(),

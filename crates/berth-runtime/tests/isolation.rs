@@ -225,7 +225,13 @@ fn sysctl_no_pivot_and_preserved_fds() {
     // SAFETY: dup2 in the child before exec, onto descriptor 3 which the runtime passes on.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
-            if libc::dup2(fd, 3) < 0 {
+            // dup2 onto itself would keep close-on-exec: clear it explicitly then.
+            let r = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if r < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

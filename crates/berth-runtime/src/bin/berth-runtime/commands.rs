@@ -21,6 +21,7 @@ fn create_opts(a: &CreateArgs) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         stdio: None,
+        start_now: false,
     }
 }
 
@@ -148,17 +149,10 @@ fn run(
     log: &Logger,
 ) -> Result<u8> {
     let mut o = create_opts(a);
-    let spec_terminal = std::fs::read(a.bundle.join("config.json"))
-        .ok()
-        .and_then(|b| berth_runtime::spec::parse_spec(&b).ok())
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false);
-    if spec_terminal && a.console_socket.is_none() {
-        if detach {
-            bail!("--console-socket: required for a terminal with --detach");
-        }
-        o.keep_console = true;
-    }
+    // With a terminal and no console socket, `run` relays the pty itself (a detached run
+    // cannot, and create says so).
+    o.keep_console = a.console_socket.is_none() && !detach;
+    o.start_now = true;
     let old_mask = if detach {
         None
     } else {
@@ -166,7 +160,7 @@ fn run(
     };
     let created = rt.create(id, &o)?;
     let c = created.container;
-    if let Err(e) = c.start() {
+    if let Err(e) = c.poststart() {
         if matches!(e, berth_runtime::Error::Hook { .. }) {
             log.warn(&e.to_string());
         } else {
