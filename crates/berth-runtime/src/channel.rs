@@ -19,7 +19,7 @@ pub enum Msg {
     IdMapRequest,
     /// Runtime → child: maps written.
     IdMapDone,
-    /// Runtime → intermediate: the cgroups exist, join them.
+    /// Runtime → child: the cgroups exist and the child is in them.
     CgroupReady,
     /// Intermediate → runtime: the pid of the container process.
     Pid(i32),

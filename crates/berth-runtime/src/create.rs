@@ -15,6 +15,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks;
 use crate::init::{self, InitArgs};
 use crate::seccomp;
+use crate::spawn::{self, ForChildren};
 use crate::spec::{self, Bundle};
 use crate::state::{Container, Runtime, Saved, Status, validate_id};
 use crate::util;
@@ -236,29 +237,59 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
         preserve_fds: o.preserve_fds,
         stdio: o.stdio,
         runtime_hooks,
+        direct: spawn::direct_possible(&bundle.spec),
     };
+    let direct = args.direct;
     // Orphans of the intermediate (the init) come back to us.
     nix::sys::prctl::set_child_subreaper(true).ctx(|| "become a child subreaper")?;
+    let ns_guard = if direct {
+        let offsets = spawn::time_offsets(&bundle.spec);
+        Some(ForChildren::enter(
+            &spawn::for_children(&bundle.spec),
+            offsets.as_deref(),
+        )?)
+    } else {
+        None
+    };
     // SAFETY: the runtime is single-threaded (checked above); the child runs only the init
     // code and ends with _exit or execve.
-    let inter = match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
-        nix::unistd::ForkResult::Child => {
+    let forked = unsafe { nix::unistd::fork() }.ctx(|| "fork");
+    let child = match forked {
+        Ok(nix::unistd::ForkResult::Child) => {
             drop(parent_ch);
-            init::intermediate(&args)
+            if direct {
+                init::direct_init(&args)
+            } else {
+                init::intermediate(&args)
+            }
         }
-        nix::unistd::ForkResult::Parent { child } => child,
+        Ok(nix::unistd::ForkResult::Parent { child }) => child,
+        Err(e) => return Err(e),
     };
+    if let Some(g) = ns_guard
+        && let Err(e) = g.restore()
+    {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(e);
+    }
+    if direct {
+        c.saved.pid = child.as_raw();
+    }
+    let inter = child;
     drop(child_ch);
     drop(fifo);
     drop(listener);
     util::trace("create: forked");
     let res = setup_and_drive(c, bundle, &parent_ch, inter, console_sock.as_ref(), o);
-    if res.is_err() {
-        // The intermediate may be waiting for us: it must not go on.
-        let _ = nix::sys::signal::kill(inter, nix::sys::signal::Signal::SIGKILL);
+    if !direct {
+        if res.is_err() {
+            // The intermediate may be waiting for us: it must not go on.
+            let _ = nix::sys::signal::kill(inter, nix::sys::signal::Signal::SIGKILL);
+        }
+        // The intermediate exits right after reporting the pid; reap it on every path.
+        let _ = waitpid(inter, None);
     }
-    // The intermediate exits right after reporting the pid; reap it on every path.
-    let _ = waitpid(inter, None);
     let console = res?;
     let st = util::proc_stat(c.saved.pid)
         .ok_or_else(|| Error::Init("container init exited during creation".into()))?;
@@ -271,14 +302,14 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
     Ok(console)
 }
 
-/// While the intermediate unshares its namespaces (on the other CPU), records the state and
-/// sets up the cgroups; then lets it join them and serves the children until the init is
-/// ready.
+/// While the child unshares its namespaces (on the other CPU), records the state and sets
+/// up the cgroups; then moves the child into them, tells it so, and serves the children
+/// until the init is ready.
 fn setup_and_drive(
     c: &mut Container,
     bundle: &Bundle,
     ch: &Channel,
-    inter: Pid,
+    child: Pid,
     console_sock: Option<&UnixStream>,
     o: &CreateOptions,
 ) -> Result<Option<OwnedFd>> {
@@ -286,7 +317,7 @@ fn setup_and_drive(
         // The intermediate asks for its id maps first.
         match ch.expect("its uid/gid maps were requested")? {
             (Msg::IdMapRequest, _) => {
-                write_id_maps(bundle, inter)?;
+                write_id_maps(bundle, child)?;
                 ch.send(&Msg::IdMapDone)?;
             }
             (m, _) => return Err(Error::Init(format!("unexpected message {m:?} from init"))),
@@ -296,8 +327,8 @@ fn setup_and_drive(
     util::trace("create: state saved");
     c.saved.cgroup.create()?;
     c.saved.cgroup.apply(&effective_resources(bundle))?;
-    // We move the intermediate: from inside a new user namespace it could not.
-    c.saved.cgroup.add(inter.as_raw())?;
+    // We move the child: from inside a new user namespace it could not join by itself.
+    c.saved.cgroup.add(child.as_raw())?;
     util::trace("create: cgroups ready");
     ch.send(&Msg::CgroupReady)?;
     drive(c, bundle, ch, console_sock, o)

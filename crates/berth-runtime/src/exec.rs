@@ -12,6 +12,7 @@ use crate::error::{Context, Error, Result};
 use crate::init::{child_exit, join_namespaces};
 use crate::process;
 use crate::seccomp;
+use crate::spawn::{self, ForChildren};
 use crate::state::{Container, Status};
 use crate::util;
 
@@ -91,17 +92,44 @@ impl Container {
             .collect();
         let (parent_ch, child_ch) = Channel::pair()?;
         nix::sys::prctl::set_child_subreaper(true).ctx(|| "become a child subreaper")?;
+        // Without a user namespace, one fork does it (see `spawn`).
+        let direct = spawn::direct_possible(spec);
+        let guard = if direct {
+            let want: Vec<_> = targets
+                .iter()
+                .filter(|(t, _)| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
+                .map(|(t, p)| (*t, Some(p.clone())))
+                .collect();
+            Some(ForChildren::enter(&want, None)?)
+        } else {
+            None
+        };
         // SAFETY: single-threaded (checked above); the child ends with _exit or execve.
         let inter = match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
             nix::unistd::ForkResult::Child => {
                 drop(parent_ch);
-                let res = intermediate(self, &targets, &child_ch, o, compiled.as_ref());
+                let res = if direct {
+                    self.saved
+                        .cgroup
+                        .add(0)
+                        .and_then(|_| spawn::join_container(&targets))
+                        .and_then(|_| exec_child(&child_ch, o, compiled.as_ref()).map(|_| ()))
+                } else {
+                    intermediate(self, &targets, &child_ch, o, compiled.as_ref())
+                };
                 child_exit(&child_ch, res)
             }
             nix::unistd::ForkResult::Parent { child } => child,
         };
+        if let Some(g) = guard
+            && let Err(e) = g.restore()
+        {
+            let _ = nix::sys::signal::kill(inter, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(inter, None);
+            return Err(e);
+        }
         drop(child_ch);
-        let mut pid = 0;
+        let mut pid = if direct { inter.as_raw() } else { 0 };
         let mut console = None;
         let res = loop {
             match parent_ch.recv() {
@@ -122,7 +150,9 @@ impl Container {
                 Err(e) => break Err(e),
             }
         };
-        let _ = waitpid(inter, None);
+        if !direct {
+            let _ = waitpid(inter, None);
+        }
         if let Err(e) = res {
             if pid > 0 {
                 let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);

@@ -43,6 +43,9 @@ pub(crate) struct InitArgs<'a> {
     pub stdio: Option<[RawFd; 3]>,
     /// Whether prestart/createRuntime hooks exist (the init then asks the runtime to run them).
     pub runtime_hooks: bool,
+    /// Whether the init is forked directly by the runtime (it then waits for the cgroups
+    /// itself, see `spawn`), rather than by an intermediate.
+    pub direct: bool,
 }
 
 /// Ends a forked child: report the error on the channel and exit.
@@ -125,28 +128,30 @@ fn intermediate_inner(a: &InitArgs) -> Result<()> {
             .ctx(|| "become uid 0 in the user namespace")?;
         flags.remove(CloneFlags::CLONE_NEWUSER);
     }
-    // The cgroup namespace must be made after joining the cgroup, which the runtime is
-    // creating meanwhile.
+    // The cgroup namespace must come after the cgroups, which the runtime is making
+    // meanwhile.
     let cgroupns = flags.contains(CloneFlags::CLONE_NEWCGROUP);
     flags.remove(CloneFlags::CLONE_NEWCGROUP);
     nix::sched::unshare(flags).ctx(|| format!("unshare namespaces {flags:?}"))?;
-    if let Some(offsets) = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.time_offsets().as_ref())
-    {
-        let mut text = String::new();
-        for (clock, o) in offsets {
-            text.push_str(&format!(
-                "{clock} {} {}\n",
-                o.secs().unwrap_or(0),
-                o.nanosecs().unwrap_or(0)
-            ));
-        }
+    if let Some(text) = crate::spawn::time_offsets(spec) {
         std::fs::write("/proc/self/timens_offsets", text)
             .ctx(|| "linux.timeOffsets: write timens_offsets")?;
     }
-    match a.ch.expect("the cgroups were ready")? {
+    wait_for_cgroups(a.ch, cgroupns)?;
+    // SAFETY: this process is a single-threaded fork; the child only runs init code and
+    // ends with execve or _exit.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork the container init")? {
+        nix::unistd::ForkResult::Child => container_init(a),
+        nix::unistd::ForkResult::Parent { child } => {
+            a.ch.send(&Msg::Pid(child.as_raw()))?;
+            Ok(())
+        }
+    }
+}
+
+/// Waits until the runtime has put us in the cgroups, then makes the cgroup namespace.
+fn wait_for_cgroups(ch: &Channel, cgroupns: bool) -> Result<()> {
+    match ch.expect("the cgroups were ready")? {
         (Msg::CgroupReady, _) => {}
         (m, _) => {
             return Err(Error::Init(format!(
@@ -157,15 +162,15 @@ fn intermediate_inner(a: &InitArgs) -> Result<()> {
     if cgroupns {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
     }
-    // SAFETY: this process is a single-threaded fork; the child only runs init code and
-    // ends with execve or _exit.
-    match unsafe { nix::unistd::fork() }.ctx(|| "fork the container init")? {
-        nix::unistd::ForkResult::Child => container_init(a),
-        nix::unistd::ForkResult::Parent { child } => {
-            a.ch.send(&Msg::Pid(child.as_raw()))?;
-            Ok(())
-        }
+    Ok(())
+}
+
+/// The init forked directly by the runtime: enters its namespaces, then goes on as the init.
+pub(crate) fn direct_init(a: &InitArgs) -> ! {
+    if let Err(e) = crate::spawn::enter_own_namespaces(&a.bundle.spec) {
+        child_exit(a.ch, Err(e));
     }
+    container_init(a)
 }
 
 /// The container's init. Never returns.
@@ -221,15 +226,27 @@ fn init_until_ready(a: &InitArgs) -> Result<Prepared> {
         .as_ref()
         .ok_or_else(|| Error::spec("process", "required"))?;
     let userns = spec::has_ns(spec, LinuxNamespaceType::User);
+    // On the direct path the runtime is still making the cgroups: wait for them only when
+    // they are needed (a cgroup mount, or the end of the mounts).
+    let waited = std::cell::Cell::new(!a.direct);
+    let before_cgroups = || -> Result<()> {
+        if !waited.get() {
+            wait_for_cgroups(a.ch, spec::has_new_ns(spec, LinuxNamespaceType::Cgroup))?;
+            waited.set(true);
+        }
+        Ok(())
+    };
     let ctx = rootfs::RootfsCtx {
         spec,
         bundle: &a.bundle.dir,
         rootfs: &a.bundle.rootfs,
         cgroup: a.cgroup,
         userns,
+        before_cgroups: &before_cgroups,
     };
     crate::util::trace("init: start");
     let _root = rootfs::prepare(&ctx)?;
+    before_cgroups()?;
     crate::util::trace("init: mounts done");
     if a.runtime_hooks {
         a.ch.send(&Msg::HooksRequest)?;

@@ -23,6 +23,7 @@ mod ops;
 pub mod process;
 mod rootfs;
 pub mod seccomp;
+mod spawn;
 pub mod spec;
 mod state;
 pub mod supervise;

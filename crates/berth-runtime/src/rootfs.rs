@@ -128,6 +128,8 @@ pub struct RootfsCtx<'a> {
     pub cgroup: &'a Cgroup,
     /// Whether the container has its own user namespace (mknod and some mounts fail there).
     pub userns: bool,
+    /// Called before the first cgroup mount (the cgroups must exist by then).
+    pub before_cgroups: &'a dyn Fn() -> Result<()>,
 }
 
 /// Sets up propagation, the rootfs bind mount, every mount of the spec and /dev.
@@ -234,6 +236,7 @@ fn mount_entry(ctx: &RootfsCtx, root: &OwnedFd, m: &Mount) -> Result<()> {
         .unwrap_or(if opts.bind { "bind" } else { "" });
     let dest = m.destination();
     if typ == "cgroup" || typ == "cgroup2" {
+        (ctx.before_cgroups)()?;
         return mount_cgroups(ctx, root, dest, &opts);
     }
     if opts.bind || typ == "bind" {
@@ -349,15 +352,8 @@ fn after_mount(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
             .ctx(|| format!("set propagation {p:?} on {}", dest.display()))?;
     }
     if opts.rec_set != 0 || opts.rec_clear != 0 {
-        // mount_setattr needs a real (non-O_PATH-through-procfs) handle of the mount.
-        let real = rustix::fs::open(
-            sys::fd_path(fd.as_fd()).as_str(),
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(io)
-        .ctx(|| format!("reopen {}", dest.display()))?;
-        sys::mount_setattr_recursive(real.as_fd(), opts.rec_set, opts.rec_clear)
+        // `fd` was opened after the mount, so it is the mount's root.
+        sys::mount_setattr_recursive(fd.as_fd(), opts.rec_set, opts.rec_clear)
             .ctx(|| format!("set recursive attributes on {}", dest.display()))?;
     }
     Ok(())
@@ -414,15 +410,6 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
             None,
         )
         .ctx(|| format!("bind {} on {}", dir.display(), sub.display()))?;
-        remount(
-            root,
-            &sub,
-            base | if ro {
-                MsFlags::MS_RDONLY
-            } else {
-                MsFlags::empty()
-            },
-        )?;
     }
     // Co-mounted controllers ("cpu,cpuacct") get the host's convenience symlinks.
     if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
@@ -439,10 +426,38 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
             }
         }
     }
-    if ro {
-        remount(root, dest, base | MsFlags::MS_RDONLY)?;
+    // One call makes the tmpfs and every bind below it read-only/nosuid/...; per-mount
+    // remounts are the fallback for kernels without mount_setattr.
+    let mut set = 0;
+    for (f, a) in [
+        (MsFlags::MS_NOSUID, mounts::attr::NOSUID),
+        (MsFlags::MS_NODEV, mounts::attr::NODEV),
+        (MsFlags::MS_NOEXEC, mounts::attr::NOEXEC),
+        (MsFlags::MS_RDONLY, mounts::attr::RDONLY),
+    ] {
+        if opts.flags.contains(f) {
+            set |= a;
+        }
     }
-    Ok(())
+    let top = open_in_root(root, dest, Create::No, true)?;
+    match sys::mount_setattr_recursive(top.as_fd(), set, 0) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let flags = base
+                | if ro {
+                    MsFlags::MS_RDONLY
+                } else {
+                    MsFlags::empty()
+                };
+            for (h, _) in &ctx.cgroup.dirs {
+                if let Some(name) = h.mount.file_name() {
+                    remount(root, &dest.join(name), flags)?;
+                }
+            }
+            remount(root, dest, flags)
+        }
+        Err(e) => Err(e).ctx(|| format!("set the attributes of {}", dest.display())),
+    }
 }
 
 fn default_devices() -> Vec<LinuxDevice> {

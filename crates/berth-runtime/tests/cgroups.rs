@@ -28,7 +28,13 @@ fn memory_limit_kills_and_is_reported() {
     let b = env.bundle.to_string_lossy().into_owned();
     let out = env.run(&["run", "--keep", "--bundle", &b, &id]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "sh itself survives: {stderr}");
+    // The kernel picks the biggest process (tail); should it pick sh instead, the container
+    // ends with 137. Either way the OOM kill must be reported.
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(137)),
+        "{:?}: {stderr}",
+        out.status
+    );
     // The limit is set on the host side...
     let limit = cgroup_file(&cgroups_path(&id), "memory", "memory.limit_in_bytes");
     assert_eq!(limit.trim(), (32u64 << 20).to_string());
@@ -89,11 +95,10 @@ fn fork_bomb_stops_at_the_pids_limit() {
             break;
         }
     }
+    // pids.events counts refused forks: proof that the bomb reached the limit (sampling
+    // may miss the exact peak, but never sees more than the limit).
     assert!(refused, "the bomb hit the limit");
-    assert!(
-        (30..=32).contains(&peak),
-        "peak {peak} processes with a limit of 32"
-    );
+    assert!(peak <= 32, "peak {peak} processes with a limit of 32");
     assert_eq!(
         cgroup_file(&cgroups_path(&id), "pids", "pids.max").trim(),
         "32"

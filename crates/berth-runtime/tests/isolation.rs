@@ -97,6 +97,21 @@ fn user_namespace_maps_ids() {
     let host_uid =
         std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(rootfs.join("tmp/f")).unwrap());
     assert_eq!(host_uid, 100000);
+
+    // exec joins the user namespace too (through an intermediate process).
+    env.config["process"]["args"] = json!(["/bin/sleep", "100"]);
+    env.write_config();
+    let id = uid("userns-exec");
+    let b = env.bundle.to_string_lossy().into_owned();
+    env.ok(&["run", "-d", "--bundle", &b, &id]);
+    let out = env.ok(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    env.ok(&["delete", "--force", &id]);
 }
 
 #[test]

@@ -35,6 +35,8 @@ fn container_sees_its_own_world() {
         touch /newfile 2>/dev/null && echo root-writable || echo root-ro
         ls /dev | tr '\n' ' '; echo
         grep -c ' / ' /proc/self/mountinfo
+        touch /sys/fs/cgroup/memory/x 2>/dev/null && echo cg-writable || echo cg-ro
+        echo "cgprocs=$(cat /sys/fs/cgroup/pids/cgroup.procs | wc -l)"
     "#;
     let mut env = Env::new(&["/bin/sh", "-c", script]);
     env.config["hostname"] = json!("inside");
@@ -57,6 +59,17 @@ fn container_sees_its_own_world() {
     assert!(out.contains("masked=0"), "masked /proc/timer_list: {out}");
     assert!(out.contains("sys-ro"), "/proc/sys read-only: {out}");
     assert!(out.contains("root-ro"), "read-only rootfs: {out}");
+    assert!(
+        out.contains("cg-ro"),
+        "cgroups are mounted read-only: {out}"
+    );
+    // The container's own cgroup: only its processes are listed.
+    let cgprocs: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("cgprocs="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("cgprocs line");
+    assert!((1..=4).contains(&cgprocs), "{out}");
     for d in [
         "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "fd",
     ] {
@@ -324,4 +337,82 @@ fn hooks_run_in_order_with_state() {
         "{err}"
     );
     assert_eq!(env.ok(&["list", "-q"]), "");
+}
+
+#[test]
+fn features_report_the_cgroup_layout() {
+    if !can_run("features_report_the_cgroup_layout") {
+        return;
+    }
+    let env = Env::new(&["/bin/true"]);
+    let f: serde_json::Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    let mode = f["annotations"]["org.berth.cgroup.mode"].as_str().unwrap();
+    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let hybrid = std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists();
+    let want = if unified {
+        "v2"
+    } else if hybrid {
+        "hybrid"
+    } else {
+        "v1"
+    };
+    assert_eq!(mode, want, "{f}");
+    assert_eq!(f["linux"]["cgroup"]["v1"], json!(want != "v2"));
+    assert_eq!(f["linux"]["cgroup"]["v2"], json!(want != "v1"));
+    assert!(f["linux"]["seccomp"]["enabled"].as_bool().unwrap());
+    assert!(
+        f["linux"]["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CAP_SYS_ADMIN")
+    );
+    let v = env.ok(&["--version"]);
+    assert!(
+        v.starts_with("berth-runtime version ") && v.contains("spec: 1."),
+        "{v}"
+    );
+}
+
+#[test]
+fn kill_all_signals_every_process() {
+    if !can_run("kill_all_signals_every_process") {
+        return;
+    }
+    // Without a pid namespace, the init is not special: every process gets the signal.
+    let mut env = Env::new(&["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"]);
+    let ns: Vec<serde_json::Value> = env.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "pid")
+        .cloned()
+        .collect();
+    env.config["linux"]["namespaces"] = json!(ns);
+    env.write_config();
+    let id = uid("killall");
+    let b = env.bundle.to_string_lossy().into_owned();
+    env.ok(&["run", "-d", "--bundle", &b, &id]);
+    let mut pids: Vec<i32> = vec![];
+    for _ in 0..200 {
+        pids = serde_json::from_str(&env.ok(&["ps", "-f", "json", &id])).unwrap();
+        if pids.len() == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    env.ok(&["kill", "--all", &id, "9"]);
+    env.wait_status(&id, "stopped");
+    for _ in 0..200 {
+        let left: Vec<i32> = serde_json::from_str(&env.ok(&["ps", "-f", "json", &id])).unwrap();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let left: Vec<i32> = serde_json::from_str(&env.ok(&["ps", "-f", "json", &id])).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    env.ok(&["delete", &id]);
 }

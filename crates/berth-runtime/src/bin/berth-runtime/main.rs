@@ -12,6 +12,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     berth_runtime::util::trace("main");
     let args = cli::Cli::parse();
+    berth_runtime::util::trace("parsed");
     let logger = match log::Logger::new(args.log.as_deref(), &args.log_format, args.debug) {
         Ok(l) => l,
         Err(e) => {
