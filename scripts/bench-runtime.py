@@ -4,6 +4,8 @@ for berth-runtime, crun and runc side by side (alternating, medians), as ratios.
 
 crun 1.8 refuses this host's hybrid cgroup layout, so every runtime runs inside the same
 wrapper that hides the cgroup2 mount: unshare -m sh -c 'umount /sys/fs/cgroup/unified; ...'.
+The wrapper's own cost is measured and reported; berth-runtime and runc also run without it
+(on the real hybrid layout). State directories are on /run (tmpfs), each runtime's default.
 
 Usage: scripts/bench-runtime.py [--runs N] [--berth PATH]   (as root)
 """
@@ -41,7 +43,7 @@ def main():
             runtimes[name] = p
         else:
             print(f"note: {name} not installed, skipped", file=sys.stderr)
-    tmp = tempfile.mkdtemp(prefix="bench-runtime-")
+    tmp = tempfile.mkdtemp(prefix="bench-runtime-", dir="/run")
     try:
         bundle = os.path.join(tmp, "bundle")
         os.makedirs(bundle)
@@ -54,6 +56,9 @@ def main():
         json.dump(cfg, open(cfg_path, "w"))
         results = {n: {"run": [], "cycle": []} for n in runtimes}
         results["(wrapper alone)"] = {"run": [], "cycle": []}
+        bare = {n: p for n, p in runtimes.items() if n != "crun"}
+        for n in bare:
+            results[n + " (no wrapper)"] = {"run": [], "cycle": []}
         for i in range(a.runs + 2):
             for name, path in runtimes.items():
                 root = os.path.join(tmp, "root-" + name)
@@ -72,20 +77,33 @@ def main():
                 if i >= 2:  # warm-up rounds are not counted
                     results[name]["run"].append(run_t)
                     results[name]["cycle"].append(cyc_t)
+            for name, path in bare.items():
+                root = os.path.join(tmp, "root-" + name)
+                t = time.perf_counter()
+                sh([path, "--root", root, "run", "--bundle", bundle, f"n{i}"], stdout=subprocess.DEVNULL)
+                if i >= 2:
+                    results[name + " (no wrapper)"]["run"].append(time.perf_counter() - t)
             t = time.perf_counter()
             sh(wrapped("true"))
             if i >= 2:
                 results["(wrapper alone)"]["run"].append(time.perf_counter() - t)
         med = {n: {k: statistics.median(v) if v else None for k, v in r.items()} for n, r in results.items()}
         base = med.get("crun", med["berth-runtime"])
-        print(f"runs per runtime: {a.runs} (alternating; medians; times include the wrapper)\n")
-        print("| runtime | `run` /bin/true | vs crun | create+start+delete | vs crun |")
-        print("|---|---|---|---|---|")
+        w = med["(wrapper alone)"]["run"]
+        load = open("/proc/loadavg").read().split()[:3]
+        print(f"runs per runtime: {a.runs} (alternating; medians); load average {' '.join(load)}\n")
+        print("| runtime | `run` /bin/true | vs crun | minus wrapper, vs crun "
+              "| create+start+delete | vs crun |")
+        print("|---|---|---|---|---|---|")
         for n in runtimes:
             m = med[n]
-            print(f"| {n} | {m['run']*1000:.1f} ms | {m['run']/base['run']:.2f}x | "
+            net = (m['run'] - w) / (base['run'] - w)
+            print(f"| {n} | {m['run']*1000:.1f} ms | {m['run']/base['run']:.2f}x | {net:.2f}x | "
                   f"{m['cycle']*1000:.1f} ms | {m['cycle']/base['cycle']:.2f}x |")
-        print(f"| (wrapper alone) | {med['(wrapper alone)']['run']*1000:.1f} ms | | | |")
+        for n in bare:
+            m = med[n + " (no wrapper)"]
+            print(f"| {n}, no wrapper | {m['run']*1000:.1f} ms | | | | |")
+        print(f"| (wrapper alone) | {w*1000:.1f} ms | | | | |")
     finally:
         for n, path in runtimes.items():
             root = os.path.join(tmp, "root-" + n)

@@ -137,6 +137,7 @@ impl Runtime {
         }
         util::trace("create: bundle loaded");
         let layout = Layout::detect()?;
+        util::trace("create: layout");
         let cgroup_path = bundle
             .spec
             .linux()
@@ -149,6 +150,7 @@ impl Runtime {
                 return Err(e);
             }
         };
+        util::trace("create: cgroup paths");
         let mut c = Container {
             saved: Saved {
                 id: id.to_string(),
@@ -204,6 +206,13 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
         ),
         None => None,
     };
+    // The state first (so that `delete` can clean up after a crash from here on), then the
+    // cgroup directories, which the init's cgroup mount needs; limits and membership are
+    // set while the child unshares its namespaces.
+    c.save()?;
+    util::trace("create: state saved");
+    c.saved.cgroup.create()?;
+    util::trace("create: cgroup dirs");
     // Without `start_now`, the init waits on the exec fifo until `start`.
     let fifo = if o.start_now {
         None
@@ -220,6 +229,7 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
             .ctx(|| format!("open {}", fifo_path.display()))?,
         )
     };
+    util::trace("create: fifo");
     let (parent_ch, child_ch) = Channel::pair()?;
     let hooks = bundle.spec.hooks().as_ref();
     let runtime_hooks = !hooks::Kind::Prestart.select(hooks).is_empty()
@@ -242,6 +252,7 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
     let direct = args.direct;
     // Orphans of the intermediate (the init) come back to us.
     nix::sys::prctl::set_child_subreaper(true).ctx(|| "become a child subreaper")?;
+    util::trace("create: before ns");
     let ns_guard = if direct {
         let offsets = spawn::time_offsets(&bundle.spec);
         Some(ForChildren::enter(
@@ -251,9 +262,11 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
     } else {
         None
     };
+    util::trace("create: ns entered");
     // SAFETY: the runtime is single-threaded (checked above); the child runs only the init
     // code and ends with _exit or execve.
     let forked = unsafe { nix::unistd::fork() }.ctx(|| "fork");
+    util::trace("create: fork returned");
     let child = match forked {
         Ok(nix::unistd::ForkResult::Child) => {
             drop(parent_ch);
@@ -302,9 +315,9 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
     Ok(console)
 }
 
-/// While the child unshares its namespaces (on the other CPU), records the state and sets
-/// up the cgroups; then moves the child into them, tells it so, and serves the children
-/// until the init is ready.
+/// While the child unshares its namespaces (on the other CPU), applies the cgroup limits,
+/// moves the child into the cgroups, tells it so, and serves the children until the init is
+/// ready.
 fn setup_and_drive(
     c: &mut Container,
     bundle: &Bundle,
@@ -323,9 +336,6 @@ fn setup_and_drive(
             (m, _) => return Err(Error::Init(format!("unexpected message {m:?} from init"))),
         }
     }
-    c.save()?;
-    util::trace("create: state saved");
-    c.saved.cgroup.create()?;
     c.saved.cgroup.apply(&effective_resources(bundle))?;
     // We move the child: from inside a new user namespace it could not join by itself.
     c.saved.cgroup.add(child.as_raw())?;

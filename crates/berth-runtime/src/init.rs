@@ -226,8 +226,8 @@ fn init_until_ready(a: &InitArgs) -> Result<Prepared> {
         .as_ref()
         .ok_or_else(|| Error::spec("process", "required"))?;
     let userns = spec::has_ns(spec, LinuxNamespaceType::User);
-    // On the direct path the runtime is still making the cgroups: wait for them only when
-    // they are needed (a cgroup mount, or the end of the mounts).
+    // On the direct path the runtime is still setting up the cgroups: wait for them only
+    // when needed (a cgroup2 mount in a cgroup namespace, or the end of the mounts).
     let waited = std::cell::Cell::new(!a.direct);
     let before_cgroups = || -> Result<()> {
         if !waited.get() {

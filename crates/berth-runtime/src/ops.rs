@@ -52,6 +52,12 @@ impl Container {
 
     /// Runs the poststart hooks (done by `start`; call it after a `start_now` create).
     pub fn poststart(&self) -> Result<()> {
+        if hooks::Kind::Poststart
+            .select(self.saved.spec.hooks().as_ref())
+            .is_empty()
+        {
+            return Ok(());
+        }
         hooks::run(
             hooks::Kind::Poststart,
             self.saved.spec.hooks().as_ref(),
@@ -93,12 +99,27 @@ impl Container {
         if cg.is_frozen() {
             let _ = cg.thaw();
         }
-        cg.destroy()?;
-        let res = hooks::run(
-            hooks::Kind::Poststop,
-            self.saved.spec.hooks().as_ref(),
-            &self.hook_state(Status::Stopped),
-        );
+        self.remove()
+    }
+
+    /// Deletes a container whose init the caller has waited for (as `run` does): no status
+    /// checks; processes left in the cgroup are killed while removing it.
+    pub fn delete_exited(self) -> Result<()> {
+        self.remove()
+    }
+
+    fn remove(self) -> Result<()> {
+        self.saved.cgroup.destroy()?;
+        let hooks = self.saved.spec.hooks().as_ref();
+        let res = if hooks::Kind::Poststop.select(hooks).is_empty() {
+            Ok(())
+        } else {
+            hooks::run(
+                hooks::Kind::Poststop,
+                hooks,
+                &self.hook_state(Status::Stopped),
+            )
+        };
         std::fs::remove_dir_all(&self.dir).ctx(|| format!("remove {}", self.dir.display()))?;
         res
     }

@@ -309,6 +309,7 @@ pub fn finalize(f: &Finalize) -> Result<Infallible> {
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
     crate::sys::cloexec_from(3 + f.preserve_fds);
+    crate::util::trace("init: exec");
     exec(f.exe, p)
 }
 

@@ -128,7 +128,8 @@ pub struct RootfsCtx<'a> {
     pub cgroup: &'a Cgroup,
     /// Whether the container has its own user namespace (mknod and some mounts fail there).
     pub userns: bool,
-    /// Called before the first cgroup mount (the cgroups must exist by then).
+    /// Waits until the init is in its cgroups (and has its cgroup namespace); only a cgroup2
+    /// mount in a cgroup namespace needs that during the mounts (binds need the directories).
     pub before_cgroups: &'a dyn Fn() -> Result<()>,
 }
 
@@ -236,7 +237,6 @@ fn mount_entry(ctx: &RootfsCtx, root: &OwnedFd, m: &Mount) -> Result<()> {
         .unwrap_or(if opts.bind { "bind" } else { "" });
     let dest = m.destination();
     if typ == "cgroup" || typ == "cgroup2" {
-        (ctx.before_cgroups)()?;
         return mount_cgroups(ctx, root, dest, &opts);
     }
     if opts.bind || typ == "bind" {
@@ -368,6 +368,9 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
     if ctx.cgroup.mode == crate::cgroups::CgroupMode::Unified {
         let cgns = crate::spec::has_new_ns(ctx.spec, oci_spec::runtime::LinuxNamespaceType::Cgroup);
         if cgns {
+            // A cgroup2 mount shows the cgroup namespace's root: that namespace must exist,
+            // so the init must be in its cgroup first.
+            (ctx.before_cgroups)()?;
             return mount_fd(Some("cgroup2"), &target, Some("cgroup2"), opts.flags, None)
                 .ctx(|| format!("mount cgroup2 on {}", dest.display()));
         }

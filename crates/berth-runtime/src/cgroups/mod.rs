@@ -63,13 +63,83 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Detects the layout from /proc/self/mountinfo.
+    /// Detects the layout: quickly from /proc/self/cgroup and statfs when the hierarchies
+    /// are mounted where systemd puts them, else from /proc/self/mountinfo (which can be
+    /// large and slow to read on a host with many mounts).
     pub fn detect() -> Result<Layout> {
+        if let Some(l) = Self::detect_fast() {
+            return Ok(l);
+        }
         let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::Io {
             context: "read /proc/self/mountinfo".into(),
             cause: e,
         })?;
         Ok(Self::from_mountinfo(&info))
+    }
+
+    fn detect_fast() -> Option<Layout> {
+        const CGROUP_SUPER_MAGIC: i64 = 0x27e0eb;
+        const CGROUP2_SUPER_MAGIC: i64 = 0x63677270;
+        let magic = |p: &Path| {
+            nix::sys::statfs::statfs(p)
+                .ok()
+                .map(|s| s.filesystem_type().0)
+        };
+        let root = Path::new("/sys/fs/cgroup");
+        if magic(root)? == CGROUP2_SUPER_MAGIC {
+            return Some(Layout {
+                mode: CgroupMode::Unified,
+                hierarchies: vec![Hierarchy {
+                    mount: root.to_path_buf(),
+                    controllers: vec![],
+                    v2: true,
+                }],
+            });
+        }
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let mut hierarchies = Vec::new();
+        for line in own.lines() {
+            let mut it = line.splitn(3, ':');
+            let (_, ctrls) = (it.next()?, it.next()?);
+            if ctrls.is_empty() {
+                let unified = root.join("unified");
+                if magic(&unified)? != CGROUP2_SUPER_MAGIC {
+                    return None;
+                }
+                hierarchies.push(Hierarchy {
+                    mount: unified,
+                    controllers: vec![],
+                    v2: true,
+                });
+                continue;
+            }
+            let name = ctrls.strip_prefix("name=").unwrap_or(ctrls);
+            let mount = root.join(name);
+            if magic(&mount)? != CGROUP_SUPER_MAGIC {
+                return None;
+            }
+            let controllers = ctrls
+                .split(',')
+                .filter(|c| is_v1_controller(c))
+                .map(String::from)
+                .collect();
+            hierarchies.push(Hierarchy {
+                mount,
+                controllers,
+                v2: false,
+            });
+        }
+        if hierarchies.is_empty() {
+            return None;
+        }
+        // Same order as mountinfo gives (by mount point), so paths and tests are stable.
+        hierarchies.sort_by(|a, b| a.v2.cmp(&b.v2).then(a.mount.cmp(&b.mount)));
+        let mode = if hierarchies.iter().any(|h| h.v2) {
+            CgroupMode::Hybrid
+        } else {
+            CgroupMode::Legacy
+        };
+        Some(Layout { mode, hierarchies })
     }
 
     /// Builds the layout from mountinfo text (only mounts under /sys/fs/cgroup count).
@@ -655,5 +725,27 @@ mod tests {
             .apply(&resources(r#"{"unified":{"memory.high":"1"}}"#))
             .unwrap_err();
         assert!(e.to_string().contains("needs cgroup v2"), "{e}");
+    }
+
+    #[test]
+    fn fast_detection_agrees_with_mountinfo() {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let slow = Layout::from_mountinfo(&info);
+        if let Some(fast) = Layout::detect_fast() {
+            assert_eq!(fast.mode, slow.mode);
+            let mut a: Vec<_> = fast
+                .hierarchies
+                .iter()
+                .map(|h| (&h.mount, &h.controllers))
+                .collect();
+            let mut b: Vec<_> = slow
+                .hierarchies
+                .iter()
+                .map(|h| (&h.mount, &h.controllers))
+                .collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b);
+        }
     }
 }

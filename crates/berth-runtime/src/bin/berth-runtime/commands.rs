@@ -181,16 +181,15 @@ fn run(
             None,
         );
     }
-    if !keep && let Ok(c) = rt.load(id) {
-        if c.saved.cgroup.oom_kills() > 0 {
-            log.warn(&format!(
-                "container {id} was killed by the OOM killer (memory limit)"
-            ));
-        }
-        if let Err(e) = c.delete(true) {
-            log.warn(&format!("delete container {id}: {e}"));
-        }
+    if c.saved.cgroup.oom_kills() > 0 {
+        log.warn(&format!(
+            "container {id} was killed by the OOM killer (memory limit)"
+        ));
     }
+    if !keep && let Err(e) = c.delete_exited() {
+        log.warn(&format!("delete container {id}: {e}"));
+    }
+
     berth_runtime::util::trace("run: deleted");
     Ok(code.clamp(0, 255) as u8)
 }
