@@ -33,6 +33,10 @@ def wrapped(inner):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--settle", type=float, default=0.2,
+                    help="seconds to wait before each measured command, so the kernel's "
+                         "asynchronous teardown of the previous container (network "
+                         "namespace cleanup) does not land in the next measurement")
     ap.add_argument("--berth", default=os.path.join(HERE, "..", "target", "release", "berth-runtime"))
     a = ap.parse_args()
     berth = os.path.abspath(a.berth)
@@ -64,6 +68,7 @@ def main():
                 root = os.path.join(tmp, "root-" + name)
                 cid = f"b{i}"
                 cmd = wrapped(f"exec {path} --root {root} run --bundle {bundle} {cid}")
+                time.sleep(a.settle)
                 t = time.perf_counter()
                 sh(cmd, stdout=subprocess.DEVNULL)
                 run_t = time.perf_counter() - t
@@ -71,6 +76,7 @@ def main():
                 seq = (f"{path} --root {root} create --bundle {bundle} {cid} && "
                        f"{path} --root {root} start {cid} && "
                        f"{path} --root {root} delete --force {cid}")
+                time.sleep(a.settle)
                 t = time.perf_counter()
                 sh(wrapped(seq), stdout=subprocess.DEVNULL)
                 cyc_t = time.perf_counter() - t
@@ -79,10 +85,12 @@ def main():
                     results[name]["cycle"].append(cyc_t)
             for name, path in bare.items():
                 root = os.path.join(tmp, "root-" + name)
+                time.sleep(a.settle)
                 t = time.perf_counter()
                 sh([path, "--root", root, "run", "--bundle", bundle, f"n{i}"], stdout=subprocess.DEVNULL)
                 if i >= 2:
                     results[name + " (no wrapper)"]["run"].append(time.perf_counter() - t)
+            time.sleep(a.settle)
             t = time.perf_counter()
             sh(wrapped("true"))
             if i >= 2:
@@ -91,7 +99,8 @@ def main():
         base = med.get("crun", med["berth-runtime"])
         w = med["(wrapper alone)"]["run"]
         load = open("/proc/loadavg").read().split()[:3]
-        print(f"runs per runtime: {a.runs} (alternating; medians); load average {' '.join(load)}\n")
+        print(f"runs per runtime: {a.runs} (alternating, {a.settle}s settle before each; medians); "
+              f"load average {' '.join(load)}\n")
         print("| runtime | `run` /bin/true | vs crun | minus wrapper, vs crun "
               "| create+start+delete | vs crun |")
         print("|---|---|---|---|---|---|")

@@ -1,0 +1,169 @@
+//! `rm`, `tag`, `inspect`, `history` and `prune`.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use berth_image::{RemoveEvent, Store};
+use serde_json::{Value, json};
+
+use super::{HistoryArgs, InspectArgs, PruneArgs, RmArgs, TagArgs};
+use crate::output::{Format, ago, human_size, print_error, print_rows, render};
+
+pub fn rm(store: &Store, a: RmArgs) -> anyhow::Result<ExitCode> {
+    let mut code = ExitCode::SUCCESS;
+    let mut out = std::io::stdout().lock();
+    for name in &a.images {
+        match store.remove(name, a.force) {
+            Ok(events) => {
+                for e in events {
+                    match e {
+                        RemoveEvent::Untagged(t) => writeln!(out, "Untagged: {t}")?,
+                        RemoveEvent::Deleted(d) => writeln!(out, "Deleted: {d}")?,
+                    }
+                }
+            }
+            Err(e) => {
+                out.flush()?;
+                print_error(&e.into());
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn tag(store: &Store, a: TagArgs) -> anyhow::Result<ExitCode> {
+    store.tag(&a.source, &a.target)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn inspect(store: &Store, a: InspectArgs) -> anyhow::Result<ExitCode> {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for name in &a.images {
+        match store.resolve(name).and_then(|img| store.inspect(&img)) {
+            Ok(v) => found.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut out = String::new();
+    match a.format.as_deref() {
+        None | Some("") | Some("json") => {
+            out = pretty(&Value::Array(found))?;
+            out.push('\n');
+        }
+        Some(t) => {
+            for v in &found {
+                out.push_str(&render(t, v)?);
+                out.push('\n');
+            }
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    let code = if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    for e in errors {
+        print_error(&e.into());
+    }
+    Ok(code)
+}
+
+/// JSON with 4-space indentation, like docker.
+fn pretty(v: &Value) -> anyhow::Result<String> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(v, &mut ser)?;
+    Ok(String::from_utf8(buf)?)
+}
+
+pub fn history(store: &Store, a: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let img = store.resolve(&a.image)?;
+    let rows = store.history(&img)?;
+    if a.quiet {
+        let mut out = String::new();
+        for r in &rows {
+            out.push_str(&short_or_missing(r.id.as_deref(), a.no_trunc));
+            out.push('\n');
+        }
+        std::io::stdout().write_all(out.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let vals: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut by = r.created_by.clone();
+            if !a.no_trunc && by.chars().count() > 45 {
+                by = by.chars().take(44).collect::<String>() + "…";
+            }
+            json!({
+                "ID": short_or_missing(r.id.as_deref(), a.no_trunc),
+                "CreatedSince": if a.human { ago(r.created) } else { berth_image::time::format_rfc3339(r.created, 0) },
+                "CreatedAt": berth_image::time::format_rfc3339(r.created, 0),
+                "CreatedBy": by,
+                "Size": if a.human { human_size(r.size) } else { r.size.to_string() },
+                "Comment": r.comment,
+            })
+        })
+        .collect();
+    let cols = [
+        ("IMAGE", "ID"),
+        ("CREATED", "CreatedSince"),
+        ("CREATED BY", "CreatedBy"),
+        ("SIZE", "Size"),
+        ("COMMENT", "Comment"),
+    ];
+    print_rows(&Format::parse(a.format.as_deref()), &cols, &vals)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short_or_missing(id: Option<&str>, no_trunc: bool) -> String {
+    match id {
+        None => "<missing>".into(),
+        Some(id) if no_trunc => id.to_owned(),
+        Some(id) => id.trim_start_matches("sha256:").chars().take(12).collect(),
+    }
+}
+
+pub fn prune(store: &Store, a: PruneArgs) -> anyhow::Result<ExitCode> {
+    if !a.filter.is_empty() {
+        anyhow::bail!("prune filters are not supported yet");
+    }
+    if !a.force {
+        let what = if a.all {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        };
+        let mut err = std::io::stderr();
+        writeln!(err, "WARNING! This will remove {what}.")?;
+        write!(err, "Are you sure you want to continue? [y/N] ")?;
+        err.flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let rep = store.prune(a.all)?;
+    let mut out = String::new();
+    if !rep.events.is_empty() {
+        out.push_str("Deleted Images:\n");
+        for e in &rep.events {
+            match e {
+                RemoveEvent::Untagged(t) => out.push_str(&format!("untagged: {t}\n")),
+                RemoveEvent::Deleted(d) => out.push_str(&format!("deleted: {d}\n")),
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(rep.gc.bytes_freed)
+    ));
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

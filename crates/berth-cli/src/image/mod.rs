@@ -1,0 +1,190 @@
+//! `berth image ...` and its short forms.
+
+mod archive;
+mod ls;
+mod manage;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use berth_image::Store;
+use clap::{Args, Subcommand};
+
+use crate::cli::Global;
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Remove one or more images.
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(TagArgs),
+    /// Display detailed information on one or more images.
+    Inspect(InspectArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(ImportArgs),
+    /// Remove unused images.
+    Prune(PruneArgs),
+    /// Download an image from a registry.
+    Pull(crate::registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(crate::registry::PushArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Show all images (default hides intermediate images).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show digests.
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided (dangling=, reference=, label=, before=, since=).
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output: table, json, or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Only list images in this repository[:tag].
+    pub repository: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force removal of the image.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Do not delete untagged parents (accepted for compatibility).
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format output using a Go template, or json.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Format output: table, json, or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format.
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub human: bool,
+    /// Don't truncate output.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Archive format: docker (docker-archive) or oci (OCI image layout).
+    #[arg(long, default_value = "docker")]
+    pub format: String,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN.
+    #[arg(short, long)]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Load only the given platform variant (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image.
+    #[arg(short, long = "change")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Set platform (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A file, or - for STDIN.
+    #[arg(value_name = "file|-")]
+    pub source: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (accepted: none yet).
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+/// Open the store under the global data root.
+pub fn open_store(g: &Global) -> anyhow::Result<Store> {
+    Store::open(&g.root).with_context(|| format!("open image store under {}", g.root.display()))
+}
+
+pub fn run(g: &Global, cmd: ImageCommand) -> anyhow::Result<ExitCode> {
+    let store = || open_store(g);
+    match cmd {
+        ImageCommand::Ls(a) => ls::run(&store()?, a),
+        ImageCommand::Rm(a) => manage::rm(&store()?, a),
+        ImageCommand::Tag(a) => manage::tag(&store()?, a),
+        ImageCommand::Inspect(a) => manage::inspect(&store()?, a),
+        ImageCommand::History(a) => manage::history(&store()?, a),
+        ImageCommand::Prune(a) => manage::prune(&store()?, a),
+        ImageCommand::Save(a) => archive::save(&store()?, a),
+        ImageCommand::Load(a) => archive::load(&store()?, a),
+        ImageCommand::Import(a) => archive::import(&store()?, a),
+        ImageCommand::Pull(a) => crate::registry::pull(g, a),
+        ImageCommand::Push(a) => crate::registry::push(g, a),
+    }
+}

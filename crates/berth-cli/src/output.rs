@@ -1,0 +1,343 @@
+//! Output helpers shared by command groups: docker-style sizes and durations, aligned
+//! tables, a Go-template subset for `--format`, and error printing.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde_json::Value;
+
+/// Print `Error: <Message>` (first letter capitalized, like docker) on stderr.
+pub fn print_error(e: &anyhow::Error) {
+    let msg = format!("{e:#}");
+    let _ = writeln!(std::io::stderr(), "Error: {}", capitalize(&msg));
+}
+
+pub fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= 1000.0 && i < UNITS.len() - 1 {
+        size /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", g3(size), UNITS[i])
+}
+
+/// `%.3g` for values in [0, 1000).
+fn g3(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let int_digits = if v >= 100.0 {
+        3
+    } else if v >= 10.0 {
+        2
+    } else {
+        1
+    };
+    let decimals = 3usize.saturating_sub(int_digits);
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 1 {
+        return "Less than a second".into();
+    }
+    if s == 1 {
+        return "1 second".into();
+    }
+    if s < 60 {
+        return format!("{s} seconds");
+    }
+    let minutes = s / 60;
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    let hours = (s as f64 / 3600.0 + 0.5) as i64;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", s / 3600 / 24 / 365)
+}
+
+/// "2 hours ago" for a unix timestamp.
+pub fn ago(ts: i64) -> String {
+    format!("{} ago", human_duration(berth_image::time::now_unix() - ts))
+}
+
+/// Docker's tabwriter (minwidth 10, padding 3): align columns, last one unpadded.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                let w = (widths[i] + 3).max(10);
+                line.push_str(c);
+                line.extend(std::iter::repeat_n(' ', w - c.chars().count()));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A parsed `--format` value.
+pub enum Format {
+    /// The default table.
+    Table,
+    /// One JSON object per line.
+    Json,
+    /// A Go-template subset; `table` prefix prints a header row.
+    Template { tmpl: String, table: bool },
+}
+
+impl Format {
+    pub fn parse(s: Option<&str>) -> Format {
+        match s {
+            None | Some("") | Some("table") => Format::Table,
+            Some("json") => Format::Json,
+            Some(t) => match t.strip_prefix("table") {
+                Some(rest) => Format::Template {
+                    tmpl: rest.trim_start().to_owned(),
+                    table: true,
+                },
+                None => Format::Template {
+                    tmpl: t.to_owned(),
+                    table: false,
+                },
+            },
+        }
+    }
+}
+
+/// Render a Go-template subset: `{{.Field}}`, `{{.A.B}}`, `{{json .}}`, `{{json .Field}}`,
+/// `{{upper .F}}`, `{{lower .F}}`, `{{join .F ","}}`; `\t` and `\n` escapes.
+pub fn render(tmpl: &str, v: &Value) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut rest = tmpl;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&unescape(&rest[..start]));
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| {
+            anyhow::anyhow!("template parsing error: unclosed action in {tmpl:?}")
+        })?;
+        let action = after[..end]
+            .trim()
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+            .trim();
+        out.push_str(&eval(action, v)?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(&unescape(rest));
+    Ok(out)
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\t", "\t").replace("\\n", "\n")
+}
+
+fn lookup<'a>(path: &str, v: &'a Value) -> anyhow::Result<&'a Value> {
+    if path == "." {
+        return Ok(v);
+    }
+    let mut cur = v;
+    for part in path.trim_start_matches('.').split('.') {
+        cur = cur
+            .get(part)
+            .ok_or_else(|| anyhow::anyhow!("template: can't evaluate field {part}"))?;
+    }
+    Ok(cur)
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "<no value>".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(plain).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => {
+            let m: BTreeMap<_, _> = m.iter().collect();
+            format!(
+                "map[{}]",
+                m.iter()
+                    .map(|(k, v)| format!("{k}:{}", plain(v)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+fn eval(action: &str, v: &Value) -> anyhow::Result<String> {
+    let words: Vec<&str> = action.split_whitespace().collect();
+    match words.as_slice() {
+        [field] if field.starts_with('.') => Ok(plain(lookup(field, v)?)),
+        ["json", field] => Ok(serde_json::to_string(lookup(field, v)?)?),
+        ["upper", field] => Ok(plain(lookup(field, v)?).to_uppercase()),
+        ["lower", field] => Ok(plain(lookup(field, v)?).to_lowercase()),
+        ["join", field, sep] => {
+            let sep = sep.trim_matches('"');
+            match lookup(field, v)? {
+                Value::Array(a) => Ok(a.iter().map(plain).collect::<Vec<_>>().join(sep)),
+                other => Ok(plain(other)),
+            }
+        }
+        _ => anyhow::bail!("template: unsupported action {{{{{action}}}}}"),
+    }
+}
+
+/// Print rows of JSON objects in the requested format; `columns` are (header, field).
+pub fn print_rows(format: &Format, columns: &[(&str, &str)], rows: &[Value]) -> anyhow::Result<()> {
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            for r in rows {
+                out.push_str(&serde_json::to_string(r)?);
+                out.push('\n');
+            }
+        }
+        Format::Table => {
+            let mut t = vec![
+                columns
+                    .iter()
+                    .map(|(h, _)| h.to_string())
+                    .collect::<Vec<_>>(),
+            ];
+            for r in rows {
+                t.push(columns.iter().map(|(_, f)| plain(&r[*f])).collect());
+            }
+            out = table(&t);
+        }
+        Format::Template { tmpl, table: true } => {
+            let header = header_row(tmpl, columns);
+            let mut t: Vec<Vec<String>> = vec![header.split('\t').map(str::to_owned).collect()];
+            for r in rows {
+                t.push(render(tmpl, r)?.split('\t').map(str::to_owned).collect());
+            }
+            out = table(&t);
+        }
+        Format::Template { tmpl, table: false } => {
+            for r in rows {
+                out.push_str(&render(tmpl, r)?);
+                out.push('\n');
+            }
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(())
+}
+
+/// The header of a `table` template: field names replaced by column titles.
+fn header_row(tmpl: &str, columns: &[(&str, &str)]) -> String {
+    let mut h = unescape(tmpl);
+    for (title, field) in columns {
+        h = h.replace(&format!("{{{{.{field}}}}}"), title);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1000), "1kB");
+        assert_eq!(human_size(4_260_000), "4.26MB");
+        assert_eq!(human_size(4_256_000), "4.26MB");
+        assert_eq!(human_size(55_100_000), "55.1MB");
+        assert_eq!(human_size(123_456_789), "123MB");
+        assert_eq!(human_size(1_500_000_000), "1.5GB");
+    }
+
+    #[test]
+    fn durations_like_docker() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(7200), "2 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+        assert_eq!(human_duration(20 * 86400), "2 weeks");
+        assert_eq!(human_duration(100 * 86400), "3 months");
+        assert_eq!(human_duration(800 * 86400), "2 years");
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&[
+            vec!["REPOSITORY".into(), "TAG".into(), "SIZE".into()],
+            vec!["busybox".into(), "latest".into(), "4.26MB".into()],
+        ]);
+        assert_eq!(
+            t,
+            "REPOSITORY   TAG       SIZE\nbusybox      latest    4.26MB\n"
+        );
+    }
+
+    #[test]
+    fn templates() {
+        let v = json!({"Repository": "busybox", "Tag": "latest", "Labels": {"a": "b"}, "L": ["x", "y"]});
+        assert_eq!(
+            render("{{.Repository}}:{{.Tag}}", &v).unwrap(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            render("{{ .Repository }}\\t{{json .Labels}}", &v).unwrap(),
+            "busybox\t{\"a\":\"b\"}"
+        );
+        assert_eq!(render("{{join .L \",\"}}", &v).unwrap(), "x,y");
+        assert_eq!(render("{{upper .Tag}}", &v).unwrap(), "LATEST");
+        assert!(render("{{.Nope}}", &v).is_err());
+        assert!(render("{{.Repository", &v).is_err());
+        assert!(render("{{range .L}}", &v).is_err());
+    }
+}

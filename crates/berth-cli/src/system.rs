@@ -1,0 +1,136 @@
+//! `berth system df` and `berth system check`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::image::open_store;
+use crate::output::{Format, human_size, print_rows};
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show disk usage.
+    Df(DfArgs),
+    /// Find and repair what an interrupted berth left in the store.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// Format output: table, json, or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show detailed information on space usage.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Re-hash every blob too (slow).
+    #[arg(long)]
+    pub verify: bool,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(g: &Global, cmd: SystemCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(g)?;
+    match cmd {
+        SystemCommand::Df(a) => df(&store, a),
+        SystemCommand::Check(a) => check(&store, a),
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    match (part * 100).checked_div(whole) {
+        Some(p) => format!("{p}%"),
+        None => "0%".into(),
+    }
+}
+
+fn df(store: &berth_image::Store, a: DfArgs) -> anyhow::Result<ExitCode> {
+    let du = store.disk_usage()?;
+    let images_size = du.layers_size + du.blobs_size;
+    let rows = vec![
+        json!({
+            "Type": "Images", "TotalCount": du.images.to_string(), "Active": du.active_images.to_string(),
+            "Size": human_size(images_size),
+            "Reclaimable": format!("{} ({})", human_size(du.reclaimable), pct(du.reclaimable, images_size)),
+        }),
+        json!({
+            "Type": "Layers", "TotalCount": du.layers.to_string(), "Active": "",
+            "Size": human_size(du.layers_size),
+            "Reclaimable": format!("shared {} / unique {}", human_size(du.shared_size), human_size(du.unique_size)),
+        }),
+        json!({
+            "Type": "Containers", "TotalCount": du.snapshots.to_string(), "Active": du.snapshots.to_string(),
+            "Size": human_size(du.snapshots_size), "Reclaimable": "0B (0%)",
+        }),
+    ];
+    let cols = [
+        ("TYPE", "Type"),
+        ("TOTAL", "TotalCount"),
+        ("ACTIVE", "Active"),
+        ("SIZE", "Size"),
+        ("RECLAIMABLE", "Reclaimable"),
+    ];
+    print_rows(&Format::parse(a.format.as_deref()), &cols, &rows)?;
+    if a.verbose {
+        let mut out = String::from("\nImages space usage:\n\n");
+        let mut t = vec![
+            vec!["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "CONTAINERS"]
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        ];
+        for img in store.images()? {
+            let users = store.users(&img.id)?.len();
+            let tags = img.familiar_tags();
+            let (repo, tag) = tags
+                .first()
+                .and_then(|t| t.rsplit_once(':'))
+                .map(|(r, t)| (r.to_owned(), t.to_owned()))
+                .unwrap_or(("<none>".into(), "<none>".into()));
+            t.push(vec![
+                repo,
+                tag,
+                img.id.short().to_owned(),
+                human_size(img.size),
+                users.to_string(),
+            ]);
+        }
+        out.push_str(&crate::output::table(&t));
+        std::io::stdout().write_all(out.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(store: &berth_image::Store, a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let rep = store.check(a.verify)?;
+    let mut out = String::new();
+    if a.json {
+        out = serde_json::to_string_pretty(&rep)?;
+        out.push('\n');
+    } else {
+        for r in &rep.repaired {
+            out.push_str(&format!("repaired: {r}\n"));
+        }
+        for p in &rep.problems {
+            out.push_str(&format!("problem: {p}\n"));
+        }
+        if rep.repaired.is_empty() && rep.problems.is_empty() {
+            out.push_str("no problems found\n");
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(if rep.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

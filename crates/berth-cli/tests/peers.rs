@@ -1,0 +1,269 @@
+//! Interoperability: skopeo, umoci, docker and podman read what `berth save` writes, and
+//! `berth load` reads what they write. Each test skips with a message when a peer is missing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Berth;
+
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.output().expect("spawn");
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A berth store holding busybox:latest; returns (tempdir, berth, image id, manifest digest).
+fn setup() -> Option<(tempfile::TempDir, Berth, String, String)> {
+    let t = tempfile::tempdir().unwrap();
+    let tar = common::busybox_tar(t.path(), 0)?;
+    let b = Berth::new(&t.path().join("root"));
+    let id = b.ok(&[
+        "import",
+        "-c",
+        r#"CMD ["/bin/sh"]"#,
+        tar.to_str().unwrap(),
+        "busybox:latest",
+    ]);
+    let manifest = b.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Descriptor.digest}}",
+        "busybox",
+    ]);
+    Some((t, b, id.trim().to_owned(), manifest.trim().to_owned()))
+}
+
+#[test]
+fn skopeo_and_umoci_read_oci_save() {
+    if !common::have("skopeo") {
+        eprintln!(
+            "skipping skopeo_and_umoci_read_oci_save: skopeo not installed (apt-get install skopeo)"
+        );
+        return;
+    }
+    let Some((t, b, id, manifest)) = setup() else {
+        return;
+    };
+    let oci = t.path().join("oci.tar");
+    b.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        oci.to_str().unwrap(),
+        "busybox",
+    ]);
+    let out =
+        run(Command::new("skopeo")
+            .args(["inspect", &format!("oci-archive:{}:latest", oci.display())]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Digest"], manifest.as_str());
+    // skopeo copy to an OCI dir and to a docker-archive; berth loads skopeo's docker-archive.
+    let dir = t.path().join("copied");
+    run(Command::new("skopeo").args([
+        "copy",
+        &format!("oci-archive:{}:latest", oci.display()),
+        &format!("oci:{}:latest", dir.display()),
+    ]));
+    let da = t.path().join("skopeo-docker.tar");
+    run(Command::new("skopeo").args([
+        "copy",
+        &format!("oci-archive:{}:latest", oci.display()),
+        &format!("docker-archive:{}:skopeo/bb:1", da.display()),
+    ]));
+    let out = b.ok(&["load", "-i", da.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: skopeo/bb:1"), "{out}");
+    assert_eq!(
+        b.ok(&["images", "-q", "--no-trunc", "skopeo/bb"]).trim(),
+        id
+    );
+    // umoci unpacks the layout written by skopeo from our archive, and our own layout.
+    if !common::have("umoci") {
+        eprintln!("skipping the umoci part: umoci not installed (apt-get install umoci)");
+        return;
+    }
+    let layout = t.path().join("layout");
+    std::fs::create_dir(&layout).unwrap();
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-xf")
+        .arg(&oci));
+    let bundle = t.path().join("bundle");
+    let mut umoci = Command::new("umoci");
+    umoci.args(["unpack"]);
+    if !common::is_root() {
+        umoci.arg("--rootless");
+    }
+    run(umoci
+        .args(["--image", &format!("{}:latest", layout.display())])
+        .arg(&bundle));
+    assert!(bundle.join("rootfs/bin/busybox").is_file());
+    assert!(bundle.join("config.json").is_file());
+}
+
+/// An isolated dockerd in a temp dir, stopped (by its PID) on drop.
+struct Dockerd {
+    child: Child,
+    sock: PathBuf,
+}
+
+impl Dockerd {
+    fn start(dir: &Path) -> Option<Dockerd> {
+        let sock = dir.join("docker.sock");
+        let log = std::fs::File::create(dir.join("dockerd.log")).ok()?;
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .ok()?;
+        let d = Dockerd { child, sock };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if d.docker()
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                return Some(d);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        eprintln!(
+            "dockerd did not come up: {}",
+            std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default()
+        );
+        None
+    }
+
+    fn docker(&self) -> Command {
+        let bin = if Path::new("/usr/bin/docker").exists() {
+            "/usr/bin/docker"
+        } else {
+            "docker"
+        };
+        let mut c = Command::new(bin);
+        c.arg("-H").arg(format!("unix://{}", self.sock.display()));
+        c
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn docker_loads_berth_save_and_back() {
+    if !common::is_root() || !common::have("dockerd") {
+        eprintln!(
+            "skipping docker_loads_berth_save_and_back: needs root and dockerd (apt-get install docker.io)"
+        );
+        return;
+    }
+    let Some((t, b, id, _)) = setup() else { return };
+    let ddir = tempfile::Builder::new()
+        .prefix("berth-dk")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let Some(d) = Dockerd::start(ddir.path()) else {
+        panic!("dockerd failed to start");
+    };
+    let saved = t.path().join("bb.tar");
+    b.ok(&["save", "-o", saved.to_str().unwrap(), "busybox"]);
+    let out = run(d.docker().args(["load", "-i", saved.to_str().unwrap()]));
+    assert!(out.contains("busybox:latest"), "{out}");
+    let did = run(d
+        .docker()
+        .args(["image", "inspect", "-f", "{{.Id}}", "busybox:latest"]));
+    assert_eq!(did.trim(), id);
+    // And back: what docker save writes loads in berth with the same ID.
+    run(d.docker().args(["tag", "busybox:latest", "fromdocker:1"]));
+    let dsave = t.path().join("docker-save.tar");
+    run(d
+        .docker()
+        .args(["save", "-o", dsave.to_str().unwrap(), "fromdocker:1"]));
+    let out = b.ok(&["load", "-i", dsave.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: fromdocker:1"), "{out}");
+    assert_eq!(
+        b.ok(&["images", "-q", "--no-trunc", "fromdocker"]).trim(),
+        id
+    );
+    drop(d);
+}
+
+#[test]
+fn podman_save_loads_and_back() {
+    if !common::is_root() || !common::have("podman") {
+        eprintln!(
+            "skipping podman_save_loads_and_back: needs root and podman (apt-get install podman)"
+        );
+        return;
+    }
+    let Some((t, b, id, _)) = setup() else { return };
+    let pdir = t.path().join("podman");
+    std::fs::create_dir(&pdir).unwrap();
+    let conf = pdir.join("containers.conf");
+    std::fs::write(
+        &conf,
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\",\"nproc=32768:32768\"]\n[engine]\nruntime = \"runc\"\n",
+    )
+    .unwrap();
+    let podman = || {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", &conf)
+            .arg("--root")
+            .arg(pdir.join("root"))
+            .arg("--runroot")
+            .arg(pdir.join("run"))
+            .args(["--storage-driver", "vfs"]);
+        c
+    };
+    let saved = t.path().join("bb.tar");
+    b.ok(&["save", "-o", saved.to_str().unwrap(), "busybox"]);
+    run(podman().args(["load", "-i", saved.to_str().unwrap()]));
+    let pid = run(podman().args(["image", "inspect", "-f", "{{.Id}}", "busybox:latest"]));
+    assert_eq!(format!("sha256:{}", pid.trim()), id);
+    for (fmt, name) in [("docker-archive", "pd"), ("oci-archive", "po")] {
+        run(podman().args(["tag", "busybox:latest", &format!("localhost/{name}:1")]));
+        let out = t.path().join(format!("{name}.tar"));
+        run(podman().args([
+            "save",
+            "--format",
+            fmt,
+            "-o",
+            out.to_str().unwrap(),
+            &format!("localhost/{name}:1"),
+        ]));
+        let loaded = b.ok(&["load", "-i", out.to_str().unwrap()]);
+        assert!(loaded.contains("Loaded image"), "{fmt}: {loaded}");
+    }
+    assert_eq!(
+        b.ok(&["images", "-q", "--no-trunc", "localhost/pd"]).trim(),
+        id
+    );
+    let _ = run(podman().args(["rmi", "-a", "-f"]));
+}

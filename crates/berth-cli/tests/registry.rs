@@ -1,0 +1,292 @@
+//! Push and pull against Debian's docker-registry started on 127.0.0.1 (random port,
+//! temporary storage). Skips with a message when docker-registry is missing.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Berth;
+
+/// A docker-registry process, killed (by its PID) on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+}
+
+impl Registry {
+    fn start(dir: &Path) -> Option<Registry> {
+        if !common::have("docker-registry") {
+            eprintln!("skipping: docker-registry not installed (apt-get install docker-registry)");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let cfg = dir.join("registry.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("data").display()
+            ),
+        )
+        .ok()?;
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let reg = Registry { child, port };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(reg);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("docker-registry did not start on port {port}");
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn berth(root: &Path, config: &Path) -> Berth {
+    let b = Berth::new(root);
+    // BERTH_CONFIG is passed per command (see run_with_config).
+    std::fs::write(config, "").unwrap();
+    b
+}
+
+fn run_with_config(b: &Berth, config: &Path, args: &[&str]) -> String {
+    let o = b
+        .cmd()
+        .env("BERTH_CONFIG", config)
+        .env("BERTH_AUTH_FILE", config.with_extension("auth.json"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "berth {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn busybox_push_rm_pull_same_digest() {
+    let t = tempfile::tempdir().unwrap();
+    let Some(reg) = Registry::start(t.path()) else {
+        return;
+    };
+    let Some(tar) = common::busybox_tar(t.path(), 0) else {
+        return;
+    };
+    let cfg = t.path().join("berth.toml");
+    let b = berth(&t.path().join("root"), &cfg);
+    let run = |args: &[&str]| run_with_config(&b, &cfg, args);
+    let name = format!("{}/test/busybox:v1", reg.host());
+    run(&[
+        "import",
+        "-c",
+        r#"CMD ["/bin/sh"]"#,
+        tar.to_str().unwrap(),
+        "busybox:latest",
+    ]);
+    run(&["tag", "busybox", &name]);
+    let out = run(&["push", &name]);
+    let digest = out
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    assert!(digest.starts_with("sha256:"), "{out}");
+    let id = run(&["images", "-q", "--no-trunc", "busybox"])
+        .trim()
+        .to_owned();
+    run(&["rmi", "busybox", &name]);
+    assert_eq!(run(&["images", "-q"]), "");
+    let out = run(&["pull", &name]);
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert_eq!(run(&["images", "-q", "--no-trunc"]).trim(), id);
+    let digests = run(&["images", "--digests", "--format", "{{.Digest}}"]);
+    assert_eq!(digests.trim(), digest);
+    // pull by digest, and a second push skips every blob
+    run(&["pull", &format!("{}/test/busybox@{digest}", reg.host())]);
+    run(&["push", &name]);
+    // cross-repository mount
+    let other = format!("{}/other/busybox:v2", reg.host());
+    run(&["tag", &name, &other]);
+    run(&["push", &other]);
+    assert_eq!(run(&["system", "check"]).trim(), "no problems found");
+}
+
+#[test]
+fn skopeo_copy_into_registry_is_pulled() {
+    if !common::have("skopeo") {
+        eprintln!("skipping skopeo_copy_into_registry_is_pulled: skopeo not installed");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let Some(reg) = Registry::start(t.path()) else {
+        return;
+    };
+    let Some(tar) = common::busybox_tar(t.path(), 0) else {
+        return;
+    };
+    let cfg = t.path().join("berth.toml");
+    let b = berth(&t.path().join("root"), &cfg);
+    let run = |args: &[&str]| run_with_config(&b, &cfg, args);
+    run(&["import", tar.to_str().unwrap(), "bb:1"]);
+    let id = run(&["images", "-q", "--no-trunc"]).trim().to_owned();
+    let oci = t.path().join("oci.tar");
+    run(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        oci.to_str().unwrap(),
+        "bb:1",
+    ]);
+    let st = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false"])
+        .arg(format!("oci-archive:{}:1", oci.display()))
+        .arg(format!("docker://{}/skopeo/bb:1", reg.host()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // skopeo may convert the layer (e.g. compress it): the image ID stays the config digest.
+    run(&["pull", &format!("{}/skopeo/bb:1", reg.host())]);
+    let ids = run(&[
+        "images",
+        "-q",
+        "--no-trunc",
+        &format!("{}/skopeo/bb", reg.host()),
+    ]);
+    assert_eq!(ids.trim(), id);
+    // The pulled manifest (skopeo compressed the layer) replaced the imported one: the old
+    // blobs are garbage that prune/check remove, not problems.
+    let first = run(&["system", "check"]);
+    assert!(!first.contains("problem:"), "{first}");
+    assert_eq!(
+        run(&["system", "check", "--verify"]).trim(),
+        "no problems found"
+    );
+    assert_eq!(run(&["images", "-q", "--no-trunc", "bb"]).trim(), id);
+}
+
+#[test]
+fn mirror_serves_docker_io_and_chunked_push() {
+    let t = tempfile::tempdir().unwrap();
+    let Some(reg) = Registry::start(t.path()) else {
+        return;
+    };
+    let Some(tar) = common::busybox_tar(t.path(), 1) else {
+        return;
+    };
+    let cfg = t.path().join("berth.toml");
+    let b = berth(&t.path().join("root"), &cfg);
+    let run = |args: &[&str]| run_with_config(&b, &cfg, args);
+    run(&["import", tar.to_str().unwrap(), "seed:1"]);
+    // Chunked upload: anything above 256 KiB goes in chunks.
+    let name = format!("{}/library/busybox:mirrored", reg.host());
+    run(&["tag", "seed:1", &name]);
+    let o = b
+        .cmd()
+        .env("BERTH_CONFIG", &cfg)
+        .env("BERTH_PUSH_CHUNK_SIZE", "262144")
+        .args(["push", &name])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = run(&["images", "-q", "--no-trunc", "seed"])
+        .trim()
+        .to_owned();
+    // docker.io/library/busybox comes from the mirror (there is no internet here).
+    std::fs::write(
+        &cfg,
+        format!(
+            "[registries.\"docker.io\"]\nmirrors = [\"http://{}\"]\n",
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let b2 = Berth::new(&t.path().join("root2"));
+    let out = run_with_config(&b2, &cfg, &["pull", "busybox:mirrored"]);
+    assert!(
+        out.trim_end()
+            .ends_with("docker.io/library/busybox:mirrored"),
+        "{out}"
+    );
+    assert_eq!(
+        run_with_config(&b2, &cfg, &["images", "-q", "--no-trunc", "busybox"]).trim(),
+        id
+    );
+}
+
+#[test]
+fn sigkill_during_pull_leaves_a_usable_store() {
+    let t = tempfile::tempdir().unwrap();
+    let Some(reg) = Registry::start(t.path()) else {
+        return;
+    };
+    let Some(tar) = common::busybox_tar(t.path(), 16) else {
+        return;
+    };
+    let cfg = t.path().join("berth.toml");
+    let seed = berth(&t.path().join("seed"), &cfg);
+    let name = format!("{}/big/busybox:1", reg.host());
+    run_with_config(&seed, &cfg, &["import", tar.to_str().unwrap(), &name]);
+    run_with_config(&seed, &cfg, &["push", &name]);
+    let b = Berth::new(&t.path().join("root"));
+    let start = Instant::now();
+    run_with_config(
+        &Berth::new(&t.path().join("scratch")),
+        &cfg,
+        &["pull", "-q", &name],
+    );
+    let window = start.elapsed().as_micros() as u64;
+    let mut x = (std::process::id() as u64) | 1;
+    for _ in 0..10 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = b
+            .cmd()
+            .env("BERTH_CONFIG", &cfg)
+            .args(["pull", "-q", &name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(x % (window * 11 / 10).max(1)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    run_with_config(&b, &cfg, &["pull", &name]);
+    let check = run_with_config(&b, &cfg, &["system", "check"]);
+    assert!(!check.contains("problem:"), "{check}");
+    assert_eq!(
+        run_with_config(&b, &cfg, &["system", "check", "--verify"]).trim(),
+        "no problems found"
+    );
+}

@@ -1,0 +1,266 @@
+//! Making new images: `import` of a rootfs tarball and `commit` of a snapshot.
+
+use std::io::Read;
+
+use serde_json::{Map, Value, json};
+
+use crate::changes::apply_change;
+use crate::db::ImageRecord;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::layer::decompress;
+use crate::model::{LayerRef, MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST, Platform};
+use crate::reference::Reference;
+use crate::store::Store;
+use crate::time::{format_rfc3339, now_unix};
+
+/// Options of [`Store::import`].
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// `--change` instructions (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME,
+    /// STOPSIGNAL).
+    pub changes: Vec<String>,
+    /// `-m`: the history comment.
+    pub message: Option<String>,
+    pub platform: Option<Platform>,
+    /// The name to tag the new image with.
+    pub reference: Option<Reference>,
+    /// Where the tarball came from (for the default history comment), e.g. `-`.
+    pub source: String,
+}
+
+/// Options of [`Store::commit_snapshot`].
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+    pub author: Option<String>,
+    pub reference: Option<Reference>,
+}
+
+impl Store {
+    /// Make an image of one layer from a rootfs tarball (plain, gzip or zstd), like
+    /// `docker import`.
+    pub fn import<R: Read>(&self, reader: R, opts: &ImportOptions) -> Result<ImageRecord> {
+        let _lock = self.lock_shared()?;
+        let (_, plain) = decompress(reader).map_err(|e| Error::InvalidLayer {
+            layer: "imported tarball".into(),
+            reason: e.to_string(),
+        })?;
+        let layer = self.ingest_layer(plain, None, "imported tarball")?;
+        let platform = opts.platform.clone().unwrap_or_else(Platform::host);
+        let now = format_rfc3339(now_unix(), 0);
+        let mut cfg = Map::new();
+        for c in &opts.changes {
+            apply_change(&mut cfg, c)?;
+        }
+        let comment = opts
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("Imported from {}", opts.source));
+        let mut config = json!({
+            "architecture": platform.arch,
+            "os": platform.os,
+            "created": now,
+            "config": Value::Object(cfg),
+            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id.to_string()]},
+            "history": [{"created": now, "created_by": "berth import", "comment": comment}],
+        });
+        if let Some(v) = &platform.variant {
+            config["variant"] = json!(v);
+        }
+        let l = LayerRef {
+            blob: layer.blob,
+            blob_size: layer.blob_size,
+            media_type: MT_OCI_LAYER.into(),
+            diff_id: layer.diff_id,
+        };
+        self.finish_image(&config, vec![l], None, opts.reference.as_ref())
+    }
+
+    /// Make a new image from snapshot `id`: its base image plus one layer of its changes.
+    pub fn commit_snapshot(&self, id: &str, opts: &CommitOptions) -> Result<ImageRecord> {
+        let _lock = self.lock_shared()?;
+        let snap = self.snapshot(id)?;
+        let base = self.image(&snap.image_id)?;
+        let mut config: Value =
+            serde_json::from_slice(&self.config_bytes(&base)?).map_err(|e| Error::Json {
+                what: format!("config of image {}", base.id),
+                source: e,
+            })?;
+        let mut w = self.blob_writer(None)?;
+        let w2 = self.diff_snapshot(id, &mut w)?;
+        let _ = w2;
+        let (blob, blob_size) = w.commit()?;
+        let layer = LayerRef {
+            diff_id: blob.clone(),
+            blob,
+            blob_size,
+            media_type: MT_OCI_LAYER.into(),
+        };
+        self.ensure_layer(&layer)?;
+        let now = format_rfc3339(now_unix(), 0);
+        let Some(obj) = config.as_object_mut() else {
+            return Err(Error::manifest(
+                format!("config of image {}", base.id),
+                "not an object",
+            ));
+        };
+        obj.insert("created".into(), json!(now));
+        if let Some(a) = &opts.author {
+            obj.insert("author".into(), json!(a));
+        }
+        let cfg = obj.entry("config").or_insert_with(|| json!({}));
+        if cfg.is_null() {
+            *cfg = json!({});
+        }
+        if let Some(m) = cfg.as_object_mut() {
+            for c in &opts.changes {
+                apply_change(m, c)?;
+            }
+        }
+        let diff_ids = obj
+            .entry("rootfs")
+            .or_insert_with(|| json!({"type": "layers", "diff_ids": []}));
+        match diff_ids.get_mut("diff_ids").and_then(Value::as_array_mut) {
+            Some(a) => a.push(json!(layer.diff_id.to_string())),
+            None => {
+                return Err(Error::manifest(
+                    format!("config of image {}", base.id),
+                    "no rootfs.diff_ids",
+                ));
+            }
+        }
+        let mut hist = json!({"created": now, "created_by": "berth commit"});
+        if let Some(m) = &opts.message {
+            hist["comment"] = json!(m);
+        }
+        if let Some(a) = &opts.author {
+            hist["author"] = json!(a);
+        }
+        match obj
+            .entry("history")
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+        {
+            Some(h) => h.push(hist),
+            None => {
+                return Err(Error::manifest(
+                    format!("config of image {}", base.id),
+                    "history is not a list",
+                ));
+            }
+        }
+        let mut layers = base.layers.clone();
+        layers.push(layer);
+        self.finish_image(
+            &config,
+            layers,
+            Some(base.id.clone()),
+            opts.reference.as_ref(),
+        )
+    }
+
+    /// Store config and an OCI manifest for `layers` (blobs stored, layers unpacked) and
+    /// register the image.
+    pub(crate) fn finish_image(
+        &self,
+        config: &Value,
+        layers: Vec<LayerRef>,
+        parent: Option<Digest>,
+        tag: Option<&Reference>,
+    ) -> Result<ImageRecord> {
+        let config_bytes = serde_json::to_vec(config).map_err(|e| Error::Json {
+            what: "new image config".into(),
+            source: e,
+        })?;
+        let config_digest = self.blobs().put(&config_bytes, None)?;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": MT_OCI_MANIFEST,
+            "config": {"mediaType": MT_OCI_CONFIG, "digest": config_digest.to_string(), "size": config_bytes.len()},
+            "layers": layers.iter().map(|l| json!({
+                "mediaType": l.media_type, "digest": l.blob.to_string(), "size": l.blob_size
+            })).collect::<Vec<_>>(),
+        });
+        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| Error::Json {
+            what: "new image manifest".into(),
+            source: e,
+        })?;
+        let manifest_digest = self.blobs().put(&manifest_bytes, None)?;
+        let created = config
+            .get("created")
+            .and_then(Value::as_str)
+            .and_then(crate::time::parse_rfc3339)
+            .unwrap_or(0);
+        let rec = ImageRecord {
+            id: config_digest,
+            manifest: manifest_digest,
+            manifest_media_type: MT_OCI_MANIFEST.into(),
+            created,
+            added: now_unix(),
+            size: self.layers_size(&layers)?,
+            parent,
+            layers,
+            tags: Vec::new(),
+            repo_digests: Vec::new(),
+        };
+        let tags: Vec<Reference> = tag.cloned().into_iter().collect();
+        self.register(&rec, &tags, &[])
+    }
+}
+
+impl Store {
+    /// Record an image fetched from elsewhere (a registry pull): stores the manifest and
+    /// config (checked against their digests) and registers the image with `tag` and
+    /// `repo_digest` (`name@sha256:...`). Its layer blobs must be stored and unpacked.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_image(
+        &self,
+        manifest: &[u8],
+        manifest_digest: &Digest,
+        media_type: &str,
+        config: &[u8],
+        layers: Vec<LayerRef>,
+        tag: Option<&Reference>,
+        repo_digest: Option<String>,
+    ) -> Result<ImageRecord> {
+        self.blobs().put(manifest, Some(manifest_digest))?;
+        let cfg = crate::model::parse_config(config, &manifest_digest.to_string())?;
+        let config_digest = self.blobs().put(config, None)?;
+        for l in &layers {
+            if !self.layer_ready(&l.diff_id)? {
+                self.ensure_layer(l)?;
+            }
+        }
+        let rec = ImageRecord {
+            id: config_digest,
+            manifest: manifest_digest.clone(),
+            manifest_media_type: media_type.to_owned(),
+            created: cfg
+                .created()
+                .as_deref()
+                .and_then(crate::time::parse_rfc3339)
+                .unwrap_or(0),
+            added: now_unix(),
+            size: self.layers_size(&layers)?,
+            parent: None,
+            layers,
+            tags: Vec::new(),
+            repo_digests: Vec::new(),
+        };
+        let tags: Vec<Reference> = tag.cloned().into_iter().collect();
+        let rd: Vec<String> = repo_digest.into_iter().collect();
+        self.register(&rec, &tags, &rd)
+    }
+
+    /// Remember that `image` is in repository `name` under its manifest digest
+    /// (`name@sha256:...`), e.g. after a push.
+    pub fn add_repo_digest(&self, image: &Digest, name_at_digest: &str) -> Result<()> {
+        let mut db = self.db();
+        let tx = db.write()?;
+        crate::db::add_repo_digest(&tx, name_at_digest, image)?;
+        tx.commit()?;
+        Ok(())
+    }
+}

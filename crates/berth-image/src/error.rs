@@ -1,0 +1,163 @@
+//! Error type of the image store. Messages name the object (digest, path, image) in lower case.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Broad class of an error, for callers that map errors to exit codes or HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The object does not exist (HTTP 404).
+    NotFound,
+    /// The operation conflicts with the current state, e.g. an image in use (HTTP 409).
+    Conflict,
+    /// The input is malformed or refused (HTTP 400).
+    Invalid,
+    /// A resource is temporarily unavailable (HTTP 503).
+    Unavailable,
+    /// The operation is not supported here (HTTP 501).
+    Unsupported,
+    /// Anything else: I/O, database (HTTP 500).
+    Internal,
+}
+
+/// Errors of `berth-image`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no such image: {0}")]
+    ImageNotFound(String),
+    #[error("blob {0} not found")]
+    BlobNotFound(String),
+    #[error("snapshot {0} not found")]
+    SnapshotNotFound(String),
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("size mismatch for {what}: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("invalid reference format: {0}")]
+    InvalidReference(String),
+    #[error("invalid digest {digest:?}: {reason}")]
+    InvalidDigest {
+        digest: String,
+        reason: &'static str,
+    },
+    #[error("invalid manifest {what}: {reason}")]
+    InvalidManifest { what: String, reason: String },
+    #[error("refusing hostile layer {layer}: entry {entry:?} {reason}")]
+    HostileLayer {
+        layer: String,
+        entry: String,
+        reason: String,
+    },
+    #[error("invalid layer {layer}: {reason}")]
+    InvalidLayer { layer: String, reason: String },
+    #[error("invalid archive: {0}")]
+    InvalidArchive(String),
+    #[error("no matching manifest for {platform} in the manifest list entries of {what}")]
+    PlatformNotFound { platform: String, what: String },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("image database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("json of {what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::ImageNotFound(_) | Error::BlobNotFound(_) | Error::SnapshotNotFound(_) => {
+                ErrorKind::NotFound
+            }
+            Error::PlatformNotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::DigestMismatch { .. }
+            | Error::SizeMismatch { .. }
+            | Error::InvalidReference(_)
+            | Error::InvalidDigest { .. }
+            | Error::InvalidManifest { .. }
+            | Error::HostileLayer { .. }
+            | Error::InvalidLayer { .. }
+            | Error::InvalidArchive(_)
+            | Error::Invalid { .. }
+            | Error::Json { .. } => ErrorKind::Invalid,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::Db(e) if is_busy(e) => ErrorKind::Unavailable,
+            Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            Error::Io { .. } | Error::Db(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn manifest(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidManifest {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attach a context and a path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, context: &'static str, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, context: &'static str, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            context,
+            path: path.into(),
+            source,
+        })
+    }
+}
+
+impl<T> IoContext<T> for rustix::io::Result<T> {
+    fn ctx(self, context: &'static str, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::Io {
+            context,
+            path: path.into(),
+            source: e.into(),
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! Docker-shaped views of an image: `inspect` JSON and `history` rows.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::db::{self, ImageRecord};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::time::{format_rfc3339, parse_rfc3339};
+
+/// One row of `history`, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryRow {
+    /// The image ID for the top row, None (`<missing>`) below, as docker shows.
+    pub id: Option<String>,
+    pub created: i64,
+    pub created_by: String,
+    pub size: u64,
+    pub comment: String,
+    pub empty_layer: bool,
+}
+
+impl Store {
+    /// The image config as JSON.
+    pub fn config_json(&self, img: &ImageRecord) -> Result<Value> {
+        serde_json::from_slice(&self.config_bytes(img)?).map_err(|e| Error::Json {
+            what: format!("config of image {}", img.id),
+            source: e,
+        })
+    }
+
+    /// What `docker image inspect` returns for this image.
+    pub fn inspect(&self, img: &ImageRecord) -> Result<Value> {
+        let cfg = self.config_json(img)?;
+        let layer_dirs: Vec<String> = img
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.layer_dir(&l.diff_id).display().to_string())
+            .collect();
+        let created = cfg
+            .get("created")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format_rfc3339(img.created, 0));
+        Ok(json!({
+            "Id": img.id.to_string(),
+            "RepoTags": img.familiar_tags(),
+            "RepoDigests": img.repo_digests.iter().filter_map(|r| crate::Reference::parse(r).ok()).map(|r| r.familiar()).collect::<Vec<_>>(),
+            "Parent": img.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            "Comment": cfg.get("comment").cloned().unwrap_or(json!("")),
+            "Created": created,
+            "DockerVersion": cfg.get("docker_version").cloned().unwrap_or(json!("")),
+            "Author": cfg.get("author").cloned().unwrap_or(json!("")),
+            "Config": cfg.get("config").cloned().unwrap_or(Value::Null),
+            "Architecture": cfg.get("architecture").cloned().unwrap_or(json!("")),
+            "Variant": cfg.get("variant").cloned(),
+            "Os": cfg.get("os").cloned().unwrap_or(json!("")),
+            "Size": img.size,
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {"LowerDir": layer_dirs.join(":")},
+            },
+            "RootFS": {
+                "Type": "layers",
+                "Layers": img.layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>(),
+            },
+            "Descriptor": {
+                "mediaType": img.manifest_media_type,
+                "digest": img.manifest.to_string(),
+                "size": self.blobs().size(&img.manifest).unwrap_or(0),
+            },
+            "Metadata": {"LastTagTime": format_rfc3339(img.added, 0)},
+        }))
+    }
+
+    /// The image's history, newest first, with layer sizes.
+    pub fn history(&self, img: &ImageRecord) -> Result<Vec<HistoryRow>> {
+        let cfg = self.config_json(img)?;
+        let hist = cfg
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut layers = img.layers.iter();
+        let mut rows = Vec::new();
+        let conn_sizes: Vec<u64> = {
+            let mut v = Vec::new();
+            for l in &img.layers {
+                v.push(db::layer_size(self.db().conn(), &l.diff_id)?.unwrap_or(l.blob_size));
+            }
+            v
+        };
+        let mut idx = 0usize;
+        for h in &hist {
+            let empty = h
+                .get("empty_layer")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let size = if empty {
+                0
+            } else {
+                layers.next();
+                let s = conn_sizes.get(idx).copied().unwrap_or(0);
+                idx += 1;
+                s
+            };
+            let s = |k: &str| h.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            rows.push(HistoryRow {
+                id: None,
+                created: parse_rfc3339(&s("created")).unwrap_or(0),
+                created_by: s("created_by"),
+                size,
+                comment: s("comment"),
+                empty_layer: empty,
+            });
+        }
+        // Layers without history entries.
+        for _ in layers {
+            rows.push(HistoryRow {
+                id: None,
+                created: img.created,
+                created_by: String::new(),
+                size: conn_sizes.get(idx).copied().unwrap_or(0),
+                comment: String::new(),
+                empty_layer: false,
+            });
+            idx += 1;
+        }
+        rows.reverse();
+        if let Some(top) = rows.first_mut() {
+            top.id = Some(img.id.to_string());
+        }
+        Ok(rows)
+    }
+}

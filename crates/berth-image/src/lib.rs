@@ -1,0 +1,34 @@
+//! Berth's image store: content-addressed blobs, the OCI/Docker image model, layer unpack
+//! and diff, overlay snapshots, archives and garbage collection. See README.md.
+//!
+//! Entry point: [`Store::open`] on a data root; everything lives under `<root>/image`.
+
+pub mod archive;
+mod blobs;
+mod build;
+pub mod changes;
+mod db;
+pub mod digest;
+mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+mod gc;
+pub mod inspect;
+pub mod layer;
+pub mod model;
+pub mod reference;
+pub mod snapshot;
+mod store;
+pub mod time;
+
+pub use archive::{ArchiveFormat, LoadProgress, LoadedImage, NoProgress};
+pub use blobs::{BlobStore, BlobWriter};
+pub use build::{CommitOptions, ImportOptions};
+pub use db::{ImageRecord, SnapshotRecord};
+pub use digest::{Algorithm, Digest};
+pub use error::{Error, ErrorKind, Result};
+pub use gc::{CheckReport, DiskUsage, GcReport, PruneReport, RemoveEvent};
+pub use model::{LayerRef, Platform};
+pub use reference::Reference;
+pub use snapshot::{MountSpec, SnapshotKind};
+pub use store::{IngestedLayer, LockGuard, Store};
