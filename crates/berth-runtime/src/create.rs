@@ -1,6 +1,6 @@
 //! `create`: the runtime's side of making a container (see `init` for the forked side).
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -15,7 +15,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks;
 use crate::init::{self, InitArgs};
 use crate::seccomp;
-use crate::spawn::{self, ForChildren};
+use crate::spawn::{self, ForChildren, Forked};
 use crate::spec::{self, Bundle};
 use crate::state::{Container, Runtime, Saved, Status, validate_id};
 use crate::util;
@@ -105,9 +105,9 @@ impl Runtime {
     pub fn create(&self, id: &str, o: &CreateOptions) -> Result<Created> {
         util::trace("create: start");
         validate_id(id)?;
-        let threads = util::thread_count();
-        if threads > 1 {
-            return Err(Error::MultiThreaded(threads));
+        let status = util::self_status();
+        if status.threads > 1 {
+            return Err(Error::MultiThreaded(status.threads));
         }
         let bundle = Bundle::load(&o.bundle)?;
         let process = bundle
@@ -168,7 +168,7 @@ impl Runtime {
             },
             dir,
         };
-        match create_inner(&mut c, &bundle, o) {
+        match create_inner(&mut c, &bundle, o, status.ignored_signals) {
             Ok(console) => Ok(Created {
                 container: c,
                 console,
@@ -187,7 +187,12 @@ impl Runtime {
     }
 }
 
-fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result<Option<OwnedFd>> {
+fn create_inner(
+    c: &mut Container,
+    bundle: &Bundle,
+    o: &CreateOptions,
+    ignored_signals: u64,
+) -> Result<Option<OwnedFd>> {
     let linux = bundle.spec.linux().as_ref();
     let compiled = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(seccomp::compile(s)?),
@@ -248,6 +253,7 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
         stdio: o.stdio,
         runtime_hooks,
         direct: spawn::direct_possible(&bundle.spec),
+        ignored_signals,
     };
     let direct = args.direct;
     // Orphans of the intermediate (the init) come back to us.
@@ -263,22 +269,24 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
         None
     };
     util::trace("create: ns entered");
+    let unified = c.saved.cgroup.unified_handle();
     // SAFETY: the runtime is single-threaded (checked above); the child runs only the init
     // code and ends with _exit or execve.
-    let forked = unsafe { nix::unistd::fork() }.ctx(|| "fork");
+    let forked = unsafe { spawn::fork_into(unified.as_ref().map(|f| f.as_fd())) };
     util::trace("create: fork returned");
     let child = match forked {
-        Ok(nix::unistd::ForkResult::Child) => {
+        Ok(Forked::Child { in_unified }) => {
             drop(parent_ch);
             if direct {
-                init::direct_init(&args)
+                init::direct_init(&args, in_unified)
             } else {
-                init::intermediate(&args)
+                init::intermediate(&args, in_unified)
             }
         }
-        Ok(nix::unistd::ForkResult::Parent { child }) => child,
+        Ok(Forked::Parent(child)) => child,
         Err(e) => return Err(e),
     };
+    drop(unified);
     if let Some(g) = ns_guard
         && let Err(e) = g.restore()
     {
@@ -315,9 +323,8 @@ fn create_inner(c: &mut Container, bundle: &Bundle, o: &CreateOptions) -> Result
     Ok(console)
 }
 
-/// While the child unshares its namespaces (on the other CPU), applies the cgroup limits,
-/// moves the child into the cgroups, tells it so, and serves the children until the init is
-/// ready.
+/// While the child joins its cgroups and unshares its namespaces (on the other CPU),
+/// applies the cgroup limits, tells it so, and serves the children until the init is ready.
 fn setup_and_drive(
     c: &mut Container,
     bundle: &Bundle,
@@ -336,9 +343,9 @@ fn setup_and_drive(
             (m, _) => return Err(Error::Init(format!("unexpected message {m:?} from init"))),
         }
     }
+    // The child joins the cgroups itself (see `Cgroup::join_self`); it waits for the limits
+    // before it reports ready.
     c.saved.cgroup.apply(&effective_resources(bundle))?;
-    // We move the child: from inside a new user namespace it could not join by itself.
-    c.saved.cgroup.add(child.as_raw())?;
     util::trace("create: cgroups ready");
     ch.send(&Msg::CgroupReady)?;
     drive(c, bundle, ch, console_sock, o)

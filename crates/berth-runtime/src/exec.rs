@@ -12,7 +12,7 @@ use crate::error::{Context, Error, Result};
 use crate::init::{child_exit, join_namespaces};
 use crate::process;
 use crate::seccomp;
-use crate::spawn::{self, ForChildren};
+use crate::spawn::{self, ForChildren, Forked};
 use crate::state::{Container, Status};
 use crate::util;
 
@@ -60,10 +60,11 @@ impl Container {
                 op: "exec (it must be running)",
             });
         }
-        let threads = util::thread_count();
-        if threads > 1 {
-            return Err(Error::MultiThreaded(threads));
+        let self_status = util::self_status();
+        if self_status.threads > 1 {
+            return Err(Error::MultiThreaded(self_status.threads));
         }
+        let ignored = self_status.ignored_signals;
         crate::spec::validate_process(&o.process, "process")?;
         if o.process.terminal() == Some(true) && o.console_socket.is_none() && !o.keep_console {
             return Err(Error::arg(
@@ -104,23 +105,26 @@ impl Container {
         } else {
             None
         };
+        let unified = self.saved.cgroup.unified_handle();
         // SAFETY: single-threaded (checked above); the child ends with _exit or execve.
-        let inter = match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
-            nix::unistd::ForkResult::Child => {
+        let inter = match unsafe { spawn::fork_into(unified.as_ref().map(|f| f.as_fd())) }? {
+            Forked::Child { in_unified } => {
                 drop(parent_ch);
+                let joined = self.saved.cgroup.join_self(in_unified);
                 let res = if direct {
-                    self.saved
-                        .cgroup
-                        .add(0)
-                        .and_then(|_| spawn::join_container(&targets))
+                    joined
+                        .and_then(|_| spawn::join_container(&targets, ignored))
                         .and_then(|_| exec_child(&child_ch, o, compiled.as_ref()).map(|_| ()))
                 } else {
-                    intermediate(self, &targets, &child_ch, o, compiled.as_ref())
+                    joined.and_then(|_| {
+                        intermediate(&targets, &child_ch, o, compiled.as_ref(), ignored)
+                    })
                 };
                 child_exit(&child_ch, res)
             }
-            nix::unistd::ForkResult::Parent { child } => child,
+            Forked::Parent(child) => child,
         };
+        drop(unified);
         if let Some(g) = guard
             && let Err(e) = g.restore()
         {
@@ -169,15 +173,16 @@ impl Container {
     }
 }
 
+/// Joins the container's namespaces (user first) and forks the process (already in the
+/// container's cgroups).
 fn intermediate(
-    c: &Container,
     targets: &[(LinuxNamespaceType, PathBuf)],
     ch: &Channel,
     o: &ExecOptions,
     compiled: Option<&seccomp::Compiled>,
+    ignored_signals: u64,
 ) -> Result<()> {
-    crate::sys::reset_signals();
-    c.saved.cgroup.add(0)?;
+    crate::sys::reset_signals(ignored_signals);
     join_namespaces(targets)?;
     // SAFETY: single-threaded fork; the child ends with execve or _exit.
     match unsafe { nix::unistd::fork() }.ctx(|| "fork the exec process")? {

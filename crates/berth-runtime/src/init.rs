@@ -46,6 +46,8 @@ pub(crate) struct InitArgs<'a> {
     /// Whether the init is forked directly by the runtime (it then waits for the cgroups
     /// itself, see `spawn`), rather than by an intermediate.
     pub direct: bool,
+    /// Signals the runtime ignores, to reset in the child (see `sys::reset_signals`).
+    pub ignored_signals: u64,
 }
 
 /// Ends a forked child: report the error on the channel and exit.
@@ -92,14 +94,17 @@ pub(crate) fn join_namespaces(targets: &[(LinuxNamespaceType, std::path::PathBuf
 }
 
 /// The intermediate process. Never returns.
-pub(crate) fn intermediate(a: &InitArgs) -> ! {
-    let res = intermediate_inner(a);
+pub(crate) fn intermediate(a: &InitArgs, in_unified: bool) -> ! {
+    let res = intermediate_inner(a, in_unified);
     child_exit(a.ch, res)
 }
 
-fn intermediate_inner(a: &InitArgs) -> Result<()> {
-    crate::sys::reset_signals();
+fn intermediate_inner(a: &InitArgs, in_unified: bool) -> Result<()> {
+    crate::sys::reset_signals(a.ignored_signals);
     let spec = &a.bundle.spec;
+    // Join the cgroups first, with the host's privileges (a new user namespace has none
+    // over cgroupfs); the init inherits them.
+    a.cgroup.join_self(in_unified)?;
     let joins: Vec<_> = spec::namespaces(spec)
         .iter()
         .filter_map(|n| n.path().clone().map(|p| (n.typ(), p)))
@@ -128,16 +133,11 @@ fn intermediate_inner(a: &InitArgs) -> Result<()> {
             .ctx(|| "become uid 0 in the user namespace")?;
         flags.remove(CloneFlags::CLONE_NEWUSER);
     }
-    // The cgroup namespace must come after the cgroups, which the runtime is making
-    // meanwhile.
-    let cgroupns = flags.contains(CloneFlags::CLONE_NEWCGROUP);
-    flags.remove(CloneFlags::CLONE_NEWCGROUP);
     nix::sched::unshare(flags).ctx(|| format!("unshare namespaces {flags:?}"))?;
     if let Some(text) = crate::spawn::time_offsets(spec) {
         std::fs::write("/proc/self/timens_offsets", text)
             .ctx(|| "linux.timeOffsets: write timens_offsets")?;
     }
-    wait_for_cgroups(a.ch, cgroupns)?;
     // SAFETY: this process is a single-threaded fork; the child only runs init code and
     // ends with execve or _exit.
     match unsafe { nix::unistd::fork() }.ctx(|| "fork the container init")? {
@@ -149,25 +149,21 @@ fn intermediate_inner(a: &InitArgs) -> Result<()> {
     }
 }
 
-/// Waits until the runtime has put us in the cgroups, then makes the cgroup namespace.
-fn wait_for_cgroups(ch: &Channel, cgroupns: bool) -> Result<()> {
-    match ch.expect("the cgroups were ready")? {
-        (Msg::CgroupReady, _) => {}
-        (m, _) => {
-            return Err(Error::Init(format!(
-                "unexpected {m:?} while waiting for cgroups"
-            )));
-        }
+/// Waits until the runtime has applied the cgroup limits (the process must not run before).
+fn wait_for_limits(ch: &Channel) -> Result<()> {
+    match ch.expect("the cgroup limits were applied")? {
+        (Msg::CgroupReady, _) => Ok(()),
+        (m, _) => Err(Error::Init(format!(
+            "unexpected {m:?} while waiting for the cgroup limits"
+        ))),
     }
-    if cgroupns {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
-    }
-    Ok(())
 }
 
 /// The init forked directly by the runtime: enters its namespaces, then goes on as the init.
-pub(crate) fn direct_init(a: &InitArgs) -> ! {
-    if let Err(e) = crate::spawn::enter_own_namespaces(&a.bundle.spec) {
+pub(crate) fn direct_init(a: &InitArgs, in_unified: bool) -> ! {
+    if let Err(e) =
+        crate::spawn::enter_own_namespaces(&a.bundle.spec, a.cgroup, a.ignored_signals, in_unified)
+    {
         child_exit(a.ch, Err(e));
     }
     container_init(a)
@@ -226,27 +222,17 @@ fn init_until_ready(a: &InitArgs) -> Result<Prepared> {
         .as_ref()
         .ok_or_else(|| Error::spec("process", "required"))?;
     let userns = spec::has_ns(spec, LinuxNamespaceType::User);
-    // On the direct path the runtime is still setting up the cgroups: wait for them only
-    // when needed (a cgroup2 mount in a cgroup namespace, or the end of the mounts).
-    let waited = std::cell::Cell::new(!a.direct);
-    let before_cgroups = || -> Result<()> {
-        if !waited.get() {
-            wait_for_cgroups(a.ch, spec::has_new_ns(spec, LinuxNamespaceType::Cgroup))?;
-            waited.set(true);
-        }
-        Ok(())
-    };
     let ctx = rootfs::RootfsCtx {
         spec,
         bundle: &a.bundle.dir,
         rootfs: &a.bundle.rootfs,
         cgroup: a.cgroup,
         userns,
-        before_cgroups: &before_cgroups,
     };
     crate::util::trace("init: start");
     let _root = rootfs::prepare(&ctx)?;
-    before_cgroups()?;
+    // The runtime applied the limits meanwhile (it says so once).
+    wait_for_limits(a.ch)?;
     crate::util::trace("init: mounts done");
     if a.runtime_hooks {
         a.ch.send(&Msg::HooksRequest)?;

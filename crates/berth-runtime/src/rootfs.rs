@@ -32,54 +32,55 @@ fn io(e: rustix::io::Errno) -> std::io::Error {
 /// Opens `path` (absolute inside the container) under `root` as an O_PATH descriptor,
 /// creating missing directories (and the last component as `create` says).
 pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create, follow: bool) -> Result<OwnedFd> {
-    let rel: PathBuf = path
+    let comps: Vec<&std::ffi::OsStr> = path
         .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
         .collect();
     let mut resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
     if !follow {
         resolve |= ResolveFlags::NO_SYMLINKS;
     }
-    let open = |p: &Path, extra: OFlags| {
-        let p = if p.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            p
-        };
+    let open = |n: usize| {
+        let p: PathBuf = comps[..n].iter().collect();
+        let p = if n == 0 { PathBuf::from(".") } else { p };
         rustix::fs::openat2(
             root,
-            p,
-            OFlags::PATH | OFlags::CLOEXEC | extra,
+            &p,
+            OFlags::PATH | OFlags::CLOEXEC,
             Mode::empty(),
             resolve,
         )
     };
-    match open(&rel, OFlags::empty()) {
+    let prefix = |n: usize| -> PathBuf { comps[..n].iter().collect() };
+    match open(comps.len()) {
         Ok(fd) => return Ok(fd),
         Err(rustix::io::Errno::NOENT) if create != Create::No => {}
         Err(e) => return Err(io(e)).ctx(|| format!("resolve {} in the rootfs", path.display())),
     }
-    let comps: Vec<&std::ffi::OsStr> = rel.iter().collect();
-    let mut parent = open(Path::new(""), OFlags::DIRECTORY)
-        .map_err(io)
-        .ctx(|| "open the rootfs")?;
-    for (i, name) in comps.iter().enumerate() {
-        let prefix: PathBuf = comps[..=i].iter().collect();
-        let last = i + 1 == comps.len();
-        match open(&prefix, OFlags::empty()) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
-            }
-            Err(rustix::io::Errno::NOENT) => {}
+    // The deepest ancestor that exists (usually the parent).
+    let mut k = comps.len();
+    let mut parent = loop {
+        if k == 0 {
+            break open(0).map_err(io).ctx(|| "open the rootfs")?;
+        }
+        k -= 1;
+        match open(k) {
+            Ok(fd) => break fd,
+            Err(rustix::io::Errno::NOENT) => continue,
             Err(e) => {
-                return Err(io(e)).ctx(|| format!("resolve {} in the rootfs", prefix.display()));
+                return Err(io(e)).ctx(|| format!("resolve {} in the rootfs", prefix(k).display()));
             }
         }
-        if last && create == Create::File {
+    };
+    for i in k..comps.len() {
+        let name = comps[i];
+        if i + 1 == comps.len() && create == Create::File {
             let f = rustix::fs::openat(
                 &parent,
-                *name,
+                name,
                 OFlags::CREATE | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::from_raw_mode(0o644),
             );
@@ -90,16 +91,28 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create, follow: bool) -
                 }
             }
         } else {
-            match rustix::fs::mkdirat(&parent, *name, Mode::from_raw_mode(0o755)) {
+            match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => {
-                    return Err(io(e)).ctx(|| format!("create {} in the rootfs", prefix.display()));
+                    let p = prefix(i + 1);
+                    return Err(io(e)).ctx(|| format!("create {} in the rootfs", p.display()));
                 }
             }
         }
-        parent = open(&prefix, OFlags::empty())
-            .map_err(io)
-            .ctx(|| format!("resolve {} in the rootfs", prefix.display()))?;
+        // What we just made, opened without following anything; if something else was
+        // there (a symlink), resolve it properly inside the rootfs instead.
+        parent = match rustix::fs::openat2(
+            &parent,
+            name,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+        ) {
+            Ok(fd) => fd,
+            Err(_) => open(i + 1)
+                .map_err(io)
+                .ctx(|| format!("resolve {} in the rootfs", prefix(i + 1).display()))?,
+        };
     }
     Ok(parent)
 }
@@ -128,9 +141,6 @@ pub struct RootfsCtx<'a> {
     pub cgroup: &'a Cgroup,
     /// Whether the container has its own user namespace (mknod and some mounts fail there).
     pub userns: bool,
-    /// Waits until the init is in its cgroups (and has its cgroup namespace); only a cgroup2
-    /// mount in a cgroup namespace needs that during the mounts (binds need the directories).
-    pub before_cgroups: &'a dyn Fn() -> Result<()>,
 }
 
 /// Sets up propagation, the rootfs bind mount, every mount of the spec and /dev.
@@ -186,16 +196,19 @@ pub fn prepare(ctx: &RootfsCtx) -> Result<OwnedFd> {
                     .any(|o| o == "bind" || o == "rbind"))
     });
     let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    if !dev_is_bind {
-        for d in default_devices() {
-            if !devices.iter().any(|x| x.path() == d.path()) {
-                create_device(ctx, &root, &d)?;
+    if !dev_is_bind || !devices.is_empty() {
+        let dev_dir = open_in_root(&root, Path::new("/dev"), Create::Dir, true)?;
+        if !dev_is_bind {
+            for d in default_devices() {
+                if !devices.iter().any(|x| x.path() == d.path()) {
+                    create_device(ctx, &root, &dev_dir, &d)?;
+                }
             }
+            default_symlinks(&dev_dir)?;
         }
-        default_symlinks(&root)?;
-    }
-    for d in devices {
-        create_device(ctx, &root, d)?;
+        for d in devices {
+            create_device(ctx, &root, &dev_dir, d)?;
+        }
     }
     Ok(root)
 }
@@ -368,9 +381,7 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
     if ctx.cgroup.mode == crate::cgroups::CgroupMode::Unified {
         let cgns = crate::spec::has_new_ns(ctx.spec, oci_spec::runtime::LinuxNamespaceType::Cgroup);
         if cgns {
-            // A cgroup2 mount shows the cgroup namespace's root: that namespace must exist,
-            // so the init must be in its cgroup first.
-            (ctx.before_cgroups)()?;
+            // A cgroup2 mount shows the cgroup namespace's root (made after joining).
             return mount_fd(Some("cgroup2"), &target, Some("cgroup2"), opts.flags, None)
                 .ctx(|| format!("mount cgroup2 on {}", dest.display()));
         }
@@ -399,12 +410,24 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
         Some("mode=755"),
     )
     .ctx(|| format!("mount tmpfs on {}", dest.display()))?;
+    // The tmpfs is ours and empty: its entries need no resolution inside the rootfs.
+    let top = open_in_root(root, dest, Create::No, true)?;
     for (h, dir) in &ctx.cgroup.dirs {
         let Some(name) = h.mount.file_name() else {
             continue;
         };
         let sub = dest.join(name);
-        let t = open_in_root(root, &sub, Create::Dir, false)?;
+        rustix::fs::mkdirat(&top, name, Mode::from_raw_mode(0o755))
+            .map_err(io)
+            .ctx(|| format!("create {}", sub.display()))?;
+        let t = rustix::fs::openat(
+            &top,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)
+        .ctx(|| format!("open {}", sub.display()))?;
         mount_fd(
             Some(&dir.to_string_lossy()),
             &t,
@@ -416,8 +439,10 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
     }
     // Co-mounted controllers ("cpu,cpuacct") get the host's convenience symlinks.
     if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
-        let dfd = open_in_root(root, dest, Create::No, true)?;
         for e in rd.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
             if let Ok(link) = std::fs::read_link(e.path())
                 && ctx
                     .cgroup
@@ -425,7 +450,7 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
                     .iter()
                     .any(|(h, _)| h.mount.file_name() == Some(link.as_os_str()))
             {
-                let _ = rustix::fs::symlinkat(&link, &dfd, e.file_name());
+                let _ = rustix::fs::symlinkat(&link, &top, e.file_name());
             }
         }
     }
@@ -442,7 +467,6 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
             set |= a;
         }
     }
-    let top = open_in_root(root, dest, Create::No, true)?;
     match sys::mount_setattr_recursive(top.as_fd(), set, 0) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
@@ -488,8 +512,7 @@ fn default_devices() -> Vec<LinuxDevice> {
     .collect()
 }
 
-fn default_symlinks(root: &OwnedFd) -> Result<()> {
-    let dev = open_in_root(root, Path::new("/dev"), Create::Dir, true)?;
+fn default_symlinks(dev: &OwnedFd) -> Result<()> {
     let mut links = vec![
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),
@@ -501,10 +524,13 @@ fn default_symlinks(root: &OwnedFd) -> Result<()> {
         links.push(("/proc/kcore", "core"));
     }
     for (target, name) in links {
-        if name == "ptmx" {
-            let _ = rustix::fs::unlinkat(&dev, name, rustix::fs::AtFlags::empty());
+        let mut r = rustix::fs::symlinkat(target, dev, name);
+        if r == Err(rustix::io::Errno::EXIST) && name == "ptmx" {
+            // A ptmx node from a bind or earlier mount: the devpts one replaces it.
+            let _ = rustix::fs::unlinkat(dev, name, rustix::fs::AtFlags::empty());
+            r = rustix::fs::symlinkat(target, dev, name);
         }
-        match rustix::fs::symlinkat(target, &dev, name) {
+        match r {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(io(e)).ctx(|| format!("symlink /dev/{name}")),
         }
@@ -512,7 +538,12 @@ fn default_symlinks(root: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-fn create_device(ctx: &RootfsCtx, root: &OwnedFd, d: &LinuxDevice) -> Result<()> {
+fn create_device(
+    ctx: &RootfsCtx,
+    root: &OwnedFd,
+    dev_dir: &OwnedFd,
+    d: &LinuxDevice,
+) -> Result<()> {
     let path = d.path();
     let parent = path.parent().unwrap_or(Path::new("/dev"));
     let name = path.file_name().ok_or_else(|| {
@@ -521,7 +552,13 @@ fn create_device(ctx: &RootfsCtx, root: &OwnedFd, d: &LinuxDevice) -> Result<()>
             format!("{} has no name", path.display()),
         )
     })?;
-    let pfd = open_in_root(root, parent, Create::Dir, true)?;
+    let own;
+    let pfd = if parent == Path::new("/dev") {
+        dev_dir
+    } else {
+        own = open_in_root(root, parent, Create::Dir, true)?;
+        &own
+    };
     let kind = match d.typ() {
         LinuxDeviceType::C | LinuxDeviceType::U => rustix::fs::FileType::CharacterDevice,
         LinuxDeviceType::B => rustix::fs::FileType::BlockDevice,
@@ -533,30 +570,32 @@ fn create_device(ctx: &RootfsCtx, root: &OwnedFd, d: &LinuxDevice) -> Result<()>
             ));
         }
     };
-    let mode = d.file_mode().unwrap_or(0o666);
+    let mode = Mode::from_raw_mode(d.file_mode().unwrap_or(0o666));
     let dev = rustix::fs::makedev(d.major() as u32, d.minor() as u32);
-    let _ = rustix::fs::unlinkat(&pfd, name, rustix::fs::AtFlags::empty());
+    let mknod = || rustix::fs::mknodat(pfd, name, kind, mode, dev);
     let made = if ctx.userns {
         Err(rustix::io::Errno::PERM)
     } else {
-        rustix::fs::mknodat(&pfd, name, kind, Mode::from_raw_mode(mode), dev)
+        match mknod() {
+            Err(rustix::io::Errno::EXIST) => {
+                // Replace what the image or an earlier entry put there.
+                let _ = rustix::fs::unlinkat(pfd, name, rustix::fs::AtFlags::empty());
+                mknod()
+            }
+            r => r,
+        }
     };
     match made {
         Ok(()) => {
-            let uid = d.uid().map(rustix::fs::Uid::from_raw);
-            let gid = d.gid().map(rustix::fs::Gid::from_raw);
-            rustix::fs::chownat(&pfd, name, uid, gid, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(io)
-                .ctx(|| format!("chown {}", path.display()))?;
-            // mknod applies the umask; set the exact mode.
-            rustix::fs::chmodat(
-                &pfd,
-                name,
-                Mode::from_raw_mode(mode),
-                rustix::fs::AtFlags::empty(),
-            )
-            .map_err(io)
-            .ctx(|| format!("chmod {}", path.display()))?;
+            // The init runs with umask 0, so mknod gave the exact mode; the owner is root
+            // unless the spec says otherwise.
+            if d.uid().is_some_and(|u| u != 0) || d.gid().is_some_and(|g| g != 0) {
+                let uid = d.uid().map(rustix::fs::Uid::from_raw);
+                let gid = d.gid().map(rustix::fs::Gid::from_raw);
+                rustix::fs::chownat(pfd, name, uid, gid, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(io)
+                    .ctx(|| format!("chown {}", path.display()))?;
+            }
             Ok(())
         }
         Err(rustix::io::Errno::PERM) => {

@@ -2,9 +2,10 @@
 //!
 //! Without a user namespace, one fork is enough: the runtime points its *children's* pid
 //! and time namespaces at the container's (unshare or setns, which leave the runtime itself
-//! where it is), forks, and points them back; the child unshares or joins the other
-//! namespaces itself, on the other CPU, while the runtime sets up the cgroups and moves it
-//! into them. With a user namespace the pid namespace must be created inside it, so an
+//! where it is), forks (born in the container's cgroup2 cgroup, when there is one), and
+//! points them back; the child joins its v1 cgroups and unshares or joins the other
+//! namespaces itself, on the other CPU, while the runtime applies the limits. With a user
+//! namespace the pid namespace must be created inside it, so an
 //! intermediate process does the unsharing and forks the init (see `init::intermediate`).
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::init::{join_namespaces, ns_flag};
 use crate::spec;
@@ -129,10 +131,16 @@ pub(crate) fn for_children(spec: &Spec) -> Vec<(LinuxNamespaceType, Option<PathB
         .collect()
 }
 
-/// In the forked child of the direct path: join the other namespaces given by path and
-/// unshare the other new ones (the cgroup namespace comes later, after the cgroups).
-pub(crate) fn enter_own_namespaces(spec: &Spec) -> Result<()> {
-    crate::sys::reset_signals();
+/// In the forked child of the direct path: join the cgroups, then the other namespaces
+/// given by path, and unshare the other new ones (the cgroup namespace after the cgroups).
+pub(crate) fn enter_own_namespaces(
+    spec: &Spec,
+    cgroup: &Cgroup,
+    ignored_signals: u64,
+    in_unified: bool,
+) -> Result<()> {
+    crate::sys::reset_signals(ignored_signals);
+    cgroup.join_self(in_unified)?;
     let others = |t: LinuxNamespaceType| {
         !matches!(
             t,
@@ -147,7 +155,7 @@ pub(crate) fn enter_own_namespaces(spec: &Spec) -> Result<()> {
     join_namespaces(&joins)?;
     let mut flags = CloneFlags::empty();
     for n in spec::namespaces(spec).iter().filter(|n| n.path().is_none()) {
-        if others(n.typ()) && n.typ() != LinuxNamespaceType::Cgroup {
+        if others(n.typ()) {
             flags |= ns_flag(n.typ());
         }
     }
@@ -159,8 +167,11 @@ pub(crate) fn enter_own_namespaces(spec: &Spec) -> Result<()> {
 
 /// Joins the namespaces of a running container (pid and time are for children and come
 /// from `ForChildren`), for `exec` on the direct path.
-pub(crate) fn join_container(targets: &[(LinuxNamespaceType, PathBuf)]) -> Result<()> {
-    crate::sys::reset_signals();
+pub(crate) fn join_container(
+    targets: &[(LinuxNamespaceType, PathBuf)],
+    ignored_signals: u64,
+) -> Result<()> {
+    crate::sys::reset_signals(ignored_signals);
     let rest: Vec<_> = targets
         .iter()
         .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
@@ -172,4 +183,71 @@ pub(crate) fn join_container(targets: &[(LinuxNamespaceType, PathBuf)]) -> Resul
         ));
     }
     join_namespaces(&rest)
+}
+
+/// How a child was made.
+pub(crate) enum Forked {
+    /// In the child; `in_unified` says whether it was born in the container's cgroup2 cgroup.
+    Child {
+        in_unified: bool,
+    },
+    Parent(nix::unistd::Pid),
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Forks, with the child born in the cgroup2 directory `cgroup` when given (clone3 with
+/// CLONE_INTO_CGROUP: no migration, hence no threadgroup lock); falls back to fork(2).
+///
+/// # Safety
+/// Like fork: the caller must be single-threaded, and the child must only run code that is
+/// fine in a forked copy and end with execve or _exit. The raw clone3 does not run glibc's
+/// fork handlers, which a single-threaded process does not need.
+pub(crate) unsafe fn fork_into(cgroup: Option<std::os::fd::BorrowedFd<'_>>) -> Result<Forked> {
+    use std::os::fd::AsRawFd;
+    if let Some(fd) = cgroup {
+        let args = CloneArgs {
+            flags: CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: fd.as_raw_fd() as u64,
+            ..Default::default()
+        };
+        // SAFETY: `args` is a valid clone_args of the size passed; without CLONE_VM and
+        // with no stack the child continues on a copy of our stack, like fork.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if r == 0 {
+            return Ok(Forked::Child { in_unified: true });
+        }
+        if r > 0 {
+            return Ok(Forked::Parent(nix::unistd::Pid::from_raw(r as i32)));
+        }
+        // Old kernel or a cgroup clone3 will not take: plain fork, then migrate.
+    }
+    // SAFETY: see the function's contract.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
+        nix::unistd::ForkResult::Child => Ok(Forked::Child { in_unified: false }),
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+    }
 }

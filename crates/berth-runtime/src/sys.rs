@@ -135,11 +135,12 @@ pub fn dup2(old: RawFd, new: RawFd) -> std::io::Result<()> {
     }
 }
 
-/// Restores default dispositions and an empty mask for every signal, so the container
-/// process does not inherit the runtime's (Rust ignores SIGPIPE; `run` blocks signals).
-pub fn reset_signals() {
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+/// Restores the default disposition of the signals in `ignored` (bit N-1 for signal N) and
+/// empties the signal mask, so the container process does not inherit the runtime's (Rust
+/// ignores SIGPIPE; `run` blocks signals). Handled signals need nothing: execve resets them.
+pub fn reset_signals(ignored: u64) {
+    for sig in 1..=64 {
+        if ignored & (1u64 << (sig - 1)) == 0 || sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
         // SAFETY: setting SIG_DFL installs no handler code; invalid numbers just fail.

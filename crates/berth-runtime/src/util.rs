@@ -77,16 +77,35 @@ pub fn process_alive(pid: i32, start_time: u64) -> bool {
     }
 }
 
+/// What the runtime needs from /proc/self/status before forking: its thread count and the
+/// signals it ignores (ignored dispositions survive execve, so the container process must
+/// get them reset).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SelfStatus {
+    pub threads: usize,
+    /// Bit N-1 set: signal N is ignored.
+    pub ignored_signals: u64,
+}
+
+/// Reads /proc/self/status once.
+pub fn self_status() -> SelfStatus {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    SelfStatus {
+        threads: field("Threads:").and_then(|v| v.parse().ok()).unwrap_or(1),
+        ignored_signals: field("SigIgn:")
+            .and_then(|v| u64::from_str_radix(v, 16).ok())
+            .unwrap_or(u64::MAX),
+    }
+}
+
 /// The number of threads of this process.
 pub fn thread_count() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(1)
+    self_status().threads
 }
 
 /// Writes a file atomically: temp file in the same directory, fsync, rename.

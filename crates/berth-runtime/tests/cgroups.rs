@@ -163,6 +163,12 @@ fn update_changes_limits() {
     env.write_config();
     let b = env.bundle.to_string_lossy().into_owned();
     env.ok(&["run", "-d", "--bundle", &b, &id]);
+    // The init is in the container's cgroup in every hierarchy, the cgroup2 one included.
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in own.lines() {
+        assert!(line.ends_with(&cgroups_path(&id)), "{line}\n{own}");
+    }
     env.ok(&[
         "update",
         "--memory",

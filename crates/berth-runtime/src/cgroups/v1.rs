@@ -271,12 +271,15 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
 }
 
 fn apply_devices(dir: &Path, devs: &[LinuxDeviceCgroup]) -> Result<()> {
+    // One handle per file; each write() is one rule, as the kernel expects.
+    let mut allow: Option<std::fs::File> = None;
+    let mut deny: Option<std::fs::File> = None;
     for d in devs {
         let rule = device_rule(d);
-        let file = if d.allow() {
-            "devices.allow"
+        let (slot, file) = if d.allow() {
+            (&mut allow, "devices.allow")
         } else {
-            "devices.deny"
+            (&mut deny, "devices.deny")
         };
         // "a *:* rwm" resets the list; the kernel spells it "a".
         let rule = if rule == "a *:* rwm" {
@@ -284,7 +287,22 @@ fn apply_devices(dir: &Path, devs: &[LinuxDeviceCgroup]) -> Result<()> {
         } else {
             rule
         };
-        fs::write(dir, file, &rule)?;
+        let err = |e: std::io::Error| Error::Cgroup {
+            path: dir.to_path_buf(),
+            msg: format!("write {file} = {rule:?}: {e}"),
+        };
+        if slot.is_none() {
+            *slot = Some(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(dir.join(file))
+                    .map_err(err)?,
+            );
+        }
+        if let Some(f) = slot.as_mut() {
+            use std::io::Write;
+            f.write_all(rule.as_bytes()).map_err(err)?;
+        }
     }
     Ok(())
 }
