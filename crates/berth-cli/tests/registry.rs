@@ -130,6 +130,7 @@ fn busybox_push_rm_pull_same_digest() {
     assert_eq!(run(&["images", "-q", "--no-trunc"]).trim(), id);
     let digests = run(&["images", "--digests", "--format", "{{.Digest}}"]);
     assert_eq!(digests.trim(), digest);
+    runs_under_the_runtime(&b.root, &name, t.path());
     // pull by digest, and a second push skips every blob
     run(&["pull", &format!("{}/test/busybox@{digest}", reg.host())]);
     run(&["push", &name]);
@@ -138,6 +139,71 @@ fn busybox_push_rm_pull_same_digest() {
     run(&["tag", &name, &other]);
     run(&["push", &other]);
     assert_eq!(run(&["system", "check"]).trim(), "no problems found");
+}
+
+/// The berth-runtime binary next to this test's (cargo builds it for the workspace's tests).
+fn runtime_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join("berth-runtime");
+    p.exists().then_some(p)
+}
+
+/// Mounts a snapshot of the pulled image and runs it under berth-runtime.
+fn runs_under_the_runtime(root: &Path, image: &str, tmp: &Path) {
+    let Some(rt) = runtime_binary() else {
+        eprintln!(
+            "skipping the runtime check: berth-runtime is not built (cargo build -p berth-runtime)"
+        );
+        return;
+    };
+    if !common::is_root() {
+        eprintln!("skipping the runtime check: running a container needs root");
+        return;
+    }
+    let store = berth_image::Store::open(root).unwrap();
+    let img = store.resolve(image).unwrap();
+    let bundle = tmp.join("bundle");
+    let rootfs = bundle.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    store.prepare_snapshot("pulled-rt", &img.id, None).unwrap();
+    store.mount_snapshot("pulled-rt", &rootfs).unwrap();
+    let _mounted = berth_image::snapshot::UnmountOnDrop(rootfs.clone());
+    let st = Command::new(&rt)
+        .args(["spec", "--bundle"])
+        .arg(&bundle)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = serde_json::json!(false);
+    cfg["process"]["args"] = serde_json::json!([
+        "/bin/sh",
+        "-c",
+        "echo pulled-ok; /bin/busybox true && echo busybox-ok"
+    ]);
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let out = Command::new(&rt)
+        .arg("--root")
+        .arg(tmp.join("rt-state"))
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(format!("pulled-{}", std::process::id()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pulled-ok\nbusybox-ok\n"
+    );
+    drop(_mounted);
+    store.remove_snapshot("pulled-rt").unwrap();
 }
 
 #[test]

@@ -378,3 +378,44 @@ fn run_relays_its_own_terminal() {
         .unwrap();
     assert_eq!(st.code(), Some(7), "{err}");
 }
+
+#[test]
+fn time_namespace_domainname_umask_and_recursive_read_only() {
+    if !can_run("time_namespace_domainname_umask_and_recursive_read_only") {
+        return;
+    }
+    let mut env = Env::new(&[
+        "/bin/sh",
+        "-c",
+        "cut -d. -f1 /proc/uptime; cat /proc/sys/kernel/domainname; umask; \
+         touch /data/x 2>/dev/null && echo data-rw || echo data-ro; \
+         touch /data/sub/y 2>/dev/null && echo sub-rw || echo sub-ro",
+    ]);
+    let mut ns = env.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .clone();
+    ns.push(json!({"type": "time"}));
+    env.config["linux"]["namespaces"] = json!(ns);
+    env.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1_000_000, "nanosecs": 0}});
+    env.config["domainname"] = json!("example.test");
+    env.config["process"]["user"]["umask"] = json!(0o077);
+    // A host directory with a mount inside it, bound recursively read-only ("rro").
+    let host = env.tmp.path().join("data");
+    std::fs::create_dir_all(host.join("sub")).unwrap();
+    let mut mounts = env.config["mounts"].as_array().unwrap().clone();
+    mounts.push(
+        json!({"destination": "/data", "type": "bind", "source": host,
+                       "options": ["rbind", "rro"]}),
+    );
+    env.config["mounts"] = json!(mounts);
+    env.write_config();
+    let (code, out, err) = env.run_container();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let uptime: u64 = lines[0].parse().unwrap();
+    assert!(uptime >= 1_000_000, "boottime offset applied: {out}");
+    assert_eq!(lines[1], "example.test");
+    assert_eq!(lines[2], "0077");
+    assert_eq!(&lines[3..], ["data-ro", "sub-ro"], "{out}");
+}
