@@ -69,6 +69,76 @@ pub enum Command {
     Logout(crate::registry::LogoutArgs),
     /// Manage Berth.
     System(SystemGroup),
+    /// Manage containers.
+    Container(ContainerGroup),
+    /// Manage volumes.
+    Volume(VolumeGroup),
+    /// Create and run a new container from an image.
+    #[command(disable_help_flag = true)]
+    Run(Box<crate::container::RunArgs>),
+    /// Create a new container.
+    #[command(disable_help_flag = true)]
+    Create(Box<crate::container::CreateArgs>),
+    /// Start one or more stopped containers.
+    Start(crate::container::StartArgs),
+    /// Stop one or more running containers.
+    Stop(crate::container::manage::StopArgs),
+    /// Restart one or more containers.
+    Restart(crate::container::manage::StopArgs),
+    /// Kill one or more running containers.
+    Kill(crate::container::manage::KillArgs),
+    /// Pause all processes within one or more containers.
+    Pause(crate::container::manage::NamesArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(crate::container::manage::NamesArgs),
+    /// Remove one or more containers.
+    Rm(crate::container::manage::RmArgs),
+    /// List containers.
+    Ps(crate::container::ps::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(crate::container::logs::LogsArgs),
+    /// Execute a command in a running container.
+    Exec(crate::container::exec::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach(crate::container::AttachArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(crate::container::manage::NamesArgs),
+    /// Return low-level information on containers, images and volumes.
+    Inspect(crate::container::inspect::InspectArgs),
+    /// Display the running processes of a container.
+    Top(crate::container::stats::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(crate::container::stats::StatsArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(crate::container::files::CpArgs),
+    /// Create a new image from a container's changes.
+    Commit(crate::container::files::CommitArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(crate::container::files::ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(crate::container::files::DiffArgs),
+    /// Rename a container.
+    Rename(crate::container::manage::RenameArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(crate::container::manage::PortArgs),
+    /// Get real time events.
+    Events(crate::events::EventsArgs),
+    /// Display system-wide information.
+    Info(crate::info::InfoArgs),
+    /// Show the Berth version information.
+    Version(crate::info::InfoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ContainerGroup {
+    #[command(subcommand)]
+    pub command: crate::container::ContainerCommand,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeGroup {
+    #[command(subcommand)]
+    pub command: crate::volume::VolumeCommand,
 }
 
 #[derive(Args, Debug)]

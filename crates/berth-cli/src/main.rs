@@ -1,20 +1,34 @@
+#![recursion_limit = "512"]
 //! `berth`: parse arguments and dispatch to one module per command group.
 
 mod cli;
+mod container;
+mod events;
 mod image;
+mod info;
 mod output;
 mod progress;
 mod registry;
 mod system;
+mod volume;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use cli::{Cli, Command};
+use container::ContainerCommand;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Flag errors exit 125, as docker's do; --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     init_logging(&cli.log_level);
     let g = cli.global();
     let res = match cli.command {
@@ -31,10 +45,42 @@ fn main() -> ExitCode {
         Command::Login(a) => registry::login(&g, a),
         Command::Logout(a) => registry::logout(&g, a),
         Command::System(c) => system::run(&g, c.command),
+        Command::Container(c) => container::run(&g, c.command),
+        Command::Volume(c) => volume::run(&g, c.command),
+        Command::Run(a) => container::run(&g, ContainerCommand::Run(a)),
+        Command::Create(a) => container::run(&g, ContainerCommand::Create(a)),
+        Command::Start(a) => container::run(&g, ContainerCommand::Start(a)),
+        Command::Stop(a) => container::run(&g, ContainerCommand::Stop(a)),
+        Command::Restart(a) => container::run(&g, ContainerCommand::Restart(a)),
+        Command::Kill(a) => container::run(&g, ContainerCommand::Kill(a)),
+        Command::Pause(a) => container::run(&g, ContainerCommand::Pause(a)),
+        Command::Unpause(a) => container::run(&g, ContainerCommand::Unpause(a)),
+        Command::Rm(a) => container::run(&g, ContainerCommand::Rm(a)),
+        Command::Ps(a) => container::run(&g, ContainerCommand::Ps(a)),
+        Command::Logs(a) => container::run(&g, ContainerCommand::Logs(a)),
+        Command::Exec(a) => container::run(&g, ContainerCommand::Exec(a)),
+        Command::Attach(a) => container::run(&g, ContainerCommand::Attach(a)),
+        Command::Wait(a) => container::run(&g, ContainerCommand::Wait(a)),
+        Command::Inspect(a) => container::run(&g, ContainerCommand::Inspect(a)),
+        Command::Top(a) => container::run(&g, ContainerCommand::Top(a)),
+        Command::Stats(a) => container::run(&g, ContainerCommand::Stats(a)),
+        Command::Cp(a) => container::run(&g, ContainerCommand::Cp(a)),
+        Command::Commit(a) => container::run(&g, ContainerCommand::Commit(a)),
+        Command::Export(a) => container::run(&g, ContainerCommand::Export(a)),
+        Command::Diff(a) => container::run(&g, ContainerCommand::Diff(a)),
+        Command::Rename(a) => container::run(&g, ContainerCommand::Rename(a)),
+        Command::Port(a) => container::run(&g, ContainerCommand::Port(a)),
+        Command::Events(a) => events::events(&g, a),
+        Command::Info(a) => info::info(&g, a),
+        Command::Version(a) => info::version(&g, a),
     };
     match res {
         Ok(code) => code,
         Err(e) => {
+            // Errors that carry an exit code were printed where they happened.
+            if let Some(container::Exit(c)) = e.downcast_ref::<container::Exit>() {
+                return ExitCode::from(*c);
+            }
             output::print_error(&e);
             ExitCode::from(1)
         }

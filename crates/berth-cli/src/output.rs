@@ -183,11 +183,19 @@ fn lookup<'a>(path: &str, v: &'a Value) -> anyhow::Result<&'a Value> {
     if path == "." {
         return Ok(v);
     }
+    static NULL: Value = Value::Null;
     let mut cur = v;
-    for part in path.trim_start_matches('.').split('.') {
-        cur = cur
-            .get(part)
-            .ok_or_else(|| anyhow::anyhow!("template: can't evaluate field {part}"))?;
+    for (i, part) in path.trim_start_matches('.').split('.').enumerate() {
+        cur = match cur {
+            // An unknown top-level field is an error, as in Docker's templates; an absent
+            // member further down reads as nil (an unset pointer or a map's missing key).
+            Value::Object(m) if i == 0 => m
+                .get(part)
+                .ok_or_else(|| anyhow::anyhow!("template: can't evaluate field {part}"))?,
+            Value::Object(m) => m.get(part).unwrap_or(&NULL),
+            Value::Null => anyhow::bail!("template: nil pointer evaluating {path}"),
+            _ => anyhow::bail!("template: can't evaluate field {part} in {path}"),
+        };
     }
     Ok(cur)
 }

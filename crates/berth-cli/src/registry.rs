@@ -66,6 +66,11 @@ fn registry_name(server: Option<&str>) -> String {
 }
 
 pub fn pull(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
+    pull_to(g, a, &mut std::io::stdout())
+}
+
+/// Pulls, writing the status lines to `out` (stdout for `pull`, stderr for `run`).
+pub fn pull_to(g: &Global, a: PullArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let store = open_store(g)?;
     let r = Reference::parse_tagged(&a.name)?;
     let platform: Platform = match a.platform.as_deref() {
@@ -73,7 +78,6 @@ pub fn pull(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
         None => Platform::host(),
     };
     let client = Client::from_default_config()?;
-    let mut out = std::io::stdout();
     if !a.quiet {
         writeln!(
             out,

@@ -105,3 +105,16 @@ pub fn default_spec(rootless: bool) -> Spec {
     }
     s
 }
+
+/// Every capability this kernel knows, as spec values (for privileged processes).
+pub fn all_capabilities() -> oci_spec::runtime::Capabilities {
+    let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40);
+    caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last)
+        .filter_map(|c| serde_json::from_value(serde_json::Value::String(c.to_string())).ok())
+        .collect()
+}

@@ -70,3 +70,84 @@ pub fn have(bin: &str) -> bool {
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
+
+/// A data root with the busybox image imported as `busybox` (CMD sh), removed with every
+/// container and volume in it when dropped, also when the test failed.
+pub struct Env {
+    pub b: Berth,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// None (with the reason printed) when not root or busybox-static is missing.
+    pub fn with_busybox() -> Option<Env> {
+        if !is_root() {
+            eprintln!("skipping: needs root");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("berth-e2e")
+            .tempdir()
+            .expect("tempdir");
+        let tar = busybox_tar(dir.path(), 0)?;
+        let b = Berth::new(&dir.path().join("root"));
+        b.ok(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            tar.to_str().unwrap(),
+            "busybox",
+        ]);
+        Some(Env { b, dir })
+    }
+
+    /// Polls `f` every 50 ms for up to `secs` seconds.
+    pub fn wait_for(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < end {
+            if f() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    /// `inspect -f TEMPLATE NAME`, trimmed.
+    pub fn field(&self, name: &str, template: &str) -> String {
+        self.b
+            .ok(&["inspect", "-f", template, name])
+            .trim()
+            .to_string()
+    }
+
+    /// Mounts under this environment's root that are still in place.
+    pub fn leftover_mounts(&self) -> Vec<String> {
+        let root = self.b.root.to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(String::from))
+            .filter(|m| m.starts_with(&root))
+            .collect()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ids = self.b.run(&["ps", "-aq", "--no-trunc"]).1;
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids);
+            let _ = self.b.run(&args);
+        }
+        let _ = self.b.run(&["volume", "prune", "-f", "-a"]);
+        // Whatever a failed test left mounted goes before the directory does.
+        let mut mounts = self.leftover_mounts();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = Command::new("umount").arg("-l").arg(&m).status();
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! `logs`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use berth_engine::logs::LogsOptions;
+use clap::Args;
+
+use super::engine;
+use crate::cli::Global;
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow log output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs ("all" for every line).
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m").
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or relative time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show extra details.
+    #[arg(long)]
+    pub details: bool,
+    pub container: String,
+}
+
+pub fn logs(g: &Global, a: LogsArgs) -> Result<ExitCode> {
+    let e = engine(g)?;
+    let tail = match a.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(
+            n.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("invalid value for --tail: {n:?}"))?,
+        ),
+    };
+    let o = LogsOptions {
+        tail,
+        since: a.since.as_deref().map(super::ps::time_filter).transpose()?,
+        until: a.until.as_deref().map(super::ps::time_filter).transpose()?,
+        follow: a.follow,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr();
+    let mut broken = false;
+    e.logs(&a.container, &o, |r| {
+        let line = if a.timestamps {
+            format!("{} {}", r.time, r.log)
+        } else {
+            r.log.clone()
+        };
+        let res = if r.stream == "stderr" {
+            err.write_all(line.as_bytes())
+        } else {
+            out.write_all(line.as_bytes())
+                .and_then(|_| if a.follow { out.flush() } else { Ok(()) })
+        };
+        if res.is_err() {
+            broken = true;
+            return false;
+        }
+        true
+    })?;
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,231 @@
+//! The client side of attach: our terminal (or pipes) to and from a container's monitor,
+//! with raw mode, window sizes, docker's detach keys (ctrl-p ctrl-q) and signal proxying.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+
+use anyhow::{Context, Result};
+use berth_engine::proto;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::termios::{self, SetArg, Termios};
+
+/// How the relay ended.
+pub enum Ended {
+    /// The container exited with this code.
+    Exited(i32),
+    /// The user detached (the container goes on).
+    Detached,
+    /// The stream ended without an exit code.
+    Closed,
+}
+
+struct Raw {
+    saved: Termios,
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Parses docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-x") into bytes.
+pub fn detach_keys(spec: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for k in spec.split(',') {
+        if let Some(c) = k.strip_prefix("ctrl-") {
+            let b = match c {
+                "@" => 0,
+                "[" => 27,
+                "\\" => 28,
+                "]" => 29,
+                "^" => 30,
+                "_" => 31,
+                c if c.len() == 1 && c.as_bytes()[0].is_ascii_lowercase() => {
+                    c.as_bytes()[0] - b'a' + 1
+                }
+                _ => anyhow::bail!("invalid detach keys {spec:?}"),
+            };
+            out.push(b);
+        } else if k.len() == 1 {
+            out.push(k.as_bytes()[0]);
+        } else {
+            anyhow::bail!("invalid detach keys {spec:?}");
+        }
+    }
+    Ok(out)
+}
+
+pub struct RelayOptions<'a> {
+    pub tty: bool,
+    pub stdin: bool,
+    pub detach_keys: Vec<u8>,
+    /// Forward SIGINT/SIGTERM/... to this container (docker's --sig-proxy, without a tty).
+    pub sig_proxy: Option<(&'a berth_engine::Engine, String)>,
+    /// Send START once attached (run without -d, start -a).
+    pub start: bool,
+}
+
+fn send(sock: &UnixStream, kind: u8, payload: &[u8]) -> Result<()> {
+    (&*sock)
+        .write_all(&proto::client_frame(kind, payload))
+        .context("send to the container's monitor")
+}
+
+fn resize(sock: &UnixStream) {
+    let stdout = std::io::stdout();
+    let fd = stdout.as_fd();
+    if let Some((r, c)) = berth_runtime::get_size(fd) {
+        let mut p = r.to_be_bytes().to_vec();
+        p.extend_from_slice(&c.to_be_bytes());
+        let _ = send(sock, proto::RESIZE, &p);
+    }
+}
+
+/// Relays until the container exits or the user detaches.
+pub fn relay(sock: UnixStream, o: RelayOptions<'_>) -> Result<Ended> {
+    let stdin = std::io::stdin();
+    let stdin_fd = stdin.as_fd();
+    let is_tty = termios::tcgetattr(stdin_fd).is_ok();
+    let _raw = if o.tty && o.stdin && is_tty {
+        let saved = termios::tcgetattr(stdin_fd)?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(stdin_fd, SetArg::TCSANOW, &raw)?;
+        Some(Raw { saved })
+    } else {
+        None
+    };
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGWINCH,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(s);
+    }
+    set.thread_block()?;
+    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    if o.tty {
+        resize(&sock);
+    }
+    if o.start {
+        send(&sock, proto::START, &[])?;
+    }
+    let mut stdin_open = o.stdin;
+    let mut inbuf = vec![0u8; 32 * 1024];
+    let mut frames = Vec::new();
+    let mut matched = 0usize;
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    loop {
+        let mut fds = vec![
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin_fd, PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        if ready[1] {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                    continue;
+                };
+                if sig == Signal::SIGWINCH {
+                    if o.tty {
+                        resize(&sock);
+                    }
+                } else if let Some((engine, id)) = &o.sig_proxy {
+                    let _ = engine.kill(id, sig.as_str());
+                } else if !o.tty {
+                    // Without a proxy, the user's ctrl-c ends the client only.
+                    return Ok(Ended::Detached);
+                }
+            }
+        }
+        if stdin_open && ready.get(2).copied().unwrap_or(false) {
+            match nix::unistd::read(stdin_fd, &mut inbuf) {
+                Ok(0) => {
+                    stdin_open = false;
+                    send(&sock, proto::STDIN_CLOSE, &[])?;
+                }
+                Ok(n) => {
+                    let data = &inbuf[..n];
+                    if o.tty && !o.detach_keys.is_empty() {
+                        for &b in data {
+                            if b == o.detach_keys[matched] {
+                                matched += 1;
+                                if matched == o.detach_keys.len() {
+                                    return Ok(Ended::Detached);
+                                }
+                            } else {
+                                matched = usize::from(b == o.detach_keys[0]);
+                            }
+                        }
+                    }
+                    send(&sock, proto::STDIN, data)?;
+                }
+                Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
+                Err(_) => stdin_open = false,
+            }
+        }
+        if ready[0] {
+            let n = match (&sock).read(&mut inbuf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => 0,
+            };
+            if n == 0 {
+                let _ = out.flush();
+                return Ok(Ended::Closed);
+            }
+            frames.extend_from_slice(&inbuf[..n]);
+            for (stream, payload) in proto::take_stream_frames(&mut frames) {
+                match stream {
+                    proto::STDOUT => {
+                        out.write_all(&payload)?;
+                        out.flush()?;
+                    }
+                    proto::STDERR => {
+                        err.write_all(&payload)?;
+                        err.flush()?;
+                    }
+                    proto::EXIT if payload.len() == 4 => {
+                        return Ok(Ended::Exited(i32::from_be_bytes([
+                            payload[0], payload[1], payload[2], payload[3],
+                        ])));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        assert_eq!(detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(detach_keys("a,ctrl-x").unwrap(), vec![b'a', 24]);
+        assert!(detach_keys("ctrl-").is_err());
+    }
+}

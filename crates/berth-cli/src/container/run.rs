@@ -1,0 +1,209 @@
+//! `run`, `create`, `start` and `attach`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use berth_engine::proto::Hello;
+use berth_engine::{CreateRequest, Engine, StartMode, Started};
+
+use super::relay::{self, Ended, RelayOptions};
+use super::{AttachArgs, CreateArgs, Exit, RunArgs, StartArgs, engine};
+use crate::cli::Global;
+
+/// Makes sure the image is in the store, per --pull.
+fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
+    let have = match e.store()?.resolve(a.image()) {
+        Ok(_) => true,
+        Err(err) if err.kind() == berth_image::ErrorKind::NotFound => false,
+        Err(err) => return Err(err.into()),
+    };
+    let pull = match a.pull.as_str() {
+        "always" => true,
+        "missing" => !have,
+        "never" => {
+            if !have {
+                bail!("No such image: {}", a.image());
+            }
+            false
+        }
+        other => bail!("invalid pull policy {other:?}: use always, missing or never"),
+    };
+    if pull {
+        if !have {
+            eprintln!("Unable to find image '{}' locally", a.image());
+        }
+        let args = crate::registry::PullArgs {
+            name: a.image().to_string(),
+            quiet: false,
+            platform: a.platform.clone(),
+        };
+        crate::registry::pull_to(g, args, &mut std::io::stderr())?;
+    }
+    Ok(())
+}
+
+fn do_create(g: &Global, e: &Engine, a: &CreateArgs) -> Result<berth_engine::Container> {
+    let config = a.to_config()?;
+    ensure_image(g, e, a)?;
+    Ok(e.create(CreateRequest {
+        name: a.name.clone(),
+        config,
+    })?)
+}
+
+/// Berth's own failures exit 125 (or 126/127 when the process could not start).
+fn fail(e: anyhow::Error) -> anyhow::Error {
+    let code = super::exit_code(&e);
+    crate::output::print_error(&e);
+    anyhow::Error::new(Exit(code))
+}
+
+pub fn create(g: &Global, a: CreateArgs) -> Result<ExitCode> {
+    let e = engine(g).map_err(fail)?;
+    let c = do_create(g, &e, &a).map_err(fail)?;
+    println!("{}", c.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
+    let c = &a.create;
+    let stdin_tty = nix::sys::termios::tcgetattr(std::io::stdin()).is_ok();
+    if c.tty && c.interactive && !stdin_tty && !a.detach {
+        return Err(fail(anyhow::anyhow!("the input device is not a TTY")));
+    }
+    let e = engine(g).map_err(fail)?;
+    let container = do_create(g, &e, c).map_err(fail)?;
+    if a.detach {
+        match e.start(&container.id, StartMode::Now) {
+            Ok(_) => {
+                println!("{}", container.id);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(err) => {
+                if c.rm {
+                    let _ = e.remove(&container.id, true, true);
+                }
+                return Err(fail(err.into()));
+            }
+        }
+    }
+    let streams: Vec<String> = a.attach.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let want = |s: &str| streams.is_empty() || streams.iter().any(|x| x == s);
+    let hello = Hello {
+        stdin: c.interactive,
+        stdout: want("stdout"),
+        stderr: want("stderr"),
+        want_exit: true,
+    };
+    match e.start(&container.id, StartMode::OnAttach) {
+        Ok(Started::Created) | Ok(Started::Running(_)) => {}
+        Err(err) => {
+            if c.rm {
+                let _ = e.remove(&container.id, true, true);
+            }
+            return Err(fail(err.into()));
+        }
+    }
+    let (sock, _) = e
+        .attach(&container.id, &hello)
+        .map_err(|err| fail(err.into()))?;
+    let ended = relay::relay(
+        sock,
+        RelayOptions {
+            tty: c.tty,
+            stdin: c.interactive,
+            detach_keys: relay::detach_keys(&a.detach_keys).map_err(fail)?,
+            sig_proxy: (a.sig_proxy && !c.tty).then(|| (&e, container.id.clone())),
+            start: true,
+        },
+    )
+    .map_err(fail)?;
+    finish(&e, &container.id, ended)
+}
+
+fn finish(e: &Engine, id: &str, ended: Ended) -> Result<ExitCode> {
+    let code = match ended {
+        Ended::Exited(c) => c,
+        Ended::Detached => {
+            let _ = writeln!(std::io::stderr(), "read escape sequence");
+            0
+        }
+        Ended::Closed => e.wait(id).unwrap_or(0),
+    };
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+pub fn start(g: &Global, a: StartArgs) -> Result<ExitCode> {
+    let e = engine(g)?;
+    if a.attach || a.interactive {
+        if a.containers.len() > 1 {
+            bail!("you cannot start and attach multiple containers at once");
+        }
+        let c = e.container(&a.containers[0])?;
+        let hello = Hello {
+            stdin: a.interactive && c.config.open_stdin,
+            stdout: true,
+            stderr: true,
+            want_exit: true,
+        };
+        match e.start(&c.id, StartMode::OnAttach) {
+            Ok(_) => {}
+            Err(err) => return Err(err.into()),
+        }
+        let (sock, _) = e.attach(&c.id, &hello)?;
+        let ended = relay::relay(
+            sock,
+            RelayOptions {
+                tty: c.config.tty,
+                stdin: hello.stdin,
+                detach_keys: relay::detach_keys(&a.detach_keys)?,
+                sig_proxy: (!c.config.tty).then(|| (&e, c.id.clone())),
+                start: true,
+            },
+        )?;
+        return finish(&e, &c.id, ended);
+    }
+    let mut failed = false;
+    for name in &a.containers {
+        match e.start(name, StartMode::Now) {
+            Ok(_) => println!("{name}"),
+            Err(err) => {
+                crate::output::print_error(
+                    &anyhow::Error::new(err).context(format!("failed to start container {name}")),
+                );
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(anyhow::Error::new(Exit(1)));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn attach(g: &Global, a: AttachArgs) -> Result<ExitCode> {
+    let e = engine(g)?;
+    let c = e.container(&a.container)?;
+    if !c.state.status.is_live() {
+        bail!("you cannot attach to a stopped container, start it first");
+    }
+    let hello = Hello {
+        stdin: !a.no_stdin && c.config.open_stdin,
+        stdout: true,
+        stderr: true,
+        want_exit: true,
+    };
+    let (sock, _) = e.attach(&c.id, &hello).context("attach")?;
+    let ended = relay::relay(
+        sock,
+        RelayOptions {
+            tty: c.config.tty,
+            stdin: hello.stdin,
+            detach_keys: relay::detach_keys(&a.detach_keys)?,
+            sig_proxy: (a.sig_proxy && !c.config.tty).then(|| (&e, c.id.clone())),
+            start: false,
+        },
+    )?;
+    finish(&e, &c.id, ended)
+}

@@ -1,0 +1,227 @@
+//! `volume create|ls|inspect|rm|prune`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::cli::Global;
+use crate::container::{Exit, engine};
+use crate::output::{self, Format};
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    /// Create a volume.
+    Create(CreateArgs),
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more volumes.
+    Inspect(InspectArgs),
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove unused local volumes.
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Specify volume driver name (local only).
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// Set metadata for a volume.
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options (uid=, gid=, mode=).
+    #[arg(short, long = "opt")]
+    pub opt: Vec<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Only display volume names.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Provide filter values (e.g. "dangling=true").
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format output using a custom template.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format output using a custom template.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of one or more volumes.
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all unused volumes, not just anonymous ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "label=<label>").
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+fn kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
+    let mut m = BTreeMap::new();
+    for i in items {
+        match i.split_once('=') {
+            Some((k, v)) => m.insert(k.to_string(), v.to_string()),
+            None if what == "label" => m.insert(i.clone(), String::new()),
+            None => bail!("invalid {what} {i:?}: use key=value"),
+        };
+    }
+    Ok(m)
+}
+
+fn label_match(labels: &BTreeMap<String, String>, f: &str) -> bool {
+    match f.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(f),
+    }
+}
+
+pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
+    let e = engine(g)?;
+    match cmd {
+        VolumeCommand::Create(a) => {
+            if a.driver != "local" {
+                bail!("volume driver {:?} is not supported (only local)", a.driver);
+            }
+            let name = match a.name {
+                Some(n) => n,
+                None => berth_engine::container::new_id()?,
+            };
+            let v = e.volume_create(&name, kv(&a.label, "label")?, kv(&a.opt, "option")?)?;
+            println!("{}", v.name);
+        }
+        VolumeCommand::Ls(a) => {
+            let mut list = e.volumes()?;
+            for f in &a.filter {
+                let (k, v) = f
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))?;
+                match k {
+                    "dangling" => {
+                        let want = matches!(v, "true" | "1");
+                        let mut keep = Vec::new();
+                        for vol in list {
+                            if e.volume_users(&vol.name)?.is_empty() == want {
+                                keep.push(vol);
+                            }
+                        }
+                        list = keep;
+                    }
+                    "name" => list.retain(|x| x.name.contains(v)),
+                    "label" => list.retain(|x| label_match(&x.labels, v)),
+                    "driver" => list.retain(|x| x.driver == v),
+                    _ => bail!("invalid filter '{k}'"),
+                }
+            }
+            if a.quiet {
+                for v in &list {
+                    println!("{}", v.name);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<Value> = list
+                .iter()
+                .map(|v| {
+                    json!({"Driver": v.driver, "Name": v.name, "Scope": "local",
+                           "Mountpoint": e.paths.volume_data(&v.name),
+                           "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(",")})
+                })
+                .collect();
+            output::print_rows(
+                &Format::parse(a.format.as_deref()),
+                &[("DRIVER", "Driver"), ("VOLUME NAME", "Name")],
+                &rows,
+            )?;
+        }
+        VolumeCommand::Inspect(a) => {
+            let mut values = Vec::new();
+            let mut missing = false;
+            for n in &a.names {
+                match e.volume(n) {
+                    Ok(v) => values.push(crate::container::inspect_volume(&e, &v)),
+                    Err(err) => {
+                        output::print_error(&err.into());
+                        missing = true;
+                    }
+                }
+            }
+            crate::container::print_values(&values, a.format.as_deref())?;
+            if missing {
+                return Err(anyhow::Error::new(Exit(1)));
+            }
+        }
+        VolumeCommand::Rm(a) => {
+            let mut failed = false;
+            for n in &a.names {
+                match e.volume_remove(n, a.force) {
+                    Ok(()) => println!("{n}"),
+                    Err(err) => {
+                        output::print_error(&err.into());
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                return Err(anyhow::Error::new(Exit(1)));
+            }
+        }
+        VolumeCommand::Prune(a) => {
+            let mut labels = Vec::new();
+            for f in &a.filter {
+                match f.split_once('=') {
+                    Some(("label", v)) => labels.push(v.to_string()),
+                    Some(("all", v)) => {
+                        if matches!(v, "true" | "1") {
+                            return prune(&e, true, &labels);
+                        }
+                    }
+                    _ => bail!("invalid filter {f:?}"),
+                }
+            }
+            return prune(&e, a.all, &labels);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(e: &berth_engine::Engine, all: bool, labels: &[String]) -> Result<ExitCode> {
+    let (removed, freed) =
+        e.volume_prune(all, |v| !labels.iter().all(|l| label_match(&v.labels, l)))?;
+    if !removed.is_empty() {
+        println!("Deleted Volumes:");
+        for r in &removed {
+            println!("{r}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", output::human_size(freed));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,387 @@
+//! Files in and out of containers (cp, commit, export, diff) and volumes.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::Env;
+
+#[test]
+fn cp_both_ways_and_tar_streams() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let host = env.dir.path().join("host");
+    std::fs::create_dir_all(host.join("tree/sub")).unwrap();
+    std::fs::write(host.join("tree/sub/f.txt"), "from host\n").unwrap();
+    std::fs::write(host.join("one.txt"), "one\n").unwrap();
+    b.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let h = |p: &str| host.join(p).to_str().unwrap().to_string();
+
+    // Host → running container: a file, a directory, into an existing directory.
+    b.ok(&["cp", &h("one.txt"), "box:/tmp/one.txt"]);
+    b.ok(&["cp", &h("tree"), "box:/opt"]);
+    b.ok(&["cp", &h("tree"), "box:/opt"]);
+    assert_eq!(b.ok(&["exec", "box", "cat", "/tmp/one.txt"]), "one\n");
+    assert_eq!(
+        b.ok(&["exec", "box", "cat", "/opt/sub/f.txt"]),
+        "from host\n"
+    );
+    assert_eq!(
+        b.ok(&["exec", "box", "cat", "/opt/tree/sub/f.txt"]),
+        "from host\n"
+    );
+
+    // Container → host, running and stopped.
+    b.ok(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "mkdir -p /data/d && echo inside > /data/d/x && ln -s /etc/passwd /data/d/link",
+    ]);
+    b.ok(&["cp", "box:/data/d", &h("out")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("out/x")).unwrap(),
+        "inside\n"
+    );
+    let link = std::fs::read_link(host.join("out/link")).unwrap();
+    assert_eq!(
+        link.to_str().unwrap(),
+        "/etc/passwd",
+        "symlinks are copied as links"
+    );
+    b.ok(&["stop", "-t", "0", "box"]);
+    b.ok(&["cp", "box:/data/d/x", &h("x-stopped")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("x-stopped")).unwrap(),
+        "inside\n"
+    );
+    b.ok(&["cp", &h("one.txt"), "box:/root/"]);
+    b.ok(&["start", "box"]);
+    assert_eq!(b.ok(&["exec", "box", "cat", "/root/one.txt"]), "one\n");
+
+    // Tar through stdout and stdin.
+    let o = b.cmd().args(["cp", "box:/data/d/x", "-"]).output().unwrap();
+    assert!(o.status.success());
+    let mut ar = tar::Archive::new(&o.stdout[..]);
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["x"]);
+    let mut t = tar::Builder::new(Vec::new());
+    let mut hd = tar::Header::new_gnu();
+    hd.set_size(4);
+    hd.set_mode(0o644);
+    hd.set_cksum();
+    t.append_data(&mut hd, "streamed.txt", &b"tar\n"[..])
+        .unwrap();
+    let data = t.into_inner().unwrap();
+    let mut child = b
+        .cmd()
+        .args(["cp", "-", "box:/tmp"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(b.ok(&["exec", "box", "cat", "/tmp/streamed.txt"]), "tar\n");
+
+    // Escapes are refused: a tar with ../ and a symlink pointing out of the container.
+    let mut t = tar::Builder::new(Vec::new());
+    let mut hd = tar::Header::new_gnu();
+    hd.set_size(4);
+    hd.set_mode(0o644);
+    {
+        let name = b"../../../../escape.txt";
+        let raw = hd.as_old_mut();
+        raw.name[..name.len()].copy_from_slice(name);
+    }
+    hd.set_cksum();
+    t.append(&hd, &b"bad\n"[..]).unwrap();
+    let data = t.into_inner().unwrap();
+    let mut child = b
+        .cmd()
+        .args(["cp", "-", "box:/tmp"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "a ../ entry was accepted");
+    assert!(!std::path::Path::new("/escape.txt").exists());
+    b.ok(&["exec", "box", "ln", "-s", "/", "/tmp/hostroot"]);
+    b.ok(&[
+        "cp",
+        &h("one.txt"),
+        "box:/tmp/hostroot/etc/berth-escape-test",
+    ]);
+    assert!(
+        !std::path::Path::new("/etc/berth-escape-test").exists(),
+        "symlink escaped to the host"
+    );
+    assert_eq!(
+        b.ok(&["exec", "box", "cat", "/etc/berth-escape-test"]),
+        "one\n"
+    );
+    // A symlink as the last component is replaced, not followed.
+    b.ok(&[
+        "exec",
+        "box",
+        "ln",
+        "-s",
+        "/etc/berth-final-escape",
+        "/tmp/final",
+    ]);
+    b.ok(&["cp", &h("one.txt"), "box:/tmp/final"]);
+    assert!(
+        !std::path::Path::new("/etc/berth-final-escape").exists(),
+        "final symlink followed to the host"
+    );
+    assert_eq!(b.ok(&["exec", "box", "cat", "/tmp/final"]), "one\n");
+    let (code, _, err) = b.run(&["cp", "box:/no/such/file", &h("nothing")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/no/such/file"), "{err}");
+}
+
+#[test]
+fn commit_export_diff() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&["run", "--name", "src", "busybox", "sh", "-c", "echo made > /made.txt; rm /etc/hostname.orig 2>/dev/null; rm /bin/true; echo x >> /etc/profile"]);
+    let diff = b.ok(&["diff", "src"]);
+    assert!(diff.contains("A /made.txt"), "{diff}");
+    assert!(diff.contains("D /bin/true"), "{diff}");
+    assert!(diff.contains("C /etc"), "{diff}");
+
+    let id = b.ok(&[
+        "commit",
+        "-m",
+        "added a file",
+        "-c",
+        "CMD [\"cat\", \"/made.txt\"]",
+        "src",
+        "made:1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(b.ok(&["run", "--rm", "made:1"]), "made\n");
+    assert_eq!(
+        b.run(&["run", "--rm", "made:1", "test", "-e", "/bin/true"])
+            .0,
+        1
+    );
+    let hist = b.ok(&["history", "made:1"]);
+    assert!(hist.contains("added a file"), "{hist}");
+
+    let tarpath = env.dir.path().join("export.tar");
+    b.ok(&["export", "-o", tarpath.to_str().unwrap(), "src"]);
+    let mut ar = tar::Archive::new(std::fs::File::open(&tarpath).unwrap());
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.trim_start_matches("./") == "made.txt"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.trim_start_matches("./") == "bin/true")
+    );
+    // Re-import the export as an image.
+    b.ok(&["import", tarpath.to_str().unwrap(), "reimported"]);
+    assert_eq!(
+        b.ok(&["run", "--rm", "reimported", "cat", "/made.txt"]),
+        "made\n"
+    );
+}
+
+#[test]
+fn volumes_outlive_containers() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&["volume", "create", "--label", "k=v", "data"]);
+    b.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "data:/data:ro",
+            "busybox",
+            "cat",
+            "/data/f"
+        ]),
+        "kept\n"
+    );
+    let (code, _, _) = b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data:ro",
+        "busybox",
+        "touch",
+        "/data/g",
+    ]);
+    assert_eq!(code, 1, "a :ro volume was writable");
+    // A named volume created on first use, and populated from the image's directory.
+    b.ok(&[
+        "run",
+        "--name",
+        "user",
+        "-v",
+        "auto:/etc",
+        "busybox",
+        "true",
+    ]);
+    assert!(b.ok(&["volume", "ls", "-q"]).contains("auto"));
+    assert!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "auto:/x",
+            "busybox",
+            "cat",
+            "/x/passwd"
+        ])
+        .contains("root:")
+    );
+    let (code, _, err) = b.run(&["volume", "rm", "auto"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("in use"), "{err}");
+    b.ok(&["rm", "user"]);
+    b.ok(&["volume", "rm", "auto"]);
+
+    // Anonymous volumes: kept by rm, removed by rm -v.
+    b.ok(&["create", "--name", "anon", "-v", "/scratch", "busybox"]);
+    let vols = b.ok(&["volume", "ls", "-q"]);
+    assert_eq!(vols.lines().count(), 2, "{vols}");
+    b.ok(&["rm", "-v", "anon"]);
+    assert_eq!(b.ok(&["volume", "ls", "-q"]).trim(), "data");
+
+    // --mount, bind mounts, tmpfs, --volumes-from.
+    let hostdir = env.dir.path().join("bind");
+    std::fs::create_dir(&hostdir).unwrap();
+    std::fs::write(hostdir.join("h"), "host file\n").unwrap();
+    let spec = format!("type=bind,source={},target=/b,readonly", hostdir.display());
+    assert_eq!(
+        b.ok(&["run", "--rm", "--mount", &spec, "busybox", "cat", "/b/h"]),
+        "host file\n"
+    );
+    let bind = format!("{}:/b", hostdir.display());
+    b.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "echo back > /b/back",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(hostdir.join("back")).unwrap(),
+        "back\n"
+    );
+    let mounts = b.ok(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/t:size=1m",
+        "busybox",
+        "grep",
+        " /t ",
+        "/proc/mounts",
+    ]);
+    assert!(
+        mounts.contains("tmpfs") && mounts.contains("size=1024k"),
+        "{mounts}"
+    );
+    b.ok(&[
+        "create",
+        "--name",
+        "holder",
+        "--mount",
+        "type=volume,source=data,target=/shared",
+        "busybox",
+    ]);
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "holder",
+            "busybox",
+            "cat",
+            "/shared/f"
+        ]),
+        "kept\n"
+    );
+    let ins = b.ok(&["inspect", "-f", "{{json .Mounts}}", "holder"]);
+    assert!(
+        ins.contains("\"Name\":\"data\"") && ins.contains("\"Destination\":\"/shared\""),
+        "{ins}"
+    );
+
+    // Inspect, filters, bad input.
+    let v: serde_json::Value = serde_json::from_str(&b.ok(&["volume", "inspect", "data"])).unwrap();
+    assert_eq!(v[0]["Labels"]["k"], "v");
+    assert!(
+        v[0]["Mountpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/volumes/data/_data")
+    );
+    assert_eq!(
+        b.ok(&["volume", "ls", "-q", "--filter", "label=k=v"])
+            .trim(),
+        "data"
+    );
+    assert_eq!(
+        b.ok(&["volume", "ls", "-q", "--filter", "dangling=true"]),
+        ""
+    );
+    assert_eq!(b.run(&["volume", "create", "../evil"]).0, 1);
+    assert_eq!(
+        b.run(&["run", "--rm", "-v", "data:relative", "busybox"]).0,
+        125
+    );
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=nonsense,target=/x",
+            "busybox"
+        ])
+        .0,
+        125
+    );
+    b.ok(&["rm", "holder"]);
+    let pruned = b.ok(&["volume", "prune", "-f", "-a"]);
+    assert!(pruned.contains("data"), "{pruned}");
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
+}

@@ -1,0 +1,368 @@
+//! The per-container monitor: restart policies, health checks, OOM reports, log rotation, and
+//! containers that survive SIGKILL of every other Berth process.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::Env;
+
+#[test]
+fn restart_policies() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fails",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
+    env.wait_for(20, "three restarts", || {
+        env.field("fails", "{{.State.Status}} {{.RestartCount}}") == "exited 3"
+    });
+    assert_eq!(env.field("fails", "{{.State.ExitCode}}"), "1");
+    assert_eq!(
+        b.ok(&["logs", "fails"]).matches("run").count(),
+        4,
+        "first run plus three restarts"
+    );
+
+    // on-failure leaves a clean exit alone; always restarts it until stopped.
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "clean",
+        "--restart",
+        "on-failure",
+        "busybox",
+        "true",
+    ]);
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]);
+    env.wait_for(20, "always to restart", || {
+        env.field("always", "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 2
+    });
+    env.wait_for(5, "clean to exit", || {
+        env.field("clean", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(env.field("clean", "{{.RestartCount}}"), "0");
+    b.ok(&["stop", "-t", "1", "always"]);
+    let n = env.field("always", "{{.RestartCount}}");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        env.field("always", "{{.State.Status}} {{.RestartCount}}"),
+        format!("exited {n}")
+    );
+    assert_eq!(
+        env.field("always", "{{.HostConfig.RestartPolicy.Name}}"),
+        "always"
+    );
+    let (code, _, err) = b.run(&["run", "--restart", "sometimes", "busybox"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("sometimes"), "{err}");
+    let (code, _, err) = b.run(&["run", "--rm", "--restart", "always", "busybox"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("conflict") || err.contains("cannot"), "{err}");
+}
+
+#[test]
+fn health_status_follows_the_check() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "--health-timeout",
+        "2s",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let status = || env.field("hc", "{{.State.Health.Status}}");
+    assert_eq!(status(), "starting");
+    env.wait_for(10, "unhealthy", || status() == "unhealthy");
+    b.ok(&["exec", "hc", "touch", "/tmp/ok"]);
+    env.wait_for(10, "healthy", || status() == "healthy");
+    let log = env.field("hc", "{{json .State.Health.Log}}");
+    assert!(log.contains("ExitCode"), "{log}");
+    assert!(
+        b.ok(&["ps", "--format", "{{.Status}}"])
+            .contains("(healthy)")
+    );
+    let events = b.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "container=hc",
+    ]);
+    assert!(events.contains("health_status"), "{events}");
+    b.ok(&["rm", "-f", "hc"]);
+    // --no-healthcheck wins over the flags' absence and the image's check.
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "nohc",
+        "--no-healthcheck",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(env.field("nohc", "{{json .State.Health}}"), "null");
+}
+
+#[test]
+fn oom_kill_is_reported() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    // dd allocates (and touches) its 64 MiB block in a 16 MiB container.
+    let (code, _, _) = b.run(&[
+        "run",
+        "--name",
+        "oom",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
+    assert_eq!(code, 137);
+    assert_eq!(
+        env.field("oom", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
+    let events = b.ok(&["events", "--since", "0", "--until", "0s"]);
+    assert!(events.contains("container oom"), "{events}");
+    assert_eq!(
+        env.field("oom", "{{.HostConfig.Memory}}"),
+        (16 * 1024 * 1024).to_string()
+    );
+}
+
+#[test]
+fn logs_rotate_and_follow() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&[
+        "run",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=10k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    let logpath = env.field("chatty", "{{.LogPath}}");
+    let size = std::fs::metadata(&logpath).unwrap().len();
+    assert!(size <= 10 * 1024, "log not rotated: {size}");
+    assert!(Path::new(&format!("{logpath}.1")).exists());
+    assert!(
+        !Path::new(&format!("{logpath}.2")).exists(),
+        "max-file=2 keeps two files"
+    );
+    let out = b.ok(&["logs", "chatty"]);
+    assert!(out.ends_with("line-1999\n"));
+    assert!(!out.contains("line-0\n"), "the oldest lines are gone");
+    assert_eq!(
+        b.ok(&["logs", "--tail", "2", "chatty"]),
+        "line-1998\nline-1999\n"
+    );
+    // Each line is Docker's json-file format.
+    let first = std::fs::read_to_string(&logpath).unwrap();
+    let v: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(v["stream"], "stdout");
+    assert!(v["log"].as_str().unwrap().starts_with("line-") && v["time"].is_string());
+
+    // logs -f follows until the container exits.
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "follow",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; sleep 0.5; echo two",
+    ]);
+    let out = b.ok(&["logs", "-f", "follow"]);
+    assert_eq!(out, "one\ntwo\n");
+    let (code, _, err) = b.run(&["run", "--log-opt", "max-size=lots", "busybox"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("max-size"), "{err}");
+}
+
+/// Pids of processes whose executable is `exe`.
+fn pids_of(exe: &Path) -> Vec<i32> {
+    let exe = exe.canonicalize().unwrap();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Whether a process runs with `root` in its command line (ours, not another test's).
+fn mentions(pid: i32, root: &Path) -> bool {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let r = root.to_string_lossy();
+    String::from_utf8_lossy(&cmd).contains(&*r) || String::from_utf8_lossy(&env).contains(&*r)
+}
+
+#[test]
+fn containers_survive_sigkill_of_every_other_berth_process() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    for i in 0..20 {
+        b.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &format!("k{i}"),
+            "busybox",
+            "sh",
+            "-c",
+            "echo hello-$HOSTNAME; exec sleep 1000",
+        ]);
+    }
+    // Long-lived clients: logs -f, attach, wait.
+    let mut clients = Vec::new();
+    for args in [
+        vec!["logs", "-f", "k0"],
+        vec!["attach", "k1"],
+        vec!["wait", "k2"],
+    ] {
+        clients.push(
+            b.cmd()
+                .args(&args)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let berth = Path::new(env!("CARGO_BIN_EXE_berth"));
+    let mine: Vec<i32> = pids_of(berth)
+        .into_iter()
+        .filter(|p| mentions(*p, &b.root))
+        .collect();
+    assert!(mine.len() >= 3, "clients not found: {mine:?}");
+    for p in &mine {
+        // SAFETY: plain kill(2) of a process this test started.
+        unsafe { libc::kill(*p, libc::SIGKILL) };
+    }
+    for mut c in clients {
+        let _ = c.wait();
+    }
+    assert_eq!(
+        b.ok(&["ps", "-q"]).lines().count(),
+        20,
+        "a container died with the clients"
+    );
+    assert!(b.ok(&["logs", "k5"]).starts_with("hello-"));
+    b.ok(&["stop", "-t", "0", "k3"]);
+    assert_eq!(env.field("k3", "{{.State.Status}}"), "exited");
+
+    // SIGKILL one monitor: the next command reports and cleans its container.
+    let victim = env.field("k4", "{{.State.Pid}}");
+    let monitor = std::fs::read_to_string(format!("/proc/{victim}/stat")).unwrap();
+    let ppid: i32 = monitor
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let monitor_exe = std::fs::read_link(format!("/proc/{ppid}/exe")).unwrap();
+    assert!(
+        monitor_exe.ends_with("berth-monitor"),
+        "{}",
+        monitor_exe.display()
+    );
+    let id = env.field("k4", "{{.Id}}");
+    // SAFETY: kill(2) of the monitor this test started.
+    unsafe { libc::kill(ppid, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(100));
+    let ps = b.ok(&["ps", "-a", "--filter", "name=k4", "--format", "{{.Status}}"]);
+    assert!(ps.starts_with("Exited (137)"), "{ps}");
+    // Killed (a zombie until the host's init reaps it) or gone.
+    env.wait_for(5, "the orphaned container to die", || {
+        std::fs::read_to_string(format!("/proc/{victim}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    });
+    let rootfs = b.root.join("containers").join(&id).join("rootfs");
+    assert!(
+        !env.leftover_mounts().iter().any(|m| Path::new(m) == rootfs),
+        "rootfs of the orphan still mounted"
+    );
+    assert!(
+        !b.root.join("run/runtime").join(&id).exists(),
+        "runtime state of the orphan left"
+    );
+    assert_eq!(b.ok(&["ps", "-q"]).lines().count(), 18);
+}

@@ -1,0 +1,262 @@
+//! What a container is made of: the configuration recorded at `create` (Docker's Config and
+//! HostConfig, in Berth's own types). It is validated once, stored as JSON, and turned into
+//! an OCI runtime spec (`spec`) each time the container starts.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `berth create` / `run` records about a container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerConfig {
+    /// The image as the user named it ("busybox", "localhost:5000/x:1").
+    pub image: String,
+    /// The image's ID (config digest, "sha256:...").
+    pub image_id: String,
+    /// Overrides the image's ENTRYPOINT (`--entrypoint`; `Some(vec![])` clears it).
+    pub entrypoint: Option<Vec<String>>,
+    /// Overrides the image's CMD (arguments after the image name).
+    pub cmd: Option<Vec<String>>,
+    /// `-e`/`--env-file` entries, NAME=value (a bare NAME takes the caller's value before it
+    /// is recorded). Applied over the image's Env.
+    pub env: Vec<String>,
+    /// `-w`: overrides the image's WorkingDir.
+    pub working_dir: Option<String>,
+    /// `-u`: user[:group], names or numbers; overrides the image's User.
+    pub user: Option<String>,
+    /// `--group-add`: extra groups (names or numbers).
+    pub group_add: Vec<String>,
+    /// `-l`/`--label`.
+    pub labels: BTreeMap<String, String>,
+    /// `-h`/`--hostname` (default: the first 12 characters of the container ID).
+    pub hostname: Option<String>,
+    /// `--domainname`.
+    pub domainname: Option<String>,
+    /// `-t`: a pseudo-terminal.
+    pub tty: bool,
+    /// `-i`: keep stdin open.
+    pub open_stdin: bool,
+    /// `--stop-signal` (default: the image's StopSignal, else SIGTERM).
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds (default 10).
+    pub stop_timeout: Option<u32>,
+    /// Health check: flags over the image's HEALTHCHECK; `None` uses the image's.
+    pub healthcheck: Option<HealthConfig>,
+    /// `--no-healthcheck`.
+    pub no_healthcheck: bool,
+    /// Ports the image exposes plus `--expose` (e.g. "80/tcp"); informational until
+    /// networking publishes them.
+    pub exposed_ports: Vec<String>,
+    /// The process's command line as resolved at create time (entrypoint + cmd, Docker's
+    /// Path and Args), recorded so that listings need not read the image.
+    pub resolved_args: Vec<String>,
+    pub host: HostConfig,
+}
+
+/// Health check settings (durations in nanoseconds, as Docker stores them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthConfig {
+    /// `["CMD", args...]`, `["CMD-SHELL", "cmd"]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval_ns: u64,
+    pub timeout_ns: u64,
+    pub start_period_ns: u64,
+    pub retries: u32,
+}
+
+/// How a container runs on the host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostConfig {
+    /// `-v`, `--mount`, `--tmpfs`, in the order given.
+    pub mounts: Vec<Mount>,
+    /// `--volumes-from` container[:ro|rw].
+    pub volumes_from: Vec<String>,
+    pub network_mode: NetworkMode,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host` host:ip.
+    pub extra_hosts: Vec<String>,
+    /// `--read-only`.
+    pub read_only_rootfs: bool,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--cap-add`/`--cap-drop` ("NET_ADMIN", "CAP_NET_ADMIN" or "ALL").
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// `--security-opt`, parsed.
+    pub security: SecurityOpts,
+    /// `--device` host[:container[:rwm]].
+    pub devices: Vec<Device>,
+    /// `--device-cgroup-rule` ("c 1:3 rwm").
+    pub device_cgroup_rules: Vec<String>,
+    pub resources: Resources,
+    pub restart_policy: RestartPolicy,
+    /// `--rm`.
+    pub auto_remove: bool,
+    /// `--init`.
+    pub init: bool,
+    pub log: LogConfig,
+    /// `--shm-size` in bytes (default 64 MiB).
+    pub shm_size: Option<u64>,
+    /// `--sysctl`.
+    pub sysctls: BTreeMap<String, String>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `--ipc`, `--pid`, `--uts`: "" (private), "host", or "container:NAME" (pid, ipc).
+    pub ipc_mode: String,
+    pub pid_mode: String,
+    pub uts_mode: String,
+}
+
+/// One mount of the container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Mount {
+    pub kind: MountKind,
+    /// Host path (bind), volume name (volume; empty for an anonymous one), unused (tmpfs).
+    pub source: String,
+    /// Absolute path in the container.
+    pub target: String,
+    pub read_only: bool,
+    /// Bind propagation ("rprivate", "rshared", ...), empty for the default.
+    pub propagation: String,
+    /// SELinux relabel ("z", "Z"), accepted and ignored without SELinux.
+    pub relabel: String,
+    /// Volume: do not copy the image's content at the target into a new volume.
+    pub no_copy: bool,
+    /// tmpfs: size in bytes and mode.
+    pub tmpfs_size: Option<u64>,
+    pub tmpfs_mode: Option<u32>,
+    /// Extra mount options (tmpfs "noexec", bind "nosuid", ...).
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    #[default]
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+/// `--network`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// A private network namespace with only loopback (until bridge networks exist, the
+    /// default; Docker's default is its bridge).
+    #[default]
+    None,
+    /// The host's network namespace.
+    Host,
+    /// `container:NAME`: another container's network namespace.
+    Container(String),
+}
+
+/// `--security-opt` values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecurityOpts {
+    /// `seccomp=unconfined`.
+    pub seccomp_unconfined: bool,
+    /// `seccomp=PATH`: the profile's JSON, read at create time.
+    pub seccomp_profile: Option<String>,
+    /// `no-new-privileges` (or `no-new-privileges=true`).
+    pub no_new_privileges: bool,
+    /// `apparmor=PROFILE` (refused when AppArmor is off).
+    pub apparmor: Option<String>,
+    /// `label=...` (accepted and ignored without SELinux, like Docker).
+    pub labels: Vec<String>,
+}
+
+/// `--device`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Device {
+    pub host_path: String,
+    pub container_path: String,
+    /// Cgroup permissions, "rwm" by default.
+    pub permissions: String,
+}
+
+/// Resource limits (Docker's units).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    /// `-m`, bytes.
+    pub memory: Option<i64>,
+    /// `--memory-swap`, bytes of memory+swap; -1 unlimited.
+    pub memory_swap: Option<i64>,
+    /// `--memory-reservation`, bytes.
+    pub memory_reservation: Option<i64>,
+    /// `--oom-kill-disable`.
+    pub oom_kill_disable: bool,
+    /// `--cpus` in billionths of a CPU.
+    pub nano_cpus: Option<i64>,
+    /// `--cpu-shares`.
+    pub cpu_shares: Option<u64>,
+    /// `--cpu-period`/`--cpu-quota` in microseconds.
+    pub cpu_period: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    /// `--cpuset-cpus`, `--cpuset-mems`.
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// `--pids-limit` (<= 0: unlimited).
+    pub pids_limit: Option<i64>,
+    /// `--blkio-weight`.
+    pub blkio_weight: Option<u16>,
+    /// `--ulimit` name=soft[:hard].
+    pub ulimits: Vec<Ulimit>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    /// "nofile", "nproc", ... (Docker's names).
+    pub name: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// `--restart`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RestartPolicy {
+    pub name: RestartName,
+    /// For on-failure: at most this many restarts (0 = no limit).
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartName {
+    #[default]
+    No,
+    OnFailure,
+    Always,
+    UnlessStopped,
+}
+
+/// `--log-opt` for the json-file driver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// Rotate when the file reaches this many bytes (0: never).
+    pub max_size: u64,
+    /// Keep this many files (the live one included).
+    pub max_file: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            max_size: 10 * 1024 * 1024,
+            max_file: 3,
+        }
+    }
+}

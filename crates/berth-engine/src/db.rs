@@ -1,0 +1,198 @@
+//! The engine's records in SQLite (WAL, busy timeout): containers and volumes. Several
+//! `berth` processes and monitors open it at once; every change is one short transaction,
+//! and no transaction is held across slow work.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::container::{Container, State};
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    driver TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    options TEXT NOT NULL,
+    anonymous INTEGER NOT NULL
+);
+";
+
+/// An open state database.
+pub struct Db {
+    conn: Connection,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Internal(format!("encode record: {e}")))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Internal(format!("corrupt record {what}: {e}")))
+}
+
+impl Db {
+    /// Opens (and creates) the database at `path`.
+    pub fn open(path: &Path) -> Result<Db> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        // WAL lets readers go on while one process writes; NORMAL sync is durable at each
+        // checkpoint and never corrupts on a crash.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            conn.execute_batch(SCHEMA)?;
+            conn.pragma_update(None, "user_version", 1)?;
+        }
+        Ok(Db { conn })
+    }
+
+    /// Inserts a new container; a taken name is a conflict naming it.
+    pub fn insert_container(&self, c: &Container) -> Result<()> {
+        let r = self.conn.execute(
+            "INSERT INTO containers (id, name, created, config, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![c.id, c.name, c.created, json(&c.config)?, json(&c.state)?],
+        );
+        match r {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(Error::Conflict(format!(
+                    "the container name \"/{}\" is already in use; remove or rename that container to reuse the name",
+                    c.name
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String, String)> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    }
+
+    fn decode(t: (String, String, String, String, String)) -> Result<Container> {
+        let (id, name, created, config, state) = t;
+        Ok(Container {
+            config: parse(&config, &format!("config of container {id}"))?,
+            state: parse(&state, &format!("state of container {id}"))?,
+            id,
+            name,
+            created,
+        })
+    }
+
+    /// Every container, oldest first.
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, name, created, config, state FROM containers ORDER BY created, id",
+        )?;
+        let rows = st.query_map([], Self::row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(Self::decode(r?)?);
+        }
+        Ok(out)
+    }
+
+    /// Finds a container by full id, name, or unique id prefix (Docker's rules).
+    pub fn find(&self, key: &str) -> Result<Container> {
+        let key = key.strip_prefix('/').unwrap_or(key);
+        let q =
+            "SELECT id, name, created, config, state FROM containers WHERE id = ?1 OR name = ?1";
+        if let Some(t) = self
+            .conn
+            .prepare_cached(q)?
+            .query_row([key], Self::row)
+            .optional()?
+        {
+            return Self::decode(t);
+        }
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id, name, created, config, state FROM containers WHERE id >= ?1 AND id < ?2 LIMIT 2",
+            )?;
+            let upper = format!("{key}g");
+            let found: Vec<_> = st
+                .query_map([key, upper.as_str()], Self::row)?
+                .collect::<Result<_, _>>()?;
+            let n = found.len();
+            match (n, found.into_iter().next()) {
+                (1, Some(t)) => return Self::decode(t),
+                (2, _) => {
+                    return Err(Error::invalid(
+                        format!("container id prefix {key}"),
+                        "it matches more than one container",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Err(Error::NoSuchContainer(key.to_string()))
+    }
+
+    /// Reads, changes and writes a container's state in one immediate transaction, so that
+    /// concurrent updates (CLI and monitor) never lose each other's changes.
+    pub fn update_state<T>(&self, id: &str, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let s: Option<String> = tx
+            .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let s = s.ok_or_else(|| Error::NoSuchContainer(id.to_string()))?;
+        let mut state: State = parse(&s, &format!("state of container {id}"))?;
+        let out = f(&mut state)?;
+        tx.execute(
+            "UPDATE containers SET state = ?1 WHERE id = ?2",
+            params![json(&state)?, id],
+        )?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Renames a container.
+    pub fn rename(&self, id: &str, name: &str) -> Result<()> {
+        match self.conn.execute(
+            "UPDATE containers SET name = ?1 WHERE id = ?2",
+            params![name, id],
+        ) {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(Error::Conflict(format!(
+                    "the container name \"/{name}\" is already in use"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes a container record.
+    pub fn delete_container(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The connection, for the volume queries.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}

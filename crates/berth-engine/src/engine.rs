@@ -1,0 +1,127 @@
+//! The `Engine`: one interface over the engine's state that the CLI (and later the API
+//! server and orchestration) call. No daemon: every call acts on the state directly.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::container::{Container, Status};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::events;
+use crate::paths::Paths;
+
+/// The engine of one data root.
+pub struct Engine {
+    pub paths: Paths,
+    pub(crate) db: Db,
+    store: OnceLock<berth_image::Store>,
+    /// The berth-monitor binary.
+    monitor_bin: PathBuf,
+}
+
+/// Finds the monitor binary: $BERTH_MONITOR, else next to the running executable, else
+/// on PATH.
+pub fn default_monitor_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("BERTH_MONITOR") {
+        return PathBuf::from(p);
+    }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let p = dir.join("berth-monitor");
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from("berth-monitor")
+}
+
+impl Engine {
+    /// Opens the engine for data root `root` (created if missing).
+    pub fn open(root: &Path, runroot: Option<&Path>) -> Result<Engine> {
+        let paths = Paths::new(root, runroot);
+        let db = Db::open(&paths.db())?;
+        Ok(Engine {
+            paths,
+            db,
+            store: OnceLock::new(),
+            monitor_bin: default_monitor_bin(),
+        })
+    }
+
+    /// Uses another monitor binary.
+    pub fn with_monitor_bin(mut self, p: PathBuf) -> Engine {
+        self.monitor_bin = p;
+        self
+    }
+
+    pub(crate) fn monitor_bin(&self) -> &Path {
+        &self.monitor_bin
+    }
+
+    /// The image store (opened on first use).
+    pub fn store(&self) -> Result<&berth_image::Store> {
+        if let Some(s) = self.store.get() {
+            return Ok(s);
+        }
+        let s = berth_image::Store::open(&self.paths.root)?;
+        Ok(self.store.get_or_init(|| s))
+    }
+
+    /// Finds a container by name, id or id prefix, with its state brought up to date.
+    pub fn container(&self, key: &str) -> Result<Container> {
+        let c = self.db.find(key)?;
+        self.refresh(c)
+    }
+
+    /// Every container, with states brought up to date.
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        self.db
+            .containers()?
+            .into_iter()
+            .map(|c| self.refresh(c))
+            .collect()
+    }
+
+    /// A container the state database calls live but whose monitor is gone (killed) cannot
+    /// be supervised any more: its processes are killed, its mounts and cgroups released,
+    /// and it is recorded as exited, so that nothing leaks.
+    fn refresh(&self, c: Container) -> Result<Container> {
+        if !c.state.status.is_live() || monitor_alive(c.state.monitor_pid, c.state.monitor_start) {
+            return Ok(c);
+        }
+        crate::lifecycle::recover_orphan(self, &c)?;
+        self.db.find(&c.id)
+    }
+
+    /// Records an event (`berth events`); failures to record are not fatal.
+    pub(crate) fn event(&self, kind: &str, action: &str, c: &Container, extra: &[(&str, String)]) {
+        events::append(
+            &self.paths,
+            kind,
+            action,
+            &c.id,
+            &c.name,
+            &c.config.image,
+            extra,
+        );
+    }
+
+    /// The live status (checked against the kernel for running containers).
+    pub fn status(&self, c: &Container) -> Status {
+        c.state.status
+    }
+}
+
+/// Whether the monitor process `pid`, started at `start`, is alive.
+pub fn monitor_alive(pid: i32, start: u64) -> bool {
+    pid > 0 && berth_runtime::util::process_alive(pid, start)
+}
+
+/// Maps an error to the exit code `berth` uses: 125 for Berth's own errors, as docker.
+pub fn exit_code_for(e: &Error) -> i32 {
+    match e {
+        Error::StartFailed { code, .. } => *code,
+        _ => 125,
+    }
+}

@@ -1,0 +1,139 @@
+//! The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, written into the
+//! container's directory and bind-mounted by the spec.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+
+/// The container's hostname: the configured one, else the short id (as Docker).
+pub fn hostname(c: &Container) -> String {
+    c.config
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| c.short_id().to_string())
+}
+
+/// The /etc/hosts text.
+pub fn hosts(c: &Container) -> Result<String> {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
+         ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for h in &c.config.host.extra_hosts {
+        let (name, ip) = h
+            .split_once(':')
+            .or_else(|| h.split_once('='))
+            .ok_or_else(|| Error::invalid(format!("--add-host {h:?}"), "use host:ip"))?;
+        let ip: IpAddr = ip
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse()
+            .map_err(|_| {
+                Error::invalid(
+                    format!("--add-host {h:?}"),
+                    format!("{ip:?} is not an IP address"),
+                )
+            })?;
+        s.push_str(&format!("{ip}\t{name}\n"));
+    }
+    Ok(s)
+}
+
+fn is_loopback_nameserver(line: &str) -> bool {
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|a| a.parse::<IpAddr>().ok())
+        .is_some_and(|ip| ip.is_loopback())
+}
+
+/// The /etc/resolv.conf text: --dns/--dns-search/--dns-option, else the host's without
+/// loopback nameservers (unreachable from the container), else Google's public servers, as
+/// Docker does.
+pub fn resolv_conf(c: &Container, host_resolv: &str) -> String {
+    let h = &c.config.host;
+    let mut out = String::new();
+    let mut nameservers: Vec<String> = h.dns.iter().map(|d| format!("nameserver {d}")).collect();
+    let mut search: Vec<String> = Vec::new();
+    let mut options: Vec<String> = Vec::new();
+    for line in host_resolv.lines() {
+        let l = line.trim();
+        if l.starts_with("nameserver") && h.dns.is_empty() && !is_loopback_nameserver(l) {
+            nameservers.push(l.to_string());
+        } else if let Some(rest) = l.strip_prefix("search") {
+            if h.dns_search.is_empty() {
+                search.extend(rest.split_whitespace().map(String::from));
+            }
+        } else if let Some(rest) = l.strip_prefix("options")
+            && h.dns_options.is_empty()
+        {
+            options.extend(rest.split_whitespace().map(String::from));
+        }
+    }
+    if nameservers.is_empty() {
+        nameservers = vec!["nameserver 8.8.8.8".into(), "nameserver 8.8.4.4".into()];
+    }
+    if !h.dns_search.is_empty() {
+        search = h.dns_search.clone();
+    }
+    if !h.dns_options.is_empty() {
+        options = h.dns_options.clone();
+    }
+    for n in nameservers {
+        out.push_str(&n);
+        out.push('\n');
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+/// Writes the three files into `dir`.
+pub fn write(dir: &Path, c: &Container) -> Result<()> {
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for (name, text) in [
+        ("hostname", format!("{}\n", hostname(c))),
+        ("hosts", hosts(c)?),
+        ("resolv.conf", resolv_conf(c, &host_resolv)),
+    ] {
+        berth_runtime::util::write_replace(&dir.join(name), text.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::State;
+
+    fn c() -> Container {
+        Container {
+            id: "0123456789abcdef".repeat(4),
+            name: "x".into(),
+            created: String::new(),
+            config: Default::default(),
+            state: State::default(),
+        }
+    }
+
+    #[test]
+    fn files() {
+        let mut c = c();
+        assert_eq!(hostname(&c), "0123456789ab");
+        c.config.host.extra_hosts = vec!["db:10.0.0.5".into()];
+        assert!(hosts(&c).unwrap().ends_with("10.0.0.5\tdb\n"));
+        c.config.host.extra_hosts = vec!["db:nope".into()];
+        assert!(hosts(&c).is_err());
+        let host = "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch lan\noptions edns0\n";
+        let r = resolv_conf(&c, host);
+        assert_eq!(r, "nameserver 10.1.1.1\nsearch lan\noptions edns0\n");
+        assert!(resolv_conf(&c, "nameserver 127.0.0.1\n").contains("8.8.8.8"));
+        c.config.host.dns = vec!["1.1.1.1".into()];
+        assert!(resolv_conf(&c, host).starts_with("nameserver 1.1.1.1\nsearch lan"));
+    }
+}

@@ -1,0 +1,120 @@
+//! `berth events`: an append-only JSON-lines file of what happened to containers, volumes
+//! and images, with Docker's field names. Appends are single writes with O_APPEND, so
+//! concurrent writers never interleave a line.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+/// Rotate the events file above this size (one older file is kept).
+const MAX_EVENTS_SIZE: u64 = 8 * 1024 * 1024;
+
+/// One event, in Docker's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Action")]
+    pub action: String,
+    #[serde(rename = "Actor")]
+    pub actor: Actor,
+    pub time: i64,
+    #[serde(rename = "timeNano")]
+    pub time_nano: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Actor {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Attributes")]
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// Appends an event (errors are ignored: events must never make an operation fail).
+pub fn append(
+    paths: &Paths,
+    kind: &str,
+    action: &str,
+    id: &str,
+    name: &str,
+    image: &str,
+    extra: &[(&str, String)],
+) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut attributes = std::collections::BTreeMap::new();
+    if !name.is_empty() {
+        attributes.insert("name".to_string(), name.to_string());
+    }
+    if !image.is_empty() {
+        attributes.insert("image".to_string(), image.to_string());
+    }
+    for (k, v) in extra {
+        attributes.insert(k.to_string(), v.clone());
+    }
+    let ev = Event {
+        kind: kind.into(),
+        action: action.into(),
+        actor: Actor {
+            id: id.into(),
+            attributes,
+        },
+        time: now.as_secs() as i64,
+        time_nano: now.as_nanos() as i64,
+    };
+    let Ok(mut line) = serde_json::to_vec(&ev) else {
+        return;
+    };
+    line.push(b'\n');
+    let path = paths.events_log();
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_EVENTS_SIZE) {
+        let _ = std::fs::rename(&path, path.with_extension("log.1"));
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        let _ = f.write_all(&line);
+    }
+}
+
+/// Reads events from `path` starting at byte `offset`; returns them and the new offset.
+pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
+    use std::io::{BufRead, Seek};
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
+        Err(e) => return Err(Error::io(format!("open {}", path.display()), e)),
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    // The file was rotated under us: start over.
+    let offset = if offset > len { 0 } else { offset };
+    let mut r = std::io::BufReader::new(f);
+    r.seek(std::io::SeekFrom::Start(offset))
+        .map_err(|e| Error::io(format!("seek {}", path.display()), e))?;
+    let mut out = Vec::new();
+    let mut pos = offset;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = r
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        pos += n as u64;
+        if let Ok(ev) = serde_json::from_slice::<Event>(&line) {
+            out.push(ev);
+        }
+    }
+    Ok((out, pos))
+}

@@ -1,0 +1,29 @@
+//! The Berth engine: containers, volumes and images as user objects.
+//!
+//! `Engine` is the one interface over the state (SQLite, WAL) that the CLI, the API server
+//! and orchestration call; every running container has its own monitor process
+//! (`monitor`, the `berth-monitor` binary), so no Berth process is a single point of failure.
+
+pub mod config;
+pub mod container;
+mod copyup;
+mod db;
+mod engine;
+mod error;
+pub mod etc_files;
+pub mod events;
+pub mod files;
+mod lifecycle;
+pub mod logfile;
+pub mod logs;
+pub mod monitor;
+pub mod paths;
+pub mod proto;
+pub mod spec;
+pub mod volumes;
+
+pub use container::{Container, Health, State, Status};
+pub use engine::{Engine, exit_code_for, monitor_alive};
+pub use error::{Error, ErrorKind, Result};
+pub use lifecycle::{CreateRequest, StartMode, Started};
+pub use paths::Paths;

@@ -1,0 +1,623 @@
+//! Creating, starting, stopping and removing containers.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::{ContainerConfig, MountKind};
+use crate::container::{self, Container, State, Status};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::volumes;
+
+/// What `create` needs besides the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub name: Option<String>,
+    pub config: ContainerConfig,
+}
+
+/// How `start` should start the process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StartMode {
+    /// Start at once (detached).
+    #[default]
+    Now,
+    /// Create the process and start it when an attach client asks (so no output is lost).
+    OnAttach,
+}
+
+/// What `start` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// Running, with the init's host pid.
+    Running(i32),
+    /// Waiting for an attach client to start it.
+    Created,
+}
+
+impl Engine {
+    /// Creates a container: resolves the image, records the container, prepares its
+    /// snapshot. Nothing runs yet.
+    pub fn create(&self, req: CreateRequest) -> Result<Container> {
+        let store = self.store()?;
+        let img = store.resolve(&req.config.image)?;
+        let mut config = req.config;
+        config.image_id = img.id.to_string();
+        let image_config = store.config_json(&img)?;
+        validate_config(&config)?;
+        // The effective health check and stop signal (flags over the image's) are recorded.
+        config.healthcheck = crate::spec::healthcheck(&config, &image_config);
+        config.stop_signal = Some(crate::spec::stop_signal(&config, &image_config));
+        config.resolved_args = crate::spec::process_args(&config, &image_config)?;
+        self.expand_volumes_from(&mut config)?;
+        let id = container::new_id()?;
+        // Anonymous volumes for the image's VOLUMEs that no mount of the user covers.
+        for target in crate::spec::image_volumes(&image_config) {
+            if !config.host.mounts.iter().any(|m| m.target == target) {
+                config.host.mounts.push(crate::config::Mount {
+                    kind: MountKind::Volume,
+                    target,
+                    ..Default::default()
+                });
+            }
+        }
+        // Anonymous volumes get a name now, so that they can be found and removed later.
+        let mut anonymous = Vec::new();
+        for m in &mut config.host.mounts {
+            if m.kind == MountKind::Volume && m.source.is_empty() {
+                m.source = container::new_id()?;
+                anonymous.push(m.source.clone());
+            }
+        }
+        let mut c = Container {
+            id: id.clone(),
+            name: String::new(),
+            created: berth_runtime::util::rfc3339(SystemTime::now()),
+            config,
+            state: State::default(),
+        };
+        match req.name {
+            Some(n) => {
+                container::validate_name(&n)?;
+                c.name = n.trim_start_matches('/').to_string();
+                self.db.insert_container(&c)?;
+            }
+            None => {
+                let mut attempt = 0;
+                loop {
+                    c.name = container::generated_name(&id, attempt);
+                    match self.db.insert_container(&c) {
+                        Ok(()) => break,
+                        Err(Error::Conflict(_)) if attempt < 50 => attempt += 1,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        let res = (|| -> Result<()> {
+            for name in &anonymous {
+                volumes::create_anonymous(self, name, &c.id)?;
+            }
+            store.prepare_snapshot(&c.id, &img.id, None)?;
+            let dir = self.paths.container_dir(&c.id);
+            std::fs::create_dir_all(dir.join("rootfs"))
+                .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            let _ = self.remove_records(&c, true);
+            return Err(e);
+        }
+        self.event("container", "create", &c, &[]);
+        Ok(c)
+    }
+
+    /// `--volumes-from C[:ro|:rw]`: the volumes and bind mounts of C (not its tmpfs), in C's
+    /// mode unless one is given; the container's own mounts win on the same target.
+    fn expand_volumes_from(&self, config: &mut crate::config::ContainerConfig) -> Result<()> {
+        for spec in &config.host.volumes_from {
+            let (name, mode) = match spec.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m == "ro")),
+                Some((_, m)) => {
+                    return Err(Error::invalid(
+                        format!("--volumes-from {spec}"),
+                        format!("mode {m:?} is not ro or rw"),
+                    ));
+                }
+                None => (spec.as_str(), None),
+            };
+            let other = self.container(name)?;
+            for m in &other.config.host.mounts {
+                if m.kind == MountKind::Tmpfs
+                    || config.host.mounts.iter().any(|x| x.target == m.target)
+                {
+                    continue;
+                }
+                let mut m = m.clone();
+                if let Some(ro) = mode {
+                    m.read_only = ro;
+                }
+                config.host.mounts.push(m);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a created or stopped container: mounts its rootfs, writes its bundle, and
+    /// spawns its monitor, which creates and runs the process.
+    pub fn start(&self, key: &str, mode: StartMode) -> Result<Started> {
+        let c = self.container(key)?;
+        match c.state.status {
+            Status::Running | Status::Restarting => {
+                return Err(Error::Conflict(format!(
+                    "container {} is already running",
+                    c.name
+                )));
+            }
+            Status::Paused => {
+                return Err(Error::Conflict(format!(
+                    "cannot start a paused container {}, try unpause instead",
+                    c.name
+                )));
+            }
+            Status::Removing | Status::Dead => {
+                return Err(Error::Conflict(format!(
+                    "container {} is being removed",
+                    c.name
+                )));
+            }
+            Status::Created | Status::Exited => {}
+        }
+        self.prepare_bundle(&c)?;
+        self.db.update_state(&c.id, |s| {
+            s.manually_stopped = false;
+            s.error.clear();
+            Ok(())
+        })?;
+        let res = self.spawn_monitor(&c, mode);
+        if res.is_err() {
+            let _ = unmount_rootfs(self, &c.id);
+        }
+        res
+    }
+
+    /// Mounts the rootfs and writes config.json, hosts, hostname and resolv.conf.
+    fn prepare_bundle(&self, c: &Container) -> Result<()> {
+        let store = self.store()?;
+        let rootfs = self.paths.rootfs(&c.id);
+        if !is_mountpoint(&rootfs) {
+            store.mount_snapshot(&c.id, &rootfs)?;
+        }
+        let res = (|| -> Result<()> {
+            let img = store.resolve(&c.config.image_id)?;
+            let image_config = store.config_json(&img)?;
+            let dir = self.paths.container_dir(&c.id);
+            crate::etc_files::write(&dir, c)?;
+            let mounts = volumes::resolve_mounts(self, c, &rootfs)?;
+            let init_path = if c.config.host.init {
+                Some(crate::spec::install_init(&self.paths.bin())?)
+            } else {
+                None
+            };
+            let netns_path = match &c.config.host.network_mode {
+                crate::config::NetworkMode::Container(other) => {
+                    Some(self.namespace_of(other, "net")?)
+                }
+                _ => None,
+            };
+            let ns_of = |mode: &str, kind: &str| -> Result<Option<std::path::PathBuf>> {
+                match mode.strip_prefix("container:") {
+                    Some(other) => Ok(Some(self.namespace_of(other, kind)?)),
+                    None => Ok(None),
+                }
+            };
+            let spec = crate::spec::build_spec(&crate::spec::SpecInputs {
+                id: &c.id,
+                config: &c.config,
+                image_config: &image_config,
+                rootfs: &rootfs,
+                container_dir: &dir,
+                mounts: &mounts,
+                cgroups_path: &format!("/berth/{}", c.id),
+                init_path: init_path.as_deref(),
+                netns_path,
+                pidns_path: ns_of(&c.config.host.pid_mode, "pid")?,
+                ipcns_path: ns_of(&c.config.host.ipc_mode, "ipc")?,
+            })?;
+            let json = serde_json::to_vec(&spec)
+                .map_err(|e| Error::Internal(format!("encode spec: {e}")))?;
+            berth_runtime::util::write_replace(&dir.join("config.json"), &json)?;
+            Ok(())
+        })();
+        if res.is_err() {
+            let _ = unmount_rootfs(self, &c.id);
+        }
+        res
+    }
+
+    /// `/proc/<pid>/ns/<kind>` of a running container (for container:NAME modes).
+    fn namespace_of(&self, key: &str, kind: &str) -> Result<std::path::PathBuf> {
+        let other = self.container(key)?;
+        if other.state.status != Status::Running || other.state.pid <= 0 {
+            return Err(Error::Conflict(format!(
+                "cannot join the {kind} namespace of container {}: it is not running",
+                other.name
+            )));
+        }
+        Ok(std::path::PathBuf::from(format!(
+            "/proc/{}/ns/{kind}",
+            other.state.pid
+        )))
+    }
+
+    fn spawn_monitor(&self, c: &Container, mode: StartMode) -> Result<Started> {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::io("create the notify pipe", e.into()))?;
+        let wfd = w.as_raw_fd();
+        let mut cmd = Command::new(self.monitor_bin());
+        cmd.arg("--root")
+            .arg(&self.paths.root)
+            .arg("--runroot")
+            .arg(&self.paths.runroot)
+            .arg("--id")
+            .arg(&c.id)
+            .arg("--notify-fd")
+            .arg("3")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if mode == StartMode::OnAttach {
+            cmd.arg("--attach-wait");
+        }
+        // SAFETY: runs in the forked child before exec; dup2 and setsid are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(wfd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::io(
+                format!("start the monitor {}", self.monitor_bin().display()),
+                e,
+            )
+        })?;
+        drop(w);
+        // The monitor forks itself away and its first process exits at once.
+        let _ = child.wait();
+        let line = crate::monitor::read_notify(r)?;
+        if let Some(pid) = line.strip_prefix("ok ") {
+            let pid = pid.trim().parse().unwrap_or(0);
+            return Ok(Started::Running(pid));
+        }
+        if line == "created" {
+            return Ok(Started::Created);
+        }
+        let rest = line.strip_prefix("error ").unwrap_or(&line);
+        let (code, msg) = rest.split_once(' ').unwrap_or(("125", rest));
+        Err(Error::StartFailed {
+            code: code.parse().unwrap_or(125),
+            msg: msg.to_string(),
+        })
+    }
+
+    /// Stops a container: its stop signal, then SIGKILL after `timeout`. Returns whether it
+    /// was running.
+    pub fn stop(&self, key: &str, timeout: Option<Duration>, signal: Option<&str>) -> Result<bool> {
+        let c = self.container(key)?;
+        if !c.state.status.is_live() {
+            return Ok(false);
+        }
+        self.db.update_state(&c.id, |s| {
+            s.manually_stopped = true;
+            Ok(())
+        })?;
+        let sig = signal.map(String::from).unwrap_or_else(|| {
+            c.config
+                .stop_signal
+                .clone()
+                .unwrap_or_else(|| "SIGTERM".into())
+        });
+        let timeout = timeout.unwrap_or(Duration::from_secs(
+            c.config.stop_timeout.unwrap_or(10) as u64
+        ));
+        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
+        if let Ok(rc) = rt.load(&c.id) {
+            if c.state.status == Status::Paused {
+                let _ = rc.resume();
+            }
+            if !timeout.is_zero() {
+                let s = berth_runtime::util::parse_signal(&sig).ok_or_else(|| {
+                    Error::invalid("stop signal", format!("{sig:?} is not a signal"))
+                })?;
+                let _ = rc.kill(s, false);
+            }
+        }
+        if !wait_monitor(&c, timeout) {
+            if let Ok(rc) = rt.load(&c.id) {
+                let _ = rc.kill(nix::sys::signal::Signal::SIGKILL, true);
+            }
+            if !wait_monitor(&c, Duration::from_secs(30)) {
+                return Err(Error::Unavailable(format!(
+                    "container {} did not stop after SIGKILL",
+                    c.name
+                )));
+            }
+        }
+        self.event("container", "stop", &c, &[]);
+        Ok(true)
+    }
+
+    /// Sends a signal to a running container (`kill`).
+    pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
+        let c = self.container(key)?;
+        if !c.state.status.is_live() {
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        let s = berth_runtime::util::parse_signal(signal)
+            .ok_or_else(|| Error::invalid("signal", format!("{signal:?} is not a signal")))?;
+        if matches!(s, nix::sys::signal::Signal::SIGKILL) {
+            // A kill is a stop on purpose: the restart policy must not undo it.
+            self.db.update_state(&c.id, |st| {
+                st.manually_stopped = true;
+                Ok(())
+            })?;
+        }
+        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
+        rt.load(&c.id)?.kill(s, false)?;
+        self.event(
+            "container",
+            "kill",
+            &c,
+            &[("signal", (s as i32).to_string())],
+        );
+        Ok(())
+    }
+
+    /// Waits until the container is not running; returns its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        let c = self.container(key)?;
+        if c.state.status.is_live() {
+            wait_monitor(&c, Duration::from_secs(u64::MAX / 4));
+        }
+        match self.db.find(&c.id) {
+            Ok(c) => Ok(c.state.exit_code),
+            // Removed on exit (--rm): the code was recorded in the event log.
+            Err(Error::NoSuchContainer(_)) => Ok(c.state.exit_code),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a container (`force`: stop it first) and, with `volumes`, its anonymous
+    /// volumes.
+    pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
+        let c = self.container(key)?;
+        if c.state.status.is_live() {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
+                    c.name, c.state.status
+                )));
+            }
+            self.stop(&c.id, Some(Duration::ZERO), Some("SIGKILL"))?;
+        }
+        let c = self.db.find(&c.id)?;
+        self.remove_records(&c, volumes)?;
+        self.event("container", "destroy", &c, &[]);
+        Ok(())
+    }
+
+    /// Releases everything a stopped container holds: runtime state, mounts, snapshot,
+    /// directories, anonymous volumes (with `volumes`), and its record.
+    pub(crate) fn remove_records(&self, c: &Container, volumes: bool) -> Result<()> {
+        if let Ok(rt) = berth_runtime::Runtime::new(self.paths.runtime_root())
+            && let Ok(rc) = rt.load(&c.id)
+        {
+            let _ = rc.delete(true);
+        }
+        unmount_rootfs(self, &c.id)?;
+        match self.store()?.remove_snapshot(&c.id) {
+            Ok(()) => {}
+            Err(e) if e.kind() == berth_image::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        let dir = self.paths.container_dir(&c.id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| Error::io(format!("remove {}", dir.display()), e))?;
+        }
+        let _ = std::fs::remove_dir_all(self.paths.run_dir(&c.id));
+        if volumes {
+            volumes::remove_anonymous_of(self, c)?;
+        } else {
+            volumes::release_anonymous_of(self, c)?;
+        }
+        self.db.delete_container(&c.id)?;
+        Ok(())
+    }
+
+    /// Pauses (freezes) a running container.
+    pub fn pause(&self, key: &str) -> Result<()> {
+        let c = self.container(key)?;
+        if c.state.status != Status::Running {
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
+        rt.load(&c.id)?.pause()?;
+        self.db.update_state(&c.id, |s| {
+            s.status = Status::Paused;
+            Ok(())
+        })?;
+        self.event("container", "pause", &c, &[]);
+        Ok(())
+    }
+
+    /// Thaws a paused container.
+    pub fn unpause(&self, key: &str) -> Result<()> {
+        let c = self.container(key)?;
+        if c.state.status != Status::Paused {
+            return Err(Error::Conflict(format!("container {} is not paused", c.id)));
+        }
+        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
+        rt.load(&c.id)?.resume()?;
+        self.db.update_state(&c.id, |s| {
+            s.status = Status::Running;
+            Ok(())
+        })?;
+        self.event("container", "unpause", &c, &[]);
+        Ok(())
+    }
+
+    /// Renames a container.
+    pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
+        let c = self.container(key)?;
+        container::validate_name(new_name)?;
+        self.db.rename(&c.id, new_name.trim_start_matches('/'))?;
+        self.event("container", "rename", &c, &[("oldName", c.name.clone())]);
+        Ok(())
+    }
+}
+
+/// Docker's checks on a configuration that no spec build would catch.
+fn validate_config(c: &ContainerConfig) -> Result<()> {
+    for m in &c.host.mounts {
+        if !m.target.starts_with('/') {
+            return Err(Error::invalid(
+                format!("mount target {:?}", m.target),
+                "must be an absolute path",
+            ));
+        }
+        if m.kind == MountKind::Bind && !Path::new(&m.source).is_absolute() {
+            return Err(Error::invalid(
+                format!("bind source {:?}", m.source),
+                "must be an absolute path",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the container's monitor has exited (it does once the container stopped for
+/// good); false on timeout.
+fn wait_monitor(c: &Container, timeout: Duration) -> bool {
+    let pid = c.state.monitor_pid;
+    if !crate::engine::monitor_alive(pid, c.state.monitor_start) {
+        return true;
+    }
+    let deadline = Instant::now().checked_add(timeout);
+    // A pidfd tells us the moment the monitor exits, without polling.
+    // SAFETY: pidfd_open takes a pid and flags, no memory.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd >= 0 {
+        // SAFETY: pidfd_open returned a new descriptor that we own.
+        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) };
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return false;
+            }
+            let ms = left
+                .map(|l| l.as_millis().min(60_000) as u16)
+                .unwrap_or(60_000);
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(&fd),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+                Ok(n) if n > 0 => return true,
+                _ => {}
+            }
+            if !crate::engine::monitor_alive(pid, c.state.monitor_start) {
+                return true;
+            }
+        }
+    }
+    while crate::engine::monitor_alive(pid, c.state.monitor_start) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// Whether `p` is a mount point (its device differs from its parent's, or mountinfo says).
+pub(crate) fn is_mountpoint(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(a), Some(parent)) = (std::fs::symlink_metadata(p), p.parent()) else {
+        return false;
+    };
+    match std::fs::metadata(parent) {
+        Ok(b) if a.dev() != b.dev() => true,
+        // An overlay on the same device: look at the mount table.
+        _ => std::fs::read_to_string("/proc/self/mountinfo")
+            .map(|m| {
+                let s = p.to_string_lossy();
+                m.lines().any(|l| l.split(' ').nth(4) == Some(&*s))
+            })
+            .unwrap_or(false),
+    }
+}
+
+/// Unmounts a container's rootfs if it is mounted.
+pub(crate) fn unmount_rootfs(engine: &Engine, id: &str) -> Result<()> {
+    let rootfs = engine.paths.rootfs(id);
+    while is_mountpoint(&rootfs) {
+        berth_image::snapshot::unmount(&rootfs)?;
+    }
+    Ok(())
+}
+
+/// After the container stopped for good (called by its monitor): release the rootfs, and
+/// with --rm remove the container.
+pub(crate) fn after_final_exit(engine: &Engine, c: &Container) -> Result<()> {
+    unmount_rootfs(engine, &c.id)?;
+    if c.config.host.auto_remove {
+        engine.remove_records(c, true)?;
+        engine.event("container", "destroy", c, &[]);
+    }
+    Ok(())
+}
+
+/// The monitor of a live container is gone: kill what is left and record the exit.
+pub(crate) fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
+    let mut oom = false;
+    if let Ok(rt) = berth_runtime::Runtime::new(engine.paths.runtime_root())
+        && let Ok(rc) = rt.load(&c.id)
+    {
+        oom = rc.saved.cgroup.oom_kills() > 0;
+        let _ = rc.delete(true);
+    }
+    engine.db.update_state(&c.id, |s| {
+        if s.status.is_live() {
+            s.status = Status::Exited;
+            s.exit_code = 137;
+            s.error = "the container's monitor died".into();
+            s.oom_killed = oom;
+            s.pid = 0;
+            s.finished_at = berth_runtime::util::rfc3339(SystemTime::now());
+            s.health = None;
+        }
+        Ok(())
+    })?;
+    unmount_rootfs(engine, &c.id)?;
+    let _ = std::fs::remove_dir_all(engine.paths.run_dir(&c.id));
+    engine.event("container", "die", c, &[("exitCode", "137".into())]);
+    if c.config.host.auto_remove {
+        let fresh = engine.db.find(&c.id)?;
+        engine.remove_records(&fresh, true)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! The per-container monitor: one small process per running container (the `berth-monitor`
+//! binary). It creates the container through the runtime library, holds its stdio (pipes or
+//! a pty), writes its log, serves attach clients, records its exit status (OOM kills
+//! included), applies the restart policy, runs health checks, and exits once the container
+//! has stopped for good. No other Berth process is on the container's data path, so any of
+//! them can be killed without touching the container.
+
+mod health;
+mod io;
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use berth_runtime::Runtime;
+
+use crate::config::{RestartName, RestartPolicy};
+use crate::container::Status;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// Command-line arguments of the monitor.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+    pub id: String,
+    /// Write end of the pipe the starter reads: "ok PID", "created" or "error CODE MSG".
+    pub notify_fd: RawFd,
+    /// Create the container but start it only when an attach client asks (`run` without -d).
+    pub attach_wait: bool,
+}
+
+impl Args {
+    /// Parses `--root R --runroot RR --id ID --notify-fd N [--attach-wait]`.
+    pub fn parse(args: &[String]) -> Result<Args> {
+        let mut a = Args {
+            root: PathBuf::new(),
+            runroot: PathBuf::new(),
+            id: String::new(),
+            notify_fd: -1,
+            attach_wait: false,
+        };
+        let mut it = args.iter();
+        while let Some(k) = it.next() {
+            let mut val = || {
+                it.next().cloned().ok_or_else(|| {
+                    Error::invalid("monitor arguments", format!("{k} needs a value"))
+                })
+            };
+            match k.as_str() {
+                "--root" => a.root = PathBuf::from(val()?),
+                "--runroot" => a.runroot = PathBuf::from(val()?),
+                "--id" => a.id = val()?,
+                "--notify-fd" => {
+                    a.notify_fd = val()?
+                        .parse()
+                        .map_err(|_| Error::invalid("monitor arguments", "bad --notify-fd"))?
+                }
+                "--attach-wait" => a.attach_wait = true,
+                other => {
+                    return Err(Error::invalid(
+                        "monitor arguments",
+                        format!("unknown {other}"),
+                    ));
+                }
+            }
+        }
+        if a.id.is_empty() || a.notify_fd < 0 || a.root.as_os_str().is_empty() {
+            return Err(Error::invalid(
+                "monitor arguments",
+                "--root, --id and --notify-fd are required",
+            ));
+        }
+        Ok(a)
+    }
+}
+
+/// The starter's end of the notify pipe.
+pub(crate) struct Notify(Option<OwnedFd>);
+
+impl Notify {
+    fn send(&mut self, msg: &str) {
+        if let Some(fd) = &self.0 {
+            let _ = nix::unistd::write(fd, format!("{msg}\n").as_bytes());
+        }
+    }
+
+    fn close(&mut self) {
+        self.0 = None;
+    }
+}
+
+/// Docker's exit code for a failed start: 127 not found, 126 cannot execute, else 125.
+pub fn start_failure_code(msg: &str) -> i32 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        127
+    } else if msg.contains("permission denied") || msg.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+/// Whether the restart policy brings the container back after it exited with `code`.
+pub fn should_restart(p: &RestartPolicy, code: i32, manually_stopped: bool, restarts: u32) -> bool {
+    if manually_stopped {
+        return false;
+    }
+    match p.name {
+        RestartName::No => false,
+        RestartName::Always | RestartName::UnlessStopped => true,
+        RestartName::OnFailure => code != 0 && (p.max_retries == 0 || restarts < p.max_retries),
+    }
+}
+
+/// The delay before restart `n` (0-based): 100 ms doubling, at most a minute, as Docker.
+pub fn restart_delay(n: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << n.min(10))).min(Duration::from_secs(60))
+}
+
+/// Runs the monitor. Never returns.
+pub fn run(a: Args) -> ! {
+    // SAFETY: the notify descriptor was passed to us by the starter and is ours to own.
+    let mut notify = Notify(Some(unsafe { OwnedFd::from_raw_fd(a.notify_fd) }));
+    let code = match run_inner(&a, &mut notify) {
+        Ok(()) => 0,
+        Err(e) => {
+            notify.send(&format!(
+                "error {} {}",
+                start_failure_code(&e.to_string()),
+                e
+            ));
+            // The attach socket goes with us (the runtime root keeps nothing of a failed run).
+            if let Ok(engine) = Engine::open(&a.root, Some(&a.runroot)) {
+                let _ = std::fs::remove_dir_all(engine.paths.run_dir(&a.id));
+            }
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+fn run_inner(a: &Args, notify: &mut Notify) -> Result<()> {
+    let engine = Engine::open(&a.root, Some(&a.runroot))?;
+    let c = engine.db.find(&a.id)?;
+    let run_dir = engine.paths.run_dir(&c.id);
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
+    let rt = Runtime::new(engine.paths.runtime_root())?;
+    let mut m = io::Monitor::new(&engine, &c, notify, a.attach_wait)?;
+    loop {
+        // Leftovers of an earlier monitor (killed) are removed first.
+        if let Ok(old) = rt.load(&c.id) {
+            let _ = old.delete(true);
+        }
+        let started = m.create(&rt)?;
+        if !started {
+            // Attach-wait: the starter's client asks for the start.
+            m.wait_for_start(&rt)?;
+        }
+        let status = m.supervise(&rt)?;
+        let (code, oom) = m.finish_run(&rt, status)?;
+        let fresh = engine.db.find(&c.id)?;
+        let restart = should_restart(
+            &fresh.config.host.restart_policy,
+            code,
+            fresh.state.manually_stopped,
+            fresh.state.restart_count,
+        );
+        engine.event(
+            "container",
+            "die",
+            &fresh,
+            &[("exitCode", code.to_string())],
+        );
+        if oom {
+            engine.event("container", "oom", &fresh, &[]);
+        }
+        if !restart {
+            // Cleanup (--rm included) is done before the client hears of the exit, so
+            // `run --rm` returns with the container gone, as Docker's.
+            let res = crate::lifecycle::after_final_exit(&engine, &fresh);
+            m.last_exit(code);
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return res;
+        }
+        let n = fresh.state.restart_count;
+        engine.db.update_state(&c.id, |s| {
+            s.status = Status::Restarting;
+            s.restart_count += 1;
+            Ok(())
+        })?;
+        let deadline = Instant::now() + restart_delay(n);
+        // Stop or rm during the delay wins over the restart.
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            if engine.db.find(&c.id)?.state.manually_stopped {
+                engine.db.update_state(&c.id, |s| {
+                    s.status = Status::Exited;
+                    Ok(())
+                })?;
+                let res = crate::lifecycle::after_final_exit(&engine, &engine.db.find(&c.id)?);
+                m.last_exit(code);
+                let _ = std::fs::remove_dir_all(&run_dir);
+                return res;
+            }
+        }
+        m.reopen_stdio()?;
+    }
+}
+
+/// The starter side: waits for the monitor's notification on `fd`.
+pub(crate) fn read_notify(fd: OwnedFd) -> Result<String> {
+    let mut f = std::fs::File::from(fd);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    use std::io::Read;
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read the monitor's notification", e)),
+        }
+    }
+    let line = String::from_utf8_lossy(&buf).trim().to_string();
+    if line.is_empty() {
+        return Err(Error::Internal(
+            "the container monitor exited without reporting".into(),
+        ));
+    }
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_rules() {
+        let p = |name, max| RestartPolicy {
+            name,
+            max_retries: max,
+        };
+        assert!(!should_restart(&p(RestartName::No, 0), 1, false, 0));
+        assert!(should_restart(&p(RestartName::Always, 0), 0, false, 9));
+        assert!(!should_restart(&p(RestartName::Always, 0), 0, true, 0));
+        assert!(should_restart(&p(RestartName::OnFailure, 3), 1, false, 2));
+        assert!(!should_restart(&p(RestartName::OnFailure, 3), 1, false, 3));
+        assert!(!should_restart(&p(RestartName::OnFailure, 0), 0, false, 0));
+        assert_eq!(restart_delay(0), Duration::from_millis(100));
+        assert_eq!(restart_delay(3), Duration::from_millis(800));
+        assert_eq!(restart_delay(30), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn start_failure_codes() {
+        assert_eq!(
+            start_failure_code("exec: \"x\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(start_failure_code("exec: \"/x\": permission denied"), 126);
+        assert_eq!(start_failure_code("mount failed"), 125);
+    }
+}

@@ -1,0 +1,112 @@
+//! The attach protocol between a client (`berth run`, `attach`, `start -a`) and a container's
+//! monitor, over the monitor's unix socket.
+//!
+//! Client → monitor: frames `[kind: u8][len: u32 BE][payload]`; the first is `HELLO` with a
+//! JSON `Hello`. Monitor → client: Docker's multiplexed stream (8-byte header
+//! `[stream, 0, 0, 0, len: u32 BE]`, stream 1 stdout, 2 stderr; a tty's output is all
+//! stdout). When the container is gone for good and the client asked for it, a last `EXIT`
+//! frame (stream 0xff, payload the exit code as i32 BE) precedes the end of the stream.
+
+use serde::{Deserialize, Serialize};
+
+/// Client frame kinds.
+pub const HELLO: u8 = 4;
+pub const STDIN: u8 = 0;
+pub const STDIN_CLOSE: u8 = 1;
+pub const RESIZE: u8 = 2;
+pub const START: u8 = 3;
+
+/// Monitor stream ids.
+pub const STDOUT: u8 = 1;
+pub const STDERR: u8 = 2;
+pub const EXIT: u8 = 0xff;
+
+/// The first frame of a client.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Hello {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Send the `EXIT` frame when the container exits for good.
+    pub want_exit: bool,
+}
+
+/// Encodes a client frame.
+pub fn client_frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(5 + payload.len());
+    v.push(kind);
+    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Encodes a monitor frame (non-tty streams and `EXIT`).
+pub fn stream_frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + payload.len());
+    v.extend_from_slice(&[stream, 0, 0, 0]);
+    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Splits complete client frames off the front of `buf`: (kind, payload) each.
+pub fn take_client_frames(buf: &mut Vec<u8>) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while buf.len() - pos >= 5 {
+        let len =
+            u32::from_be_bytes([buf[pos + 1], buf[pos + 2], buf[pos + 3], buf[pos + 4]]) as usize;
+        if buf.len() - pos - 5 < len {
+            break;
+        }
+        out.push((buf[pos], buf[pos + 5..pos + 5 + len].to_vec()));
+        pos += 5 + len;
+    }
+    buf.drain(..pos);
+    out
+}
+
+/// Splits complete monitor frames off the front of `buf`: (stream, payload) each.
+pub fn take_stream_frames(buf: &mut Vec<u8>) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while buf.len() - pos >= 8 {
+        let len =
+            u32::from_be_bytes([buf[pos + 4], buf[pos + 5], buf[pos + 6], buf[pos + 7]]) as usize;
+        if buf.len() - pos - 8 < len {
+            break;
+        }
+        out.push((buf[pos], buf[pos + 8..pos + 8 + len].to_vec()));
+        pos += 8 + len;
+    }
+    buf.drain(..pos);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_in_pieces() {
+        let mut wire = client_frame(HELLO, br#"{"stdin":true}"#);
+        wire.extend(client_frame(STDIN, b"abc"));
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        for chunk in wire.chunks(3) {
+            buf.extend_from_slice(chunk);
+            got.extend(take_client_frames(&mut buf));
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1], (STDIN, b"abc".to_vec()));
+        let h: Hello = serde_json::from_slice(&got[0].1).unwrap();
+        assert!(h.stdin && !h.stdout);
+        let mut s = stream_frame(STDERR, b"oops");
+        s.extend(stream_frame(EXIT, &7i32.to_be_bytes()));
+        let f = take_stream_frames(&mut s);
+        assert_eq!(f[0], (STDERR, b"oops".to_vec()));
+        assert_eq!(f[1].0, EXIT);
+        assert!(s.is_empty());
+    }
+}
