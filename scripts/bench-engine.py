@@ -5,7 +5,8 @@ one run (alternating where it makes sense, medians), as ratios:
   run      `run --rm --network none busybox true`, each engine in turn, --runs times
   start50  50 x `run -d --network none busybox sleep 1000`, one after another
   rss      the per-container helper's resident memory with those 50 running
-           (berth-monitor / containerd-shim-runc-v2 / conmon)
+           (berth-monitor / containerd-shim-runc-v2 / conmon), 0.5 s after the last start;
+           also its proportional (pss) and private (uss) share
   ps100    `ps -a` with 100 containers (50 running, 50 created), median of --runs
   stop50   `stop -t 0` of the 50, one command
 
@@ -38,14 +39,17 @@ def timed(cmd):
     return time.perf_counter() - t
 
 
-def rss_kib(pid):
+def mem_kib(pid):
+    """(Rss, Pss, Private) of a process in KiB, from smaps_rollup."""
+    out = {"Rss": 0, "Pss": 0, "Private_Clean": 0, "Private_Dirty": 0}
     try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+        for line in open(f"/proc/{pid}/smaps_rollup"):
+            k = line.split(":")[0]
+            if k in out:
+                out[k] = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return out["Rss"], out["Pss"], out["Private_Clean"] + out["Private_Dirty"]
 
 
 def pids_named(name):
@@ -151,8 +155,9 @@ def main():
             res[e.name]["start50"] = time.perf_counter() - t
             time.sleep(0.5)
             helpers = pids_named(e.helper)
-            total = sum(rss_kib(p) for p in helpers)
-            res[e.name]["rss"] = total / max(1, len(helpers)) / 1024.0
+            mems = [mem_kib(p) for p in helpers]
+            for i, k in enumerate(("rss", "pss", "uss")):
+                res[e.name][k] = sum(m[i] for m in mems) / max(1, len(helpers)) / 1024.0
             res[e.name]["helpers"] = len(helpers)
             for _ in range(50):
                 sh(e.cmd("create", "--network", "none", "busybox", "true"), stdout=subprocess.DEVNULL)
@@ -167,7 +172,8 @@ def main():
         names = [e.name for e in engines]
         print(f"{'metric':<10}" + "".join(f"{n:>12}" for n in names) +
               "".join(f"{'berth/' + n:>14}" for n in names if n != "berth"))
-        for k, unit in (("run", "s"), ("start50", "s"), ("stop50", "s"), ("ps100", "s"), ("rss", "MiB")):
+        for k, unit in (("run", "s"), ("start50", "s"), ("stop50", "s"), ("ps100", "s"), ("rss", "MiB"),
+                        ("pss", "MiB"), ("uss", "MiB")):
             row = f"{k + ' (' + unit + ')':<10}"
             for n in names:
                 row += f"{res[n][k]:>12.4f}"

@@ -28,9 +28,11 @@ CREATE TABLE IF NOT EXISTS volumes (
 );
 ";
 
-/// An open state database.
+/// The state database. The connection opens on first use and can be released (a monitor
+/// drops it between the rare moments it writes, to stay small).
 pub struct Db {
-    conn: Connection,
+    path: std::path::PathBuf,
+    conn: std::cell::RefCell<Option<Connection>>,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -44,6 +46,14 @@ fn parse<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
 impl Db {
     /// Opens (and creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Db> {
+        let conn = Self::connect(path)?;
+        Ok(Db {
+            path: path.to_path_buf(),
+            conn: std::cell::RefCell::new(Some(conn)),
+        })
+    }
+
+    fn connect(path: &Path) -> Result<Connection> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
@@ -54,17 +64,40 @@ impl Db {
         // checkpoint and never corrupts on a crash.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Closing does not checkpoint: short-lived commands would each pay for a full
+        // checkpoint and WAL deletion; SQLite checkpoints as the WAL grows instead.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version == 0 {
             conn.execute_batch(SCHEMA)?;
             conn.pragma_update(None, "user_version", 1)?;
         }
-        Ok(Db { conn })
+        Ok(conn)
+    }
+
+    /// The connection, opened again if it was released.
+    pub(crate) fn conn(&self) -> Result<std::cell::Ref<'_, Connection>> {
+        if self.conn.borrow().is_none() {
+            let c = Self::connect(&self.path)?;
+            *self.conn.borrow_mut() = Some(c);
+        }
+        std::cell::Ref::filter_map(self.conn.borrow(), Option::as_ref)
+            .map_err(|_| Error::Internal("state database connection lost".into()))
+    }
+
+    /// Closes the connection until the next use.
+    pub fn release(&self) {
+        if let Ok(mut c) = self.conn.try_borrow_mut() {
+            *c = None;
+        }
     }
 
     /// Inserts a new container; a taken name is a conflict naming it.
     pub fn insert_container(&self, c: &Container) -> Result<()> {
-        let r = self.conn.execute(
+        let r = self.conn()?.execute(
             "INSERT INTO containers (id, name, created, config, state) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![c.id, c.name, c.created, json(&c.config)?, json(&c.state)?],
         );
@@ -99,7 +132,8 @@ impl Db {
 
     /// Every container, oldest first.
     pub fn containers(&self) -> Result<Vec<Container>> {
-        let mut st = self.conn.prepare_cached(
+        let conn = self.conn()?;
+        let mut st = conn.prepare_cached(
             "SELECT id, name, created, config, state FROM containers ORDER BY created, id",
         )?;
         let rows = st.query_map([], Self::row)?;
@@ -115,8 +149,8 @@ impl Db {
         let key = key.strip_prefix('/').unwrap_or(key);
         let q =
             "SELECT id, name, created, config, state FROM containers WHERE id = ?1 OR name = ?1";
-        if let Some(t) = self
-            .conn
+        let conn = self.conn()?;
+        if let Some(t) = conn
             .prepare_cached(q)?
             .query_row([key], Self::row)
             .optional()?
@@ -124,7 +158,7 @@ impl Db {
             return Self::decode(t);
         }
         if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut st = self.conn.prepare_cached(
+            let mut st = conn.prepare_cached(
                 "SELECT id, name, created, config, state FROM containers WHERE id >= ?1 AND id < ?2 LIMIT 2",
             )?;
             let upper = format!("{key}g");
@@ -149,7 +183,8 @@ impl Db {
     /// Reads, changes and writes a container's state in one immediate transaction, so that
     /// concurrent updates (CLI and monitor) never lose each other's changes.
     pub fn update_state<T>(&self, id: &str, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let conn = self.conn()?;
+        let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
         let s: Option<String> = tx
             .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -168,7 +203,7 @@ impl Db {
 
     /// Renames a container.
     pub fn rename(&self, id: &str, name: &str) -> Result<()> {
-        match self.conn.execute(
+        match self.conn()?.execute(
             "UPDATE containers SET name = ?1 WHERE id = ?2",
             params![name, id],
         ) {
@@ -186,13 +221,8 @@ impl Db {
 
     /// Deletes a container record.
     pub fn delete_container(&self, id: &str) -> Result<()> {
-        self.conn
+        self.conn()?
             .execute("DELETE FROM containers WHERE id = ?1", [id])?;
         Ok(())
-    }
-
-    /// The connection, for the volume queries.
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
     }
 }

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::paths::Paths;
 
 /// Rotate the events file above this size (one older file is kept).
@@ -88,33 +88,5 @@ pub fn append(
 
 /// Reads events from `path` starting at byte `offset`; returns them and the new offset.
 pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
-    use std::io::{BufRead, Seek};
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
-        Err(e) => return Err(Error::io(format!("open {}", path.display()), e)),
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    // The file was rotated under us: start over.
-    let offset = if offset > len { 0 } else { offset };
-    let mut r = std::io::BufReader::new(f);
-    r.seek(std::io::SeekFrom::Start(offset))
-        .map_err(|e| Error::io(format!("seek {}", path.display()), e))?;
-    let mut out = Vec::new();
-    let mut pos = offset;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = r
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            break;
-        }
-        pos += n as u64;
-        if let Ok(ev) = serde_json::from_slice::<Event>(&line) {
-            out.push(ev);
-        }
-    }
-    Ok((out, pos))
+    crate::logfile::read_json_lines(path, offset)
 }

@@ -1,7 +1,6 @@
 //! Creating, starting, stopping and removing containers.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -256,7 +255,14 @@ impl Engine {
     fn spawn_monitor(&self, c: &Container, mode: StartMode) -> Result<Started> {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| Error::io("create the notify pipe", e.into()))?;
-        let wfd = w.as_raw_fd();
+        // The write end is inherited through the exec (the only process we start meanwhile:
+        // the CLI is single-threaded), without a pre_exec hook, so that the standard library
+        // spawns with posix_spawn (vfork) instead of copying our page tables with fork.
+        nix::fcntl::fcntl(
+            &w,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .map_err(|e| Error::io("pass the notify pipe", e.into()))?;
         let mut cmd = Command::new(self.monitor_bin());
         cmd.arg("--root")
             .arg(&self.paths.root)
@@ -265,32 +271,21 @@ impl Engine {
             .arg("--id")
             .arg(&c.id)
             .arg("--notify-fd")
-            .arg("3")
+            .arg(w.as_raw_fd().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if mode == StartMode::OnAttach {
             cmd.arg("--attach-wait");
         }
-        // SAFETY: runs in the forked child before exec; dup2 and setsid are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(wfd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::setsid();
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| {
+        // Not waited for: the monitor outlives us (reparented to init when we exit).
+        let _monitor = cmd.spawn().map_err(|e| {
             Error::io(
                 format!("start the monitor {}", self.monitor_bin().display()),
                 e,
             )
         })?;
         drop(w);
-        // The monitor forks itself away and its first process exits at once.
-        let _ = child.wait();
         let line = crate::monitor::read_notify(r)?;
         if let Some(pid) = line.strip_prefix("ok ") {
             let pid = pid.trim().parse().unwrap_or(0);

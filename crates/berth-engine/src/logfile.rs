@@ -164,15 +164,28 @@ pub fn read_all(path: &Path) -> Result<Vec<Record>> {
 /// Reads the records of one file from byte `offset`; returns them and the offset after the
 /// last complete line (a half-written last line is left for the next read).
 pub fn read_file(path: &Path, offset: u64) -> Result<(Vec<Record>, u64)> {
+    read_json_lines(path, offset)
+}
+
+/// Reads a JSON-lines file from byte `offset`: the values of the complete lines (a corrupt
+/// line, from a crash mid-write, is skipped) and the offset after the last complete line.
+/// A missing file reads as empty; an offset past the end (the file was rotated under the
+/// reader) starts over.
+pub(crate) fn read_json_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    offset: u64,
+) -> Result<(Vec<T>, u64)> {
     let f = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], offset)),
-        Err(e) => return Err(Error::io(format!("open log {}", path.display()), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
+        Err(e) => return Err(Error::io(format!("open {}", path.display()), e)),
     };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let offset = if offset > len { 0 } else { offset };
     use std::io::Seek;
     let mut r = BufReader::new(f);
     r.seek(std::io::SeekFrom::Start(offset))
-        .map_err(|e| Error::io(format!("seek log {}", path.display()), e))?;
+        .map_err(|e| Error::io(format!("seek {}", path.display()), e))?;
     let mut out = Vec::new();
     let mut pos = offset;
     let mut line = Vec::new();
@@ -180,14 +193,13 @@ pub fn read_file(path: &Path, offset: u64) -> Result<(Vec<Record>, u64)> {
         line.clear();
         let n = r
             .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(format!("read log {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
         if n == 0 || line.last() != Some(&b'\n') {
             break;
         }
         pos += n as u64;
-        // A corrupt line (a crash mid-write) is skipped, not fatal.
-        if let Ok(rec) = serde_json::from_slice::<Record>(&line) {
-            out.push(rec);
+        if let Ok(v) = serde_json::from_slice::<T>(&line) {
+            out.push(v);
         }
     }
     Ok((out, pos))

@@ -90,7 +90,7 @@ impl Engine {
         if let Err(e) = make_dir(self, &v) {
             let _ = self
                 .db
-                .conn()
+                .conn()?
                 .execute("DELETE FROM volumes WHERE name = ?1", [name]);
             return Err(e);
         }
@@ -107,7 +107,7 @@ impl Engine {
     ) -> Result<()> {
         let enc =
             |m: &BTreeMap<String, String>| serde_json::to_string(m).unwrap_or_else(|_| "{}".into());
-        self.db.conn().execute(
+        self.db.conn()?.execute(
             "INSERT OR IGNORE INTO volumes (name, created, driver, labels, options, anonymous)
              VALUES (?1, ?2, 'local', ?3, ?4, ?5)",
             params![
@@ -124,7 +124,7 @@ impl Engine {
     /// A volume by name.
     pub fn volume(&self, name: &str) -> Result<Volume> {
         self.db
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT name, created, driver, labels, options, anonymous FROM volumes WHERE name = ?1",
                 [name],
@@ -137,7 +137,8 @@ impl Engine {
 
     /// Every volume, by name.
     pub fn volumes(&self) -> Result<Vec<Volume>> {
-        let mut st = self.db.conn().prepare(
+        let conn = self.db.conn()?;
+        let mut st = conn.prepare(
             "SELECT name, created, driver, labels, options, anonymous FROM volumes ORDER BY name",
         )?;
         let v = st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
@@ -183,7 +184,7 @@ impl Engine {
                 .map_err(|e| Error::io(format!("remove {}", dir.display()), e))?;
         }
         self.db
-            .conn()
+            .conn()?
             .execute("DELETE FROM volumes WHERE name = ?1", [name])?;
         crate::events::append(&self.paths, "volume", "destroy", name, "", "", &[]);
         Ok(())
@@ -260,7 +261,7 @@ pub(crate) fn remove_anonymous_of(engine: &Engine, c: &Container) -> Result<()> 
             let _ = std::fs::remove_dir_all(&dir);
             engine
                 .db
-                .conn()
+                .conn()?
                 .execute("DELETE FROM volumes WHERE name = ?1", [&v.name])?;
         }
     }

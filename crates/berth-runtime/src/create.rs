@@ -195,7 +195,7 @@ fn create_inner(
 ) -> Result<Option<OwnedFd>> {
     let linux = bundle.spec.linux().as_ref();
     let compiled = match linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(seccomp::compile(s)?),
+        Some(s) => Some(seccomp::compile_cached(s, &c.seccomp_cache_dir())?),
         None => None,
     };
     let listener = match compiled.as_ref().and_then(|s| s.listener.as_ref()) {

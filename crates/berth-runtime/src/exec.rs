@@ -74,7 +74,7 @@ impl Container {
         }
         let spec = &self.saved.spec;
         let compiled = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(s) => Some(seccomp::compile(s)?),
+            Some(s) => Some(seccomp::compile_cached(s, &self.seccomp_cache_dir())?),
             None => None,
         };
         let console_sock = match &o.console_socket {

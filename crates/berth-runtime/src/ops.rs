@@ -195,6 +195,48 @@ impl Container {
         self.saved.cgroup.pids()
     }
 
+    /// `ps ARGS` (default `-ef`) restricted to the container's processes: the header line
+    /// and the matching lines, as `ps` printed them.
+    pub fn ps(&self, ps_args: &[String]) -> Result<(String, Vec<String>)> {
+        let pids = self.pids()?;
+        let args: Vec<String> = if ps_args.is_empty() {
+            vec!["-ef".into()]
+        } else {
+            ps_args.to_vec()
+        };
+        let out = std::process::Command::new("ps")
+            .args(&args)
+            .output()
+            .ctx(|| "run ps")?;
+        let what = || format!("ps {}", args.join(" "));
+        if !out.status.success() {
+            return Err(Error::InvalidArgument {
+                what: what(),
+                msg: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or("").to_string();
+        let col = header
+            .split_whitespace()
+            .position(|h| h == "PID")
+            .ok_or_else(|| Error::InvalidArgument {
+                what: what(),
+                msg: "the output has no PID column".into(),
+            })?;
+        let rows = lines
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse::<i32>().ok())
+                    .is_some_and(|p| pids.contains(&p))
+            })
+            .map(String::from)
+            .collect();
+        Ok((header, rows))
+    }
+
     /// Resource usage.
     pub fn stats(&self) -> Result<Stats> {
         self.saved.cgroup.stats()

@@ -76,6 +76,17 @@ pub struct Container {
     pub(crate) dir: PathBuf,
 }
 
+impl Container {
+    /// Where compiled seccomp filters are cached: beside the containers' state directories,
+    /// under a name that no container id can have.
+    pub(crate) fn seccomp_cache_dir(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .unwrap_or(std::path::Path::new("/"))
+            .join("@seccomp-cache")
+    }
+}
+
 /// Checks a container id: letters, digits, `_ + - .`, not `.` or `..`, at most 1024 bytes.
 pub fn validate_id(id: &str) -> Result<()> {
     let bad = |reason| Error::InvalidId {

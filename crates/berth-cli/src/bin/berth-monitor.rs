@@ -9,16 +9,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // Leave the starter at once: it reaps this first process, and the monitor carries on as
-    // an orphan of init, in its own session, outside the starter's process tree.
-    // SAFETY: single-threaded here; the child only continues this program.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Parent { .. }) => std::process::exit(0),
-        Ok(nix::unistd::ForkResult::Child) => {}
-        Err(e) => {
-            eprintln!("berth-monitor: fork: {e}");
-            std::process::exit(1);
-        }
-    }
+    // Its own session, away from the starter's terminal and its signals. The starter does
+    // not wait for us: when it exits we are reparented to init (or the nearest subreaper).
+    let _ = nix::unistd::setsid();
     berth_engine::monitor::run(a)
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use berth_engine::{Container, Engine, Status};
 use berth_runtime::Runtime;
 use clap::Args;
@@ -263,57 +263,16 @@ pub fn top(g: &Global, a: TopArgs) -> Result<ExitCode> {
         bail!("container {} is not running", c.id);
     }
     let rt = Runtime::new(e.paths.runtime_root())?;
-    let pids = rt.load(&c.id)?.pids()?;
-    let args: Vec<String> = if a.ps_args.is_empty() {
-        vec!["-ef".into()]
-    } else {
-        a.ps_args.clone()
-    };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .context("run ps")?;
-    if !out.status.success() {
-        bail!(
-            "ps {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(String::from)
-        .collect();
-    let col = header
-        .iter()
-        .position(|h| h == "PID")
-        .context("ps output has no PID column")?;
+    let (header, lines) = rt.load(&c.id)?.ps(&a.ps_args)?;
+    let header: Vec<String> = header.split_whitespace().map(String::from).collect();
     let mut rows = vec![header.clone()];
     for l in lines {
+        // The last column (the command) keeps its spaces.
         let f: Vec<&str> = l.split_whitespace().collect();
-        if f.get(col)
-            .and_then(|p| p.parse::<i32>().ok())
-            .is_some_and(|p| pids.contains(&p))
-        {
-            // The last column (the command) keeps its spaces.
-            let mut r: Vec<String> = f
-                .iter()
-                .take(header.len() - 1)
-                .map(|s| s.to_string())
-                .collect();
-            r.push(
-                f.iter()
-                    .skip(header.len() - 1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            rows.push(r);
-        }
+        let n = header.len().saturating_sub(1).min(f.len());
+        let mut r: Vec<String> = f[..n].iter().map(|s| s.to_string()).collect();
+        r.push(f[n..].join(" "));
+        rows.push(r);
     }
     print!("{}", output::table(&rows));
     Ok(ExitCode::SUCCESS)

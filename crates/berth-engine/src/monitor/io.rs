@@ -7,10 +7,10 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant, SystemTime};
 
 use berth_runtime::{CreateOptions, Runtime};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use rustix::event::{PollFd, PollFlags};
 
 use super::{Notify, health, start_failure_code};
 use crate::container::{Container, Status};
@@ -24,6 +24,9 @@ const MAX_CLIENT_BACKLOG: usize = 8 * 1024 * 1024;
 
 /// How long an attach-wait monitor waits without any client before giving up.
 const ATTACH_WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long the supervise loop stays quiet before it trims its memory.
+const IDLE_TRIM_AFTER: Duration = Duration::from_secs(1);
 
 struct Client {
     sock: UnixStream,
@@ -255,11 +258,15 @@ impl<'a> Monitor<'a> {
                     "no client attached to start the container".into(),
                 ));
             }
-            let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+            let mut fds = vec![PollFd::new(&self.listener, PollFlags::IN)];
             for cl in &self.clients {
-                fds.push(PollFd::new(cl.sock.as_fd(), PollFlags::POLLIN));
+                fds.push(PollFd::new(&cl.sock, PollFlags::IN));
             }
-            let _ = poll(&mut fds, PollTimeout::from(200u16));
+            let ts = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 200_000_000,
+            };
+            let _ = rustix::event::poll(&mut fds, Some(&ts));
             drop(fds);
             if self.read_clients(true)? {
                 let c = rt.load(&self.c.id)?;
@@ -439,6 +446,11 @@ impl<'a> Monitor<'a> {
         let mut exit: Option<i32> = None;
         let mut exited_at = Instant::now();
         let mut open: Vec<bool> = vec![true; self.outputs.len()];
+        // What starting needed goes back at once (the starter has its answer), and again
+        // whenever the loop has been quiet for a second, before it sleeps; see trim.rs.
+        self.engine.db.release();
+        super::trim::trim();
+        let mut last_activity = Instant::now();
         loop {
             if let Some(code) = exit {
                 let drained = open.iter().all(|o| !o);
@@ -449,46 +461,63 @@ impl<'a> Monitor<'a> {
                 }
             }
             self.accept();
-            let timeout = self
+            let mut timeout = self
                 .health
                 .next_due()
-                .map(|d| d.as_millis().min(60_000) as u16)
+                .map(|d| d.as_millis().min(60_000) as u64)
                 .unwrap_or(60_000);
-            let timeout = if exit.is_some() { 50 } else { timeout.max(1) };
+            if exit.is_some() {
+                timeout = 50;
+            }
+            let quiet = last_activity.elapsed();
+            let trim_now = exit.is_none() && quiet >= IDLE_TRIM_AFTER;
+            if !trim_now {
+                timeout = timeout.min((IDLE_TRIM_AFTER - quiet).as_millis() as u64);
+            }
+            let timeout = timeout.max(1);
             let mut fds = vec![
-                PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+                PollFd::new(&self.sfd, PollFlags::IN),
+                PollFd::new(&self.listener, PollFlags::IN),
             ];
             let out_base = fds.len();
             for (i, (fd, _)) in self.outputs.iter().enumerate() {
                 let ev = if open[i] {
-                    PollFlags::POLLIN
+                    PollFlags::IN
                 } else {
                     PollFlags::empty()
                 };
-                fds.push(PollFd::new(fd.as_fd(), ev));
+                fds.push(PollFd::new(fd, ev));
             }
             let cl_base = fds.len();
             for cl in &self.clients {
-                let mut ev = PollFlags::POLLIN;
+                let mut ev = PollFlags::IN;
                 if !cl.outbuf.is_empty() {
-                    ev |= PollFlags::POLLOUT;
+                    ev |= PollFlags::OUT;
                 }
-                fds.push(PollFd::new(cl.sock.as_fd(), ev));
+                fds.push(PollFd::new(&cl.sock, ev));
             }
             if let Some(w) = &self.stdin_w
                 && !self.stdin_pending.is_empty()
             {
-                fds.push(PollFd::new(w.as_fd(), PollFlags::POLLOUT));
+                fds.push(PollFd::new(w, PollFlags::OUT));
             }
-            match poll(&mut fds, PollTimeout::from(timeout)) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            if trim_now {
+                self.engine.db.release();
+                super::trim::trim();
+            }
+            let ts = rustix::event::Timespec {
+                tv_sec: (timeout / 1000) as i64,
+                tv_nsec: ((timeout % 1000) * 1_000_000) as i64,
+            };
+            // A raw system call (no libc), so that an idle monitor's sleep touches no page
+            // that trimming dropped.
+            match rustix::event::poll(&mut fds, Some(&ts)) {
+                Ok(0) => {}
+                Ok(_) => last_activity = Instant::now(),
+                Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("poll", e.into())),
             }
-            let ready: Vec<bool> = fds
-                .iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect();
+            let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
             for i in 0..self.outputs.len() {
                 if open[i] && ready[out_base + i] {

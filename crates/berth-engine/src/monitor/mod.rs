@@ -7,6 +7,7 @@
 
 mod health;
 mod io;
+mod trim;
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;

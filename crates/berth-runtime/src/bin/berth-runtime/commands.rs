@@ -351,44 +351,14 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8> {
 }
 
 fn ps(c: &Container, format: &str, ps_args: &[String]) -> Result<u8> {
-    let pids = c.pids()?;
     if format == "json" {
-        println!("{}", serde_json::to_string(&pids)?);
+        println!("{}", serde_json::to_string(&c.pids()?)?);
         return Ok(0);
     }
-    let args: Vec<String> = if ps_args.is_empty() {
-        vec!["-ef".into()]
-    } else {
-        ps_args.to_vec()
-    };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .context("run ps")?;
-    if !out.status.success() {
-        bail!(
-            "ps {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or("");
-    let col = header
-        .split_whitespace()
-        .position(|h| h == "PID")
-        .context("ps output has no PID column")?;
+    let (header, rows) = c.ps(ps_args)?;
     println!("{header}");
-    for l in lines {
-        if let Some(p) = l
-            .split_whitespace()
-            .nth(col)
-            .and_then(|p| p.parse::<i32>().ok())
-            && pids.contains(&p)
-        {
-            println!("{l}");
-        }
+    for l in rows {
+        println!("{l}");
     }
     Ok(0)
 }
