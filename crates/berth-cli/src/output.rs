@@ -153,7 +153,8 @@ impl Format {
 }
 
 /// Render a Go-template subset: `{{.Field}}`, `{{.A.B}}`, `{{json .}}`, `{{json .Field}}`,
-/// `{{upper .F}}`, `{{lower .F}}`, `{{join .F ","}}`; `\t` and `\n` escapes.
+/// `{{upper .F}}`, `{{lower .F}}`, `{{join .F ","}}`, `{{index .F "key"}}`; `\t` and `\n`
+/// escapes.
 pub fn render(tmpl: &str, v: &Value) -> anyhow::Result<String> {
     let mut out = String::new();
     let mut rest = tmpl;
@@ -224,6 +225,22 @@ fn eval(action: &str, v: &Value) -> anyhow::Result<String> {
     match words.as_slice() {
         [field] if field.starts_with('.') => Ok(plain(lookup(field, v)?)),
         ["json", field] => Ok(serde_json::to_string(lookup(field, v)?)?),
+        ["index", field, key] => {
+            let v = lookup(field, v)?;
+            let key = key.trim_matches('"');
+            let got = match v {
+                Value::Object(m) => m.get(key),
+                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            };
+            match got {
+                Some(x) => Ok(plain(x)),
+                None if matches!(v, Value::Object(_)) => Ok(plain(&Value::Null)),
+                None => {
+                    anyhow::bail!("template: error calling index: cannot index {field} with {key}")
+                }
+            }
+        }
         ["upper", field] => Ok(plain(lookup(field, v)?).to_uppercase()),
         ["lower", field] => Ok(plain(lookup(field, v)?).to_lowercase()),
         ["join", field, sep] => {
@@ -344,6 +361,10 @@ mod tests {
         );
         assert_eq!(render("{{join .L \",\"}}", &v).unwrap(), "x,y");
         assert_eq!(render("{{upper .Tag}}", &v).unwrap(), "LATEST");
+        assert_eq!(
+            render("{{index .Labels \"a\"}} {{index .L 1}}", &v).unwrap(),
+            "b y"
+        );
         assert!(render("{{.Nope}}", &v).is_err());
         assert!(render("{{.Repository", &v).is_err());
         assert!(render("{{range .L}}", &v).is_err());

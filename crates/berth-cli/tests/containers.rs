@@ -89,8 +89,17 @@ fn attached_run_streams_and_exit_codes() {
         env.leftover_mounts()
     );
 
-    // A name in use is a conflict.
-    b.ok(&["create", "--name", "taken", "busybox"]);
+    // A name in use is a conflict; inspect shows the config merged with the image's.
+    b.ok(&[
+        "create", "--name", "taken", "-e", "X=1", "--expose", "9000", "busybox",
+    ]);
+    assert_eq!(
+        env.field(
+            "taken",
+            "{{json .Config.Cmd}} {{json .Config.Env}} {{json .Config.ExposedPorts}}"
+        ),
+        r#"["sh"] ["X=1"] {"9000/tcp":{}}"#
+    );
     let (code, _, err) = b.run(&["create", "--name", "taken", "busybox"]);
     assert_eq!(code, 125);
     assert!(

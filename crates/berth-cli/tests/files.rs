@@ -381,6 +381,61 @@ fn volumes_outlive_containers() {
         125
     );
     b.ok(&["rm", "holder"]);
+
+    // The local driver's type/device/o: a size-limited tmpfs, and a bind volume whose
+    // directory survives `volume rm`.
+    b.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m,uid=1000",
+        "small",
+    ]);
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "small:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "stat -c %u /v; df -k /v | tail -1",
+    ]);
+    assert!(out.starts_with("1000\n") && out.contains(" 1024 "), "{out}");
+    assert!(
+        !env.leftover_mounts()
+            .iter()
+            .any(|m| m.contains("/volumes/small/")),
+        "tmpfs volume left mounted"
+    );
+    let (code, _, err) = b.run(&["volume", "create", "-o", "size=1m", "quota"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("quota"), "{err}");
+    let src = env.dir.path().join("bindsrc");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("keep"), "mine\n").unwrap();
+    let dev = format!("device={}", src.display());
+    b.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &dev,
+        "bound",
+    ]);
+    assert_eq!(
+        b.ok(&["run", "--rm", "-v", "bound:/b", "busybox", "cat", "/b/keep"]),
+        "mine\n"
+    );
+    b.ok(&["volume", "rm", "bound", "small"]);
+    assert_eq!(std::fs::read_to_string(src.join("keep")).unwrap(), "mine\n");
     let pruned = b.ok(&["volume", "prune", "-f", "-a"]);
     assert!(pruned.contains("data"), "{pruned}");
     assert_eq!(b.ok(&["volume", "ls", "-q"]), "");

@@ -235,6 +235,42 @@ fn logs_rotate_and_follow() {
     ]);
     let out = b.ok(&["logs", "-f", "follow"]);
     assert_eq!(out, "one\ntwo\n");
+    // Defaults from berth.toml's [log-opts] (a flag still wins).
+    let conf = env.dir.path().join("berth.toml");
+    std::fs::write(&conf, "[log-opts]\nmax-size = \"4k\"\nmax-file = 2\n").unwrap();
+    let o = b
+        .cmd()
+        .env("BERTH_CONFIG", &conf)
+        .args([
+            "run",
+            "--name",
+            "tomlcfg",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 1000 ]; do echo l-$i; i=$((i+1)); done",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        env.field(
+            "tomlcfg",
+            "{{index .HostConfig.LogConfig.Config \"max-size\"}}"
+        ),
+        "4096"
+    );
+    let logpath = env.field("tomlcfg", "{{.LogPath}}");
+    assert!(std::fs::metadata(&logpath).unwrap().len() <= 4096);
+    std::fs::write(&conf, "[log-opts]\nmax-size = \"huge\"\n").unwrap();
+    let o = b
+        .cmd()
+        .env("BERTH_CONFIG", &conf)
+        .args(["run", "busybox", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("huge"));
     let (code, _, err) = b.run(&["run", "--log-opt", "max-size=lots", "busybox"]);
     assert_eq!(code, 125);
     assert!(err.contains("max-size"), "{err}");

@@ -19,7 +19,9 @@ pub mod logs;
 pub mod monitor;
 pub mod paths;
 pub mod proto;
+pub mod settings;
 pub mod spec;
+pub mod voldriver;
 pub mod volumes;
 
 pub use container::{Container, Health, State, Status};

@@ -52,6 +52,18 @@ impl Engine {
         config.stop_signal = Some(crate::spec::stop_signal(&config, &image_config));
         config.resolved_args = crate::spec::process_args(&config, &image_config)?;
         self.expand_volumes_from(&mut config)?;
+        // The image's exposed ports join the container's (--expose), as Docker's.
+        if let Some(ports) = image_config
+            .pointer("/config/ExposedPorts")
+            .and_then(|v| v.as_object())
+        {
+            for p in ports.keys() {
+                if !config.exposed_ports.contains(p) {
+                    config.exposed_ports.push(p.clone());
+                }
+            }
+            config.exposed_ports.sort();
+        }
         let id = container::new_id()?;
         // Anonymous volumes for the image's VOLUMEs that no mount of the user covers.
         for target in crate::spec::image_volumes(&image_config) {
@@ -114,6 +126,18 @@ impl Engine {
         Ok(c)
     }
 
+    /// Takes the container's lock (flock on its directory), released when dropped.
+    fn lock_container(&self, id: &str) -> Result<std::fs::File> {
+        let dir = self.paths.container_dir(id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        let f = std::fs::File::open(&dir)
+            .map_err(|e| Error::io(format!("open {}", dir.display()), e))?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| Error::io(format!("lock container {id}"), e.into()))?;
+        Ok(f)
+    }
+
     /// `--volumes-from C[:ro|:rw]`: the volumes and bind mounts of C (not its tmpfs), in C's
     /// mode unless one is given; the container's own mounts win on the same target.
     fn expand_volumes_from(&self, config: &mut crate::config::ContainerConfig) -> Result<()> {
@@ -148,7 +172,11 @@ impl Engine {
     /// Starts a created or stopped container: mounts its rootfs, writes its bundle, and
     /// spawns its monitor, which creates and runs the process.
     pub fn start(&self, key: &str, mode: StartMode) -> Result<Started> {
-        let c = self.container(key)?;
+        let found = self.container(key)?;
+        // One start (or removal) of a container at a time, across processes; the state is
+        // read again under the lock.
+        let _lock = self.lock_container(&found.id)?;
+        let c = self.container(&found.id)?;
         match c.state.status {
             Status::Running | Status::Restarting => {
                 return Err(Error::Conflict(format!(
@@ -395,7 +423,9 @@ impl Engine {
     /// Removes a container (`force`: stop it first) and, with `volumes`, its anonymous
     /// volumes.
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
-        let c = self.container(key)?;
+        let found = self.container(key)?;
+        let _lock = self.lock_container(&found.id)?;
+        let c = self.container(&found.id)?;
         if c.state.status.is_live() {
             if !force {
                 return Err(Error::Conflict(format!(
@@ -567,10 +597,19 @@ pub(crate) fn is_mountpoint(p: &Path) -> bool {
 }
 
 /// Unmounts a container's rootfs if it is mounted.
+/// Releases what a container held mounted while it ran: its rootfs, and the filesystems of
+/// the `type` volumes (tmpfs, bind...) that no other running container uses.
 pub(crate) fn unmount_rootfs(engine: &Engine, id: &str) -> Result<()> {
     let rootfs = engine.paths.rootfs(id);
     while is_mountpoint(&rootfs) {
         berth_image::snapshot::unmount(&rootfs)?;
+    }
+    if let Ok(c) = engine.db.find(id) {
+        for m in &c.config.host.mounts {
+            if m.kind == MountKind::Volume {
+                crate::voldriver::release(engine, &m.source, id)?;
+            }
+        }
     }
     Ok(())
 }

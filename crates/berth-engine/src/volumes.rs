@@ -74,14 +74,7 @@ impl Engine {
         options: BTreeMap<String, String>,
     ) -> Result<Volume> {
         validate_name(name)?;
-        for k in options.keys() {
-            if !matches!(k.as_str(), "uid" | "gid" | "mode") {
-                return Err(Error::invalid(
-                    format!("volume option {k:?}"),
-                    "the local driver here takes uid, gid and mode",
-                ));
-            }
-        }
+        crate::voldriver::validate(&options)?;
         if let Ok(v) = self.volume(name) {
             return Ok(v);
         }
@@ -178,11 +171,7 @@ impl Engine {
                 ids.join(", ")
             )));
         }
-        let dir = self.paths.volumes().join(&v.name);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| Error::io(format!("remove {}", dir.display()), e))?;
-        }
+        crate::voldriver::remove_dir(self, &v.name)?;
         self.db
             .conn()?
             .execute("DELETE FROM volumes WHERE name = ?1", [name])?;
@@ -257,8 +246,7 @@ pub(crate) fn remove_anonymous_of(engine: &Engine, c: &Container) -> Result<()> 
             && v.anonymous
             && engine.volume_users(&v.name)?.iter().all(|u| u == &c.id)
         {
-            let dir = engine.paths.volumes().join(&v.name);
-            let _ = std::fs::remove_dir_all(&dir);
+            crate::voldriver::remove_dir(engine, &v.name)?;
             engine
                 .db
                 .conn()?
@@ -298,9 +286,11 @@ pub(crate) fn resolve_mounts(
                     engine.volume_create(&m.source, BTreeMap::new(), BTreeMap::new())?;
                 }
                 let data = engine.paths.volume_data(&m.source);
+                let v = engine.volume(&m.source)?;
                 if !data.exists() {
-                    make_dir(engine, &engine.volume(&m.source)?)?;
+                    make_dir(engine, &v)?;
                 }
+                crate::voldriver::mount(engine, &v)?;
                 let empty = std::fs::read_dir(&data)
                     .map(|mut d| d.next().is_none())
                     .unwrap_or(false);

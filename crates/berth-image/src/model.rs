@@ -55,7 +55,8 @@ impl Platform {
         }
     }
 
-    fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
+    /// Whether an image of `os`/`arch`[/`variant`] runs as this platform.
+    pub fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
         if self.os != os || self.arch != arch {
             return false;
         }

@@ -106,15 +106,19 @@ pub fn default_spec(rootless: bool) -> Spec {
     s
 }
 
-/// Every capability this kernel knows, as spec values (for privileged processes).
+/// Every capability this kernel knows and this process holds in its bounding set, as spec
+/// values (for privileged processes).
 pub fn all_capabilities() -> oci_spec::runtime::Capabilities {
     let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40);
+    // Only what this process could grant: a capability outside our own bounding set (root
+    // without CAP_SYS_RESOURCE on some hosts) would make capset fail.
+    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
     caps::all()
         .into_iter()
-        .filter(|c| c.index() <= last)
+        .filter(|c| c.index() <= last && bounding.contains(c))
         .filter_map(|c| serde_json::from_value(serde_json::Value::String(c.to_string())).ok())
         .collect()
 }

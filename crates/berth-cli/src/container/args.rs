@@ -231,7 +231,8 @@ impl CreateArgs {
     }
 
     /// The configuration these flags describe (the image is resolved by the engine).
-    pub fn to_config(&self) -> Result<ContainerConfig> {
+    /// The container's config; `log_defaults` come from berth.toml.
+    pub fn to_config(&self, log_defaults: &LogConfig) -> Result<ContainerConfig> {
         let mut c = ContainerConfig {
             image: self.image().to_string(),
             tty: self.tty,
@@ -355,7 +356,7 @@ impl CreateArgs {
             None | Some("json-file") => {}
             Some(other) => bail!("logging driver {other:?} is not supported (only json-file)"),
         }
-        let mut log = LogConfig::default();
+        let mut log = log_defaults.clone();
         for o in &self.log_opt {
             let (k, v) = o
                 .split_once('=')

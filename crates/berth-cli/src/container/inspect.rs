@@ -39,6 +39,17 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
     let dir = e.paths.container_dir(&c.id);
     let args = &cfg.resolved_args;
     let snap = e.paths.root.join("image/snapshots").join(&c.id);
+    // Docker shows the container's config merged with its image's.
+    let image_config = e
+        .store()
+        .ok()
+        .and_then(|st| {
+            st.resolve(&cfg.image_id)
+                .ok()
+                .and_then(|img| st.config_json(&img).ok())
+        })
+        .unwrap_or(Value::Null);
+    let eff = berth_engine::spec::effective(cfg, &image_config);
     let lower = e
         .store()
         .ok()
@@ -182,19 +193,19 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
         "Config": {
             "Hostname": berth_engine::etc_files::hostname(c),
             "Domainname": cfg.domainname.clone().unwrap_or_default(),
-            "User": cfg.user.clone().unwrap_or_default(),
+            "User": eff.user,
             "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
             "ExposedPorts": cfg.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
             "Tty": cfg.tty,
             "OpenStdin": cfg.open_stdin,
             "StdinOnce": false,
-            "Env": cfg.env,
-            "Cmd": cfg.cmd,
+            "Env": eff.env,
+            "Cmd": eff.cmd,
             "Healthcheck": healthcheck,
             "Image": cfg.image,
             "Volumes": Value::Null,
-            "WorkingDir": cfg.working_dir.clone().unwrap_or_default(),
-            "Entrypoint": cfg.entrypoint,
+            "WorkingDir": eff.working_dir,
+            "Entrypoint": eff.entrypoint,
             "OnBuild": Value::Null,
             "Labels": cfg.labels,
             "StopSignal": cfg.stop_signal,

@@ -11,27 +11,9 @@ use berth_engine::config::{
 /// Docker's RAMInBytes: "512", "100k", "64m", "1g", "1.5g", with optional "b"/"ib" (binary
 /// multiples).
 pub fn bytes(flag: &str, s: &str) -> Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t
-        .strip_suffix("ib")
-        .or_else(|| t.strip_suffix('b'))
-        .unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        Some('p') => (&t[..t.len() - 1], 1 << 50),
-        _ => (t, 1),
-    };
-    let v: f64 = num
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-        .with_context(|| {
-            format!("invalid argument {s:?} for \"{flag}\" flag: invalid size: '{s}'")
-        })?;
-    Ok((v * mult as f64) as i64)
+    berth_engine::settings::parse_bytes(s)
+        .map(|v| v as i64)
+        .with_context(|| format!("invalid argument {s:?} for \"{flag}\" flag: invalid size: '{s}'"))
 }
 
 /// Go's time.ParseDuration subset: "30s", "1m30s", "500ms", "1h", "2us", "10ns".

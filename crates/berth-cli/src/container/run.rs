@@ -13,8 +13,36 @@ use crate::cli::Global;
 
 /// Makes sure the image is in the store, per --pull.
 fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
-    let have = match e.store()?.resolve(a.image()) {
-        Ok(_) => true,
+    let store = e.store()?;
+    let have = match store.resolve(a.image()) {
+        Ok(img) => match &a.platform {
+            // A local image of another platform counts as missing, as in Docker.
+            Some(p) => {
+                let want: berth_image::Platform = p.parse()?;
+                let cfg = store.config_json(&img)?;
+                let field = |k: &str| {
+                    cfg.get(k)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let ok = want.matches(
+                    &field("os"),
+                    &field("architecture"),
+                    cfg.get("variant").and_then(|v| v.as_str()),
+                );
+                if !ok && a.pull == "never" {
+                    bail!(
+                        "image with reference {} was found but its platform ({}/{}) does not match the specified platform ({want})",
+                        a.image(),
+                        field("os"),
+                        field("architecture")
+                    );
+                }
+                ok
+            }
+            None => true,
+        },
         Err(err) if err.kind() == berth_image::ErrorKind::NotFound => false,
         Err(err) => return Err(err.into()),
     };
@@ -44,7 +72,8 @@ fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
 }
 
 fn do_create(g: &Global, e: &Engine, a: &CreateArgs) -> Result<berth_engine::Container> {
-    let config = a.to_config()?;
+    let settings = berth_engine::settings::Settings::load(&berth_engine::settings::default_path())?;
+    let config = a.to_config(&settings.log)?;
     ensure_image(g, e, a)?;
     Ok(e.create(CreateRequest {
         name: a.name.clone(),

@@ -29,7 +29,9 @@ use serde_json::Value;
 pub use caps::DEFAULT_CAPS;
 pub use init::{INIT_NAME, init_binary, install_init};
 pub use mounts::{INIT_PATH, ResolvedMount};
-pub use process::{DEFAULT_PATH, healthcheck, image_volumes, process_args, stop_signal};
+pub use process::{
+    DEFAULT_PATH, Effective, effective, healthcheck, image_volumes, process_args, stop_signal,
+};
 pub use seccomp::{default_seccomp, seccomp_from_docker_profile};
 pub use user::resolve_user;
 

@@ -74,6 +74,46 @@ pub fn process_args(config: &ContainerConfig, image_config: &Value) -> Result<Ve
     Ok(args)
 }
 
+/// A container's config merged with its image's, as Docker stores (and `inspect` shows) it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Effective {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+}
+
+/// Merges the image's Entrypoint, Cmd, Env, WorkingDir and User into the container's, by the
+/// rules of `process_args` and `environment` (without the run-time PATH/HOSTNAME/TERM).
+pub fn effective(config: &ContainerConfig, image_config: &Value) -> Effective {
+    let img = image_cfg(image_config);
+    let user_cmd = config.cmd.clone().filter(|c| !c.is_empty());
+    let (entrypoint, cmd) = match &config.entrypoint {
+        Some(ep) if !ep.is_empty() => (Some(ep.clone()), user_cmd),
+        Some(_) => (None, user_cmd.or_else(|| strings(img.get("Cmd")))),
+        None => (
+            strings(img.get("Entrypoint")),
+            user_cmd.or_else(|| strings(img.get("Cmd"))),
+        ),
+    };
+    let mut env = strings(img.get("Env")).unwrap_or_default();
+    replace_or_append(&mut env, &config.env);
+    let pick = |mine: &Option<String>, k: &str| {
+        mine.clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| img.get(k).and_then(Value::as_str).map(String::from))
+            .unwrap_or_default()
+    };
+    Effective {
+        entrypoint,
+        cmd,
+        env,
+        working_dir: pick(&config.working_dir, "WorkingDir"),
+        user: pick(&config.user, "User"),
+    }
+}
+
 fn key(e: &str) -> &str {
     e.split_once('=').map_or(e, |(k, _)| k)
 }

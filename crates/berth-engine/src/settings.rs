@@ -1,0 +1,130 @@
+//! Engine settings from berth.toml (`$BERTH_CONFIG`, else /etc/berth/berth.toml; the same
+//! file holds the registry settings, which this module ignores):
+//!
+//! ```toml
+//! [log-opts]          # defaults for every new container, as Docker's daemon.json
+//! max-size = "10m"    # a size ("20k", "1g", bytes as a number), "-1": never rotate
+//! max-file = 3
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::LogConfig;
+use crate::error::{Error, Result};
+
+/// What berth.toml sets for the engine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    /// Log rotation for new containers (each container's `--log-opt` wins).
+    pub log: LogConfig,
+}
+
+#[derive(Deserialize, Default)]
+struct FileSettings {
+    #[serde(rename = "log-opts")]
+    log_opts: Option<LogOpts>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogOpts {
+    #[serde(rename = "max-size")]
+    max_size: Option<toml::Value>,
+    #[serde(rename = "max-file")]
+    max_file: Option<u32>,
+}
+
+/// The settings file in use.
+pub fn default_path() -> PathBuf {
+    std::env::var_os("BERTH_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/berth/berth.toml"))
+}
+
+/// A size such as "10m", "1.5g", "512k" or "100" (bytes; binary multiples, as Docker).
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t
+        .strip_suffix("ib")
+        .or_else(|| t.strip_suffix('b'))
+        .unwrap_or(&t);
+    let (num, shift) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 10),
+        Some('m') => (&t[..t.len() - 1], 20),
+        Some('g') => (&t[..t.len() - 1], 30),
+        Some('t') => (&t[..t.len() - 1], 40),
+        Some('p') => (&t[..t.len() - 1], 50),
+        _ => (t, 0),
+    };
+    let v: f64 = num
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+    Some((v * (1u64 << shift) as f64) as u64)
+}
+
+impl Settings {
+    /// Loads `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Settings> {
+        let bad =
+            |reason: String| Error::invalid(format!("settings file {}", path.display()), reason);
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+        };
+        let f: FileSettings = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let mut s = Settings::default();
+        if let Some(l) = f.log_opts {
+            match l.max_size {
+                None => {}
+                Some(toml::Value::Integer(n)) if n >= 0 => s.log.max_size = n as u64,
+                Some(toml::Value::String(v)) if v == "-1" => s.log.max_size = 0,
+                Some(toml::Value::String(v)) => {
+                    s.log.max_size = parse_bytes(&v)
+                        .ok_or_else(|| bad(format!("log-opts max-size {v:?} is not a size")))?
+                }
+                Some(other) => return Err(bad(format!("log-opts max-size {other} is not a size"))),
+            }
+            if let Some(n) = l.max_file {
+                if n == 0 {
+                    return Err(bad("log-opts max-file must be at least 1".into()));
+                }
+                s.log.max_file = n;
+            }
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("10m"), Some(10 << 20));
+        assert_eq!(parse_bytes("1.5k"), Some(1536));
+        assert_eq!(parse_bytes("100"), Some(100));
+        assert_eq!(parse_bytes("2GiB"), Some(2 << 30));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("-1m"), None);
+    }
+
+    #[test]
+    fn files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("berth.toml");
+        assert_eq!(Settings::load(&p).unwrap(), Settings::default());
+        std::fs::write(&p, "[registries.\"docker.io\"]\nmirrors = []\n[log-opts]\nmax-size = \"20k\"\nmax-file = 5\n").unwrap();
+        let s = Settings::load(&p).unwrap();
+        assert_eq!((s.log.max_size, s.log.max_file), (20 << 10, 5));
+        std::fs::write(&p, "[log-opts]\nmax-size = \"huge\"\n").unwrap();
+        let e = Settings::load(&p).unwrap_err().to_string();
+        assert!(e.contains("berth.toml") && e.contains("huge"), "{e}");
+        std::fs::write(&p, "[log-opts]\nmax-files = 5\n").unwrap();
+        assert!(Settings::load(&p).is_err());
+    }
+}
