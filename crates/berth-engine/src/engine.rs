@@ -90,7 +90,7 @@ impl Engine {
         if !c.state.status.is_live() || monitor_alive(c.state.monitor_pid, c.state.monitor_start) {
             return Ok(c);
         }
-        crate::lifecycle::recover_orphan(self, &c)?;
+        crate::teardown::recover_orphan(self, &c)?;
         self.db.find(&c.id)
     }
 

@@ -193,7 +193,7 @@ impl Engine {
             return f(root.as_fd());
         }
         let rootfs = self.paths.rootfs(&c.id);
-        let mounted_here = !crate::lifecycle::is_mountpoint(&rootfs);
+        let mounted_here = !crate::teardown::is_mountpoint(&rootfs);
         if mounted_here {
             std::fs::create_dir_all(&rootfs)
                 .map_err(|e| Error::io(format!("create {}", rootfs.display()), e))?;
@@ -207,7 +207,7 @@ impl Engine {
         .map_err(|e| Error::io(format!("open {}", rootfs.display()), e.into()))
         .and_then(|root| f(root.as_fd()));
         if mounted_here {
-            crate::lifecycle::unmount_rootfs(self, &c.id)?;
+            crate::teardown::unmount_rootfs(self, &c.id)?;
         }
         res
     }

@@ -21,6 +21,7 @@ pub mod paths;
 pub mod proto;
 pub mod settings;
 pub mod spec;
+mod teardown;
 pub mod voldriver;
 pub mod volumes;
 

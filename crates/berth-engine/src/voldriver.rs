@@ -89,7 +89,7 @@ pub(crate) fn mount(engine: &Engine, v: &Volume) -> Result<()> {
         return Ok(());
     };
     let data = engine.paths.volume_data(&v.name);
-    if crate::lifecycle::is_mountpoint(&data) {
+    if crate::teardown::is_mountpoint(&data) {
         return Ok(());
     }
     let o = berth_runtime::mounts::parse_options(&mount_options(&v.options))
@@ -161,7 +161,7 @@ pub(crate) fn release(engine: &Engine, name: &str, except: &str) -> Result<()> {
 /// Unmounts whatever is mounted on the volume's `_data`.
 pub(crate) fn unmount(engine: &Engine, name: &str) -> Result<()> {
     let data = engine.paths.volume_data(name);
-    if crate::lifecycle::is_mountpoint(&data) {
+    if crate::teardown::is_mountpoint(&data) {
         nix::mount::umount2(&data, nix::mount::MntFlags::MNT_DETACH)
             .map_err(|e| Error::io(format!("unmount volume {name}"), e.into()))?;
     }
@@ -173,7 +173,7 @@ pub(crate) fn unmount(engine: &Engine, name: &str) -> Result<()> {
 pub(crate) fn remove_dir(engine: &Engine, name: &str) -> Result<()> {
     unmount(engine, name)?;
     let data = engine.paths.volume_data(name);
-    if crate::lifecycle::is_mountpoint(&data) {
+    if crate::teardown::is_mountpoint(&data) {
         return Err(Error::Conflict(format!("volume {name} is still mounted")));
     }
     let dir = engine.paths.volumes().join(name);

@@ -186,7 +186,7 @@ impl<'a> Monitor<'a> {
                     s.pid = 0;
                     Ok(())
                 })?;
-                let _ = crate::lifecycle::unmount_rootfs(self.engine, &self.c.id);
+                let _ = crate::teardown::unmount_rootfs(self.engine, &self.c.id);
                 return Err(Error::StartFailed { code, msg });
             }
         };
@@ -253,7 +253,7 @@ impl<'a> Monitor<'a> {
                 if let Ok(c) = rt.load(&self.c.id) {
                     let _ = c.delete(true);
                 }
-                let _ = crate::lifecycle::unmount_rootfs(self.engine, &self.c.id);
+                let _ = crate::teardown::unmount_rootfs(self.engine, &self.c.id);
                 return Err(Error::Internal(
                     "no client attached to start the container".into(),
                 ));

@@ -181,7 +181,7 @@ fn run_inner(a: &Args, notify: &mut Notify) -> Result<()> {
         if !restart {
             // Cleanup (--rm included) is done before the client hears of the exit, so
             // `run --rm` returns with the container gone, as Docker's.
-            let res = crate::lifecycle::after_final_exit(&engine, &fresh);
+            let res = crate::teardown::after_final_exit(&engine, &fresh);
             m.last_exit(code);
             let _ = std::fs::remove_dir_all(&run_dir);
             return res;
@@ -201,7 +201,7 @@ fn run_inner(a: &Args, notify: &mut Notify) -> Result<()> {
                     s.status = Status::Exited;
                     Ok(())
                 })?;
-                let res = crate::lifecycle::after_final_exit(&engine, &engine.db.find(&c.id)?);
+                let res = crate::teardown::after_final_exit(&engine, &engine.db.find(&c.id)?);
                 m.last_exit(code);
                 let _ = std::fs::remove_dir_all(&run_dir);
                 return res;

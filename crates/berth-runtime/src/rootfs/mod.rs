@@ -9,13 +9,16 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+use oci_spec::runtime::{Mount, Spec};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::mounts::{self, MountOptions};
 use crate::sys;
+
+mod devices;
+use devices::{create_device, default_devices, default_symlinks};
 
 /// What to create when a path is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,133 +487,6 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
             remount(root, dest, flags)
         }
         Err(e) => Err(e).ctx(|| format!("set the attributes of {}", dest.display())),
-    }
-}
-
-fn default_devices() -> Vec<LinuxDevice> {
-    [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ]
-    .iter()
-    .map(|(n, ma, mi)| {
-        oci_spec::runtime::LinuxDeviceBuilder::default()
-            .path(format!("/dev/{n}"))
-            .typ(LinuxDeviceType::C)
-            .major(*ma)
-            .minor(*mi)
-            .file_mode(0o666u32)
-            .uid(0u32)
-            .gid(0u32)
-            .build()
-            .unwrap_or_default()
-    })
-    .collect()
-}
-
-fn default_symlinks(dev: &OwnedFd) -> Result<()> {
-    let mut links = vec![
-        ("/proc/self/fd", "fd"),
-        ("/proc/self/fd/0", "stdin"),
-        ("/proc/self/fd/1", "stdout"),
-        ("/proc/self/fd/2", "stderr"),
-        ("pts/ptmx", "ptmx"),
-    ];
-    if Path::new("/proc/kcore").exists() {
-        links.push(("/proc/kcore", "core"));
-    }
-    for (target, name) in links {
-        let mut r = rustix::fs::symlinkat(target, dev, name);
-        if r == Err(rustix::io::Errno::EXIST) && name == "ptmx" {
-            // A ptmx node from a bind or earlier mount: the devpts one replaces it.
-            let _ = rustix::fs::unlinkat(dev, name, rustix::fs::AtFlags::empty());
-            r = rustix::fs::symlinkat(target, dev, name);
-        }
-        match r {
-            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(io(e)).ctx(|| format!("symlink /dev/{name}")),
-        }
-    }
-    Ok(())
-}
-
-fn create_device(
-    ctx: &RootfsCtx,
-    root: &OwnedFd,
-    dev_dir: &OwnedFd,
-    d: &LinuxDevice,
-) -> Result<()> {
-    let path = d.path();
-    let parent = path.parent().unwrap_or(Path::new("/dev"));
-    let name = path.file_name().ok_or_else(|| {
-        Error::spec(
-            "linux.devices.path",
-            format!("{} has no name", path.display()),
-        )
-    })?;
-    let own;
-    let pfd = if parent == Path::new("/dev") {
-        dev_dir
-    } else {
-        own = open_in_root(root, parent, Create::Dir, true)?;
-        &own
-    };
-    let kind = match d.typ() {
-        LinuxDeviceType::C | LinuxDeviceType::U => rustix::fs::FileType::CharacterDevice,
-        LinuxDeviceType::B => rustix::fs::FileType::BlockDevice,
-        LinuxDeviceType::P => rustix::fs::FileType::Fifo,
-        LinuxDeviceType::A => {
-            return Err(Error::spec(
-                "linux.devices.type",
-                format!("{}: type a is only valid in cgroup rules", path.display()),
-            ));
-        }
-    };
-    let mode = Mode::from_raw_mode(d.file_mode().unwrap_or(0o666));
-    let dev = rustix::fs::makedev(d.major() as u32, d.minor() as u32);
-    let mknod = || rustix::fs::mknodat(pfd, name, kind, mode, dev);
-    let made = if ctx.userns {
-        Err(rustix::io::Errno::PERM)
-    } else {
-        match mknod() {
-            Err(rustix::io::Errno::EXIST) => {
-                // Replace what the image or an earlier entry put there.
-                let _ = rustix::fs::unlinkat(pfd, name, rustix::fs::AtFlags::empty());
-                mknod()
-            }
-            r => r,
-        }
-    };
-    match made {
-        Ok(()) => {
-            // The init runs with umask 0, so mknod gave the exact mode; the owner is root
-            // unless the spec says otherwise.
-            if d.uid().is_some_and(|u| u != 0) || d.gid().is_some_and(|g| g != 0) {
-                let uid = d.uid().map(rustix::fs::Uid::from_raw);
-                let gid = d.gid().map(rustix::fs::Gid::from_raw);
-                rustix::fs::chownat(pfd, name, uid, gid, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(io)
-                    .ctx(|| format!("chown {}", path.display()))?;
-            }
-            Ok(())
-        }
-        Err(rustix::io::Errno::PERM) => {
-            // In a user namespace: bind the host's device node instead.
-            let t = open_in_root(root, path, Create::File, false)?;
-            mount_fd(
-                Some(&path.to_string_lossy()),
-                &t,
-                None,
-                MsFlags::MS_BIND,
-                None,
-            )
-            .ctx(|| format!("bind the host's {}", path.display()))
-        }
-        Err(e) => Err(io(e)).ctx(|| format!("mknod {}", path.display())),
     }
 }
 
