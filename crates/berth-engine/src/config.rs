@@ -111,6 +111,10 @@ pub struct HostConfig {
     pub ipc_mode: String,
     pub pid_mode: String,
     pub uts_mode: String,
+    /// `--cgroupns`: "" or "private" (a new cgroup namespace), "host".
+    pub cgroupns_mode: String,
+    /// `--cgroup-parent`: the cgroup under which the container's is made ("" = "berth").
+    pub cgroup_parent: String,
 }
 
 /// One mount of the container.
@@ -185,6 +189,15 @@ pub struct Device {
     pub permissions: String,
 }
 
+/// A rate or weight for one block device (`--device-read-bps /dev/sda:1mb`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceRate {
+    /// The device node on the host.
+    pub path: String,
+    pub rate: u64,
+}
+
 /// Resource limits (Docker's units).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -211,6 +224,16 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// `--blkio-weight`.
     pub blkio_weight: Option<u16>,
+    /// `--blkio-weight-device` PATH:WEIGHT.
+    pub blkio_weight_device: Vec<DeviceRate>,
+    /// `--device-read-bps`, `--device-write-bps` (bytes per second) and
+    /// `--device-read-iops`, `--device-write-iops` PATH:RATE.
+    pub device_read_bps: Vec<DeviceRate>,
+    pub device_write_bps: Vec<DeviceRate>,
+    pub device_read_iops: Vec<DeviceRate>,
+    pub device_write_iops: Vec<DeviceRate>,
+    /// `--memory-swappiness` (0-100; -1 or none: the host's).
+    pub memory_swappiness: Option<i64>,
     /// `--ulimit` name=soft[:hard].
     pub ulimits: Vec<Ulimit>,
 }

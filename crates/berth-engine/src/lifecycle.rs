@@ -48,6 +48,7 @@ impl Engine {
         config.image_id = img.id.to_string();
         let image_config = store.config_json(&img)?;
         validate_config(&config)?;
+        crate::spec::check(&config)?;
         // The effective health check and stop signal (flags over the image's) are recorded.
         config.healthcheck = crate::spec::healthcheck(&config, &image_config);
         config.stop_signal = Some(crate::spec::stop_signal(&config, &image_config));
@@ -249,7 +250,7 @@ impl Engine {
                 rootfs: &rootfs,
                 container_dir: &dir,
                 mounts: &mounts,
-                cgroups_path: &format!("/berth/{}", c.id),
+                cgroups_path: &crate::spec::cgroups_path(&c.config.host.cgroup_parent, &c.id)?,
                 init_path: init_path.as_deref(),
                 netns_path,
                 pidns_path: ns_of(&c.config.host.pid_mode, "pid")?,

@@ -207,6 +207,8 @@ pub struct CreateArgs {
     /// UTS namespace to use ("host").
     #[arg(long)]
     pub uts: Option<String>,
+    #[command(flatten)]
+    pub more: super::args_more::MoreArgs,
     /// The image, then the command and its arguments (one list, so that options after the
     /// image, as in `run busybox -c`, belong to the command).
     #[arg(
@@ -233,6 +235,10 @@ impl CreateArgs {
     /// The configuration these flags describe (the image is resolved by the engine).
     /// The container's config; `log_defaults` come from berth.toml.
     pub fn to_config(&self, log_defaults: &LogConfig) -> Result<ContainerConfig> {
+        // A flag berth does not know ends up first in the image-and-command list.
+        if self.image().starts_with('-') {
+            bail!("unknown flag: {}", self.image());
+        }
         let mut c = ContainerConfig {
             image: self.image().to_string(),
             tty: self.tty,
@@ -435,6 +441,7 @@ impl CreateArgs {
         for u in &self.ulimit {
             r.ulimits.push(parse::ulimit(u)?);
         }
+        self.more.apply(&mut c)?;
         Ok(c)
     }
 

@@ -175,6 +175,14 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
             "CpusetMems": r.cpuset_mems.clone().unwrap_or_default(),
             "PidsLimit": r.pids_limit,
             "BlkioWeight": r.blkio_weight.unwrap_or(0),
+            "BlkioWeightDevice": r.blkio_weight_device.iter().map(|d| json!({"Path": d.path, "Weight": d.rate})).collect::<Vec<_>>(),
+            "BlkioDeviceReadBps": rates(&r.device_read_bps),
+            "BlkioDeviceWriteBps": rates(&r.device_write_bps),
+            "BlkioDeviceReadIOps": rates(&r.device_read_iops),
+            "BlkioDeviceWriteIOps": rates(&r.device_write_iops),
+            "MemorySwappiness": r.memory_swappiness,
+            "CgroupnsMode": if h.cgroupns_mode.is_empty() { "private" } else { &h.cgroupns_mode },
+            "CgroupParent": h.cgroup_parent,
             "OomKillDisable": r.oom_kill_disable,
             "Ulimits": r.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
             "Devices": h.devices.iter().map(|d| json!({"PathOnHost": d.host_path, "PathInContainer": d.container_path, "CgroupPermissions": d.permissions})).collect::<Vec<_>>(),
@@ -290,4 +298,11 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
         return Err(anyhow::Error::new(super::Exit(1)));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Docker's ThrottleDevice list.
+fn rates(list: &[berth_engine::config::DeviceRate]) -> Vec<Value> {
+    list.iter()
+        .map(|d| json!({"Path": d.path, "Rate": d.rate}))
+        .collect()
 }

@@ -3,6 +3,7 @@
 //! else the container's code).
 
 pub mod args;
+mod args_more;
 pub mod exec;
 pub mod files;
 pub mod inspect;

@@ -58,12 +58,12 @@ fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
         other => bail!("invalid pull policy {other:?}: use always, missing or never"),
     };
     if pull {
-        if !have {
+        if !have && !a.more.quiet {
             eprintln!("Unable to find image '{}' locally", a.image());
         }
         let args = crate::registry::PullArgs {
             name: a.image().to_string(),
-            quiet: false,
+            quiet: a.more.quiet,
             platform: a.platform.clone(),
         };
         crate::registry::pull_to(g, args, &mut std::io::stderr())?;
@@ -74,11 +74,17 @@ fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
 fn do_create(g: &Global, e: &Engine, a: &CreateArgs) -> Result<berth_engine::Container> {
     let settings = berth_engine::settings::Settings::load(&berth_engine::settings::default_path())?;
     let config = a.to_config(&settings.log)?;
+    a.more.check_cidfile()?;
     ensure_image(g, e, a)?;
-    Ok(e.create(CreateRequest {
+    let c = e.create(CreateRequest {
         name: a.name.clone(),
         config,
-    })?)
+    })?;
+    if let Err(err) = a.more.write_cidfile(&c.id) {
+        let _ = e.remove(&c.id, true, true);
+        return Err(err);
+    }
+    Ok(c)
 }
 
 /// Berth's own failures exit 125 (or 126/127 when the process could not start).

@@ -6,6 +6,7 @@
 //! needs them on their own (the process arguments for `inspect`, the stop signal, the
 //! health check, the image's volumes, the default seccomp profile).
 
+mod blkio;
 mod caps;
 mod devices;
 mod host;
@@ -124,6 +125,63 @@ fn ns_mode(
     }
 }
 
+fn cgroupns(mode: &str) -> Result<Ns> {
+    match mode {
+        "" | "private" => Ok(Ns::New),
+        "host" => Ok(Ns::Host),
+        m => Err(Error::invalid(
+            "--cgroupns",
+            format!("invalid cgroup namespace mode: {m}"),
+        )),
+    }
+}
+
+/// Checks, at create, what `build_spec` would refuse without needing the rootfs: namespace
+/// modes, capabilities, devices, resources, rlimits, the cgroup path. So a bad flag is an
+/// error of `create`, which then changes nothing, rather than of every later start.
+pub fn check(cfg: &ContainerConfig) -> Result<()> {
+    let hc = &cfg.host;
+    let host = Host::get();
+    let joined = Some(PathBuf::from("/"));
+    ns_mode("--pid", "PID", &hc.pid_mode, &joined, true)?;
+    ns_mode("--ipc", "IPC", &hc.ipc_mode, &joined, true)?;
+    let uts = ns_mode("--uts", "UTS", &hc.uts_mode, &None, false)?;
+    if uts == Ns::Host && cfg.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
+        return Err(Error::invalid(
+            "--hostname",
+            "Conflicting options: hostname and the UTS mode",
+        ));
+    }
+    cgroupns(&hc.cgroupns_mode)?;
+    cgroups_path(&hc.cgroup_parent, "x")?;
+    caps::capability_list(host, &hc.cap_add, &hc.cap_drop, hc.privileged)?;
+    resources::rlimits(&hc.resources.ulimits)?;
+    resources::oom_score_adj(hc.oom_score_adj)?;
+    let (_, rules) = devices::devices(&hc.devices, &hc.device_cgroup_rules, hc.privileged)?;
+    resources::resources(host, &hc.resources, rules)?;
+    Ok(())
+}
+
+/// The container's cgroup path: `/<parent>/<id>`, the parent being `--cgroup-parent` or
+/// "berth". The parent is a relative cgroup path below the hierarchy's root; `..` and
+/// empty components are refused.
+pub fn cgroups_path(parent: &str, id: &str) -> Result<String> {
+    let parent = parent.trim_matches('/');
+    if parent.is_empty() {
+        return Ok(format!("/berth/{id}"));
+    }
+    if parent
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
+    {
+        return Err(Error::invalid(
+            "--cgroup-parent",
+            format!("{parent:?} is not a valid cgroup path"),
+        ));
+    }
+    Ok(format!("/{parent}/{id}"))
+}
+
 fn namespace(typ: LinuxNamespaceType, ns: &Ns) -> Option<LinuxNamespace> {
     let mut n = LinuxNamespace::default();
     n.set_typ(typ);
@@ -232,13 +290,14 @@ fn build_spec_on(inp: &SpecInputs, host: &Host) -> Result<Spec> {
     let (devices, device_rules) =
         devices::devices(&hc.devices, &hc.device_cgroup_rules, hc.privileged)?;
     let res = resources::resources(host, &hc.resources, device_rules)?;
+    let cgroupns = cgroupns(&hc.cgroupns_mode)?;
     let namespaces: Vec<LinuxNamespace> = [
         (LinuxNamespaceType::Mount, Ns::New),
         (LinuxNamespaceType::Network, net.clone()),
         (LinuxNamespaceType::Uts, uts.clone()),
         (LinuxNamespaceType::Pid, pid),
         (LinuxNamespaceType::Ipc, ipc.clone()),
-        (LinuxNamespaceType::Cgroup, Ns::New),
+        (LinuxNamespaceType::Cgroup, cgroupns),
     ]
     .iter()
     .filter_map(|(t, ns)| namespace(*t, ns))

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxPids, LinuxResources, PosixRlimit,
+    LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxPids, LinuxResources, PosixRlimit,
     PosixRlimitBuilder, PosixRlimitType,
 };
 
@@ -175,11 +175,27 @@ pub(crate) fn resources(
 
     let mut res = LinuxResources::default();
     res.set_devices(Some(devices));
-    if memory.is_some() || reservation.is_some() || swap.is_some() || r.oom_kill_disable {
+    let swappiness = match r.memory_swappiness {
+        None | Some(-1) => None,
+        Some(v) if (0..=100).contains(&v) => Some(v as u64),
+        Some(v) => {
+            return Err(inv(
+                "--memory-swappiness",
+                format!("invalid value: {v}, valid memory swappiness range is 0-100"),
+            ));
+        }
+    };
+    if memory.is_some()
+        || reservation.is_some()
+        || swap.is_some()
+        || r.oom_kill_disable
+        || swappiness.is_some()
+    {
         let mut mem = LinuxMemory::default();
         mem.set_limit(memory);
         mem.set_reservation(reservation);
         mem.set_swap(swap);
+        mem.set_swappiness(swappiness);
         if r.oom_kill_disable {
             mem.set_disable_oom_killer(Some(true));
         }
@@ -193,15 +209,7 @@ pub(crate) fn resources(
         pids.set_limit(p);
         res.set_pids(Some(pids));
     }
-    if let Some(w) = r.blkio_weight.filter(|w| *w != 0) {
-        if !(10..=1000).contains(&w) {
-            return Err(inv(
-                "--blkio-weight",
-                "Range of blkio weight is from 10 to 1000",
-            ));
-        }
-        let mut b = LinuxBlockIo::default();
-        b.set_weight(Some(w));
+    if let Some(b) = super::blkio::block_io(r)? {
         res.set_block_io(Some(b));
     }
     Ok(res)

@@ -1,0 +1,179 @@
+//! `run`/`create` flags beyond the basics: unknown flags, `--cidfile`, cgroup placement and
+//! namespace, swappiness, block IO throttles, and bad values refused at create.
+
+mod common;
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+use common::Env;
+
+/// Removes a parent cgroup made for `--cgroup-parent` in every hierarchy, even on failure.
+struct CgroupParent(String);
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in rd.flatten() {
+                let _ = std::fs::remove_dir(h.path().join(&self.0));
+            }
+        }
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&self.0));
+    }
+}
+
+fn block_device() -> Option<String> {
+    std::fs::read_dir("/dev").ok()?.flatten().find_map(|e| {
+        let ft = e.file_type().ok()?;
+        ft.is_block_device()
+            .then(|| e.path().to_string_lossy().into_owned())
+    })
+}
+
+#[test]
+fn unknown_flags_and_bad_values_change_nothing() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let (code, _, err) = b.run(&["run", "--rm", "--no-such-flag", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.to_lowercase().contains("unknown flag: --no-such-flag"),
+        "{err}"
+    );
+    // The command's own options after the image still belong to it.
+    assert_eq!(b.ok(&["run", "--rm", "busybox", "echo", "-n", "x"]), "x");
+    let bad: [(&[&str], &str); 6] = [
+        (&["--blkio-weight", "5"], "from 10 to 1000"),
+        (
+            &["--cpuset-cpus", "999"],
+            "Requested CPUs are not available",
+        ),
+        (
+            &["--memory-swappiness", "101"],
+            "valid memory swappiness range",
+        ),
+        (&["--cgroup-parent", "a/../b"], "not a valid cgroup path"),
+        (
+            &["--device-read-bps", "/dev/null:1mb"],
+            "not a block device",
+        ),
+        (&["--cgroupns", "shared"], "invalid --cgroupns"),
+    ];
+    for (flags, msg) in bad {
+        let mut args = vec!["create"];
+        args.extend_from_slice(flags);
+        args.push("busybox");
+        let (code, _, err) = b.run(&args);
+        assert_eq!(code, 125, "{flags:?}: {err}");
+        assert!(
+            err.to_lowercase().contains(&msg.to_lowercase()),
+            "{flags:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{flags:?}: {err}");
+    }
+    assert_eq!(
+        b.ok(&["ps", "-aq"]),
+        "",
+        "a refused create left a container"
+    );
+}
+
+#[test]
+fn cidfile_is_written_once() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let file = env.dir.path().join("cid");
+    let f = file.to_str().unwrap();
+    let id = b.ok(&["create", "--cidfile", f, "busybox", "true"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), id.trim());
+    let (code, _, err) = b.run(&["run", "--rm", "--cidfile", f, "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.to_lowercase().contains("container id file found"),
+        "{err}"
+    );
+    assert_eq!(b.ok(&["ps", "-aq"]).lines().count(), 1);
+}
+
+#[test]
+fn cgroup_placement_namespace_and_limits() {
+    // Declared first so that it is dropped last, after the containers are gone.
+    let parent = format!("berth-test-{}", std::process::id());
+    let _cleanup = CgroupParent(parent.clone());
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    // Private cgroup namespace by default: the container sees itself at the root.
+    let own = b.ok(&["run", "--rm", "busybox", "cat", "/proc/self/cgroup"]);
+    assert!(own.lines().all(|l| l.ends_with(":/")), "{own}");
+    let id = b.ok(&[
+        "run",
+        "-d",
+        "--cgroupns",
+        "host",
+        "--cgroup-parent",
+        &parent,
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let id = id.trim();
+    let seen = b.ok(&["exec", id, "cat", "/proc/self/cgroup"]);
+    let want = format!("/{parent}/{id}");
+    assert!(seen.lines().any(|l| l.ends_with(&want)), "{seen}");
+    assert_eq!(
+        env.field(
+            id,
+            "{{.HostConfig.CgroupnsMode}} {{.HostConfig.CgroupParent}}"
+        ),
+        format!("host {parent}")
+    );
+    b.ok(&["rm", "-f", id]);
+
+    // Swappiness is a cgroup v1 memory knob.
+    if Path::new("/sys/fs/cgroup/memory/memory.swappiness").exists() {
+        let v = b.ok(&[
+            "run",
+            "--rm",
+            "--memory-swappiness",
+            "7",
+            "busybox",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.swappiness",
+        ]);
+        assert_eq!(v.trim(), "7");
+    }
+    let Some(dev) = block_device() else {
+        return;
+    };
+    let (file_bps, file_iops) = if Path::new("/sys/fs/cgroup/blkio").exists() {
+        (
+            "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device",
+            "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device",
+        )
+    } else {
+        ("/sys/fs/cgroup/io.max", "/sys/fs/cgroup/io.max")
+    };
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--device-read-bps",
+        &format!("{dev}:1mb"),
+        "--device-write-iops",
+        &format!("{dev}:100"),
+        "busybox",
+        "cat",
+        file_bps,
+        file_iops,
+    ]);
+    assert!(
+        out.contains(" 1048576") || out.contains("rbps=1048576"),
+        "{out}"
+    );
+    assert!(out.contains(" 100") || out.contains("wiops=100"), "{out}");
+}
