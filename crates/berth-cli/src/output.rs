@@ -8,6 +8,15 @@ use serde_json::Value;
 
 /// Print `Error: <Message>` (first letter capitalized, like docker) on stderr.
 pub fn print_error(e: &anyhow::Error) {
+    // A reader that went away (`berth export c | head`) is not worth a message, as with
+    // any Unix tool killed by SIGPIPE.
+    let broken_pipe = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return;
+    }
     let msg = format!("{e:#}");
     let _ = writeln!(std::io::stderr(), "Error: {}", capitalize(&msg));
 }
@@ -180,6 +189,16 @@ fn unescape(s: &str) -> String {
     s.replace("\\t", "\t").replace("\\n", "\n")
 }
 
+/// A member by its name, else by the same name in another case: Docker's templates see Go
+/// field names (`.Status`) where the JSON has lower-case keys (`status` in events).
+fn member<'a>(m: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    m.get(name).or_else(|| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
 fn lookup<'a>(path: &str, v: &'a Value) -> anyhow::Result<&'a Value> {
     if path == "." {
         return Ok(v);
@@ -190,10 +209,9 @@ fn lookup<'a>(path: &str, v: &'a Value) -> anyhow::Result<&'a Value> {
         cur = match cur {
             // An unknown top-level field is an error, as in Docker's templates; an absent
             // member further down reads as nil (an unset pointer or a map's missing key).
-            Value::Object(m) if i == 0 => m
-                .get(part)
+            Value::Object(m) if i == 0 => member(m, part)
                 .ok_or_else(|| anyhow::anyhow!("template: can't evaluate field {part}"))?,
-            Value::Object(m) => m.get(part).unwrap_or(&NULL),
+            Value::Object(m) => member(m, part).unwrap_or(&NULL),
             Value::Null => anyhow::bail!("template: nil pointer evaluating {path}"),
             _ => anyhow::bail!("template: can't evaluate field {part} in {path}"),
         };
@@ -361,6 +379,12 @@ mod tests {
         );
         assert_eq!(render("{{join .L \",\"}}", &v).unwrap(), "x,y");
         assert_eq!(render("{{upper .Tag}}", &v).unwrap(), "LATEST");
+        // Go field names reach lower-case JSON keys (events' "status").
+        let e = json!({"status": "die", "Actor": {"Attributes": {"name": "w1"}}});
+        assert_eq!(
+            render("{{.Status}} {{.Actor.Attributes.name}}", &e).unwrap(),
+            "die w1"
+        );
         assert_eq!(
             render("{{index .Labels \"a\"}} {{index .L 1}}", &v).unwrap(),
             "b y"

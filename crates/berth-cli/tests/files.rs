@@ -160,6 +160,24 @@ fn commit_export_diff() {
     assert!(diff.contains("A /made.txt"), "{diff}");
     assert!(diff.contains("D /bin/true"), "{diff}");
     assert!(diff.contains("C /etc"), "{diff}");
+    // The mount points berth puts over the image are in the snapshot's init layer, not
+    // changes of the container (as with Docker's init layer).
+    for mp in [
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/mtab",
+        "/proc",
+        "/dev",
+    ] {
+        assert!(!diff.lines().any(|l| l[2..] == *mp), "{mp} in diff: {diff}");
+    }
+    b.ok(&["run", "--name", "quiet", "busybox", "true"]);
+    assert_eq!(
+        b.ok(&["diff", "quiet"]),
+        "",
+        "a container that changed nothing"
+    );
 
     let id = b.ok(&[
         "commit",

@@ -115,6 +115,7 @@ impl Engine {
                 volumes::create_anonymous(self, name, &c.id)?;
             }
             store.prepare_snapshot(&c.id, &img.id, None)?;
+            store.init_snapshot(&c.id, &crate::spec::init_layer_entries(&c.config))?;
             let dir = self.paths.container_dir(&c.id);
             std::fs::create_dir_all(dir.join("rootfs"))
                 .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;

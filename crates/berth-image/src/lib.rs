@@ -13,6 +13,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gc;
+pub mod init_layer;
 pub mod inspect;
 pub mod layer;
 pub mod model;
@@ -28,6 +29,7 @@ pub use db::{ImageRecord, SnapshotRecord};
 pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
 pub use gc::{CheckReport, DiskUsage, GcReport, PruneReport, RemoveEvent};
+pub use init_layer::InitEntry;
 pub use model::{LayerRef, Platform};
 pub use reference::Reference;
 pub use snapshot::{MountSpec, SnapshotKind};

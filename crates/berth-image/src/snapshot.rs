@@ -1,7 +1,7 @@
 //! Container root filesystems: an overlay of an image's unpacked layers plus a writable
 //! upper directory, or (where overlay cannot be used) a plain copy.
 //!
-//! Layout: `<root>/image/snapshots/<id>/{upper,work,rootfs}`.
+//! Layout: `<root>/image/snapshots/<id>/{upper,work,rootfs}`, and `init` (`init_layer`).
 
 use std::fs;
 use std::io::Write;
@@ -61,6 +61,11 @@ fn valid_id(id: &str) -> bool {
 impl Store {
     fn snapshot_dir(&self, id: &str) -> PathBuf {
         self.root().join("snapshots").join(id)
+    }
+
+    /// The init layer of an overlay snapshot (see `init_layer`).
+    pub(crate) fn snapshot_init_dir(&self, id: &str) -> PathBuf {
+        self.snapshot_dir(id).join("init")
     }
 
     /// Create snapshot `id` of `image`: unpack missing layers, make the upper/work (or copy)
@@ -152,6 +157,10 @@ impl Store {
             let empty = self.root().join("layers").join("empty");
             fs::create_dir_all(&empty).ctx("create empty layer", &empty)?;
             lowerdirs.push(empty);
+        }
+        let init = self.snapshot_init_dir(id);
+        if kind == SnapshotKind::Overlay && init.is_dir() {
+            lowerdirs.insert(0, init);
         }
         Ok(MountSpec {
             kind,

@@ -125,6 +125,27 @@ fn ns_mode(
     }
 }
 
+/// The mount points the runtime and the engine put over the image, for the snapshot's init
+/// layer (so they are not changes of the container): Docker's init layer, plus berth-init.
+pub fn init_layer_entries(cfg: &ContainerConfig) -> Vec<berth_image::InitEntry<'static>> {
+    use berth_image::InitEntry::{Dir, File, Symlink};
+    let mut v = vec![
+        Dir("dev/pts"),
+        Dir("dev/shm"),
+        Dir("proc"),
+        Dir("sys"),
+        File("dev/console"),
+        File("etc/hosts"),
+        File("etc/hostname"),
+        File("etc/resolv.conf"),
+        Symlink("etc/mtab", "/proc/mounts"),
+    ];
+    if cfg.host.init {
+        v.push(File(INIT_PATH.trim_start_matches('/')));
+    }
+    v
+}
+
 fn cgroupns(mode: &str) -> Result<Ns> {
     match mode {
         "" | "private" => Ok(Ns::New),
