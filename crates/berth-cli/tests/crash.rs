@@ -1,5 +1,5 @@
-//! Kill `berth load` / `berth import` with SIGKILL at random points; every later operation
-//! succeeds and `berth system check` finds nothing wrong.
+//! Kill `berth load`, `import`, `run`, `create` and `rm` with SIGKILL at random points; every
+//! later operation succeeds and `berth system check` finds nothing wrong.
 
 mod common;
 
@@ -107,4 +107,79 @@ fn sigkill_during_load_and_import_leaves_a_usable_store() {
         std::fs::read(&again).unwrap(),
         std::fs::read(&archive).unwrap()
     );
+}
+
+/// Monitors (and anything else) still running with `root` in their command line.
+fn processes_of(root: &std::path::Path) -> Vec<i32> {
+    let monitor = std::path::Path::new(env!("CARGO_BIN_EXE_berth-monitor"));
+    common::pids_of(monitor)
+        .into_iter()
+        .filter(|p| common::mentions(*p, root))
+        .collect()
+}
+
+#[test]
+fn sigkill_during_container_commands_leaves_a_usable_store() {
+    let Some(env) = common::Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let mut rng = Rng::new();
+    for i in 0..40 {
+        let ids = b.ok(&["ps", "-aq"]);
+        let some: Vec<&str> = ids.lines().take(2).collect();
+        let mut args: Vec<&str> = match i % 4 {
+            0 => vec!["run", "-d", "busybox", "sleep", "100"],
+            1 => vec!["run", "--rm", "busybox", "true"],
+            2 => vec!["rm", "-f"],
+            _ => vec!["create", "-v", "/data", "busybox"],
+        };
+        if args[0] == "rm" {
+            if some.is_empty() {
+                continue;
+            }
+            args.extend(some);
+        }
+        let mut child = b
+            .cmd()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.below(40)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // Every container is listed, inspectable and removable; the store checks clean.
+    let ids = b.ok(&["ps", "-aq", "--no-trunc"]);
+    for id in ids.lines() {
+        b.ok(&["inspect", id]);
+    }
+    let mut rm = vec!["rm", "-f", "-v"];
+    rm.extend(ids.lines());
+    if rm.len() > 3 {
+        b.ok(&rm);
+    }
+    b.ok(&["volume", "prune", "-f"]);
+    b.ok(&["system", "check"]);
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
+    assert_eq!(b.ok(&["run", "--rm", "busybox", "echo", "ok"]), "ok\n");
+    // A monitor whose starter died before attaching gives up at once (the deadline only
+    // bounds a failure).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !processes_of(&b.root).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_of(&b.root), Vec::<i32>::new(), "monitors left");
+    assert!(
+        env.leftover_mounts().is_empty(),
+        "{:?}",
+        env.leftover_mounts()
+    );
+    let left: Vec<_> = std::fs::read_dir(b.root.join("containers"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "container directories left: {left:?}");
 }

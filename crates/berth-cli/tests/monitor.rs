@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::Env;
+use common::{Env, mentions, pids_of};
 
 #[test]
 fn restart_policies() {
@@ -274,29 +274,6 @@ fn logs_rotate_and_follow() {
     let (code, _, err) = b.run(&["run", "--log-opt", "max-size=lots", "busybox"]);
     assert_eq!(code, 125);
     assert!(err.contains("max-size"), "{err}");
-}
-
-/// Pids of processes whose executable is `exe`.
-fn pids_of(exe: &Path) -> Vec<i32> {
-    let exe = exe.canonicalize().unwrap();
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-/// Whether a process runs with `root` in its command line (ours, not another test's).
-fn mentions(pid: i32, root: &Path) -> bool {
-    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    let r = root.to_string_lossy();
-    String::from_utf8_lossy(&cmd).contains(&*r) || String::from_utf8_lossy(&env).contains(&*r)
 }
 
 #[test]

@@ -307,7 +307,8 @@ impl Engine {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if mode == StartMode::OnAttach {
-            cmd.arg("--attach-wait");
+            // Our pid: the monitor gives up waiting for the attach when we are gone.
+            cmd.arg("--attach-wait").arg(std::process::id().to_string());
         }
         // Not waited for: the monitor outlives us (reparented to init when we exit).
         let _monitor = cmd.spawn().map_err(|e| {

@@ -41,6 +41,9 @@ pub(crate) struct Monitor<'a> {
     c: Container,
     notify: &'a mut Notify,
     attach_wait: bool,
+    /// The process that spawned us (the `run` that will attach); once we are no longer its
+    /// child, it has died.
+    starter: Option<rustix::process::Pid>,
     tty: bool,
     /// Our ends: container stdin, and output streams (0 stdout, 1 stderr; a tty master is 0).
     stdin_w: Option<OwnedFd>,
@@ -77,7 +80,7 @@ impl<'a> Monitor<'a> {
         engine: &'a Engine,
         c: &Container,
         notify: &'a mut Notify,
-        attach_wait: bool,
+        attach_wait: Option<i32>,
     ) -> Result<Monitor<'a>> {
         let mut set = SigSet::empty();
         for s in [
@@ -105,7 +108,8 @@ impl<'a> Monitor<'a> {
             engine,
             c: c.clone(),
             notify,
-            attach_wait,
+            attach_wait: attach_wait.is_some(),
+            starter: attach_wait.and_then(rustix::process::Pid::from_raw),
             tty: c.config.tty,
             stdin_w: None,
             stdin_pending: Vec::new(),
@@ -239,17 +243,19 @@ impl<'a> Monitor<'a> {
     }
 
     /// Attach-wait: serves clients until one asks to start. The starter connects right
-    /// after "created"; if no client is connected for `ATTACH_WAIT_LIMIT` (the starter died
-    /// before attaching, or every client left), the container is not started.
+    /// after "created"; if it dies before attaching, or no client is connected for
+    /// `ATTACH_WAIT_LIMIT` (every client left), the container is not started and stays
+    /// created, as Docker's does when `docker run` is killed before the start.
     pub(crate) fn wait_for_start(&mut self, rt: &Runtime) -> Result<()> {
         self.notify.send("created");
         self.notify.close();
         let mut alone_since = Instant::now();
         loop {
             self.accept();
+            let starter_gone = rustix::process::getppid() != self.starter;
             if !self.clients.is_empty() {
                 alone_since = Instant::now();
-            } else if alone_since.elapsed() > ATTACH_WAIT_LIMIT {
+            } else if starter_gone || alone_since.elapsed() > ATTACH_WAIT_LIMIT {
                 if let Ok(c) = rt.load(&self.c.id) {
                     let _ = c.delete(true);
                 }

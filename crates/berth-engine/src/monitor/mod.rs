@@ -28,19 +28,20 @@ pub struct Args {
     pub id: String,
     /// Write end of the pipe the starter reads: "ok PID", "created" or "error CODE MSG".
     pub notify_fd: RawFd,
-    /// Create the container but start it only when an attach client asks (`run` without -d).
-    pub attach_wait: bool,
+    /// Create the container but start it only when an attach client asks (`run` without -d);
+    /// the pid of the starter, who will attach.
+    pub attach_wait: Option<i32>,
 }
 
 impl Args {
-    /// Parses `--root R --runroot RR --id ID --notify-fd N [--attach-wait]`.
+    /// Parses `--root R --runroot RR --id ID --notify-fd N [--attach-wait STARTER_PID]`.
     pub fn parse(args: &[String]) -> Result<Args> {
         let mut a = Args {
             root: PathBuf::new(),
             runroot: PathBuf::new(),
             id: String::new(),
             notify_fd: -1,
-            attach_wait: false,
+            attach_wait: None,
         };
         let mut it = args.iter();
         while let Some(k) = it.next() {
@@ -58,7 +59,11 @@ impl Args {
                         .parse()
                         .map_err(|_| Error::invalid("monitor arguments", "bad --notify-fd"))?
                 }
-                "--attach-wait" => a.attach_wait = true,
+                "--attach-wait" => {
+                    a.attach_wait = Some(val()?.parse().map_err(|_| {
+                        Error::invalid("monitor arguments", "bad --attach-wait pid")
+                    })?)
+                }
                 other => {
                     return Err(Error::invalid(
                         "monitor arguments",
