@@ -35,6 +35,16 @@ impl Rng {
     }
 }
 
+/// Starts `berth ARGS` with its output discarded.
+fn spawn_quiet(b: &Berth, args: &[&str]) -> std::process::Child {
+    b.cmd()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn timed(b: &Berth, args: &[&str]) -> Duration {
     let start = Instant::now();
     b.ok(args);
@@ -71,13 +81,7 @@ fn sigkill_during_load_and_import_leaves_a_usable_store() {
         } else {
             (vec!["import", &tar, "imp:1"], import_time)
         };
-        let mut child = b
-            .cmd()
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_quiet(&b, &args);
         let wait = rng.below(window.as_micros() as u64 * 11 / 10);
         std::thread::sleep(Duration::from_micros(wait));
         if child.try_wait().unwrap().is_none() {
@@ -140,13 +144,7 @@ fn sigkill_during_container_commands_leaves_a_usable_store() {
             }
             args.extend(some);
         }
-        let mut child = b
-            .cmd()
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_quiet(b, &args);
         std::thread::sleep(Duration::from_millis(rng.below(40)));
         let _ = child.kill();
         let _ = child.wait();
