@@ -16,6 +16,9 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Find and repair what an interrupted berth left in the store.
     Check(CheckArgs),
+    /// Start the containers whose restart policy says they should run (always, and
+    /// unless-stopped unless stopped by the user): the boot-time job of a daemonless engine.
+    Restore,
 }
 
 #[derive(Args, Debug)]
@@ -39,11 +42,32 @@ pub struct CheckArgs {
 }
 
 pub fn run(g: &Global, cmd: SystemCommand) -> anyhow::Result<ExitCode> {
-    let store = open_store(g)?;
     match cmd {
-        SystemCommand::Df(a) => df(&store, a),
-        SystemCommand::Check(a) => check(&store, a),
+        SystemCommand::Df(a) => df(&open_store(g)?, a),
+        SystemCommand::Check(a) => check(&open_store(g)?, a),
+        SystemCommand::Restore => restore(g),
     }
+}
+
+/// Prints the name of each container started again; a container that fails to start is
+/// reported on stderr and makes the exit code 1, the others still start.
+fn restore(g: &Global) -> anyhow::Result<ExitCode> {
+    let engine = crate::container::engine(g)?;
+    let mut failed = false;
+    for (c, res) in engine.restore()? {
+        match res {
+            Ok(()) => println!("{}", c.name),
+            Err(e) => {
+                failed = true;
+                eprintln!("Error: cannot restore container {}: {e}", c.name);
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn pct(part: u64, whole: u64) -> String {

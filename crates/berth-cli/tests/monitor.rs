@@ -89,6 +89,70 @@ fn restart_policies() {
 }
 
 #[test]
+fn restore_after_a_simulated_reboot() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let run = |name: &str, policy: &str| {
+        b.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "busybox",
+            "sleep",
+            "1000",
+        ]);
+    };
+    run("always", "always");
+    run("unless", "unless-stopped");
+    run("stopped", "unless-stopped");
+    run("never", "no");
+    run("always-stopped", "always");
+    b.ok(&["stop", "-t", "0", "stopped", "always-stopped"]);
+    // A reboot: every monitor and container process dies at once.
+    let pids: Vec<i32> = ["always", "unless", "never"]
+        .iter()
+        .map(|n| env.field(n, "{{.State.Pid}}").parse().unwrap())
+        .collect();
+    let monitors: Vec<i32> = pids_of(Path::new(env!("CARGO_BIN_EXE_berth-monitor")))
+        .into_iter()
+        .filter(|p| mentions(*p, &b.root))
+        .collect();
+    assert_eq!(monitors.len(), 3, "{monitors:?}");
+    for p in monitors.iter().chain(&pids) {
+        // SAFETY: kill(2) on a pid we just found to be one of ours.
+        unsafe { libc::kill(*p, libc::SIGKILL) };
+    }
+    env.wait_for(5, "the processes to die", || {
+        pids.iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    });
+    let restored = b.ok(&["system", "restore"]);
+    let mut names: Vec<&str> = restored.lines().collect();
+    names.sort();
+    // As Docker's daemon at start: always (even when stopped by the user) and
+    // unless-stopped (unless stopped by the user).
+    assert_eq!(names, ["always", "always-stopped", "unless"]);
+    for (name, want) in [
+        ("always", "running"),
+        ("always-stopped", "running"),
+        ("unless", "running"),
+        ("stopped", "exited"),
+        ("never", "exited"),
+    ] {
+        assert_eq!(env.field(name, "{{.State.Status}}"), want, "{name}");
+    }
+    let new_pid: i32 = env.field("always", "{{.State.Pid}}").parse().unwrap();
+    assert!(!pids.contains(&new_pid));
+    // Nothing more to do the second time.
+    assert_eq!(b.ok(&["system", "restore"]), "");
+}
+
+#[test]
 fn health_status_follows_the_check() {
     let Some(env) = Env::with_busybox() else {
         return;

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod monitor;
 pub mod paths;
 pub mod proto;
+mod restore;
 pub mod settings;
 pub mod spec;
 mod teardown;
