@@ -259,6 +259,13 @@ fn eval(action: &str, v: &Value) -> anyhow::Result<String> {
                 }
             }
         }
+        ["len", field] => match lookup(field, v)? {
+            Value::Array(a) => Ok(a.len().to_string()),
+            Value::Object(m) => Ok(m.len().to_string()),
+            Value::String(s) => Ok(s.len().to_string()),
+            Value::Null => Ok("0".into()),
+            _ => anyhow::bail!("template: error calling len: len of type {field} is not supported"),
+        },
         ["upper", field] => Ok(plain(lookup(field, v)?).to_uppercase()),
         ["lower", field] => Ok(plain(lookup(field, v)?).to_lowercase()),
         ["join", field, sep] => {
@@ -379,6 +386,7 @@ mod tests {
         );
         assert_eq!(render("{{join .L \",\"}}", &v).unwrap(), "x,y");
         assert_eq!(render("{{upper .Tag}}", &v).unwrap(), "LATEST");
+        assert_eq!(render("{{len .L}} {{len .Labels}}", &v).unwrap(), "2 1");
         // Go field names reach lower-case JSON keys (events' "status").
         let e = json!({"status": "die", "Actor": {"Attributes": {"name": "w1"}}});
         assert_eq!(

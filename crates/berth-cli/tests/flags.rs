@@ -44,7 +44,7 @@ fn unknown_flags_and_bad_values_change_nothing() {
     );
     // The command's own options after the image still belong to it.
     assert_eq!(b.ok(&["run", "--rm", "busybox", "echo", "-n", "x"]), "x");
-    let bad: [(&[&str], &str); 6] = [
+    let bad: [(&[&str], &str); 11] = [
         (&["--blkio-weight", "5"], "from 10 to 1000"),
         (
             &["--cpuset-cpus", "999"],
@@ -60,6 +60,14 @@ fn unknown_flags_and_bad_values_change_nothing() {
             "not a block device",
         ),
         (&["--cgroupns", "shared"], "invalid --cgroupns"),
+        (&["--gpus", "all"], "--gpus is not supported"),
+        (&["--runtime", "runc"], "invalid runtime name: runc"),
+        (&["--cpu-count", "2"], "only supported for Windows"),
+        (
+            &["--cpu-rt-period", "1000", "--cpu-rt-runtime", "2000"],
+            "cannot be higher than cpu real-time period",
+        ),
+        (&["--annotation", "novalue"], "invalid --annotation"),
     ];
     for (flags, msg) in bad {
         let mut args = vec!["create"];
@@ -176,4 +184,30 @@ fn cgroup_placement_namespace_and_limits() {
         "{out}"
     );
     assert!(out.contains(" 100") || out.contains("wiops=100"), "{out}");
+}
+
+#[test]
+fn annotations_reach_the_runtime_spec() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let id = b.ok(&[
+        "create",
+        "--annotation",
+        "com.example.team=infra",
+        "busybox",
+        "true",
+    ]);
+    let id = id.trim();
+    assert_eq!(
+        env.field(id, "{{json .HostConfig.Annotations}}"),
+        r#"{"com.example.team":"infra"}"#
+    );
+    b.ok(&["start", "-a", id]);
+    let spec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(b.root.join("containers").join(id).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["annotations"]["com.example.team"], "infra", "{spec}");
 }

@@ -212,6 +212,45 @@ fn health_status_follows_the_check() {
 }
 
 #[test]
+fn start_interval_paces_checks_while_starting() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    // Docker's timing: during the start period, while "starting", checks run every
+    // start interval (here 100 ms) instead of every interval (5 s).
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "paced",
+        "--health-cmd",
+        "test -e /tmp/ready",
+        "--health-interval",
+        "5s",
+        "--health-start-period",
+        "60s",
+        "--health-start-interval",
+        "100ms",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    env.wait_for(4, "several checks before the first interval", || {
+        env.field("paced", "{{len .State.Health.Log}}") == "5"
+    });
+    assert_eq!(env.field("paced", "{{.State.Health.Status}}"), "starting");
+    assert_eq!(
+        env.field("paced", "{{.Config.Healthcheck.StartInterval}}"),
+        "100000000"
+    );
+    b.ok(&["exec", "paced", "touch", "/tmp/ready"]);
+    env.wait_for(4, "healthy", || {
+        env.field("paced", "{{.State.Health.Status}}") == "healthy"
+    });
+}
+
+#[test]
 fn oom_kill_is_reported() {
     let Some(env) = Env::with_busybox() else {
         return;

@@ -48,6 +48,8 @@ pub struct ContainerConfig {
     /// Ports the image exposes plus `--expose` (e.g. "80/tcp"); informational until
     /// networking publishes them.
     pub exposed_ports: Vec<String>,
+    /// `--annotation`: passed to the OCI runtime in the spec's annotations.
+    pub annotations: BTreeMap<String, String>,
     /// The process's command line as resolved at create time (entrypoint + cmd, Docker's
     /// Path and Args), recorded so that listings need not read the image.
     pub resolved_args: Vec<String>,
@@ -63,6 +65,8 @@ pub struct HealthConfig {
     pub interval_ns: u64,
     pub timeout_ns: u64,
     pub start_period_ns: u64,
+    /// Time between checks during the start period while the status is "starting".
+    pub start_interval_ns: u64,
     pub retries: u32,
 }
 
@@ -234,6 +238,9 @@ pub struct Resources {
     pub device_write_iops: Vec<DeviceRate>,
     /// `--memory-swappiness` (0-100; -1 or none: the host's).
     pub memory_swappiness: Option<i64>,
+    /// `--cpu-rt-period`, `--cpu-rt-runtime` in microseconds (cgroup v1).
+    pub cpu_rt_period: Option<u64>,
+    pub cpu_rt_runtime: Option<i64>,
     /// `--ulimit` name=soft[:hard].
     pub ulimits: Vec<Ulimit>,
 }

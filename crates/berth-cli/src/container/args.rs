@@ -168,6 +168,9 @@ pub struct CreateArgs {
     /// Start period for the container to initialize before counting retries (ms|s|m|h).
     #[arg(long = "health-start-period")]
     pub health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h).
+    #[arg(long = "health-start-interval")]
+    pub health_start_interval: Option<String>,
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
@@ -450,7 +453,8 @@ impl CreateArgs {
             || self.health_interval.is_some()
             || self.health_timeout.is_some()
             || self.health_retries.is_some()
-            || self.health_start_period.is_some();
+            || self.health_start_period.is_some()
+            || self.health_start_interval.is_some();
         if !any {
             return Ok(());
         }
@@ -477,6 +481,7 @@ impl CreateArgs {
             interval_ns: d("--health-interval", &self.health_interval)?,
             timeout_ns: d("--health-timeout", &self.health_timeout)?,
             start_period_ns: d("--health-start-period", &self.health_start_period)?,
+            start_interval_ns: d("--health-start-interval", &self.health_start_interval)?,
             retries: self.health_retries.unwrap_or(0),
         });
         Ok(())

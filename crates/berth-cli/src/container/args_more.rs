@@ -69,6 +69,51 @@ pub struct MoreArgs {
     /// Add link to another container.
     #[arg(long)]
     pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses.
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    /// Add an annotation to the container (passed through to the OCI runtime).
+    #[arg(long)]
+    pub annotation: Vec<String>,
+    /// Limit CPU real-time period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// Limit CPU real-time runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Kernel memory limit (deprecated; ignored, as by Docker on current kernels).
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// Runtime to use for this container (berth's own only).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Container isolation technology ("default" only on Linux).
+    #[arg(long)]
+    pub isolation: Option<String>,
+    /// GPU devices to add to the container.
+    #[arg(long)]
+    pub gpus: Option<String>,
+    /// Skip image verification (berth does not verify signatures; accepted for docker's
+    /// scripts).
+    #[arg(
+        long = "disable-content-trust",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub disable_content_trust: Option<bool>,
+    /// CPU count (Windows only).
+    #[arg(long = "cpu-count", hide = true)]
+    pub cpu_count: Option<i64>,
+    /// CPU percent (Windows only).
+    #[arg(long = "cpu-percent", hide = true)]
+    pub cpu_percent: Option<i64>,
+    /// Maximum IO bandwidth limit for the system drive (Windows only).
+    #[arg(long = "io-maxbandwidth", hide = true)]
+    pub io_maxbandwidth: Option<String>,
+    /// Maximum IOps limit for the system drive (Windows only).
+    #[arg(long = "io-maxiops", hide = true)]
+    pub io_maxiops: Option<u64>,
 }
 
 /// `PATH:VALUE` of the block IO flags; the path must be a device under /dev.
@@ -96,9 +141,45 @@ impl MoreArgs {
             ("--ip6", self.ip6.is_some()),
             ("--network-alias", !self.network_alias.is_empty()),
             ("--link", !self.link.is_empty()),
+            ("--link-local-ip", !self.link_local_ip.is_empty()),
         ];
         if let Some((flag, _)) = needs_bridge.iter().find(|(_, set)| *set) {
             bail!("{flag} needs bridge networks, which this version of berth does not have yet");
+        }
+        let windows_only = [
+            ("--cpu-count", self.cpu_count.is_some()),
+            ("--cpu-percent", self.cpu_percent.is_some()),
+            ("--io-maxbandwidth", self.io_maxbandwidth.is_some()),
+            ("--io-maxiops", self.io_maxiops.is_some()),
+        ];
+        if let Some((flag, _)) = windows_only.iter().find(|(_, set)| *set) {
+            bail!("{flag} is only supported for Windows containers");
+        }
+        if self.gpus.is_some() {
+            bail!("--gpus is not supported: berth has no GPU device support");
+        }
+        if self.disable_content_trust == Some(false) {
+            bail!("content trust is not supported: berth does not verify image signatures");
+        }
+        match self.runtime.as_deref() {
+            None | Some("") | Some("berth") | Some("berth-runtime") => {}
+            Some(r) => bail!("unknown or invalid runtime name: {r}"),
+        }
+        match self.isolation.as_deref() {
+            None | Some("") | Some("default") => {}
+            Some(i) => bail!("invalid isolation: {i:?}: only \"default\" is valid on Linux"),
+        }
+        if self.kernel_memory.is_some() {
+            eprintln!(
+                "WARNING: Specifying a kernel memory limit is deprecated and has no effect; the limit is ignored."
+            );
+        }
+        for a in &self.annotation {
+            let (k, v) = a
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .with_context(|| format!("invalid --annotation {a:?}: use key=value"))?;
+            c.annotations.insert(k.to_string(), v.to_string());
         }
         match self.userns.as_deref() {
             None | Some("") | Some("host") => {}
@@ -124,6 +205,8 @@ impl MoreArgs {
         h.cgroup_parent = self.cgroup_parent.clone().unwrap_or_default();
         let r = &mut h.resources;
         r.memory_swappiness = self.memory_swappiness;
+        r.cpu_rt_period = self.cpu_rt_period;
+        r.cpu_rt_runtime = self.cpu_rt_runtime;
         let bytes = |flag: &'static str| {
             move |s: &str| {
                 parse::bytes(flag, s)

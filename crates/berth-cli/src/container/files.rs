@@ -37,7 +37,7 @@ pub struct CommitArgs {
     #[arg(short, long)]
     pub message: Option<String>,
     /// Pause container during commit.
-    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(short, long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub pause: bool,
     pub container: String,
     pub repository: Option<String>,

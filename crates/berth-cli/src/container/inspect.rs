@@ -119,7 +119,7 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
     }
     let healthcheck = cfg.healthcheck.as_ref().map(|hc| {
         json!({"Test": hc.test, "Interval": nanos_secs(hc.interval_ns), "Timeout": hc.timeout_ns,
-               "StartPeriod": hc.start_period_ns, "Retries": hc.retries})
+               "StartPeriod": hc.start_period_ns, "StartInterval": hc.start_interval_ns, "Retries": hc.retries})
     });
     json!({
         "Id": c.id,
@@ -183,6 +183,9 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
             "MemorySwappiness": r.memory_swappiness,
             "CgroupnsMode": if h.cgroupns_mode.is_empty() { "private" } else { &h.cgroupns_mode },
             "CgroupParent": h.cgroup_parent,
+            "CpuRealtimePeriod": r.cpu_rt_period.unwrap_or(0),
+            "CpuRealtimeRuntime": r.cpu_rt_runtime.unwrap_or(0),
+            "Annotations": cfg.annotations,
             "OomKillDisable": r.oom_kill_disable,
             "Ulimits": r.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
             "Devices": h.devices.iter().map(|d| json!({"PathOnHost": d.host_path, "PathInContainer": d.container_path, "CgroupPermissions": d.permissions})).collect::<Vec<_>>(),

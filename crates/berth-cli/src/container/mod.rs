@@ -43,7 +43,7 @@ pub struct RunArgs {
     #[arg(short = 'a', long = "attach")]
     pub attach: Vec<String>,
     /// Proxy received signals to the process.
-    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long = "sig-proxy", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
     /// Override the key sequence for detaching a container.
     #[arg(long = "detach-keys", default_value = "ctrl-p,ctrl-q")]
@@ -73,7 +73,7 @@ pub struct AttachArgs {
     #[arg(long = "no-stdin")]
     pub no_stdin: bool,
     /// Proxy all received signals to the process.
-    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long = "sig-proxy", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
     /// Override the key sequence for detaching a container.
     #[arg(long = "detach-keys", default_value = "ctrl-p,ctrl-q")]

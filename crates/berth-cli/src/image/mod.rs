@@ -100,7 +100,7 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub format: Option<String>,
     /// Print sizes and dates in human readable format.
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(short = 'H', long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub human: bool,
     /// Don't truncate output.
     #[arg(long = "no-trunc")]

@@ -15,6 +15,7 @@ use crate::engine::Engine;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_RETRIES: u32 = 3;
+const DEFAULT_START_INTERVAL: Duration = Duration::from_secs(5);
 const MAX_OUTPUT: usize = 4096;
 
 struct Running {
@@ -30,7 +31,10 @@ pub(crate) struct Checker {
     interval: Duration,
     timeout: Duration,
     start_period: Duration,
+    start_interval: Duration,
     retries: u32,
+    /// The status is still "starting" (no check has passed, none made it unhealthy).
+    starting: bool,
     next: Option<Instant>,
     started: Option<Instant>,
     running: Option<Running>,
@@ -54,11 +58,12 @@ impl Checker {
                 .clone()
                 .filter(|h| !h.test.is_empty() && h.test[0] != "NONE")
         };
-        let (interval, timeout, start_period, retries) = match &cfg {
+        let (interval, timeout, start_period, start_interval, retries) = match &cfg {
             Some(h) => (
                 dur(h.interval_ns, DEFAULT_INTERVAL),
                 dur(h.timeout_ns, DEFAULT_TIMEOUT),
                 Duration::from_nanos(h.start_period_ns),
+                dur(h.start_interval_ns, DEFAULT_START_INTERVAL),
                 if h.retries == 0 {
                     DEFAULT_RETRIES
                 } else {
@@ -69,6 +74,7 @@ impl Checker {
                 DEFAULT_INTERVAL,
                 DEFAULT_TIMEOUT,
                 Duration::ZERO,
+                DEFAULT_START_INTERVAL,
                 DEFAULT_RETRIES,
             ),
         };
@@ -77,7 +83,9 @@ impl Checker {
             interval,
             timeout,
             start_period,
+            start_interval,
             retries,
+            starting: true,
             next: None,
             started: None,
             running: None,
@@ -88,12 +96,31 @@ impl Checker {
         self.cfg.is_some()
     }
 
-    /// The container (re)started: the first check is one interval away.
+    /// The container (re)started: the status is "starting" again.
     pub(crate) fn started(&mut self) {
         if self.enabled() {
             let now = Instant::now();
             self.started = Some(now);
-            self.next = Some(now + self.interval);
+            self.starting = true;
+            self.next = Some(now + self.next_interval());
+        }
+    }
+
+    /// Docker's timing: the interval after the start period; within it, the start
+    /// interval while the status is "starting", and never past the end of the period (the
+    /// first check after it runs as it ends).
+    fn next_interval(&self) -> Duration {
+        let elapsed = self.started.map(|s| s.elapsed()).unwrap_or(Duration::MAX);
+        if elapsed >= self.start_period {
+            return self.interval;
+        }
+        let remaining = self.start_period - elapsed;
+        if remaining < self.interval {
+            remaining
+        } else if self.starting {
+            self.start_interval
+        } else {
+            self.interval
         }
     }
 
@@ -165,7 +192,7 @@ impl Checker {
                     }
                     self.record(engine, c, r.start_rfc, code, out);
                 }
-                self.next = Some(Instant::now() + self.interval);
+                self.next = Some(Instant::now() + self.next_interval());
             }
             return;
         }
@@ -176,7 +203,7 @@ impl Checker {
                 None => {
                     let t = berth_runtime::util::rfc3339(std::time::SystemTime::now());
                     self.record(engine, c, t, -1, "could not run the health check".into());
-                    self.next = Some(Instant::now() + self.interval);
+                    self.next = Some(Instant::now() + self.next_interval());
                 }
             }
         }
@@ -219,7 +246,7 @@ impl Checker {
         })
     }
 
-    fn record(&self, engine: &Engine, c: &Container, start: String, code: i32, output: String) {
+    fn record(&mut self, engine: &Engine, c: &Container, start: String, code: i32, output: String) {
         let in_start_period = self
             .started
             .is_some_and(|s| s.elapsed() < self.start_period);
@@ -230,7 +257,7 @@ impl Checker {
             exit_code: code,
             output,
         };
-        let changed = engine.db.update_state(&c.id, |s| {
+        let updated = engine.db.update_state(&c.id, |s| {
             let h = s.health.get_or_insert_with(Default::default);
             let before = h.status.clone();
             if code == 0 {
@@ -249,9 +276,16 @@ impl Checker {
             if h.log.len() > 5 {
                 h.log.remove(0);
             }
-            Ok((before != h.status).then(|| h.status.clone()))
+            Ok((h.status.clone(), before != h.status))
         });
-        if let Ok(Some(status)) = changed {
+        let changed = match updated {
+            Ok((status, changed)) => {
+                self.starting = status == "starting";
+                changed.then_some(status)
+            }
+            Err(_) => None,
+        };
+        if let Some(status) = changed {
             engine.event("container", &format!("health_status: {status}"), c, &[]);
         }
     }

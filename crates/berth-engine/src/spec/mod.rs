@@ -362,7 +362,11 @@ fn build_spec_on(inp: &SpecInputs, host: &Host) -> Result<Spec> {
     root.set_path(inp.rootfs.to_path_buf());
     root.set_readonly(Some(hc.read_only_rootfs));
 
-    let mut annotations = HashMap::new();
+    let mut annotations: HashMap<String, String> = cfg
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     annotations.insert("org.berth.container.id".to_string(), inp.id.to_string());
     annotations.insert("org.berth.container.image".to_string(), cfg.image.clone());
     if !cfg.image_id.is_empty() {

@@ -230,6 +230,7 @@ pub fn healthcheck(config: &ContainerConfig, image_config: &Value) -> Option<Hea
         interval_ns: h.get("Interval").and_then(Value::as_u64).unwrap_or(0),
         timeout_ns: h.get("Timeout").and_then(Value::as_u64).unwrap_or(0),
         start_period_ns: h.get("StartPeriod").and_then(Value::as_u64).unwrap_or(0),
+        start_interval_ns: h.get("StartInterval").and_then(Value::as_u64).unwrap_or(0),
         retries: h
             .get("Retries")
             .and_then(Value::as_u64)
@@ -248,6 +249,9 @@ pub fn healthcheck(config: &ContainerConfig, image_config: &Value) -> Option<Hea
             }
             if user.start_period_ns == 0 {
                 user.start_period_ns = image.start_period_ns;
+            }
+            if user.start_interval_ns == 0 {
+                user.start_interval_ns = image.start_interval_ns;
             }
             if user.retries == 0 {
                 user.retries = image.retries;

@@ -157,6 +157,19 @@ pub(crate) fn resources(
         cpu.set_quota(Some(q));
         any_cpu = true;
     }
+    if r.cpu_rt_period.is_some_and(|p| p > 0) || r.cpu_rt_runtime.is_some_and(|v| v != 0) {
+        if let (Some(p), Some(v)) = (r.cpu_rt_period, r.cpu_rt_runtime)
+            && v > p as i64
+        {
+            return Err(inv(
+                "--cpu-rt-runtime",
+                "cpu real-time runtime cannot be higher than cpu real-time period",
+            ));
+        }
+        cpu.set_realtime_period(r.cpu_rt_period.filter(|p| *p > 0));
+        cpu.set_realtime_runtime(r.cpu_rt_runtime.filter(|v| *v != 0));
+        any_cpu = true;
+    }
     if let Some(s) = r.cpu_shares.filter(|s| *s != 0) {
         cpu.set_shares(Some(s.clamp(2, 262_144)));
         any_cpu = true;
