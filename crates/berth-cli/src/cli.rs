@@ -121,6 +121,8 @@ pub enum Command {
     Rename(crate::container::manage::RenameArgs),
     /// List port mappings or a specific mapping for the container.
     Port(crate::container::manage::PortArgs),
+    /// Update configuration of one or more containers.
+    Update(crate::container::update::UpdateArgs),
     /// Get real time events.
     Events(crate::events::EventsArgs),
     /// Display system-wide information.

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => container::run(&g, ContainerCommand::Diff(a)),
         Command::Rename(a) => container::run(&g, ContainerCommand::Rename(a)),
         Command::Port(a) => container::run(&g, ContainerCommand::Port(a)),
+        Command::Update(a) => container::run(&g, ContainerCommand::Update(a)),
         Command::Events(a) => events::events(&g, a),
         Command::Info(a) => info::info(&g, a),
         Command::Version(a) => info::version(&g, a),

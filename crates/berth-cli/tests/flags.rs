@@ -211,3 +211,95 @@ fn annotations_reach_the_runtime_spec() {
     .unwrap();
     assert_eq!(spec["annotations"]["com.example.team"], "infra", "{spec}");
 }
+
+#[test]
+fn update_changes_limits_and_restart_policy() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    if !Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+        eprintln!("skipping: needs the cgroup v1 memory controller");
+        return;
+    }
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "up",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let files = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max";
+    assert_eq!(b.ok(&["exec", "up", "sh", "-c", files]), "67108864\n10\n");
+    assert_eq!(
+        b.ok(&[
+            "update",
+            "-m",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "--pids-limit",
+            "20",
+            "--restart",
+            "always",
+            "up",
+        ]),
+        "up\n"
+    );
+    assert_eq!(b.ok(&["exec", "up", "sh", "-c", files]), "134217728\n20\n");
+    assert_eq!(
+        env.field(
+            "up",
+            "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.RestartPolicy.Name}}"
+        ),
+        "134217728 268435456 always"
+    );
+    b.ok(&["update", "--pids-limit", "-1", "up"]);
+    assert_eq!(
+        b.ok(&["exec", "up", "cat", "/sys/fs/cgroup/pids/pids.max"]),
+        "max\n"
+    );
+    // Refused updates change nothing.
+    for (args, msg) in [
+        (
+            &["-m", "512m"][..],
+            "update the memoryswap at the same time",
+        ),
+        (&["--blkio-weight", "5"][..], "from 10 to 1000"),
+    ] {
+        let mut v = vec!["update"];
+        v.extend_from_slice(args);
+        v.push("up");
+        let (code, _, err) = b.run(&v);
+        assert_ne!(code, 0);
+        assert!(err.contains(msg), "{err}");
+    }
+    assert_eq!(env.field("up", "{{.HostConfig.Memory}}"), "134217728");
+    // A stopped container gets the new limits at its next start.
+    b.ok(&["stop", "-t", "0", "up"]);
+    b.ok(&["update", "-m", "100m", "--memory-swap", "200m", "up"]);
+    b.ok(&["start", "up"]);
+    assert_eq!(
+        b.ok(&[
+            "exec",
+            "up",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+        ]),
+        "104857600\n"
+    );
+    b.ok(&[
+        "run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "100",
+    ]);
+    let (code, _, err) = b.run(&["update", "--restart", "always", "gone"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("AutoRemove"), "{err}");
+    // rm -f of a --rm container is not an error when its monitor removed it first.
+    assert_eq!(b.ok(&["rm", "-f", "gone"]), "gone\n");
+}

@@ -201,6 +201,18 @@ impl Db {
         Ok(out)
     }
 
+    /// Replaces a container's configuration (`update`).
+    pub fn set_config(&self, id: &str, config: &crate::config::ContainerConfig) -> Result<()> {
+        let n = self.conn()?.execute(
+            "UPDATE containers SET config = ?1 WHERE id = ?2",
+            params![json(config)?, id],
+        )?;
+        if n == 0 {
+            return Err(Error::NoSuchContainer(id.to_string()));
+        }
+        Ok(())
+    }
+
     /// Renames a container.
     pub fn rename(&self, id: &str, name: &str) -> Result<()> {
         match self.conn()?.execute(

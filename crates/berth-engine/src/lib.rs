@@ -23,6 +23,7 @@ mod restore;
 pub mod settings;
 pub mod spec;
 mod teardown;
+mod update;
 pub mod voldriver;
 pub mod volumes;
 
@@ -31,3 +32,4 @@ pub use engine::{Engine, exit_code_for, monitor_alive};
 pub use error::{Error, ErrorKind, Result};
 pub use lifecycle::{CreateRequest, StartMode, Started};
 pub use paths::Paths;
+pub use update::UpdateRequest;

@@ -130,7 +130,7 @@ impl Engine {
     }
 
     /// Takes the container's lock (flock on its directory), released when dropped.
-    fn lock_container(&self, id: &str) -> Result<std::fs::File> {
+    pub(crate) fn lock_container(&self, id: &str) -> Result<std::fs::File> {
         let dir = self.paths.container_dir(id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
@@ -439,7 +439,12 @@ impl Engine {
             }
             self.stop(&c.id, Some(Duration::ZERO), Some("SIGKILL"))?;
         }
-        let c = self.db.find(&c.id)?;
+        let c = match self.db.find(&c.id) {
+            Ok(c) => c,
+            // A --rm container: its monitor removed it when it stopped.
+            Err(Error::NoSuchContainer(_)) if c.config.host.auto_remove => return Ok(()),
+            Err(e) => return Err(e),
+        };
         self.remove_records(&c, volumes)?;
         self.event("container", "destroy", &c, &[]);
         Ok(())

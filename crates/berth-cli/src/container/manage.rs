@@ -74,7 +74,7 @@ pub struct PruneArgs {
 /// Runs `f` on every name (in parallel threads when there are several, so that stopping
 /// 50 containers costs one timeout, not 50), printing each name on success and each error
 /// on stderr; exits 1 if any failed.
-fn each(
+pub(crate) fn each(
     g: &Global,
     names: &[String],
     f: impl Fn(&berth_engine::Engine, &str) -> Result<()> + Sync,

@@ -14,6 +14,7 @@ pub mod ps;
 pub mod relay;
 mod run;
 pub mod stats;
+pub mod update;
 
 use std::process::ExitCode;
 
@@ -134,6 +135,8 @@ pub enum ContainerCommand {
     Port(manage::PortArgs),
     /// Remove all stopped containers.
     Prune(manage::PruneArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
 }
 
 /// Opens the engine for the global options.
@@ -167,6 +170,7 @@ pub fn run(g: &Global, cmd: ContainerCommand) -> anyhow::Result<ExitCode> {
         ContainerCommand::Rename(a) => manage::rename(g, a),
         ContainerCommand::Port(a) => manage::port(g, a),
         ContainerCommand::Prune(a) => manage::prune(g, a),
+        ContainerCommand::Update(a) => update::update(g, a),
     }
 }
 

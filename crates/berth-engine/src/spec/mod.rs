@@ -183,6 +183,14 @@ pub fn check(cfg: &ContainerConfig) -> Result<()> {
     Ok(())
 }
 
+/// The cgroup limits of `r`, validated as at create (`update` applies them to a live
+/// container); device rules are left out.
+pub fn cgroup_resources(r: &crate::config::Resources) -> Result<oci_spec::runtime::LinuxResources> {
+    let mut res = resources::resources(Host::get(), r, Vec::new())?;
+    res.set_devices(None);
+    Ok(res)
+}
+
 /// The container's cgroup path: `/<parent>/<id>`, the parent being `--cgroup-parent` or
 /// "berth". The parent is a relative cgroup path below the hierarchy's root; `..` and
 /// empty components are refused.
