@@ -90,8 +90,12 @@ pub fn supervise(pid: i32, console: Option<OwnedFd>) -> Result<i32> {
         }
         _ => None,
     };
-    // The process may have exited before the signalfd existed.
+    // The process may have exited before the signalfd existed; what it wrote to its
+    // terminal is still in the pty.
     if let Some(code) = reap(target) {
+        if let Some(m) = &console {
+            drain(m.as_fd(), &mut vec![0u8; 32 * 1024]);
+        }
         return Ok(code);
     }
     let mut stdin_open = console.is_some();

@@ -78,45 +78,12 @@ pub struct CreateArgs {
     /// Mount volumes from the specified container(s).
     #[arg(long = "volumes-from")]
     pub volumes_from: Vec<String>,
-    /// Number of CPUs.
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
-    /// Limit CPU CFS period.
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<u64>,
-    /// Limit CPU CFS quota.
-    #[arg(long = "cpu-quota")]
-    pub cpu_quota: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1).
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution (0-3, 0,1).
-    #[arg(long = "cpuset-mems")]
-    pub cpuset_mems: Option<String>,
-    /// Memory limit.
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap.
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit.
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
     /// Disable OOM Killer.
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
     /// Tune host's OOM preferences (-1000 to 1000).
     #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
     pub oom_score_adj: Option<i32>,
-    /// Tune container pids limit (set -1 for unlimited).
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
-    /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
     /// Ulimit options.
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -210,6 +177,8 @@ pub struct CreateArgs {
     /// UTS namespace to use ("host").
     #[arg(long)]
     pub uts: Option<String>,
+    #[command(flatten)]
+    pub resources: super::resource_args::ResourceArgs,
     #[command(flatten)]
     pub more: super::args_more::MoreArgs,
     /// The image, then the command and its arguments (one list, so that options after the
@@ -412,35 +381,8 @@ impl CreateArgs {
         h.pid_mode = mode("pid", &self.pid, true)?;
         h.uts_mode = mode("uts", &self.uts, false)?;
         let r = &mut h.resources;
-        if let Some(m) = &self.memory {
-            r.memory = Some(parse::bytes("--memory", m)?);
-        }
-        if let Some(m) = &self.memory_swap {
-            r.memory_swap = Some(if m == "-1" {
-                -1
-            } else {
-                parse::bytes("--memory-swap", m)?
-            });
-        }
-        if let Some(m) = &self.memory_reservation {
-            r.memory_reservation = Some(parse::bytes("--memory-reservation", m)?);
-        }
+        self.resources.apply_to(r)?;
         r.oom_kill_disable = self.oom_kill_disable;
-        if let Some(cpus) = self.cpus {
-            if !(0.0..=1e6).contains(&cpus) {
-                bail!(
-                    "invalid argument {cpus} for \"--cpus\" flag: range is 0 to the number of CPUs"
-                );
-            }
-            r.nano_cpus = Some((cpus * 1e9) as i64);
-        }
-        r.cpu_shares = self.cpu_shares;
-        r.cpu_period = self.cpu_period;
-        r.cpu_quota = self.cpu_quota;
-        r.cpuset_cpus = self.cpuset_cpus.clone();
-        r.cpuset_mems = self.cpuset_mems.clone();
-        r.pids_limit = self.pids_limit;
-        r.blkio_weight = self.blkio_weight;
         for u in &self.ulimit {
             r.ulimits.push(parse::ulimit(u)?);
         }

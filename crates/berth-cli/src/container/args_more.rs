@@ -75,12 +75,6 @@ pub struct MoreArgs {
     /// Add an annotation to the container (passed through to the OCI runtime).
     #[arg(long)]
     pub annotation: Vec<String>,
-    /// Limit CPU real-time period in microseconds.
-    #[arg(long = "cpu-rt-period")]
-    pub cpu_rt_period: Option<u64>,
-    /// Limit CPU real-time runtime in microseconds.
-    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
-    pub cpu_rt_runtime: Option<i64>,
     /// Kernel memory limit (deprecated; ignored, as by Docker on current kernels).
     #[arg(long = "kernel-memory")]
     pub kernel_memory: Option<String>,
@@ -205,8 +199,6 @@ impl MoreArgs {
         h.cgroup_parent = self.cgroup_parent.clone().unwrap_or_default();
         let r = &mut h.resources;
         r.memory_swappiness = self.memory_swappiness;
-        r.cpu_rt_period = self.cpu_rt_period;
-        r.cpu_rt_runtime = self.cpu_rt_runtime;
         let bytes = |flag: &'static str| {
             move |s: &str| {
                 parse::bytes(flag, s)

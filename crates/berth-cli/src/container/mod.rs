@@ -12,6 +12,7 @@ pub mod manage;
 pub mod parse;
 pub mod ps;
 pub mod relay;
+mod resource_args;
 mod run;
 pub mod stats;
 pub mod update;
