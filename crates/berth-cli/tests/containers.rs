@@ -306,6 +306,16 @@ fn detached_logs_exec_stop_restart_rm() {
         "idle\n"
     );
     assert_eq!(b.ok(&["ps", "-l", "--format", "{{.Names}}"]), "idle\n");
+    let names = |filter: &str| b.ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    assert_eq!(names("since=web"), "idle\n");
+    assert_eq!(names("before=idle"), "web\n");
+    assert_eq!(names("network=host"), "");
+    assert_eq!(names("is-task=true"), "");
+    assert_eq!(names("publish=80"), "");
+    assert_eq!(names("network=none").lines().count(), 2);
+    let (code, _, err) = b.run(&["ps", "--filter", "color=red"]);
+    assert_ne!(code, 0);
+    assert!(err.to_lowercase().contains("invalid filter 'color'"), "{err}");
     let json = b.ok(&["ps", "-a", "--format", "json"]);
     assert_eq!(json.lines().count(), 2);
     for l in json.lines() {

@@ -218,6 +218,10 @@ impl Filters {
                     | "since"
                     | "health"
                     | "volume"
+                    | "network"
+                    | "expose"
+                    | "publish"
+                    | "is-task"
             ) {
                 bail!("invalid filter '{k}'");
             }
@@ -291,6 +295,25 @@ impl Filters {
                     .iter()
                     .any(|m| m.source == v || m.target == v)
             })
+            && any("network", &|v| {
+                let mode = match &c.config.host.network_mode {
+                    berth_engine::config::NetworkMode::None => "none".to_string(),
+                    berth_engine::config::NetworkMode::Host => "host".to_string(),
+                    berth_engine::config::NetworkMode::Container(n) => format!("container:{n}"),
+                };
+                mode == v
+            })
+            && any("expose", &|v| {
+                let want = if v.contains('/') {
+                    v.to_string()
+                } else {
+                    format!("{v}/tcp")
+                };
+                c.config.exposed_ports.contains(&want)
+            })
+            // No port is published before bridge networks exist; no container is a task.
+            && any("publish", &|_| false)
+            && any("is-task", &|v| v == "false")
             && any("before", &|v| {
                 all.iter()
                     .find(|o| o.name == v || o.id.starts_with(v))
