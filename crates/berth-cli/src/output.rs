@@ -21,6 +21,19 @@ pub fn print_error(e: &anyhow::Error) {
     let _ = writeln!(std::io::stderr(), "Error: {}", capitalize(&msg));
 }
 
+/// Prints `warning` and Docker's "Are you sure you want to continue? [y/N]" on stderr and
+/// reads the answer from stdin; anything but y/yes is no.
+pub fn confirm(warning: &str) -> anyhow::Result<bool> {
+    use std::io::BufRead;
+    let mut err = std::io::stderr();
+    writeln!(err, "{warning}")?;
+    write!(err, "Are you sure you want to continue? [y/N] ")?;
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
 pub fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {

@@ -16,6 +16,9 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Find and repair what an interrupted berth left in the store.
     Check(CheckArgs),
+    /// Remove stopped containers, dangling (with -a: unused) images and, with --volumes,
+    /// unused anonymous volumes.
+    Prune(PruneArgs),
     /// Start the containers whose restart policy says they should run (always, and
     /// unless-stopped unless stopped by the user): the boot-time job of a daemonless engine.
     Restore,
@@ -29,6 +32,22 @@ pub struct DfArgs {
     /// Show detailed information on space usage.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>", "until=<timestamp>").
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -46,6 +65,7 @@ pub fn run(g: &Global, cmd: SystemCommand) -> anyhow::Result<ExitCode> {
         SystemCommand::Df(a) => df(&open_store(g)?, a),
         SystemCommand::Check(a) => check(&open_store(g)?, a),
         SystemCommand::Restore => restore(g),
+        SystemCommand::Prune(a) => prune(g, a),
     }
 }
 
@@ -157,4 +177,55 @@ fn check(store: &berth_image::Store, a: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `system prune`: container prune, then volume prune (--volumes), then image prune, as
+/// Docker orders them; one confirmation for all.
+fn prune(g: &Global, a: PruneArgs) -> anyhow::Result<ExitCode> {
+    if !a.filter.is_empty() {
+        // The image store's prune takes no filters yet: refuse rather than prune more
+        // than asked.
+        anyhow::bail!(
+            "--filter is not supported by system prune yet: use container prune --filter"
+        );
+    }
+    if !a.force {
+        let mut what = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+        if a.volumes {
+            what.push_str("  - all anonymous volumes not used by at least one container\n");
+        }
+        what.push_str(if a.all {
+            "  - all images without at least one container associated to them\n"
+        } else {
+            "  - all dangling images\n"
+        });
+        if !crate::output::confirm(&what)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let engine = crate::container::engine(g)?;
+    let mut out = String::new();
+    let (containers, mut freed) = crate::container::manage::prune_containers(&engine, &[])?;
+    if !containers.is_empty() {
+        out.push_str("Deleted Containers:\n");
+        for c in &containers {
+            out.push_str(c);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    if a.volumes {
+        let (volumes, bytes) = crate::volume::prune_volumes(&engine, false, &[])?;
+        crate::volume::deleted_volumes(&mut out, &volumes);
+        freed += bytes;
+    }
+    let rep = engine.store()?.prune(a.all)?;
+    crate::image::deleted_images(&mut out, &rep);
+    freed += rep.gc.bytes_freed;
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        crate::output::human_size(freed)
+    ));
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -194,34 +194,55 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             }
         }
         VolumeCommand::Prune(a) => {
-            let mut labels = Vec::new();
-            for f in &a.filter {
-                match f.split_once('=') {
-                    Some(("label", v)) => labels.push(v.to_string()),
-                    Some(("all", v)) => {
-                        if matches!(v, "true" | "1") {
-                            return prune(&e, true, &labels);
-                        }
-                    }
-                    _ => bail!("invalid filter {f:?}"),
-                }
+            let what = if a.all {
+                "all local volumes not used by at least one container"
+            } else {
+                "anonymous local volumes not used by at least one container"
+            };
+            if !a.force && !output::confirm(&format!("WARNING! This will remove {what}."))? {
+                return Ok(ExitCode::SUCCESS);
             }
-            return prune(&e, a.all, &labels);
+            let (removed, freed) = prune_volumes(&e, a.all, &a.filter)?;
+            let mut out = String::new();
+            deleted_volumes(&mut out, &removed);
+            out.push_str(&format!(
+                "Total reclaimed space: {}\n",
+                output::human_size(freed)
+            ));
+            print!("{out}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn prune(e: &berth_engine::Engine, all: bool, labels: &[String]) -> Result<ExitCode> {
-    let (removed, freed) =
-        e.volume_prune(all, |v| !labels.iter().all(|l| label_match(&v.labels, l)))?;
-    if !removed.is_empty() {
-        println!("Deleted Volumes:");
-        for r in &removed {
-            println!("{r}");
+/// Removes the unused volumes (anonymous ones unless `all`) that `filters` (label=,
+/// all=true) select; returns their names and the bytes they held.
+pub(crate) fn prune_volumes(
+    e: &berth_engine::Engine,
+    all: bool,
+    filters: &[String],
+) -> Result<(Vec<String>, u64)> {
+    let mut all = all;
+    let mut labels = Vec::new();
+    for f in filters {
+        match f.split_once('=') {
+            Some(("label", v)) => labels.push(v.to_string()),
+            Some(("all", v)) => all |= matches!(v, "true" | "1"),
+            _ => bail!("invalid filter {f:?}"),
         }
-        println!();
     }
-    println!("Total reclaimed space: {}", output::human_size(freed));
-    Ok(ExitCode::SUCCESS)
+    Ok(e.volume_prune(all, |v| !labels.iter().all(|l| label_match(&v.labels, l)))?)
+}
+
+/// Docker's "Deleted Volumes:" section (nothing when nothing was removed).
+pub(crate) fn deleted_volumes(out: &mut String, removed: &[String]) {
+    if removed.is_empty() {
+        return;
+    }
+    out.push_str("Deleted Volumes:\n");
+    for r in removed {
+        out.push_str(r);
+        out.push('\n');
+    }
+    out.push('\n');
 }

@@ -315,7 +315,10 @@ fn detached_logs_exec_stop_restart_rm() {
     assert_eq!(names("network=none").lines().count(), 2);
     let (code, _, err) = b.run(&["ps", "--filter", "color=red"]);
     assert_ne!(code, 0);
-    assert!(err.to_lowercase().contains("invalid filter 'color'"), "{err}");
+    assert!(
+        err.to_lowercase().contains("invalid filter 'color'"),
+        "{err}"
+    );
     let json = b.ok(&["ps", "-a", "--format", "json"]);
     assert_eq!(json.lines().count(), 2);
     for l in json.lines() {
@@ -460,4 +463,43 @@ fn twenty_parallel_detached_runs() {
     let pruned = b.ok(&["container", "prune", "-f"]);
     assert!(pruned.contains("Deleted Containers"), "{pruned}");
     assert_eq!(b.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn system_prune_removes_what_docker_would() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&[
+        "run", "--name", "done", "-v", "/anon", "-v", "named:/n", "busybox", "true",
+    ]);
+    b.ok(&["run", "-d", "--name", "live", "busybox", "sleep", "100"]);
+    b.ok(&["commit", "done", "mine:1"]);
+    b.ok(&["tag", "mine:1", "mine:2"]);
+    b.ok(&["rmi", "mine:1"]);
+    // Without -f it asks, and "no" (here: no answer) changes nothing.
+    let (code, _, err) = b.run(&["system", "prune"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("Are you sure you want to continue?"), "{err}");
+    assert_eq!(b.ok(&["ps", "-aq"]).lines().count(), 2);
+
+    let out = b.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert!(out.contains("Deleted Volumes:"), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(b.ok(&["ps", "-a", "--format", "{{.Names}}"]), "live\n");
+    // Only the anonymous volume goes, as with Docker's --volumes.
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "named\n");
+    // mine:2 is tagged, so only -a removes it; busybox is used by "live".
+    assert!(b.ok(&["images", "-q", "mine"]).trim().len() == 12);
+    let out = b.ok(&["system", "prune", "-a", "-f"]);
+    assert!(out.contains("untagged: mine:2"), "{out}");
+    assert_eq!(
+        b.ok(&["images", "--format", "{{.Repository}}"]),
+        "busybox\n"
+    );
+    let (code, _, err) = b.run(&["system", "prune", "-f", "--filter", "until=1h"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not supported"), "{err}");
 }

@@ -186,11 +186,15 @@ pub fn port(g: &Global, a: PortArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn prune(g: &Global, a: PruneArgs) -> Result<ExitCode> {
-    let e = engine(g)?;
+/// Removes the stopped containers that `filters` (until=, label=, label!=) select;
+/// returns their ids and the bytes their writable layers held.
+pub(crate) fn prune_containers(
+    e: &berth_engine::Engine,
+    filters: &[String],
+) -> Result<(Vec<String>, u64)> {
     let mut until: Option<String> = None;
     let mut labels: Vec<(String, Option<String>, bool)> = Vec::new();
-    for f in &a.filter {
+    for f in filters {
         let (k, v) = f
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("invalid filter {f:?}"))?;
@@ -235,6 +239,14 @@ pub fn prune(g: &Global, a: PruneArgs) -> Result<ExitCode> {
         e.remove(&c.id, false, false)?;
         deleted.push(c.id);
     }
+    Ok((deleted, freed))
+}
+
+pub fn prune(g: &Global, a: PruneArgs) -> Result<ExitCode> {
+    if !a.force && !crate::output::confirm("WARNING! This will remove all stopped containers.")? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (deleted, freed) = prune_containers(&engine(g)?, &a.filter)?;
     if !deleted.is_empty() {
         println!("Deleted Containers:");
         for d in &deleted {

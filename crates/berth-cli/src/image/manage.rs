@@ -1,6 +1,6 @@
 //! `rm`, `tag`, `inspect`, `history` and `prune`.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use berth_image::{RemoveEvent, Store};
@@ -138,32 +138,32 @@ pub fn prune(store: &Store, a: PruneArgs) -> anyhow::Result<ExitCode> {
         } else {
             "all dangling images"
         };
-        let mut err = std::io::stderr();
-        writeln!(err, "WARNING! This will remove {what}.")?;
-        write!(err, "Are you sure you want to continue? [y/N] ")?;
-        err.flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
+        if !crate::output::confirm(&format!("WARNING! This will remove {what}."))? {
             return Ok(ExitCode::SUCCESS);
         }
     }
     let rep = store.prune(a.all)?;
     let mut out = String::new();
-    if !rep.events.is_empty() {
-        out.push_str("Deleted Images:\n");
-        for e in &rep.events {
-            match e {
-                RemoveEvent::Untagged(t) => out.push_str(&format!("untagged: {t}\n")),
-                RemoveEvent::Deleted(d) => out.push_str(&format!("deleted: {d}\n")),
-            }
-        }
-        out.push('\n');
-    }
+    deleted_images(&mut out, &rep);
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
         human_size(rep.gc.bytes_freed)
     ));
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Docker's "Deleted Images:" section (nothing when nothing was removed).
+pub(crate) fn deleted_images(out: &mut String, rep: &berth_image::PruneReport) {
+    if rep.events.is_empty() {
+        return;
+    }
+    out.push_str("Deleted Images:\n");
+    for e in &rep.events {
+        match e {
+            RemoveEvent::Untagged(t) => out.push_str(&format!("untagged: {t}\n")),
+            RemoveEvent::Deleted(d) => out.push_str(&format!("deleted: {d}\n")),
+        }
+    }
+    out.push('\n');
 }

@@ -3,6 +3,7 @@
 mod archive;
 mod ls;
 mod manage;
+pub(crate) use manage::deleted_images;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
