@@ -21,6 +21,17 @@ pub struct PullArgs {
     /// Suppress verbose output.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Download all tagged images in the repository.
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Skip image verification (berth does not verify signatures).
+    #[arg(
+        long = "disable-content-trust",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub disable_content_trust: Option<bool>,
     #[arg(value_name = "NAME[:TAG|@DIGEST]")]
     pub name: String,
 }
@@ -30,6 +41,17 @@ pub struct PushArgs {
     /// Suppress verbose output.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Push all tags of the repository.
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Skip image signing (berth does not sign images).
+    #[arg(
+        long = "disable-content-trust",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub disable_content_trust: Option<bool>,
     #[arg(value_name = "NAME[:TAG]")]
     pub name: String,
 }
@@ -66,7 +88,32 @@ fn registry_name(server: Option<&str>) -> String {
 }
 
 pub fn pull(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
-    pull_to(g, a, &mut std::io::stdout())
+    if a.disable_content_trust == Some(false) {
+        bail!("content trust is not supported: berth does not verify image signatures");
+    }
+    if !a.all_tags {
+        return pull_to(g, a, &mut std::io::stdout());
+    }
+    // --all-tags: every tag the registry lists, one pull each.
+    let r = Reference::parse(&a.name)?;
+    if r.tag().is_some() || r.digest().is_some() {
+        bail!("tag can't be used with --all-tags/-a");
+    }
+    let tags = Client::from_default_config()?.tags(&r)?;
+    if tags.is_empty() {
+        bail!("repository {} has no tags", r.name());
+    }
+    for t in tags {
+        let one = PullArgs {
+            name: r.with_tag(&t)?.to_string(),
+            all_tags: false,
+            platform: a.platform.clone(),
+            quiet: a.quiet,
+            disable_content_trust: None,
+        };
+        pull_to(g, one, &mut std::io::stdout())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Pulls, writing the status lines to `out` (stdout for `pull`, stderr for `run`).
@@ -101,9 +148,41 @@ pub fn pull_to(g: &Global, a: PullArgs, out: &mut dyn Write) -> anyhow::Result<E
 }
 
 pub fn push(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
+    if a.disable_content_trust == Some(false) {
+        bail!("content trust is not supported: berth does not sign images");
+    }
+    if !a.all_tags {
+        return push_one(g, &a.name, a.quiet);
+    }
+    // --all-tags: every local tag of the repository.
+    let r = Reference::parse(&a.name)?;
+    if r.tag().is_some() || r.digest().is_some() {
+        bail!("tag can't be used with --all-tags/-a");
+    }
+    let prefix = format!("{}:", r.name());
+    let mut names: Vec<String> = open_store(g)?
+        .images()?
+        .into_iter()
+        .flat_map(|i| i.tags)
+        .filter(|t| t.starts_with(&prefix))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        bail!(
+            "An image does not exist locally with the tag: {}",
+            r.familiar_name()
+        );
+    }
+    for n in names {
+        push_one(g, &n, a.quiet)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn push_one(g: &Global, name: &str, quiet: bool) -> anyhow::Result<ExitCode> {
     let store = open_store(g)?;
-    let r = Reference::parse_tagged(&a.name)?;
-    let img = store.resolve(&a.name)?;
+    let r = Reference::parse_tagged(name)?;
+    let img = store.resolve(name)?;
     let mut client = Client::from_default_config()?;
     // For tests and slow links: upload blobs above this size in chunks.
     if let Some(n) = std::env::var("BERTH_PUSH_CHUNK_SIZE")
@@ -114,7 +193,7 @@ pub fn push(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     }
     let mut out = std::io::stdout();
     writeln!(out, "The push refers to repository [{}]", r.name())?;
-    let progress = LayerProgress::new(a.quiet);
+    let progress = LayerProgress::new(quiet);
     let p = client.push(&store, &img, &r, &progress)?;
     let size = store.blobs().size(&p.manifest).unwrap_or(0);
     writeln!(

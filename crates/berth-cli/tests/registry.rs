@@ -138,6 +138,22 @@ fn busybox_push_rm_pull_same_digest() {
     let other = format!("{}/other/busybox:v2", reg.host());
     run(&["tag", &name, &other]);
     run(&["push", &other]);
+    // --all-tags both ways: every local tag of the repository up, every listed tag down.
+    let repo = format!("{}/tags/busybox", reg.host());
+    run(&["tag", &name, &format!("{repo}:one")]);
+    run(&["tag", &name, &format!("{repo}:two")]);
+    let out = run(&["push", "--all-tags", &repo]);
+    assert_eq!(out.matches("digest: sha256:").count(), 2, "{out}");
+    run(&["rmi", &format!("{repo}:one"), &format!("{repo}:two")]);
+    let out = run(&["pull", "-a", &repo]);
+    assert_eq!(out.matches("Digest: sha256:").count(), 2, "{out}");
+    let tags = run(&["images", "--format", "{{.Tag}}", &repo]);
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, ["one", "two"]);
+    let (code, _, err) = b.run(&["pull", "-a", &format!("{repo}:one")]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--all-tags"), "{err}");
     assert_eq!(run(&["system", "check"]).trim(), "no problems found");
 }
 

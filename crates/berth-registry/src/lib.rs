@@ -7,6 +7,7 @@ pub mod config;
 mod error;
 mod pull;
 mod push;
+mod tags;
 
 pub use client::Client;
 pub use config::{RegistryConfig, RegistrySettings};

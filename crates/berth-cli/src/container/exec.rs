@@ -76,7 +76,20 @@ pub fn exec(g: &Global, a: ExecArgs) -> Result<ExitCode> {
         .context("the container has no process")?;
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
-    p.set_console_size(None);
+    // The terminal gets our window size before the process runs (not after, when a quick
+    // `stty size` would already have read 0 0).
+    let size = a
+        .tty
+        .then(|| berth_runtime::get_size(std::os::fd::AsFd::as_fd(&std::io::stdin())))
+        .flatten()
+        .filter(|(r, c)| *r > 0 && *c > 0);
+    p.set_console_size(size.and_then(|(rows, cols)| {
+        oci_spec::runtime::BoxBuilder::default()
+            .height(u64::from(rows))
+            .width(u64::from(cols))
+            .build()
+            .ok()
+    }));
     let mut env = p.env().clone().unwrap_or_default();
     let mut extra = Vec::new();
     for f in &a.env_file {

@@ -65,6 +65,8 @@ fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
             name: a.image().to_string(),
             quiet: a.more.quiet,
             platform: a.platform.clone(),
+            all_tags: false,
+            disable_content_trust: None,
         };
         crate::registry::pull_to(g, args, &mut std::io::stderr())?;
     }
