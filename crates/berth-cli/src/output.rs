@@ -42,6 +42,16 @@ pub fn capitalize(s: &str) -> String {
     }
 }
 
+/// A time as Go prints a `time.Time` in UTC ("2026-11-23 08:10:56 +0000 UTC"), which is
+/// what docker's `{{.CreatedAt}}` shows.
+pub fn go_time(unix: i64) -> String {
+    let s = berth_image::time::format_rfc3339(unix, 0);
+    match (s.get(..10), s.get(11..19)) {
+        (Some(d), Some(t)) => format!("{d} {t} +0000 UTC"),
+        _ => s,
+    }
+}
+
 /// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
@@ -272,6 +282,20 @@ fn eval(action: &str, v: &Value) -> anyhow::Result<String> {
                 }
             }
         }
+        // Docker's `.Label "key"` on list rows: one label, from a "k=v,..." string or a map.
+        [".Label", key] => {
+            let key = key.trim_matches('"');
+            let got = match v.get("Labels") {
+                Some(Value::Object(m)) => m.get(key).map(plain),
+                Some(Value::String(s)) => s
+                    .split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.to_string()),
+                _ => None,
+            };
+            Ok(got.unwrap_or_default())
+        }
         ["len", field] => match lookup(field, v)? {
             Value::Array(a) => Ok(a.len().to_string()),
             Value::Object(m) => Ok(m.len().to_string()),
@@ -339,7 +363,45 @@ fn header_row(tmpl: &str, columns: &[(&str, &str)]) -> String {
     for (title, field) in columns {
         h = h.replace(&format!("{{{{.{field}}}}}"), title);
     }
-    h
+    // Any other action gets a title derived as docker's formatter does: `.Label "a.b-c"`
+    // is "B C"; a field is its name split into upper-case words ("CreatedAt": "CREATED AT").
+    let mut out = String::new();
+    let mut rest = h.as_str();
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&derived_title(&rest[start + 2..start + len]));
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn derived_title(action: &str) -> String {
+    let words: Vec<&str> = action.split_whitespace().collect();
+    match words.as_slice() {
+        [".Label", key] => {
+            let key = key.trim_matches('"');
+            let last = key.rsplit('.').next().unwrap_or(key);
+            last.replace(['-', '_'], " ").to_uppercase()
+        }
+        _ => {
+            let field = words.last().copied().unwrap_or("");
+            let field = field.rsplit('.').next().unwrap_or(field);
+            let mut t = String::new();
+            let mut prev_lower = false;
+            for ch in field.chars() {
+                if ch.is_uppercase() && prev_lower {
+                    t.push(' ');
+                }
+                prev_lower = ch.is_lowercase();
+                t.extend(ch.to_uppercase());
+            }
+            t
+        }
+    }
 }
 
 #[cfg(test)]
@@ -400,6 +462,20 @@ mod tests {
         assert_eq!(render("{{join .L \",\"}}", &v).unwrap(), "x,y");
         assert_eq!(render("{{upper .Tag}}", &v).unwrap(), "LATEST");
         assert_eq!(render("{{len .L}} {{len .Labels}}", &v).unwrap(), "2 1");
+        assert_eq!(
+            render("{{.Label \"a\"}}|{{.Label \"zz\"}}", &v).unwrap(),
+            "b|"
+        );
+        let row = json!({"Labels": "app=web,tier=db"});
+        assert_eq!(render("{{.Label \"tier\"}}", &row).unwrap(), "db");
+        assert_eq!(go_time(0), "1970-01-01 00:00:00 +0000 UTC");
+        assert_eq!(
+            header_row(
+                "table {{.Names}}\\t{{.Label \"com.example.team-name\"}}\\t{{.CreatedAt}}\\t{{json .ID}}",
+                &[("NAMES", "Names")]
+            ),
+            "table NAMES\tTEAM NAME\tCREATED AT\tID"
+        );
         // Go field names reach lower-case JSON keys (events' "status").
         let e = json!({"status": "die", "Actor": {"Attributes": {"name": "w1"}}});
         assert_eq!(

@@ -156,7 +156,7 @@ pub fn row(e: &Engine, c: &Container, no_trunc: bool, size: bool) -> Value {
         "ID": if no_trunc { c.id.clone() } else { c.short_id().to_string() },
         "Image": c.config.image,
         "Command": cmd,
-        "CreatedAt": c.created,
+        "CreatedAt": crate::output::go_time(unix_of(&c.created)),
         "RunningFor": format!("{} ago", output::human_duration(now() - created)),
         "Ports": "",
         "State": c.state.status.as_str(),

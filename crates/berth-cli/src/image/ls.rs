@@ -135,7 +135,7 @@ pub fn run(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "<none>".into());
             rows.push(json!({
                 "Containers": "N/A",
-                "CreatedAt": created_at(img.created),
+                "CreatedAt": crate::output::go_time(img.created),
                 "CreatedSince": ago(img.created),
                 "Digest": digest,
                 "ID": id,
@@ -172,12 +172,6 @@ pub fn run(store: &Store, a: LsArgs) -> anyhow::Result<ExitCode> {
     ]);
     print_rows(&Format::parse(a.format.as_deref()), &cols, &rows)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Docker's CreatedAt: `2024-01-01 00:00:00 +0000 UTC`.
-fn created_at(ts: i64) -> String {
-    let s = berth_image::time::format_rfc3339(ts, 0);
-    format!("{} {} +0000 UTC", &s[..10], &s[11..19])
 }
 
 #[cfg(test)]
