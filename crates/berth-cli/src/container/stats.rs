@@ -206,7 +206,7 @@ pub fn stats(g: &Global, a: StatsArgs) -> Result<ExitCode> {
     let e = engine(g)?;
     let rt = Runtime::new(e.paths.runtime_root())?;
     let columns = [
-        ("CONTAINER ID", "Container"),
+        ("CONTAINER ID", "ID"),
         ("NAME", "Name"),
         ("CPU %", "CPUPerc"),
         ("MEM USAGE / LIMIT", "MemUsage"),
