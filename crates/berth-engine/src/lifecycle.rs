@@ -42,12 +42,20 @@ impl Engine {
     /// Creates a container: resolves the image, records the container, prepares its
     /// snapshot. Nothing runs yet.
     pub fn create(&self, req: CreateRequest) -> Result<Container> {
+        Ok(self.create_with_warnings(req)?.0)
+    }
+
+    /// `create`, also returning Docker's warnings: limits this host cannot apply, which
+    /// were dropped from the configuration.
+    pub fn create_with_warnings(&self, req: CreateRequest) -> Result<(Container, Vec<String>)> {
+        let mut warnings = Vec::new();
         let store = self.store()?;
         let img = store.resolve(&req.config.image)?;
         let mut config = req.config;
         config.image_id = img.id.to_string();
         let image_config = store.config_json(&img)?;
         validate_config(&config)?;
+        warnings.extend(crate::spec::discard_unsupported(&mut config));
         crate::spec::check(&config)?;
         // The effective health check and stop signal (flags over the image's) are recorded.
         config.healthcheck = crate::spec::healthcheck(&config, &image_config);
@@ -126,7 +134,7 @@ impl Engine {
             return Err(e);
         }
         self.event("container", "create", &c, &[]);
-        Ok(c)
+        Ok((c, warnings))
     }
 
     /// Takes the container's lock (flock on its directory), released when dropped.

@@ -78,10 +78,13 @@ fn do_create(g: &Global, e: &Engine, a: &CreateArgs) -> Result<berth_engine::Con
     let config = a.to_config(&settings.log)?;
     a.more.check_cidfile()?;
     ensure_image(g, e, a)?;
-    let c = e.create(CreateRequest {
+    let (c, warnings) = e.create_with_warnings(CreateRequest {
         name: a.name.clone(),
         config,
     })?;
+    for w in warnings {
+        eprintln!("WARNING: {w}");
+    }
     if let Err(err) = a.more.write_cidfile(&c.id) {
         let _ = e.remove(&c.id, true, true);
         return Err(err);

@@ -20,6 +20,11 @@ pub(crate) struct Host {
     pub mems: Option<Vec<u32>>,
     /// Whether memory+swap can be limited (v1 memsw files, v2 memory.swap.max).
     pub swap_limit: bool,
+    /// Whether memory swappiness can be set (a cgroup v1 memory controller).
+    pub swappiness: bool,
+    /// Whether real-time CPU limits can be set (a cgroup v1 cpu controller with
+    /// CONFIG_RT_GROUP_SCHED).
+    pub cpu_rt: bool,
     /// Whether AppArmor is enabled.
     pub apparmor: bool,
     /// Whether net.ipv4.ping_group_range exists.
@@ -66,6 +71,9 @@ impl Host {
             cpus,
             mems,
             swap_limit: swap_limit_supported(),
+            swappiness: std::path::Path::new("/sys/fs/cgroup/memory/memory.swappiness").exists(),
+            cpu_rt: std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists()
+                || std::path::Path::new("/sys/fs/cgroup/cpu,cpuacct/cpu.rt_runtime_us").exists(),
             apparmor: read("/sys/module/apparmor/parameters/enabled").trim() == "Y",
             ping_group_range: std::path::Path::new("/proc/sys/net/ipv4/ping_group_range").exists(),
             unprivileged_port_start: std::path::Path::new(
@@ -164,6 +172,8 @@ pub(crate) fn test_host() -> Host {
         cpus: vec![0, 1],
         mems: Some(vec![0]),
         swap_limit: true,
+        swappiness: true,
+        cpu_rt: true,
         apparmor: false,
         ping_group_range: true,
         unprivileged_port_start: true,

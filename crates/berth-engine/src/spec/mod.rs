@@ -157,6 +157,41 @@ fn cgroupns(mode: &str) -> Result<Ns> {
     }
 }
 
+/// Drops the limits this host's cgroups cannot apply, as Docker does, and says so in
+/// Docker's words (the warnings of a create).
+pub fn discard_unsupported(cfg: &mut ContainerConfig) -> Vec<String> {
+    discard_unsupported_on(cfg, Host::get())
+}
+
+fn discard_unsupported_on(cfg: &mut ContainerConfig, host: &Host) -> Vec<String> {
+    let r = &mut cfg.host.resources;
+    let mut warnings = Vec::new();
+    if r.memory_swappiness.is_some_and(|s| s != -1) && !host.swappiness {
+        r.memory_swappiness = None;
+        warnings.push(
+            "Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded."
+                .to_string(),
+        );
+    }
+    if (r.cpu_rt_period.is_some_and(|p| p > 0) || r.cpu_rt_runtime.is_some_and(|v| v != 0))
+        && !host.cpu_rt
+    {
+        r.cpu_rt_period = None;
+        r.cpu_rt_runtime = None;
+        warnings.push(
+            "Your kernel does not support cgroup cpu real-time period or runtime. Real-time settings discarded."
+                .to_string(),
+        );
+    }
+    if r.memory_swap.is_some_and(|s| s > 0) && !host.swap_limit {
+        warnings.push(
+            "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
+                .to_string(),
+        );
+    }
+    warnings
+}
+
 /// Checks, at create, what `build_spec` would refuse without needing the rootfs: namespace
 /// modes, capabilities, devices, resources, rlimits, the cgroup path. So a bad flag is an
 /// error of `create`, which then changes nothing, rather than of every later start.

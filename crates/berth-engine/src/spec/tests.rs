@@ -432,3 +432,21 @@ fn bad_input_is_rejected() {
     let e = build_spec_on(&inputs(&f2, &c, &[]), &test_host()).unwrap_err();
     assert!(e.to_string().contains("no command specified"));
 }
+
+#[test]
+fn limits_the_host_cannot_apply_are_dropped_with_docker_warnings() {
+    let mut cfg = ContainerConfig::default();
+    cfg.host.resources.memory_swappiness = Some(10);
+    cfg.host.resources.cpu_rt_runtime = Some(1000);
+    cfg.host.resources.memory_swap = Some(1 << 30);
+    let mut h = super::host::test_host();
+    assert!(super::discard_unsupported_on(&mut cfg.clone(), &h).is_empty());
+    h.swappiness = false;
+    h.cpu_rt = false;
+    h.swap_limit = false;
+    let w = super::discard_unsupported_on(&mut cfg, &h);
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w[0].contains("Memory swappiness discarded"));
+    assert_eq!(cfg.host.resources.memory_swappiness, None);
+    assert_eq!(cfg.host.resources.cpu_rt_runtime, None);
+}
