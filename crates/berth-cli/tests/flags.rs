@@ -303,3 +303,36 @@ fn update_changes_limits_and_restart_policy() {
     // rm -f of a --rm container is not an error when its monitor removed it first.
     assert_eq!(b.ok(&["rm", "-f", "gone"]), "gone\n");
 }
+
+#[test]
+fn attach_streams_are_recorded_as_docker_does() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&["create", "--name", "plain", "busybox"]);
+    b.ok(&[
+        "create", "--name", "some", "-a", "stdin", "-a", "STDOUT", "busybox",
+    ]);
+    b.ok(&["run", "-d", "--name", "bg", "busybox", "true"]);
+    let streams = "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}}";
+    assert_eq!(env.field("plain", streams), "false true true");
+    assert_eq!(env.field("some", streams), "true true false");
+    assert_eq!(env.field("bg", streams), "false false false");
+    let (code, _, err) = b.run(&["run", "-d", "-a", "stdout", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.to_lowercase().contains("conflicting options"), "{err}");
+    // run -a stderr relays only stderr.
+    let (code, out, err) = b.run(&[
+        "run",
+        "--rm",
+        "-a",
+        "stderr",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!((out.as_str(), err.as_str()), ("", "err\n"));
+}

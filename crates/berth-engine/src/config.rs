@@ -37,6 +37,10 @@ pub struct ContainerConfig {
     pub tty: bool,
     /// `-i`: keep stdin open.
     pub open_stdin: bool,
+    /// The streams an attached client gets (`-a`; all off for `run -d`).
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
     /// `--stop-signal` (default: the image's StopSignal, else SIGTERM).
     pub stop_signal: Option<String>,
     /// `--stop-timeout` in seconds (default 10).

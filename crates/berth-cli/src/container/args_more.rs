@@ -12,6 +12,9 @@ use super::parse;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct MoreArgs {
+    /// Attach to STDIN, STDOUT or STDERR.
+    #[arg(short = 'a', long = "attach")]
+    pub attach: Vec<String>,
     /// Write the container ID to the file.
     #[arg(long)]
     pub cidfile: Option<String>,
@@ -190,6 +193,22 @@ impl MoreArgs {
                 "--storage-opt is not supported: the overlay snapshots have no per-container quota"
             );
         }
+        // The streams a client attaches to (inspect's Config.Attach*); run -d clears them.
+        let mut streams = (c.open_stdin, true, true);
+        if !self.attach.is_empty() {
+            streams = (false, false, false);
+            for s in &self.attach {
+                match s.to_ascii_lowercase().as_str() {
+                    "stdin" => streams.0 = true,
+                    "stdout" => streams.1 = true,
+                    "stderr" => streams.2 = true,
+                    _ => bail!(
+                        "invalid argument \"{s}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                    ),
+                }
+            }
+        }
+        (c.attach_stdin, c.attach_stdout, c.attach_stderr) = streams;
         let h = &mut c.host;
         match self.cgroupns.as_deref() {
             None | Some("") => {}

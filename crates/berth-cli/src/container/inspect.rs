@@ -205,7 +205,7 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
             "Hostname": berth_engine::etc_files::hostname(c),
             "Domainname": cfg.domainname.clone().unwrap_or_default(),
             "User": eff.user,
-            "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
+            "AttachStdin": cfg.attach_stdin, "AttachStdout": cfg.attach_stdout, "AttachStderr": cfg.attach_stderr,
             "ExposedPorts": cfg.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
             "Tty": cfg.tty,
             "OpenStdin": cfg.open_stdin,

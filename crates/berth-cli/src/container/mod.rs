@@ -41,9 +41,6 @@ pub struct RunArgs {
     /// Run container in background and print container ID.
     #[arg(short, long)]
     pub detach: bool,
-    /// Attach to STDIN, STDOUT or STDERR.
-    #[arg(short = 'a', long = "attach")]
-    pub attach: Vec<String>,
     /// Proxy received signals to the process.
     #[arg(long = "sig-proxy", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,

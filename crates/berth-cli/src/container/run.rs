@@ -73,9 +73,25 @@ fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
     Ok(())
 }
 
-fn do_create(g: &Global, e: &Engine, a: &CreateArgs) -> Result<berth_engine::Container> {
+/// `detached`: `run -d`, whose container has no attached streams.
+fn do_create(
+    g: &Global,
+    e: &Engine,
+    a: &CreateArgs,
+    detached: bool,
+) -> Result<berth_engine::Container> {
     let settings = berth_engine::settings::Settings::load(&berth_engine::settings::default_path())?;
-    let config = a.to_config(&settings.log)?;
+    let mut config = a.to_config(&settings.log)?;
+    if detached {
+        if !a.more.attach.is_empty() {
+            bail!("conflicting options: cannot specify both --attach and --detach");
+        }
+        (
+            config.attach_stdin,
+            config.attach_stdout,
+            config.attach_stderr,
+        ) = (false, false, false);
+    }
     a.more.check_cidfile()?;
     ensure_image(g, e, a)?;
     let (c, warnings) = e.create_with_warnings(CreateRequest {
@@ -101,7 +117,7 @@ fn fail(e: anyhow::Error) -> anyhow::Error {
 
 pub fn create(g: &Global, a: CreateArgs) -> Result<ExitCode> {
     let e = engine(g).map_err(fail)?;
-    let c = do_create(g, &e, &a).map_err(fail)?;
+    let c = do_create(g, &e, &a, false).map_err(fail)?;
     println!("{}", c.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -113,7 +129,7 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
         return Err(fail(anyhow::anyhow!("the input device is not a TTY")));
     }
     let e = engine(g).map_err(fail)?;
-    let container = do_create(g, &e, c).map_err(fail)?;
+    let container = do_create(g, &e, c, a.detach).map_err(fail)?;
     if a.detach {
         match e.start(&container.id, StartMode::Now) {
             Ok(_) => {
@@ -128,7 +144,12 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
             }
         }
     }
-    let streams: Vec<String> = a.attach.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let streams: Vec<String> = c
+        .more
+        .attach
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
     let want = |s: &str| streams.is_empty() || streams.iter().any(|x| x == s);
     let hello = Hello {
         stdin: c.interactive,
