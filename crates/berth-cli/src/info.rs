@@ -91,6 +91,11 @@ pub fn info(g: &Global, a: InfoArgs) -> Result<ExitCode> {
         "DockerRootDir": e.paths.root,
         "RunRoot": e.paths.runroot,
         "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "Name": nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        // Scripts ask docker whether swarm mode is on; berth has none.
+        "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": false},
     });
     print(&v, a.format.as_deref(), || {
         format!(

@@ -503,3 +503,38 @@ fn system_prune_removes_what_docker_would() {
     assert_ne!(code, 0);
     assert!(err.contains("not supported"), "{err}");
 }
+
+#[test]
+fn info_and_version_describe_the_host_and_the_store() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    b.ok(&["run", "-d", "--name", "up", "busybox", "sleep", "100"]);
+    b.ok(&["create", "--name", "idle", "busybox"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&b.ok(&["info", "--format", "{{json .}}"])).unwrap();
+    assert_eq!(v["Containers"], 2, "{v}");
+    assert_eq!(v["ContainersRunning"], 1, "{v}");
+    assert_eq!(v["ContainersStopped"], 1, "{v}");
+    assert_eq!(v["Images"], 1, "{v}");
+    assert_eq!(v["CgroupDriver"], "cgroupfs");
+    let cg = v["CgroupVersion"].as_str().unwrap_or_default().to_string();
+    assert!(cg == "1" || cg == "2", "{v}");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(v["KernelVersion"], kernel.trim());
+    assert_eq!(v["DockerRootDir"], b.root.to_str().unwrap());
+    assert_eq!(v["Swarm"]["LocalNodeState"], "inactive");
+    let text = b.ok(&["info"]);
+    for line in [
+        "Containers: 2",
+        " Running: 1",
+        "Cgroup Version:",
+        "Storage Driver:",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    let ver = b.ok(&["version", "--format", "{{.Client.Version}} {{.Server.Os}}"]);
+    assert_eq!(ver.trim(), format!("{} linux", env!("CARGO_PKG_VERSION")));
+    assert!(b.ok(&["version"]).contains("berth-runtime"));
+}
