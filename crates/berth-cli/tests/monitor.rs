@@ -482,3 +482,37 @@ fn containers_survive_sigkill_of_every_other_berth_process() {
     );
     assert_eq!(b.ok(&["ps", "-q"]).lines().count(), 18);
 }
+
+#[test]
+fn log_driver_none_keeps_nothing() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    // Attached output still reaches the client; nothing is kept.
+    let out = b.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "shown",
+    ]);
+    assert_eq!(out, "shown\n");
+    let (code, _, err) = b.run(&["logs", "quiet"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("does not support reading"), "{err}");
+    assert_eq!(env.field("quiet", "{{.HostConfig.LogConfig.Type}}"), "none");
+    let id = env.field("quiet", "{{.Id}}");
+    let log = b
+        .root
+        .join("containers")
+        .join(&id)
+        .join(format!("{id}-json.log"));
+    assert_eq!(std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0), 0);
+    let (code, _, err) = b.run(&["run", "--log-driver", "syslog", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("not supported"), "{err}");
+}

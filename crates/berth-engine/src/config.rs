@@ -276,10 +276,12 @@ pub enum RestartName {
     UnlessStopped,
 }
 
-/// `--log-opt` for the json-file driver.
+/// `--log-driver` (json-file or none) and `--log-opt` for the json-file driver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LogConfig {
+    /// `--log-driver none`: the output is relayed to attached clients and not kept.
+    pub disabled: bool,
     /// Rotate when the file reaches this many bytes (0: never).
     pub max_size: u64,
     /// Keep this many files (the live one included).
@@ -289,6 +291,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
+            disabled: false,
             max_size: 10 * 1024 * 1024,
             max_file: 3,
         }

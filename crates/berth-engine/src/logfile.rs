@@ -53,6 +53,9 @@ impl Writer {
 
     /// Records output of stream 0 (stdout) or 1 (stderr), line by line.
     pub fn write(&mut self, stream: usize, data: &[u8]) -> Result<()> {
+        if self.cfg.disabled {
+            return Ok(());
+        }
         let stream = stream.min(1);
         let mut buf = std::mem::take(&mut self.pending[stream]);
         buf.extend_from_slice(data);
@@ -218,6 +221,7 @@ mod tests {
             LogConfig {
                 max_size: 200,
                 max_file: 3,
+                ..LogConfig::default()
             },
         )
         .unwrap();

@@ -35,6 +35,12 @@ impl Engine {
         mut sink: impl FnMut(&Record) -> bool,
     ) -> Result<()> {
         let c = self.container(key)?;
+        if c.config.host.log.disabled {
+            return Err(Error::Unsupported(format!(
+                "configured logging driver does not support reading (container {} logs with none)",
+                c.name
+            )));
+        }
         let path = self.paths.log_file(&c.id);
         let all = logfile::read_all(&path)?;
         let mut recs: Vec<&Record> = all.iter().filter(|r| in_range(r, o)).collect();

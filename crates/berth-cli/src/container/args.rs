@@ -330,11 +330,19 @@ impl CreateArgs {
             })
             .collect();
         let h = &mut c.host;
+        let mut log = log_defaults.clone();
         match self.log_driver.as_deref() {
             None | Some("json-file") => {}
-            Some(other) => bail!("logging driver {other:?} is not supported (only json-file)"),
+            Some("none") => {
+                if !self.log_opt.is_empty() {
+                    bail!("the none logging driver takes no --log-opt");
+                }
+                log.disabled = true;
+            }
+            Some(other) => {
+                bail!("logging driver {other:?} is not supported (json-file or none)")
+            }
         }
-        let mut log = log_defaults.clone();
         for o in &self.log_opt {
             let (k, v) = o
                 .split_once('=')

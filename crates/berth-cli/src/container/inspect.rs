@@ -143,7 +143,11 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
         "HostConfig": {
             "Binds": h.mounts.iter().filter(|m| m.kind != MountKind::Tmpfs && !m.source.is_empty())
                 .map(|m| format!("{}:{}{}", m.source, m.target, if m.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
-            "LogConfig": {"Type": "json-file", "Config": {"max-size": h.log.max_size.to_string(), "max-file": h.log.max_file.to_string()}},
+            "LogConfig": if h.log.disabled {
+                json!({"Type": "none", "Config": {}})
+            } else {
+                json!({"Type": "json-file", "Config": {"max-size": h.log.max_size.to_string(), "max-file": h.log.max_file.to_string()}})
+            },
             "NetworkMode": network,
             "PortBindings": {},
             "RestartPolicy": {"Name": restart, "MaximumRetryCount": h.restart_policy.max_retries},
