@@ -24,7 +24,17 @@ pub struct PullArgs {
     /// Download all tagged images in the repository.
     #[arg(short = 'a', long = "all-tags")]
     pub all_tags: bool,
-    /// Skip image verification (berth does not verify signatures).
+    #[command(flatten)]
+    pub trust: ContentTrust,
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub name: String,
+}
+
+/// Docker's `--disable-content-trust` (default true): berth neither signs nor verifies
+/// images, so the flag is accepted and `=false` is refused.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ContentTrust {
+    /// Skip image signing and verification (berth does neither).
     #[arg(
         long = "disable-content-trust",
         num_args = 0..=1,
@@ -32,8 +42,15 @@ pub struct PullArgs {
         default_missing_value = "true"
     )]
     pub disable_content_trust: Option<bool>,
-    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
-    pub name: String,
+}
+
+impl ContentTrust {
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.disable_content_trust == Some(false) {
+            bail!("content trust is not supported: berth does not sign or verify images");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -44,14 +61,8 @@ pub struct PushArgs {
     /// Push all tags of the repository.
     #[arg(short = 'a', long = "all-tags")]
     pub all_tags: bool,
-    /// Skip image signing (berth does not sign images).
-    #[arg(
-        long = "disable-content-trust",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    pub disable_content_trust: Option<bool>,
+    #[command(flatten)]
+    pub trust: ContentTrust,
     #[arg(value_name = "NAME[:TAG]")]
     pub name: String,
 }
@@ -88,9 +99,7 @@ fn registry_name(server: Option<&str>) -> String {
 }
 
 pub fn pull(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
-    if a.disable_content_trust == Some(false) {
-        bail!("content trust is not supported: berth does not verify image signatures");
-    }
+    a.trust.check()?;
     if !a.all_tags {
         return pull_to(g, a, &mut std::io::stdout());
     }
@@ -109,7 +118,7 @@ pub fn pull(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
             all_tags: false,
             platform: a.platform.clone(),
             quiet: a.quiet,
-            disable_content_trust: None,
+            trust: ContentTrust::default(),
         };
         pull_to(g, one, &mut std::io::stdout())?;
     }
@@ -148,9 +157,7 @@ pub fn pull_to(g: &Global, a: PullArgs, out: &mut dyn Write) -> anyhow::Result<E
 }
 
 pub fn push(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
-    if a.disable_content_trust == Some(false) {
-        bail!("content trust is not supported: berth does not sign images");
-    }
+    a.trust.check()?;
     if !a.all_tags {
         return push_one(g, &a.name, a.quiet);
     }

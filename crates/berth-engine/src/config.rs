@@ -171,6 +171,17 @@ pub enum NetworkMode {
     Container(String),
 }
 
+impl NetworkMode {
+    /// Docker's spelling: "none", "host", "container:NAME".
+    pub fn docker_name(&self) -> String {
+        match self {
+            NetworkMode::None => "none".to_string(),
+            NetworkMode::Host => "host".to_string(),
+            NetworkMode::Container(o) => format!("container:{o}"),
+        }
+    }
+}
+
 /// `--security-opt` values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

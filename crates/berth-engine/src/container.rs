@@ -105,14 +105,18 @@ impl Container {
     }
 }
 
-/// Checks a container name: Docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+/// Docker's rule for container and volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() >= 2
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Checks a container name (a leading "/" is allowed, as Docker's).
 pub fn validate_name(name: &str) -> Result<()> {
     let name = name.strip_prefix('/').unwrap_or(name);
-    let mut chars = name.chars();
-    let ok = name.len() >= 2
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if !ok {
+    if !is_valid_name(name) {
         return Err(Error::invalid(
             format!("container name {name:?}"),
             "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",

@@ -240,6 +240,15 @@ impl Engine {
         })
     }
 
+    /// Bytes in the container's writable layer (`ps -s`, `container prune`); 0 when its
+    /// snapshot is gone.
+    pub fn rw_size(&self, id: &str) -> u64 {
+        self.store()
+            .and_then(|s| Ok(s.mount_spec(id)?))
+            .map(|m| crate::volumes::dir_size(&m.upperdir))
+            .unwrap_or(0)
+    }
+
     /// `diff`: what changed in the container's filesystem.
     pub fn diff(&self, key: &str) -> Result<Vec<Change>> {
         let c = self.container(key)?;

@@ -29,11 +29,7 @@ pub struct Volume {
 
 /// Checks a volume name: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn validate_name(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let ok = name.len() >= 2
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if !ok {
+    if !crate::container::is_valid_name(name) {
         return Err(Error::invalid(
             format!("volume name {name:?}"),
             "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
@@ -301,23 +297,7 @@ pub(crate) fn resolve_mounts(
             }
             MountKind::Tmpfs => std::path::PathBuf::from("tmpfs"),
         };
-        let mut options = m.options.clone();
-        if m.kind == MountKind::Tmpfs {
-            if let Some(sz) = m.tmpfs_size {
-                options.push(format!("size={sz}"));
-            }
-            if let Some(mode) = m.tmpfs_mode {
-                options.push(format!("mode={mode:o}"));
-            }
-        }
-        out.push(ResolvedMount {
-            kind: m.kind,
-            source,
-            target: m.target.clone(),
-            read_only: m.read_only,
-            propagation: m.propagation.clone(),
-            options,
-        });
+        out.push(ResolvedMount::from_config(m, source));
     }
     Ok(out)
 }

@@ -20,6 +20,18 @@ pub struct Bundle {
     pub spec: Spec,
 }
 
+/// The kernel.* sysctls that belong to the IPC namespace (with fs.mqueue.*).
+pub const IPC_SYSCTLS: [&str; 8] = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
 /// Parses a `config.json` from bytes; errors name the JSON path of the offending field.
 pub fn parse_spec(bytes: &[u8]) -> Result<Spec> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -361,17 +373,7 @@ fn validate_sysctl(spec: &Spec, key: &str) -> Result<()> {
     if key.contains("..") || key.contains('/') && key.contains('.') {
         return Err(Error::spec(field, "malformed sysctl name"));
     }
-    let ipc = [
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    let need = if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+    let need = if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
         LinuxNamespaceType::Ipc
     } else if key.starts_with("net.") {
         LinuxNamespaceType::Network

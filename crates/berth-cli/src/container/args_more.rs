@@ -90,15 +90,8 @@ pub struct MoreArgs {
     /// GPU devices to add to the container.
     #[arg(long)]
     pub gpus: Option<String>,
-    /// Skip image verification (berth does not verify signatures; accepted for docker's
-    /// scripts).
-    #[arg(
-        long = "disable-content-trust",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    pub disable_content_trust: Option<bool>,
+    #[command(flatten)]
+    pub trust: crate::registry::ContentTrust,
     /// CPU count (Windows only).
     #[arg(long = "cpu-count", hide = true)]
     pub cpu_count: Option<i64>,
@@ -155,9 +148,7 @@ impl MoreArgs {
         if self.gpus.is_some() {
             bail!("--gpus is not supported: berth has no GPU device support");
         }
-        if self.disable_content_trust == Some(false) {
-            bail!("content trust is not supported: berth does not verify image signatures");
-        }
+        self.trust.check()?;
         match self.runtime.as_deref() {
             None | Some("") | Some("berth") | Some("berth-runtime") => {}
             Some(r) => bail!("unknown or invalid runtime name: {r}"),

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use berth_engine::config::{MountKind, NetworkMode, RestartName};
+use berth_engine::config::{MountKind, RestartName};
 use berth_engine::{Container, Engine, Status};
 use clap::Args;
 use serde_json::{Value, json};
@@ -38,7 +38,6 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
     let h = &cfg.host;
     let dir = e.paths.container_dir(&c.id);
     let args = &cfg.resolved_args;
-    let snap = e.paths.root.join("image/snapshots").join(&c.id);
     // Docker shows the container's config merged with its image's.
     let image_config = e
         .store()
@@ -50,10 +49,9 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
         })
         .unwrap_or(Value::Null);
     let eff = berth_engine::spec::effective(cfg, &image_config);
-    let lower = e
-        .store()
-        .ok()
-        .and_then(|st| st.mount_spec(&c.id).ok())
+    let spec = e.store().ok().and_then(|st| st.mount_spec(&c.id).ok());
+    let lower = spec
+        .as_ref()
         .map(|m| {
             m.lowerdirs
                 .iter()
@@ -89,11 +87,7 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
         RestartName::UnlessStopped => "unless-stopped",
         RestartName::OnFailure => "on-failure",
     };
-    let network = match &h.network_mode {
-        NetworkMode::None => "none".to_string(),
-        NetworkMode::Host => "host".to_string(),
-        NetworkMode::Container(o) => format!("container:{o}"),
-    };
+    let network = h.network_mode.docker_name();
     let r = &h.resources;
     let health = s.health.as_ref().map(|hl| {
         json!({
@@ -199,8 +193,8 @@ pub fn container_json(e: &Engine, c: &Container) -> Value {
             "Name": "overlay2",
             "Data": {
                 "LowerDir": lower,
-                "UpperDir": snap.join("upper"),
-                "WorkDir": snap.join("work"),
+                "UpperDir": spec.as_ref().map(|m| m.upperdir.clone()),
+                "WorkDir": spec.as_ref().map(|m| m.workdir.clone()),
                 "MergedDir": e.paths.rootfs(&c.id),
             }
         },

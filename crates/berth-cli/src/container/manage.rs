@@ -229,13 +229,7 @@ pub(crate) fn prune_containers(
         if !label_ok {
             continue;
         }
-        let upper = e
-            .paths
-            .root
-            .join("image/snapshots")
-            .join(&c.id)
-            .join("upper");
-        freed += berth_engine::volumes::dir_size(&upper);
+        freed += e.rw_size(&c.id);
         e.remove(&c.id, false, false)?;
         deleted.push(c.id);
     }

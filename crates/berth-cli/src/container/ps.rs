@@ -164,22 +164,12 @@ pub fn row(e: &Engine, c: &Container, no_trunc: bool, size: bool) -> Value {
         "Names": c.name,
         "Labels": labels.join(","),
         "Mounts": mounts.join(","),
-        "Networks": match &c.config.host.network_mode {
-            berth_engine::config::NetworkMode::None => "none".to_string(),
-            berth_engine::config::NetworkMode::Host => "host".to_string(),
-            berth_engine::config::NetworkMode::Container(o) => format!("container:{o}"),
-        },
+        "Networks": c.config.host.network_mode.docker_name(),
         "LocalVolumes": c.config.host.mounts.iter().filter(|m| m.kind == berth_engine::config::MountKind::Volume).count().to_string(),
         "Size": "",
     });
     if size {
-        let upper = e
-            .paths
-            .root
-            .join("image/snapshots")
-            .join(&c.id)
-            .join("upper");
-        let rw = berth_engine::volumes::dir_size(&upper);
+        let rw = e.rw_size(&c.id);
         let virt = e
             .store()
             .ok()
@@ -295,14 +285,7 @@ impl Filters {
                     .iter()
                     .any(|m| m.source == v || m.target == v)
             })
-            && any("network", &|v| {
-                let mode = match &c.config.host.network_mode {
-                    berth_engine::config::NetworkMode::None => "none".to_string(),
-                    berth_engine::config::NetworkMode::Host => "host".to_string(),
-                    berth_engine::config::NetworkMode::Container(n) => format!("container:{n}"),
-                };
-                mode == v
-            })
+            && any("network", &|v| c.config.host.network_mode.docker_name() == v)
             && any("expose", &|v| {
                 let want = if v.contains('/') {
                     v.to_string()

@@ -66,7 +66,7 @@ fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
             quiet: a.more.quiet,
             platform: a.platform.clone(),
             all_tags: false,
-            disable_content_trust: None,
+            trust: crate::registry::ContentTrust::default(),
         };
         crate::registry::pull_to(g, args, &mut std::io::stderr())?;
     }

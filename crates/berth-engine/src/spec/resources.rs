@@ -8,6 +8,8 @@ use oci_spec::runtime::{
     PosixRlimitBuilder, PosixRlimitType,
 };
 
+use berth_runtime::spec::IPC_SYSCTLS;
+
 use super::host::{Host, parse_list};
 use crate::config::{Resources, Ulimit};
 use crate::{Error, Result};
@@ -277,17 +279,6 @@ pub(crate) fn rlimits(ulimits: &[Ulimit]) -> Result<Vec<PosixRlimit>> {
     }
     Ok(out)
 }
-
-const IPC_SYSCTLS: [&str; 8] = [
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "kernel.shmall",
-    "kernel.shmmax",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-];
 
 /// Where the container's namespaces come from, for sysctl checks.
 pub(crate) struct NsKinds {
