@@ -115,7 +115,7 @@ fn sigkill_during_load_and_import_leaves_a_usable_store() {
 
 /// Monitors (and anything else) still running with `root` in their command line.
 fn processes_of(root: &std::path::Path) -> Vec<i32> {
-    let monitor = std::path::Path::new(env!("CARGO_BIN_EXE_berth-monitor"));
+    let monitor = &common::monitor_bin();
     common::pids_of(monitor)
         .into_iter()
         .filter(|p| common::mentions(*p, root))

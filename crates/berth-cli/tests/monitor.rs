@@ -118,7 +118,7 @@ fn restore_after_a_simulated_reboot() {
         .iter()
         .map(|n| env.field(n, "{{.State.Pid}}").parse().unwrap())
         .collect();
-    let monitors: Vec<i32> = pids_of(Path::new(env!("CARGO_BIN_EXE_berth-monitor")))
+    let monitors: Vec<i32> = pids_of(&common::monitor_bin())
         .into_iter()
         .filter(|p| mentions(*p, &b.root))
         .collect();

@@ -74,6 +74,9 @@ pub struct State {
     /// The monitor process, and its start time (clock ticks after boot) to detect pid reuse.
     pub monitor_pid: i32,
     pub monitor_start: u64,
+    /// The attach protocol version the monitor speaks (`proto::VERSION` when it started the
+    /// container; 0 for monitors older than versioning, which speak version 1).
+    pub monitor_proto: u32,
     pub exit_code: i32,
     /// Why the last start failed.
     pub error: String,

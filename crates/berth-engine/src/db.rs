@@ -3,12 +3,14 @@
 //! and no transaction is held across slow work.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
+
+const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
@@ -28,11 +30,43 @@ CREATE TABLE IF NOT EXISTS volumes (
 );
 ";
 
-/// The state database. The connection opens on first use and can be released (a monitor
-/// drops it between the rare moments it writes, to stay small).
-pub struct Db {
+/// The state database: a pool of connections, so that threads of one process (a server's
+/// requests) each use their own and never wait on each other except inside SQLite. A call
+/// takes an idle connection (or opens one) and gives it back when done.
+pub(crate) struct Db {
     path: std::path::PathBuf,
-    conn: std::cell::RefCell<Option<Connection>>,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle connections kept for reuse; more are closed when given back.
+const MAX_IDLE: usize = 4;
+
+/// A connection taken from the pool; it goes back on drop.
+pub(crate) struct Conn<'a> {
+    db: &'a Db,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        // Only `drop` takes the connection out.
+        self.conn
+            .as_ref()
+            .expect("connection present until dropped")
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            let mut idle = self.db.idle();
+            if idle.len() < MAX_IDLE {
+                idle.push(c);
+            }
+        }
+    }
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -49,50 +83,41 @@ impl Db {
         let conn = Self::connect(path)?;
         Ok(Db {
             path: path.to_path_buf(),
-            conn: std::cell::RefCell::new(Some(conn)),
+            idle: Mutex::new(vec![conn]),
         })
     }
 
     fn connect(path: &Path) -> Result<Connection> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(30))?;
-        // WAL lets readers go on while one process writes; NORMAL sync is durable at each
-        // checkpoint and never corrupts on a crash.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Closing does not checkpoint: short-lived commands would each pay for a full
-        // checkpoint and WAL deletion; SQLite checkpoints as the WAL grows instead.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version == 0 {
-            conn.execute_batch(SCHEMA)?;
-            conn.pragma_update(None, "user_version", 1)?;
-        }
-        Ok(conn)
+        Ok(berth_image::sqlite::open(
+            path,
+            SCHEMA,
+            SCHEMA_VERSION,
+            "state database",
+        )?)
     }
 
-    /// The connection, opened again if it was released.
-    pub(crate) fn conn(&self) -> Result<std::cell::Ref<'_, Connection>> {
-        if self.conn.borrow().is_none() {
-            let c = Self::connect(&self.path)?;
-            *self.conn.borrow_mut() = Some(c);
-        }
-        std::cell::Ref::filter_map(self.conn.borrow(), Option::as_ref)
-            .map_err(|_| Error::Internal("state database connection lost".into()))
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // A poisoned lock only means a thread panicked while pushing or popping.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Closes the connection until the next use.
+    /// A connection: an idle one, or a new one.
+    pub(crate) fn conn(&self) -> Result<Conn<'_>> {
+        let reused = self.idle().pop();
+        let conn = match reused {
+            Some(c) => c,
+            None => Self::connect(&self.path)?,
+        };
+        Ok(Conn {
+            db: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// Closes the idle connections (a monitor drops them between the rare moments it
+    /// writes, to stay small).
     pub fn release(&self) {
-        if let Ok(mut c) = self.conn.try_borrow_mut() {
-            *c = None;
-        }
+        self.idle().clear();
     }
 
     /// Inserts a new container; a taken name is a conflict naming it.

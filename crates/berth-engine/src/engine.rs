@@ -17,6 +17,8 @@ pub struct Engine {
     store: OnceLock<berth_image::Store>,
     /// The berth-monitor binary.
     monitor_bin: PathBuf,
+    /// Monitors and helpers we started and have not reaped.
+    pub(crate) children: crate::spawn::Children,
 }
 
 /// Finds the monitor binary: $BERTH_MONITOR, else next to the running executable, else
@@ -46,6 +48,7 @@ impl Engine {
             db,
             store: OnceLock::new(),
             monitor_bin: default_monitor_bin(),
+            children: Default::default(),
         })
     }
 
@@ -125,3 +128,10 @@ pub fn exit_code_for(e: &Error) -> i32 {
         _ => 125,
     }
 }
+
+/// `Engine` is shared by the threads of a server: the build fails if it stops being
+/// `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Engine>();
+};

@@ -49,6 +49,9 @@ pub enum Error {
     /// (126: cannot execute, 127: not found, else 125).
     #[error("{msg}")]
     StartFailed { code: i32, msg: String },
+    /// A long call ended by its `Cancel` token.
+    #[error("{0}: cancelled")]
+    Cancelled(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -61,7 +64,7 @@ impl Error {
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Invalid { .. } => ErrorKind::Invalid,
             Error::Unsupported(_) => ErrorKind::Unsupported,
-            Error::Unavailable(_) => ErrorKind::Unavailable,
+            Error::Unavailable(_) | Error::Cancelled(_) => ErrorKind::Unavailable,
             Error::StartFailed { .. } => ErrorKind::Invalid,
             Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound

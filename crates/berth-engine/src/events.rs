@@ -86,6 +86,27 @@ pub fn append(
     }
 }
 
+/// The exit code of the last `die` event of container `id` recorded at or after byte
+/// `offset` of the events log (the older file too, if the log rotated meanwhile).
+pub(crate) fn exit_code_since(paths: &Paths, id: &str, offset: u64) -> Option<i32> {
+    let path = paths.events_log();
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let mut evs = Vec::new();
+    if size < offset {
+        // Rotated: the part after `offset` is in the older file.
+        if let Ok((old, _)) = read_from(&path.with_extension("log.1"), offset) {
+            evs.extend(old);
+        }
+        evs.extend(read_from(&path, 0).map(|r| r.0).unwrap_or_default());
+    } else {
+        evs.extend(read_from(&path, offset).map(|r| r.0).unwrap_or_default());
+    }
+    evs.iter()
+        .rev()
+        .filter(|e| e.kind == "container" && e.action == "die" && e.actor.id == id)
+        .find_map(|e| e.actor.attributes.get("exitCode")?.parse().ok())
+}
+
 /// Reads events from `path` starting at byte `offset`; returns them and the new offset.
 pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
     crate::logfile::read_json_lines(path, offset)

@@ -4,6 +4,7 @@
 //! and orchestration call; every running container has its own monitor process
 //! (`monitor`, the `berth-monitor` binary), so no Berth process is a single point of failure.
 
+mod cancel;
 pub mod config;
 pub mod container;
 mod copyup;
@@ -21,15 +22,24 @@ pub mod paths;
 pub mod proto;
 mod restore;
 pub mod settings;
+mod spawn;
 pub mod spec;
 mod teardown;
 mod update;
 pub mod voldriver;
 pub mod volumes;
 
+pub use cancel::Cancel;
 pub use container::{Container, Health, State, Status};
 pub use engine::{Engine, exit_code_for, monitor_alive};
 pub use error::{Error, ErrorKind, Result};
 pub use lifecycle::{CreateRequest, StartMode, Started};
 pub use paths::Paths;
 pub use update::UpdateRequest;
+
+/// The entry point of the `berth-monitor` binary (a container's monitor, or an exec
+/// helper). Not for other callers.
+#[doc(hidden)]
+pub fn monitor_main() -> ! {
+    monitor::main()
+}

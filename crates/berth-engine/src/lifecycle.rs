@@ -1,10 +1,10 @@
 //! Creating, starting, stopping and removing containers.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
+use crate::cancel::Cancel;
 use crate::config::{ContainerConfig, MountKind};
 use crate::container::{self, Container, State, Status};
 use crate::engine::Engine;
@@ -294,39 +294,33 @@ impl Engine {
     fn spawn_monitor(&self, c: &Container, mode: StartMode) -> Result<Started> {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| Error::io("create the notify pipe", e.into()))?;
-        // The write end is inherited through the exec (the only process we start meanwhile:
-        // the CLI is single-threaded), without a pre_exec hook, so that the standard library
-        // spawns with posix_spawn (vfork) instead of copying our page tables with fork.
-        nix::fcntl::fcntl(
-            &w,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-        )
-        .map_err(|e| Error::io("pass the notify pipe", e.into()))?;
-        let mut cmd = Command::new(self.monitor_bin());
-        cmd.arg("--root")
-            .arg(&self.paths.root)
-            .arg("--runroot")
-            .arg(&self.paths.runroot)
-            .arg("--id")
-            .arg(&c.id)
-            .arg("--notify-fd")
-            .arg(w.as_raw_fd().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--root".into(),
+            self.paths.root.clone().into(),
+            "--runroot".into(),
+            self.paths.runroot.clone().into(),
+            "--id".into(),
+            c.id.clone().into(),
+            "--notify-fd".into(),
+            "3".into(),
+            "--proto".into(),
+            crate::proto::VERSION.to_string().into(),
+        ];
         if mode == StartMode::OnAttach {
             // Our pid: the monitor gives up waiting for the attach when we are gone.
-            cmd.arg("--attach-wait").arg(std::process::id().to_string());
+            args.push("--attach-wait".into());
+            args.push(std::process::id().to_string().into());
         }
-        // Not waited for: the monitor outlives us (reparented to init when we exit).
-        let _monitor = cmd.spawn().map_err(|e| {
-            Error::io(
-                format!("start the monitor {}", self.monitor_bin().display()),
-                e,
-            )
-        })?;
+        self.children.reap();
+        // Not waited for: the monitor outlives us (reparented to init when we exit); a
+        // long-running caller reaps it at a later spawn.
+        let pid = crate::spawn::spawn(self.monitor_bin(), &args, &[(w.as_fd(), 3)])?;
+        self.children.adopt(pid);
         drop(w);
-        let line = crate::monitor::read_notify(r)?;
+        let line = match crate::monitor::read_notify(r) {
+            Ok(l) => l,
+            Err(e) => return Err(self.monitor_gone(pid, e)),
+        };
         if let Some(pid) = line.strip_prefix("ok ") {
             let pid = pid.trim().parse().unwrap_or(0);
             return Ok(Started::Running(pid));
@@ -340,6 +334,32 @@ impl Engine {
             code: code.parse().unwrap_or(125),
             msg: msg.to_string(),
         })
+    }
+
+    /// A monitor that exited without a word: say why, when its exit status tells.
+    fn monitor_gone(&self, pid: i32, e: Error) -> Error {
+        let mut status = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            // SAFETY: waitpid on the monitor we spawned, with a status we own.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if r < 0 || std::time::Instant::now() > deadline {
+                return e;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 2 {
+            return Error::Unsupported(format!(
+                "the container monitor {} refused its arguments: it is not from this berth's \
+                 build (protocol {}); install berth and berth-monitor together",
+                self.monitor_bin().display(),
+                crate::proto::VERSION
+            ));
+        }
+        e
     }
 
     /// Stops a container: its stop signal, then SIGKILL after `timeout`. Returns whether it
@@ -418,16 +438,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Waits until the container is not running; returns its exit code.
-    pub fn wait(&self, key: &str) -> Result<i32> {
+    /// Waits until the container is not running; returns its exit code. A container removed
+    /// on exit (`--rm`) gives the code its monitor recorded in the event log; `cancel` ends
+    /// the wait with `Error::Cancelled`.
+    pub fn wait(&self, key: &str, cancel: &Cancel) -> Result<i32> {
         let c = self.container(key)?;
+        let events_from = std::fs::metadata(self.paths.events_log())
+            .map(|m| m.len())
+            .unwrap_or(0);
         if c.state.status.is_live() {
-            crate::teardown::wait_monitor(&c, Duration::from_secs(u64::MAX / 4));
+            crate::teardown::wait_monitor_or_cancel(&c, None, Some(cancel))?;
         }
         match self.db.find(&c.id) {
             Ok(c) => Ok(c.state.exit_code),
-            // Removed on exit (--rm): the code was recorded in the event log.
-            Err(Error::NoSuchContainer(_)) => Ok(c.state.exit_code),
+            Err(Error::NoSuchContainer(_)) => {
+                crate::events::exit_code_since(&self.paths, &c.id, events_from).ok_or_else(|| {
+                    Error::Conflict(format!(
+                        "container {} was removed before its exit code could be read",
+                        c.name
+                    ))
+                })
+            }
             Err(e) => Err(e),
         }
     }

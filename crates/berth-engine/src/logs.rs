@@ -3,6 +3,7 @@
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use crate::cancel::Cancel;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::logfile::{self, Record};
@@ -27,11 +28,12 @@ fn in_range(r: &Record, o: &LogsOptions) -> bool {
 
 impl Engine {
     /// Calls `sink` with each record; with `follow`, waits for more until the container has
-    /// stopped (or `sink` returns false).
+    /// stopped (or `sink` returns false, or `cancel` fires: `Error::Cancelled`).
     pub fn logs(
         &self,
         key: &str,
         o: &LogsOptions,
+        cancel: &Cancel,
         mut sink: impl FnMut(&Record) -> bool,
     ) -> Result<()> {
         let c = self.container(key)?;
@@ -82,13 +84,14 @@ impl Engine {
             {
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(100));
+            cancel.sleep(Duration::from_millis(100), "logs")?;
         }
     }
 
     /// Connects to a running (or attach-waiting) container's monitor.
     pub fn attach(&self, key: &str, hello: &Hello) -> Result<(UnixStream, crate::Container)> {
         let c = self.container(key)?;
+        crate::proto::check_monitor(c.state.monitor_proto, &c.name)?;
         let sock = self.paths.attach_socket(&c.id);
         let s = crate::paths::Paths::with_socket_path(&sock, |p| UnixStream::connect(p)).map_err(
             |e| {

@@ -9,6 +9,39 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
+/// The version of this protocol (and of the monitor's command line) that this berth
+/// speaks. Monitors outlive upgrades of the `berth` binary: each running container records
+/// its monitor's version (`State::monitor_proto`), and a client checks it before talking.
+///
+/// - 1: the first protocol (recorded as 0 by monitors that predate versions).
+/// - 2: the same frames; the monitor records its version and takes `--proto` and
+///   `--notify-fd 3` from a spawn that passes it no other descriptor.
+pub const VERSION: u32 = 2;
+
+/// The oldest monitor protocol this berth can still talk to.
+pub const OLDEST: u32 = 1;
+
+/// Checks that a client of this berth can talk to a monitor that recorded `recorded`
+/// (0: a monitor from before versions, which speaks 1).
+pub fn check_monitor(recorded: u32, container: &str) -> Result<()> {
+    let v = recorded.max(1);
+    if v > VERSION {
+        return Err(Error::Unsupported(format!(
+            "container {container} is run by a monitor that speaks protocol {v}, newer than this \
+             berth's ({VERSION}): use the berth that started it, or restart the container"
+        )));
+    }
+    if v < OLDEST {
+        return Err(Error::Unsupported(format!(
+            "container {container} is run by a monitor that speaks protocol {v}, older than this \
+             berth can talk to ({OLDEST}): restart the container"
+        )));
+    }
+    Ok(())
+}
+
 /// Client frame kinds.
 pub const HELLO: u8 = 4;
 pub const STDIN: u8 = 0;
@@ -87,6 +120,15 @@ pub fn take_stream_frames(buf: &mut Vec<u8>) -> Vec<(u8, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitor_versions() {
+        check_monitor(0, "old").unwrap();
+        check_monitor(1, "v1").unwrap();
+        check_monitor(VERSION, "now").unwrap();
+        let e = check_monitor(VERSION + 1, "web").unwrap_err().to_string();
+        assert!(e.contains("container web") && e.contains("newer"), "{e}");
+    }
 
     #[test]
     fn frames_round_trip_in_pieces() {

@@ -5,6 +5,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::cancel::{Cancel, SLICE};
 use crate::config::MountKind;
 use crate::container::{Container, Status};
 use crate::engine::Engine;
@@ -13,45 +14,57 @@ use crate::error::Result;
 /// Waits until the container's monitor has exited (it does once the container stopped for
 /// good); false on timeout.
 pub(crate) fn wait_monitor(c: &Container, timeout: Duration) -> bool {
+    wait_monitor_or_cancel(c, Some(timeout), None).unwrap_or(false)
+}
+
+/// Waits until the container's monitor has exited, at most `timeout` (None: no limit);
+/// `Ok(false)` on timeout, `Err(Cancelled)` when `cancel` fires first.
+pub(crate) fn wait_monitor_or_cancel(
+    c: &Container,
+    timeout: Option<Duration>,
+    cancel: Option<&Cancel>,
+) -> Result<bool> {
     let pid = c.state.monitor_pid;
-    if !crate::engine::monitor_alive(pid, c.state.monitor_start) {
-        return true;
+    let alive = || crate::engine::monitor_alive(pid, c.state.monitor_start);
+    if !alive() {
+        return Ok(true);
     }
-    let deadline = Instant::now().checked_add(timeout);
-    // A pidfd tells us the moment the monitor exits, without polling.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let cancelled = || cancel.map_or(Ok(()), |k| k.check("wait"));
+    // A pidfd tells us the moment the monitor exits, without polling; the slices let a
+    // cancel through.
     // SAFETY: pidfd_open takes a pid and flags, no memory.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd >= 0 {
+    let pidfd: Option<OwnedFd> = (fd >= 0).then(|| {
         // SAFETY: pidfd_open returned a new descriptor that we own.
-        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) };
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                return false;
+        unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) }
+    });
+    loop {
+        cancelled()?;
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(false);
+        }
+        let slice = left.map_or(SLICE, |l| l.min(SLICE));
+        match &pidfd {
+            Some(fd) => {
+                let ms = u16::try_from(slice.as_millis()).unwrap_or(u16::MAX);
+                let mut fds = [nix::poll::PollFd::new(
+                    std::os::fd::AsFd::as_fd(fd),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                if let Ok(n) = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))
+                    && n > 0
+                {
+                    return Ok(true);
+                }
             }
-            let ms = left
-                .map(|l| l.as_millis().min(60_000) as u16)
-                .unwrap_or(60_000);
-            let mut fds = [nix::poll::PollFd::new(
-                std::os::fd::AsFd::as_fd(&fd),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
-                Ok(n) if n > 0 => return true,
-                _ => {}
-            }
-            if !crate::engine::monitor_alive(pid, c.state.monitor_start) {
-                return true;
-            }
+            None => std::thread::sleep(slice.min(Duration::from_millis(5))),
+        }
+        if !alive() {
+            return Ok(true);
         }
     }
-    while crate::engine::monitor_alive(pid, c.state.monitor_start) {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
 }
 
 /// Whether `p` is a mount point (its device differs from its parent's, or mountinfo says).

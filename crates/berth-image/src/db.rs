@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::LayerRef;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -103,28 +102,7 @@ fn dg(s: String) -> Result<Digest> {
 
 impl Db {
     pub(crate) fn open(path: &Path) -> Result<Db> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Closing does not checkpoint: short-lived commands would each pay for a full
-        // checkpoint and WAL deletion; SQLite checkpoints as the WAL grows instead.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if v < SCHEMA_VERSION {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
-        } else if v > SCHEMA_VERSION {
-            return Err(Error::Unsupported(format!(
-                "image database {} has schema {v}, newer than this berth ({SCHEMA_VERSION})",
-                path.display()
-            )));
-        }
+        let conn = crate::sqlite::open(path, SCHEMA, SCHEMA_VERSION, "image database")?;
         Ok(Db { conn })
     }
 

@@ -19,6 +19,7 @@ pub mod layer;
 pub mod model;
 pub mod reference;
 pub mod snapshot;
+pub mod sqlite;
 mod store;
 pub mod time;
 

@@ -51,7 +51,7 @@ pub fn logs(g: &Global, a: LogsArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr();
     let mut broken = false;
-    e.logs(&a.container, &o, |r| {
+    e.logs(&a.container, &o, &berth_engine::Cancel::new(), |r| {
         let line = if a.timestamps {
             format!("{} {}", r.time, r.log)
         } else {

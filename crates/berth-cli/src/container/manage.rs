@@ -158,7 +158,7 @@ pub fn wait(g: &Global, a: NamesArgs) -> Result<ExitCode> {
     let e = engine(g)?;
     let mut failed = false;
     for n in &a.containers {
-        match e.wait(n) {
+        match e.wait(n, &berth_engine::Cancel::new()) {
             Ok(code) => println!("{code}"),
             Err(err) => {
                 crate::output::print_error(&err.into());

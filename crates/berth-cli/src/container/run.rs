@@ -190,7 +190,9 @@ fn finish(e: &Engine, id: &str, ended: Ended) -> Result<ExitCode> {
             let _ = writeln!(std::io::stderr(), "read escape sequence");
             0
         }
-        Ended::Closed => e.wait(id).unwrap_or(0),
+        // The stream ended without the exit frame (the monitor died): the code is what the
+        // state records once the container is down, and an error if it cannot be read.
+        Ended::Closed => e.wait(id, &berth_engine::Cancel::new())?,
     };
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

@@ -39,6 +39,18 @@ impl Berth {
     }
 }
 
+/// The berth-monitor binary, next to `berth` (it belongs to berth-engine's package, which
+/// a workspace build or test builds with it).
+pub fn monitor_bin() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berth-monitor");
+    assert!(
+        p.exists(),
+        "{} is missing: build the whole workspace (cargo build --workspace)",
+        p.display()
+    );
+    p
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -225,6 +225,7 @@ impl<'a> Monitor<'a> {
             s.pid = pid;
             s.monitor_pid = me;
             s.monitor_start = start;
+            s.monitor_proto = crate::proto::VERSION;
             s.exit_code = 0;
             s.error.clear();
             s.oom_killed = false;

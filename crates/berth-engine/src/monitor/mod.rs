@@ -31,10 +31,13 @@ pub struct Args {
     /// Create the container but start it only when an attach client asks (`run` without -d);
     /// the pid of the starter, who will attach.
     pub attach_wait: Option<i32>,
+    /// The protocol version the starter speaks (`--proto`; 1 when not given).
+    pub proto: u32,
 }
 
 impl Args {
-    /// Parses `--root R --runroot RR --id ID --notify-fd N [--attach-wait STARTER_PID]`.
+    /// Parses `--root R --runroot RR --id ID --notify-fd N [--proto V]
+    /// [--attach-wait STARTER_PID]`.
     pub fn parse(args: &[String]) -> Result<Args> {
         let mut a = Args {
             root: PathBuf::new(),
@@ -42,6 +45,7 @@ impl Args {
             id: String::new(),
             notify_fd: -1,
             attach_wait: None,
+            proto: 1,
         };
         let mut it = args.iter();
         while let Some(k) = it.next() {
@@ -58,6 +62,11 @@ impl Args {
                     a.notify_fd = val()?
                         .parse()
                         .map_err(|_| Error::invalid("monitor arguments", "bad --notify-fd"))?
+                }
+                "--proto" => {
+                    a.proto = val()?
+                        .parse()
+                        .map_err(|_| Error::invalid("monitor arguments", "bad --proto"))?
                 }
                 "--attach-wait" => {
                     a.attach_wait = Some(val()?.parse().map_err(|_| {
@@ -77,6 +86,14 @@ impl Args {
                 "monitor arguments",
                 "--root, --id and --notify-fd are required",
             ));
+        }
+        if a.proto != crate::proto::VERSION {
+            return Err(Error::Unsupported(format!(
+                "this berth-monitor speaks protocol {}, its starter {}: install berth and \
+                 berth-monitor from the same build",
+                crate::proto::VERSION,
+                a.proto
+            )));
         }
         Ok(a)
     }
@@ -125,8 +142,40 @@ pub fn restart_delay(n: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << n.min(10))).min(Duration::from_secs(60))
 }
 
+/// The `berth-monitor` binary: `berth-monitor --root ... --id ... --notify-fd 3 ...` runs a
+/// container's monitor. Never returns.
+pub fn main() -> ! {
+    // Only the descriptors the starter meant for us: 0-2 and the notify pipe (3). A starter
+    // from this berth closed the rest already; one from an older berth may not have.
+    // SAFETY: close_range on descriptors no code of this process uses yet.
+    unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let a = match Args::parse(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            // Tell the starter why, when it said where to.
+            let fd = args
+                .iter()
+                .position(|x| x == "--notify-fd")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse::<RawFd>().ok());
+            if let Some(fd) = fd.filter(|fd| *fd >= 3) {
+                // SAFETY: the starter passed this descriptor for our notification.
+                let mut n = Notify(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+                n.send(&format!("error 125 berth-monitor: {e}"));
+            }
+            eprintln!("berth-monitor: {e}");
+            std::process::exit(2);
+        }
+    };
+    // Its own session, away from the starter's terminal and its signals (the spawn made
+    // one already; an older starter may not have).
+    let _ = nix::unistd::setsid();
+    run(a)
+}
+
 /// Runs the monitor. Never returns.
-pub fn run(a: Args) -> ! {
+fn run(a: Args) -> ! {
     // SAFETY: the notify descriptor was passed to us by the starter and is ours to own.
     let mut notify = Notify(Some(unsafe { OwnedFd::from_raw_fd(a.notify_fd) }));
     let code = match run_inner(&a, &mut notify) {

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// The cgroup parent of the tests' containers.
+/// The prefix of the cgroup parent of the tests' containers; each environment has its own
+/// parent, so that one test's cleanup never removes a directory another is creating in.
 const CGROUP_PARENT: &str = "berth-spec-test";
 
 /// The berth-runtime binary: target/<profile>/berth-runtime, next to deps/.
@@ -37,6 +38,8 @@ pub struct Env {
     pub state: PathBuf,
     pub bin: PathBuf,
     pub image: Value,
+    /// This environment's cgroup parent.
+    pub cgroup_parent: String,
 }
 
 /// What a container run produced.
@@ -92,6 +95,11 @@ impl Env {
             dir,
             state,
             bin,
+            cgroup_parent: format!(
+                "{CGROUP_PARENT}-{}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ),
             image: json!({"config": {
                 "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
                 "Cmd": ["sh"]
@@ -116,7 +124,7 @@ impl Env {
         } else {
             None
         };
-        let cgroups_path = format!("/{CGROUP_PARENT}/{id}");
+        let cgroups_path = format!("/{}/{id}", self.cgroup_parent);
         let inp = SpecInputs {
             id: &id,
             config: cfg,
@@ -222,10 +230,10 @@ impl Drop for Env {
         }
         if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
             for h in rd.flatten() {
-                let _ = std::fs::remove_dir(h.path().join(CGROUP_PARENT));
+                let _ = std::fs::remove_dir(h.path().join(&self.cgroup_parent));
             }
         }
-        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(CGROUP_PARENT));
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&self.cgroup_parent));
     }
 }
 

@@ -1,0 +1,72 @@
+//! The one way Berth opens its SQLite databases (the image store's and the engine's): WAL
+//! with a busy timeout, so that several processes (CLI, monitors, a server) share a file;
+//! the schema created under an immediate transaction; a newer schema refused.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// Opens `path` (its directory is created), applying `schema` when the file's
+/// `user_version` is below `version`. `what` names the database in errors.
+pub fn open(path: &Path, schema: &str, version: i64, what: &str) -> Result<Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            context: "create database directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    // WAL lets readers go on while one process writes; NORMAL sync is durable at each
+    // checkpoint and never corrupts on a crash.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Closing does not checkpoint: short-lived commands would each pay for a full
+    // checkpoint and WAL deletion; SQLite checkpoints as the WAL grows instead.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v < version {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {schema} PRAGMA user_version = {version}; COMMIT;"
+        ))?;
+    } else if v > version {
+        return Err(Error::Unsupported(format!(
+            "{what} {} has schema {v}, newer than this berth ({version})",
+            path.display()
+        )));
+    }
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_once_and_newer_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/x.db");
+        let schema = "CREATE TABLE IF NOT EXISTS t (a INTEGER);";
+        let c = open(&p, schema, 1, "test database").unwrap();
+        c.execute("INSERT INTO t (a) VALUES (1)", []).unwrap();
+        drop(c);
+        let c = open(&p, schema, 1, "test database").unwrap();
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(c);
+        let e = open(&p, schema, 0, "test database")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("test database") && e.contains("newer"), "{e}");
+    }
+}
