@@ -30,6 +30,9 @@ pub enum Error {
     Conflict(String),
     #[error("invalid {what}: {msg}")]
     Invalid { what: String, msg: String },
+    /// A value in one of Docker's syntaxes that does not parse, with Docker's message.
+    #[error("{0}")]
+    InvalidValue(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]
@@ -62,7 +65,7 @@ impl Error {
         match self {
             Error::NoSuchContainer(_) | Error::NoSuchVolume(_) => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
-            Error::Invalid { .. } => ErrorKind::Invalid,
+            Error::Invalid { .. } | Error::InvalidValue(_) => ErrorKind::Invalid,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Unavailable(_) | Error::Cancelled(_) => ErrorKind::Unavailable,
             Error::StartFailed { .. } => ErrorKind::Invalid,

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use berth_engine::config::{ContainerConfig, HealthConfig, LogConfig, NetworkMode};
 use clap::Args;
 
-use super::parse;
+use berth_engine::config::parse;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct CreateArgs {
@@ -236,16 +236,16 @@ impl CreateArgs {
             });
         }
         for f in &self.env_file {
-            c.env.extend(parse::env_file(f)?);
+            c.env.extend(super::envfile::env_file(f)?);
         }
         for e in &self.env {
-            if let Some(e) = parse::env_entry(e)? {
+            if let Some(e) = super::envfile::env_entry(e)? {
                 c.env.push(e);
             }
         }
         let mut labels = Vec::new();
         for f in &self.label_file {
-            labels.extend(parse::env_file(f)?);
+            labels.extend(super::envfile::env_file(f)?);
         }
         labels.extend(self.label.iter().cloned());
         c.labels = parse::labels(&labels);
@@ -352,7 +352,7 @@ impl CreateArgs {
                     log.max_size = if v == "-1" {
                         0
                     } else {
-                        parse::bytes("--log-opt max-size", v)? as u64
+                        parse::size("--log-opt max-size", v)?
                     }
                 }
                 "max-file" => {
@@ -367,7 +367,7 @@ impl CreateArgs {
         }
         h.log = log;
         if let Some(s) = &self.shm_size {
-            h.shm_size = Some(parse::bytes("--shm-size", s)? as u64);
+            h.shm_size = Some(parse::size("--shm-size", s)?);
         }
         for s in &self.sysctl {
             let (k, v) = s

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use berth_engine::config::{ContainerConfig, DeviceRate};
 use clap::Args;
 
-use super::parse;
+use berth_engine::config::parse;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct MoreArgs {

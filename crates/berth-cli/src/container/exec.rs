@@ -93,10 +93,10 @@ pub fn exec(g: &Global, a: ExecArgs) -> Result<ExitCode> {
     let mut env = p.env().clone().unwrap_or_default();
     let mut extra = Vec::new();
     for f in &a.env_file {
-        extra.extend(super::parse::env_file(f)?);
+        extra.extend(super::envfile::env_file(f)?);
     }
     for v in &a.env {
-        if let Some(v) = super::parse::env_entry(v)? {
+        if let Some(v) = super::envfile::env_entry(v)? {
             extra.push(v);
         }
     }

@@ -4,12 +4,12 @@
 
 pub mod args;
 mod args_more;
+mod envfile;
 pub mod exec;
 pub mod files;
 pub mod inspect;
 pub mod logs;
 pub mod manage;
-pub mod parse;
 pub mod ps;
 pub mod relay;
 mod resource_args;

@@ -53,7 +53,7 @@ pub fn time_filter(v: &str) -> Result<String> {
     let secs = if let Ok(n) = v.parse::<f64>() {
         n
     } else {
-        now - super::parse::duration_ns("--since", v)? as f64 / 1e9
+        now - berth_engine::config::parse::duration_ns("--since", v)? as f64 / 1e9
     };
     let t = UNIX_EPOCH + std::time::Duration::from_secs_f64(secs.max(0.0));
     Ok(berth_runtime::util::rfc3339(t))

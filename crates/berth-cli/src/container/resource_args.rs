@@ -5,7 +5,7 @@ use berth_engine::UpdateRequest;
 use berth_engine::config::Resources;
 use clap::Args;
 
-use super::parse;
+use berth_engine::config::parse;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ResourceArgs {
@@ -59,7 +59,7 @@ impl ResourceArgs {
                     if s == "-1" && flag == "--memory-swap" {
                         Ok(-1)
                     } else {
-                        parse::bytes(flag, s)
+                        Ok(parse::bytes(flag, s)?)
                     }
                 })
                 .transpose()

@@ -6,9 +6,9 @@ use anyhow::Result;
 use berth_engine::UpdateRequest;
 use clap::Args;
 
-use super::parse;
 use super::resource_args::ResourceArgs;
 use crate::cli::Global;
+use berth_engine::config::parse;
 
 #[derive(Args, Debug, Default)]
 pub struct UpdateArgs {

@@ -2,6 +2,8 @@
 //! HostConfig, in Berth's own types). It is validated once, stored as JSON, and turned into
 //! an OCI runtime spec (`spec`) each time the container starts.
 
+pub mod parse;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -1,25 +1,46 @@
-//! Parsers for docker-style flag values: sizes, durations, mounts, ulimits, restart policies,
-//! devices, security options, env files.
+//! Docker's value syntaxes, as pure functions: sizes, durations, `-v`, `--mount`, `--tmpfs`,
+//! ulimits, restart policies, devices, security options. The CLI's flags and the API's JSON
+//! carry the same strings; both turn them into the typed configuration here. Errors are
+//! Docker's messages (`Error::InvalidValue`).
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
-use berth_engine::config::{
-    Device, Mount, MountKind, RestartName, RestartPolicy, SecurityOpts, Ulimit,
-};
+use super::{Device, Mount, MountKind, RestartName, RestartPolicy, SecurityOpts, Ulimit};
+use crate::error::{Error, Result};
+
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(Error::InvalidValue(format!($($t)*))) };
+}
 
 /// Docker's RAMInBytes: "512", "100k", "64m", "1g", "1.5g", with optional "b"/"ib" (binary
 /// multiples).
 pub fn bytes(flag: &str, s: &str) -> Result<i64> {
-    berth_engine::settings::parse_bytes(s)
-        .map(|v| v as i64)
-        .with_context(|| format!("invalid argument {s:?} for \"{flag}\" flag: invalid size: '{s}'"))
+    crate::settings::parse_bytes(s)
+        .and_then(|v| i64::try_from(v).ok())
+        .ok_or_else(|| {
+            Error::InvalidValue(format!(
+                "invalid argument {s:?} for \"{flag}\" flag: invalid size: '{s}'"
+            ))
+        })
+}
+
+/// A size that must not be negative (tmpfs sizes, shm, log rotation), as `bytes`.
+pub fn size(flag: &str, s: &str) -> Result<u64> {
+    bytes(flag, s).and_then(|v| {
+        u64::try_from(v).map_err(|_| {
+            Error::InvalidValue(format!(
+                "invalid argument {s:?} for \"{flag}\" flag: invalid size: '{s}'"
+            ))
+        })
+    })
 }
 
 /// Go's time.ParseDuration subset: "30s", "1m30s", "500ms", "1h", "2us", "10ns".
 pub fn duration_ns(flag: &str, s: &str) -> Result<u64> {
     let bad = || {
-        anyhow::anyhow!("invalid argument {s:?} for \"{flag}\" flag: time: invalid duration {s:?}")
+        Error::InvalidValue(format!(
+            "invalid argument {s:?} for \"{flag}\" flag: time: invalid duration {s:?}"
+        ))
     };
     if s == "0" {
         return Ok(0);
@@ -56,43 +77,6 @@ pub fn duration_ns(flag: &str, s: &str) -> Result<u64> {
     Ok(total as u64)
 }
 
-/// `-e NAME=value` or `-e NAME` (the caller's value, dropped when unset).
-pub fn env_entry(e: &str) -> Result<Option<String>> {
-    if e.is_empty() || e.starts_with('=') {
-        bail!("invalid environment variable: {e:?}");
-    }
-    if e.contains('=') {
-        return Ok(Some(e.to_string()));
-    }
-    Ok(std::env::var(e).ok().map(|v| format!("{e}={v}")))
-}
-
-/// Lines of an --env-file (or --label-file): NAME=value, bare NAME, comments and blanks.
-pub fn env_file(path: &str) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("open {path}"))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim_start();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        if l.split('=')
-            .next()
-            .is_some_and(|k| k.chars().any(char::is_whitespace))
-        {
-            bail!(
-                "{path}:{}: variable {:?} contains whitespaces",
-                i + 1,
-                l.split('=').next().unwrap_or("")
-            );
-        }
-        if let Some(e) = env_entry(l)? {
-            out.push(e);
-        }
-    }
-    Ok(out)
-}
-
 /// `-l key=value` / `key`.
 pub fn labels(items: &[String]) -> BTreeMap<String, String> {
     items
@@ -107,7 +91,8 @@ pub fn labels(items: &[String]) -> BTreeMap<String, String> {
 /// `-v [source:]target[:options]`.
 pub fn volume_flag(s: &str) -> Result<Mount> {
     let parts: Vec<&str> = s.split(':').collect();
-    let bad = |why: &str| anyhow::anyhow!("invalid volume specification: '{s}': {why}");
+    let bad =
+        |why: &str| Error::InvalidValue(format!("invalid volume specification: '{s}': {why}"));
     let (source, target, opts) = match parts.as_slice() {
         [t] => ("", *t, ""),
         [a, b] if b.starts_with('/') => (*a, *b, ""),
@@ -133,7 +118,7 @@ pub fn volume_flag(s: &str) -> Result<Mount> {
             .unwrap_or_else(|_| source.to_string());
         MountKind::Bind
     } else {
-        berth_engine::volumes::validate_name(source).map_err(|e| bad(&e.to_string()))?;
+        crate::volumes::validate_name(source).map_err(|e| bad(&e.to_string()))?;
         m.source = source.to_string();
         MountKind::Volume
     };
@@ -189,13 +174,11 @@ pub fn mount_flag(s: &str) -> Result<Mount> {
             "readonly" | "ro" => m.read_only = truthy(v)?,
             "bind-propagation" => m.propagation = v.unwrap_or("").to_string(),
             "volume-nocopy" => m.no_copy = truthy(v)?,
-            "tmpfs-size" => {
-                m.tmpfs_size = Some(bytes("--mount tmpfs-size", v.unwrap_or(""))? as u64)
-            }
+            "tmpfs-size" => m.tmpfs_size = Some(size("--mount tmpfs-size", v.unwrap_or(""))?),
             "tmpfs-mode" => {
                 m.tmpfs_mode = Some(
                     u32::from_str_radix(v.unwrap_or(""), 8)
-                        .with_context(|| format!("invalid tmpfs-mode {v:?}"))?,
+                        .map_err(|_| Error::InvalidValue(format!("invalid tmpfs-mode {v:?}")))?,
                 )
             }
             "consistency" | "bind-nonrecursive" => {}
@@ -218,7 +201,8 @@ pub fn mount_flag(s: &str) -> Result<Mount> {
             if m.source.is_empty() {
                 bail!("invalid mount config for type \"bind\": field Source must not be empty");
             }
-            let p = std::path::absolute(&m.source)?;
+            let p = std::path::absolute(&m.source)
+                .map_err(|e| Error::io(format!("resolve {}", m.source), e))?;
             if !p.exists() {
                 bail!(
                     "invalid mount config for type \"bind\": bind source path does not exist: {}",
@@ -229,7 +213,7 @@ pub fn mount_flag(s: &str) -> Result<Mount> {
         }
         MountKind::Volume => {
             if !m.source.is_empty() {
-                berth_engine::volumes::validate_name(&m.source)?;
+                crate::volumes::validate_name(&m.source)?;
             }
         }
         MountKind::Tmpfs => {
@@ -254,10 +238,11 @@ pub fn tmpfs_flag(s: &str) -> Result<Mount> {
     };
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         if let Some(v) = o.strip_prefix("size=") {
-            m.tmpfs_size = Some(bytes("--tmpfs", v)? as u64);
+            m.tmpfs_size = Some(size("--tmpfs", v)?);
         } else if let Some(v) = o.strip_prefix("mode=") {
             m.tmpfs_mode = Some(
-                u32::from_str_radix(v, 8).with_context(|| format!("invalid --tmpfs mode {v:?}"))?,
+                u32::from_str_radix(v, 8)
+                    .map_err(|_| Error::InvalidValue(format!("invalid --tmpfs mode {v:?}")))?,
             );
         } else if o == "ro" {
             m.read_only = true;
@@ -272,7 +257,7 @@ pub fn tmpfs_flag(s: &str) -> Result<Mount> {
 pub fn ulimit(s: &str) -> Result<Ulimit> {
     let (name, v) = s
         .split_once('=')
-        .with_context(|| format!("invalid ulimit argument: {s}"))?;
+        .ok_or_else(|| Error::InvalidValue(format!("invalid ulimit argument: {s}")))?;
     const NAMES: [&str; 16] = [
         "core",
         "cpu",
@@ -300,7 +285,7 @@ pub fn ulimit(s: &str) -> Result<Ulimit> {
             return Ok(u64::MAX);
         }
         x.parse()
-            .with_context(|| format!("invalid ulimit argument: {s}"))
+            .map_err(|_| Error::InvalidValue(format!("invalid ulimit argument: {s}")))
     };
     let (soft, hard) = (num(soft)?, num(hard)?);
     if soft > hard {
@@ -330,7 +315,7 @@ pub fn restart(s: &str) -> Result<RestartPolicy> {
             bail!("maximum retry count cannot be used with restart policy '{s}'");
         }
         n.parse()
-            .with_context(|| format!("invalid restart policy count {n:?}"))?
+            .map_err(|_| Error::InvalidValue(format!("invalid restart policy count {n:?}")))?
     };
     Ok(RestartPolicy { name, max_retries })
 }
@@ -367,8 +352,9 @@ pub fn security_opts(items: &[String]) -> Result<SecurityOpts> {
         match k {
             "seccomp" if v == "unconfined" => s.seccomp_unconfined = true,
             "seccomp" => {
-                let json = std::fs::read_to_string(v)
-                    .with_context(|| format!("opening seccomp profile ({v}) failed"))?;
+                let json = std::fs::read_to_string(v).map_err(|e| {
+                    Error::InvalidValue(format!("opening seccomp profile ({v}) failed: {e}"))
+                })?;
                 s.seccomp_profile = Some(json);
             }
             "no-new-privileges" => s.no_new_privileges = truthy(Some(v))?,
