@@ -52,6 +52,16 @@ pub fn go_time(unix: i64) -> String {
     }
 }
 
+/// RFC 3339 in UTC with nanoseconds, always nine digits ("2026-11-23T08:10:56.000000123Z"),
+/// as docker prints event times.
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let s = berth_image::time::format_rfc3339(secs, 0);
+    match s.strip_suffix('Z') {
+        Some(base) => format!("{base}.{nanos:09}Z"),
+        None => s,
+    }
+}
+
 /// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
@@ -85,47 +95,12 @@ fn g3(v: f64) -> String {
     }
 }
 
-/// Docker's `units.HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    if s < 1 {
-        return "Less than a second".into();
-    }
-    if s == 1 {
-        return "1 second".into();
-    }
-    if s < 60 {
-        return format!("{s} seconds");
-    }
-    let minutes = s / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (s as f64 / 3600.0 + 0.5) as i64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", s / 3600 / 24 / 365)
-}
-
 /// "2 hours ago" for a unix timestamp.
 pub fn ago(ts: i64) -> String {
-    format!("{} ago", human_duration(berth_image::time::now_unix() - ts))
+    format!(
+        "{} ago",
+        berth_engine::human_duration(berth_image::time::now_unix() - ts)
+    )
 }
 
 /// Docker's tabwriter (minwidth 10, padding 3): align columns, last one unpadded.
@@ -419,21 +394,6 @@ mod tests {
         assert_eq!(human_size(55_100_000), "55.1MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(1_500_000_000), "1.5GB");
-    }
-
-    #[test]
-    fn durations_like_docker() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(45), "45 seconds");
-        assert_eq!(human_duration(90), "About a minute");
-        assert_eq!(human_duration(600), "10 minutes");
-        assert_eq!(human_duration(3600), "About an hour");
-        assert_eq!(human_duration(7200), "2 hours");
-        assert_eq!(human_duration(3 * 86400), "3 days");
-        assert_eq!(human_duration(20 * 86400), "2 weeks");
-        assert_eq!(human_duration(100 * 86400), "3 months");
-        assert_eq!(human_duration(800 * 86400), "2 years");
     }
 
     #[test]

@@ -205,7 +205,8 @@ fn prune(g: &Global, a: PruneArgs) -> anyhow::Result<ExitCode> {
     }
     let engine = crate::container::engine(g)?;
     let mut out = String::new();
-    let (containers, mut freed) = crate::container::manage::prune_containers(&engine, &[])?;
+    let (containers, mut freed) =
+        engine.prune_containers(&berth_engine::filters::Filters::none())?;
     if !containers.is_empty() {
         out.push_str("Deleted Containers:\n");
         for c in &containers {
@@ -215,7 +216,8 @@ fn prune(g: &Global, a: PruneArgs) -> anyhow::Result<ExitCode> {
         out.push('\n');
     }
     if a.volumes {
-        let (volumes, bytes) = crate::volume::prune_volumes(&engine, false, &[])?;
+        let (volumes, bytes) =
+            engine.volume_prune(false, &berth_engine::filters::Filters::none())?;
         crate::volume::deleted_volumes(&mut out, &volumes);
         freed += bytes;
     }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use berth_engine::filters::Filters;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -97,13 +98,6 @@ fn kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
     Ok(m)
 }
 
-fn label_match(labels: &BTreeMap<String, String>, f: &str) -> bool {
-    match f.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(f),
-    }
-}
-
 pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
     let e = engine(g)?;
     match cmd {
@@ -119,28 +113,7 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             println!("{}", v.name);
         }
         VolumeCommand::Ls(a) => {
-            let mut list = e.volumes()?;
-            for f in &a.filter {
-                let (k, v) = f
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))?;
-                match k {
-                    "dangling" => {
-                        let want = matches!(v, "true" | "1");
-                        let mut keep = Vec::new();
-                        for vol in list {
-                            if e.volume_users(&vol.name)?.is_empty() == want {
-                                keep.push(vol);
-                            }
-                        }
-                        list = keep;
-                    }
-                    "name" => list.retain(|x| x.name.contains(v)),
-                    "label" => list.retain(|x| label_match(&x.labels, v)),
-                    "driver" => list.retain(|x| x.driver == v),
-                    _ => bail!("invalid filter '{k}'"),
-                }
-            }
+            let list = e.volume_list(&Filters::parse(&a.filter)?)?;
             if a.quiet {
                 for v in &list {
                     println!("{}", v.name);
@@ -166,7 +139,7 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             let mut missing = false;
             for n in &a.names {
                 match e.volume(n) {
-                    Ok(v) => values.push(crate::container::inspect_volume(&e, &v)),
+                    Ok(_) => values.push(serde_json::to_value(e.volume_inspect(n)?)?),
                     Err(err) => {
                         output::print_error(&err.into());
                         missing = true;
@@ -202,7 +175,7 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             if !a.force && !output::confirm(&format!("WARNING! This will remove {what}."))? {
                 return Ok(ExitCode::SUCCESS);
             }
-            let (removed, freed) = prune_volumes(&e, a.all, &a.filter)?;
+            let (removed, freed) = e.volume_prune(a.all, &Filters::parse(&a.filter)?)?;
             let mut out = String::new();
             deleted_volumes(&mut out, &removed);
             out.push_str(&format!(
@@ -213,25 +186,6 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Removes the unused volumes (anonymous ones unless `all`) that `filters` (label=,
-/// all=true) select; returns their names and the bytes they held.
-pub(crate) fn prune_volumes(
-    e: &berth_engine::Engine,
-    all: bool,
-    filters: &[String],
-) -> Result<(Vec<String>, u64)> {
-    let mut all = all;
-    let mut labels = Vec::new();
-    for f in filters {
-        match f.split_once('=') {
-            Some(("label", v)) => labels.push(v.to_string()),
-            Some(("all", v)) => all |= matches!(v, "true" | "1"),
-            _ => bail!("invalid filter {f:?}"),
-        }
-    }
-    Ok(e.volume_prune(all, |v| !labels.iter().all(|l| label_match(&v.labels, l)))?)
 }
 
 /// Docker's "Deleted Volumes:" section (nothing when nothing was removed).

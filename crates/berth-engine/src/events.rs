@@ -111,3 +111,84 @@ pub(crate) fn exit_code_since(paths: &Paths, id: &str, offset: u64) -> Option<i3
 pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
     crate::logfile::read_json_lines(path, offset)
 }
+
+/// What `events` streams.
+#[derive(Debug, Clone, Default)]
+pub struct EventsOptions {
+    /// Past events from this time (`--since`: RFC 3339, unix time or a duration ago); without
+    /// it, only new events.
+    pub since: Option<String>,
+    /// Stop at this time (`--until`); without it, stream until cancelled.
+    pub until: Option<String>,
+    /// type=, event=, container=, image=, volume=, label=.
+    pub filters: crate::filters::Filters,
+}
+
+const EVENT_FILTERS: [&str; 6] = ["type", "event", "container", "image", "volume", "label"];
+
+fn event_matches(f: &crate::filters::Filters, ev: &Event) -> bool {
+    let attr = |k: &str| ev.actor.attributes.get(k).map(String::as_str).unwrap_or("");
+    f.any("type", |v| ev.kind == v)
+        && f.any("event", |v| {
+            ev.action == v || ev.action.starts_with(&format!("{v}:"))
+        })
+        && f.any("container", |v| {
+            ev.kind == "container" && (ev.actor.id.starts_with(v) || attr("name") == v)
+        })
+        && f.any("volume", |v| ev.kind == "volume" && ev.actor.id == v)
+        && f.any("image", |v| attr("image") == v)
+        && f.any("label", |v| match v.split_once('=') {
+            Some((k, x)) => attr(k) == x,
+            None => ev.actor.attributes.contains_key(v),
+        })
+}
+
+impl crate::engine::Engine {
+    /// Calls `sink` with each event `o` selects, oldest first: the recorded ones from
+    /// `since`, then new ones as they happen, until `until` passes, `sink` returns false or
+    /// `cancel` fires (`Error::Cancelled`).
+    pub fn events(
+        &self,
+        o: &EventsOptions,
+        cancel: &crate::cancel::Cancel,
+        mut sink: impl FnMut(&Event) -> bool,
+    ) -> Result<()> {
+        o.filters.check_keys(&EVENT_FILTERS)?;
+        let bound = |t: &Option<String>, what: &str| -> Result<Option<i64>> {
+            t.as_deref()
+                .map(|v| crate::filters::time_filter(v, what).map(|t| crate::filters::nanos_of(&t)))
+                .transpose()
+        };
+        let since = bound(&o.since, "--since")?;
+        let until = bound(&o.until, "--until")?;
+        let path = self.paths.events_log();
+        let mut offset = if since.is_some() {
+            0
+        } else {
+            std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+        };
+        loop {
+            let (evs, pos) = read_from(&path, offset)?;
+            offset = pos;
+            for ev in evs {
+                if since.is_some_and(|s| ev.time_nano < s) || !event_matches(&o.filters, &ev) {
+                    continue;
+                }
+                if until.is_some_and(|u| ev.time_nano > u) {
+                    return Ok(());
+                }
+                if !sink(&ev) {
+                    return Ok(());
+                }
+            }
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            if until.is_some_and(|u| now > u) {
+                return Ok(());
+            }
+            cancel.sleep(std::time::Duration::from_millis(100), "events")?;
+        }
+    }
+}

@@ -409,6 +409,18 @@ impl Engine {
         Ok(true)
     }
 
+    /// `restart`: stops the container (as `stop`) and starts it again.
+    pub fn restart(
+        &self,
+        key: &str,
+        timeout: Option<Duration>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        self.stop(key, timeout, signal)?;
+        self.start(key, StartMode::Now)?;
+        Ok(())
+    }
+
     /// Sends a signal to a running container (`kill`).
     pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
         let c = self.container(key)?;

@@ -14,6 +14,7 @@ use crate::config::MountKind;
 use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::filters::Filters;
 use crate::spec::ResolvedMount;
 
 /// A volume record.
@@ -175,17 +176,44 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes unused volumes (anonymous ones only, unless `all`); returns the removed names
-    /// and the bytes freed.
-    pub fn volume_prune(
-        &self,
-        all: bool,
-        keep: impl Fn(&Volume) -> bool,
-    ) -> Result<(Vec<String>, u64)> {
+    /// The volumes `filters` select (dangling=, name=, label=, driver=), by name.
+    pub fn volume_list(&self, filters: &Filters) -> Result<Vec<Volume>> {
+        filters.check_keys(&["dangling", "name", "label", "driver"])?;
+        let mut out = Vec::new();
+        for v in self.volumes()? {
+            let keep = filters.any("name", |n| v.name.contains(n))
+                && filters.any("driver", |d| v.driver == d)
+                && filters.labels_match("label", &v.labels);
+            if !keep {
+                continue;
+            }
+            if !filters.get("dangling").is_empty() {
+                let unused = self.volume_users(&v.name)?.is_empty();
+                if !filters.any("dangling", |d| matches!(d, "true" | "1") == unused) {
+                    continue;
+                }
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// Removes unused volumes (anonymous ones only, unless `all` or the filter all=true)
+    /// that `filters` (label=) select; returns the removed names and the bytes freed.
+    pub fn volume_prune(&self, all: bool, filters: &Filters) -> Result<(Vec<String>, u64)> {
+        filters.check_keys(&["label", "all"])?;
+        let all = all
+            || filters
+                .get("all")
+                .iter()
+                .any(|v| matches!(v.as_str(), "true" | "1"));
         let mut removed = Vec::new();
         let mut freed = 0;
         for v in self.volumes()? {
-            if (!all && !v.anonymous) || keep(&v) || !self.volume_users(&v.name)?.is_empty() {
+            if (!all && !v.anonymous)
+                || !filters.labels_match("label", &v.labels)
+                || !self.volume_users(&v.name)?.is_empty()
+            {
                 continue;
             }
             freed += dir_size(&self.paths.volumes().join(&v.name));

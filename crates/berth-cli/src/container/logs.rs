@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use berth_engine::filters::time_filter;
 use berth_engine::logs::LogsOptions;
 use clap::Args;
 
@@ -44,8 +45,16 @@ pub fn logs(g: &Global, a: LogsArgs) -> Result<ExitCode> {
     };
     let o = LogsOptions {
         tail,
-        since: a.since.as_deref().map(super::ps::time_filter).transpose()?,
-        until: a.until.as_deref().map(super::ps::time_filter).transpose()?,
+        since: a
+            .since
+            .as_deref()
+            .map(|t| time_filter(t, "--since"))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|t| time_filter(t, "--until"))
+            .transpose()?,
         follow: a.follow,
     };
     let mut out = std::io::stdout().lock();

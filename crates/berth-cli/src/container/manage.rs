@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use berth_engine::StartMode;
+use berth_engine::filters::Filters;
 use clap::Args;
 
 use super::{Exit, engine};
@@ -79,26 +79,17 @@ pub(crate) fn each(
     names: &[String],
     f: impl Fn(&berth_engine::Engine, &str) -> Result<()> + Sync,
 ) -> Result<ExitCode> {
-    let mut failed = false;
-    if names.len() == 1 {
-        let e = engine(g)?;
-        match f(&e, &names[0]) {
-            Ok(()) => println!("{}", names[0]),
-            Err(err) => {
-                crate::output::print_error(&err);
-                failed = true;
-            }
-        }
+    let e = engine(g)?;
+    let results: Vec<Result<()>> = if names.len() == 1 {
+        vec![f(&e, &names[0])]
     } else {
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
+        // One engine for every thread: it is Send + Sync.
+        std::thread::scope(|s| {
             let handles: Vec<_> = names
                 .iter()
                 .map(|n| {
-                    let f = &f;
-                    s.spawn(move || -> Result<()> {
-                        let e = engine(g)?;
-                        f(&e, n)
-                    })
+                    let (f, e) = (&f, &e);
+                    s.spawn(move || f(e, n))
                 })
                 .collect();
             handles
@@ -108,14 +99,15 @@ pub(crate) fn each(
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("worker panicked")))
                 })
                 .collect()
-        });
-        for (n, r) in names.iter().zip(results) {
-            match r {
-                Ok(()) => println!("{n}"),
-                Err(err) => {
-                    crate::output::print_error(&err);
-                    failed = true;
-                }
+        })
+    };
+    let mut failed = false;
+    for (n, r) in names.iter().zip(results) {
+        match r {
+            Ok(()) => println!("{n}"),
+            Err(err) => {
+                crate::output::print_error(&err);
+                failed = true;
             }
         }
     }
@@ -128,9 +120,10 @@ pub(crate) fn each(
 pub fn stop(g: &Global, a: StopArgs, restart: bool) -> Result<ExitCode> {
     let timeout = a.time.map(Duration::from_secs);
     each(g, &a.containers, |e, n| {
-        e.stop(n, timeout, a.signal.as_deref())?;
         if restart {
-            e.start(n, StartMode::Now)?;
+            e.restart(n, timeout, a.signal.as_deref())?;
+        } else {
+            e.stop(n, timeout, a.signal.as_deref())?;
         }
         Ok(())
     })
@@ -186,61 +179,11 @@ pub fn port(g: &Global, a: PortArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the stopped containers that `filters` (until=, label=, label!=) select;
-/// returns their ids and the bytes their writable layers held.
-pub(crate) fn prune_containers(
-    e: &berth_engine::Engine,
-    filters: &[String],
-) -> Result<(Vec<String>, u64)> {
-    let mut until: Option<String> = None;
-    let mut labels: Vec<(String, Option<String>, bool)> = Vec::new();
-    for f in filters {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("invalid filter {f:?}"))?;
-        match k {
-            "until" => until = Some(super::ps::time_filter(v)?),
-            "label" | "label!" => {
-                let (lk, lv) = match v.split_once('=') {
-                    Some((a, b)) => (a.to_string(), Some(b.to_string())),
-                    None => (v.to_string(), None),
-                };
-                labels.push((lk, lv, k == "label!"));
-            }
-            _ => anyhow::bail!("invalid filter '{k}'"),
-        }
-    }
-    let mut deleted = Vec::new();
-    let mut freed = 0u64;
-    for c in e.containers()? {
-        if c.state.status.is_live() {
-            continue;
-        }
-        if until.as_deref().is_some_and(|u| c.created.as_str() >= u) {
-            continue;
-        }
-        let label_ok = labels.iter().all(|(k, v, neg)| {
-            let has = match v {
-                Some(v) => c.config.labels.get(k) == Some(v),
-                None => c.config.labels.contains_key(k),
-            };
-            has != *neg
-        });
-        if !label_ok {
-            continue;
-        }
-        freed += e.rw_size(&c.id);
-        e.remove(&c.id, false, false)?;
-        deleted.push(c.id);
-    }
-    Ok((deleted, freed))
-}
-
 pub fn prune(g: &Global, a: PruneArgs) -> Result<ExitCode> {
     if !a.force && !crate::output::confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(ExitCode::SUCCESS);
     }
-    let (deleted, freed) = prune_containers(&engine(g)?, &a.filter)?;
+    let (deleted, freed) = engine(g)?.prune_containers(&Filters::parse(&a.filter)?)?;
     if !deleted.is_empty() {
         println!("Deleted Containers:");
         for d in &deleted {

@@ -24,17 +24,8 @@ use clap::{Args, Subcommand};
 use crate::cli::Global;
 
 pub use args::CreateArgs;
-pub use inspect::{print as print_values, volume_json as inspect_volume};
-pub use ps::{time_filter, unix_of};
+pub use inspect::print as print_values;
 pub use stats::binary_size;
-
-/// Nanoseconds since the epoch.
-pub fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
 
 #[derive(Args, Debug)]
 pub struct RunArgs {

@@ -9,7 +9,7 @@
 mod blkio;
 mod caps;
 mod devices;
-mod host;
+pub(crate) mod host;
 mod init;
 mod mount_opts;
 mod mounts;

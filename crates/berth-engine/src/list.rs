@@ -1,0 +1,325 @@
+//! Listing containers as `ps` (and the API's `/containers/json`) shows them: Docker's
+//! filters, its order (newest first), `-n`/`--latest`, sizes on demand, and its STATUS text
+//! ("Up 3 minutes", "Exited (0) 2 seconds ago"); and `container prune`.
+
+use std::collections::BTreeMap;
+
+use crate::config::MountKind;
+use crate::container::{Container, Status};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::filters::{Filters, time_filter, unix_of};
+
+/// What `list` returns.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Stopped containers too (`-a`).
+    pub all: bool,
+    /// At most this many, newest first (`-n`; `--latest` is 1); they include all states.
+    pub limit: Option<usize>,
+    /// Compute the writable layer's size and the image's (`-s`).
+    pub size: bool,
+    pub filters: Filters,
+}
+
+/// One container as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it, and its ID.
+    pub image: String,
+    pub image_id: String,
+    /// The command line, arguments joined by spaces.
+    pub command: String,
+    /// Creation time, RFC 3339, and seconds since the epoch.
+    pub created: String,
+    pub created_unix: i64,
+    pub state: Status,
+    /// Docker's STATUS text.
+    pub status: String,
+    pub labels: BTreeMap<String, String>,
+    /// Each mount's source (a volume's name, a bind's host path) or, without one, target.
+    pub mounts: Vec<String>,
+    /// How many volumes it mounts.
+    pub local_volumes: usize,
+    /// The network mode in Docker's spelling.
+    pub network: String,
+    /// With `size`: bytes in the writable layer, and those plus the image's.
+    pub size_rw: Option<u64>,
+    pub size_root_fs: Option<u64>,
+}
+
+const LIST_FILTERS: [&str; 14] = [
+    "status", "name", "label", "ancestor", "exited", "id", "before", "since", "health", "volume",
+    "network", "expose", "publish", "is-task",
+];
+
+const STATUSES: [&str; 7] = [
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+fn now() -> i64 {
+    berth_image::time::now_unix()
+}
+
+/// Docker's `units.HumanDuration`: "Less than a second", "About a minute", "3 days"...
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 1 {
+        return "Less than a second".into();
+    }
+    if s == 1 {
+        return "1 second".into();
+    }
+    if s < 60 {
+        return format!("{s} seconds");
+    }
+    let minutes = s / 60;
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    // Rounded to the nearest hour, as Go's `d.Hours() + 0.5` truncated.
+    let hours = (s + 1800) / 3600;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", s / 3600 / 24 / 365)
+}
+
+impl Container {
+    /// Docker's STATUS text: "Up 5 seconds (healthy)", "Exited (0) 3 seconds ago",
+    /// "Created"...
+    pub fn status_text(&self) -> String {
+        let s = &self.state;
+        let since = |t: &str| human_duration(now() - unix_of(t));
+        let health = s
+            .health
+            .as_ref()
+            .map(|h| match h.status.as_str() {
+                "starting" => " (health: starting)".to_string(),
+                "" => String::new(),
+                other => format!(" ({other})"),
+            })
+            .unwrap_or_default();
+        match s.status {
+            Status::Running => format!("Up {}{health}", since(&s.started_at)),
+            Status::Paused => format!("Up {} (Paused)", since(&s.started_at)),
+            Status::Restarting => {
+                format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
+            }
+            Status::Exited => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
+            Status::Created => "Created".into(),
+            Status::Removing => "Removal In Progress".into(),
+            Status::Dead => "Dead".into(),
+        }
+    }
+}
+
+/// Whether `c` passes the list filters (`all` is every container, for before=/since=).
+fn matches(e: &Engine, f: &Filters, c: &Container, all: &[Container]) -> bool {
+    let created_rel = |v: &str, newer: bool| {
+        all.iter()
+            .find(|o| o.name == v || o.id.starts_with(v))
+            .is_some_and(|o| {
+                if newer {
+                    c.created > o.created
+                } else {
+                    c.created < o.created
+                }
+            })
+    };
+    f.any("status", |v| c.state.status.as_str() == v)
+        && f.any("name", |v| c.name.contains(v.trim_start_matches('/')))
+        && f.any("id", |v| c.id.starts_with(v))
+        && f.any("exited", |v| {
+            c.state.status == Status::Exited && v.parse() == Ok(c.state.exit_code)
+        })
+        && f.any("health", |v| {
+            let h = c
+                .state
+                .health
+                .as_ref()
+                .map(|h| h.status.as_str())
+                .unwrap_or("none");
+            h == v
+        })
+        && f.any("label", |v| crate::filters::label_matches(&c.config.labels, v))
+        && f.any("ancestor", |v| {
+            c.config.image == v
+                || c.config
+                    .image_id
+                    .trim_start_matches("sha256:")
+                    .starts_with(v.trim_start_matches("sha256:"))
+                || e.store()
+                    .ok()
+                    .and_then(|s| s.resolve(v).ok())
+                    .is_some_and(|i| i.id.to_string() == c.config.image_id)
+        })
+        && f.any("volume", |v| {
+            c.config
+                .host
+                .mounts
+                .iter()
+                .any(|m| m.source == v || m.target == v)
+        })
+        && f.any("network", |v| c.config.host.network_mode.docker_name() == v)
+        && f.any("expose", |v| {
+            let want = if v.contains('/') {
+                v.to_string()
+            } else {
+                format!("{v}/tcp")
+            };
+            c.config.exposed_ports.contains(&want)
+        })
+        // No port is published before bridge networks exist; no container is a task.
+        && f.any("publish", |_| false)
+        && f.any("is-task", |v| v == "false")
+        && f.any("before", |v| created_rel(v, false))
+        && f.any("since", |v| created_rel(v, true))
+}
+
+impl Engine {
+    /// The containers `o` selects, newest first.
+    pub fn list(&self, o: &ListOptions) -> Result<Vec<ContainerSummary>> {
+        let f = &o.filters;
+        f.check_keys(&LIST_FILTERS)?;
+        if let Some(bad) = f
+            .get("status")
+            .iter()
+            .find(|s| !STATUSES.contains(&s.as_str()))
+        {
+            return Err(Error::InvalidValue(format!(
+                "invalid filter 'status={bad}'"
+            )));
+        }
+        let all = self.containers()?;
+        let mut list: Vec<&Container> = all.iter().collect();
+        list.sort_by(|x, y| y.created.cmp(&x.created));
+        let show_all = o.all
+            || o.limit.is_some()
+            || f.get("status").iter().any(|s| s != "running")
+            || !f.get("exited").is_empty();
+        list.retain(|c| (show_all || c.state.status.is_live()) && matches(self, f, c, &all));
+        if let Some(n) = o.limit {
+            list.truncate(n);
+        }
+        Ok(list.into_iter().map(|c| self.summary(c, o.size)).collect())
+    }
+
+    fn summary(&self, c: &Container, size: bool) -> ContainerSummary {
+        let h = &c.config.host;
+        let (size_rw, size_root_fs) = if size {
+            let rw = self.rw_size(&c.id);
+            let image = self
+                .store()
+                .ok()
+                .and_then(|s| s.resolve(&c.config.image_id).ok())
+                .map(|i| i.size)
+                .unwrap_or(0);
+            (Some(rw), Some(rw + image))
+        } else {
+            (None, None)
+        };
+        ContainerSummary {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: c.config.image.clone(),
+            image_id: c.config.image_id.clone(),
+            command: c.config.resolved_args.join(" "),
+            created: c.created.clone(),
+            created_unix: unix_of(&c.created),
+            state: c.state.status,
+            status: c.status_text(),
+            labels: c.config.labels.clone(),
+            mounts: h
+                .mounts
+                .iter()
+                .map(|m| {
+                    if m.source.is_empty() {
+                        m.target.clone()
+                    } else {
+                        m.source.clone()
+                    }
+                })
+                .collect(),
+            local_volumes: h
+                .mounts
+                .iter()
+                .filter(|m| m.kind == MountKind::Volume)
+                .count(),
+            network: h.network_mode.docker_name(),
+            size_rw,
+            size_root_fs,
+        }
+    }
+
+    /// `container prune`: removes the stopped containers that `filters` (until=, label=,
+    /// label!=) select; returns their ids and the bytes their writable layers held.
+    pub fn prune_containers(&self, filters: &Filters) -> Result<(Vec<String>, u64)> {
+        filters.check_keys(&["until", "label", "label!"])?;
+        let until = match filters.get("until").last() {
+            Some(u) => Some(time_filter(u, "until")?),
+            None => None,
+        };
+        let mut deleted = Vec::new();
+        let mut freed = 0u64;
+        for c in self.containers()? {
+            if c.state.status.is_live()
+                || until.as_deref().is_some_and(|u| c.created.as_str() >= u)
+                || !filters.labels_match("label", &c.config.labels)
+                || filters
+                    .get("label!")
+                    .iter()
+                    .any(|l| crate::filters::label_matches(&c.config.labels, l))
+            {
+                continue;
+            }
+            freed += self.rw_size(&c.id);
+            self.remove(&c.id, false, false)?;
+            deleted.push(c.id);
+        }
+        Ok((deleted, freed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_like_docker() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(7200), "2 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+        assert_eq!(human_duration(20 * 86400), "2 weeks");
+        assert_eq!(human_duration(100 * 86400), "3 months");
+        assert_eq!(human_duration(800 * 86400), "2 years");
+    }
+}
