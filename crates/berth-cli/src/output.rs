@@ -45,7 +45,7 @@ pub fn capitalize(s: &str) -> String {
 /// A time as Go prints a `time.Time` in UTC ("2026-11-23 08:10:56 +0000 UTC"), which is
 /// what docker's `{{.CreatedAt}}` shows.
 pub fn go_time(unix: i64) -> String {
-    let s = berth_image::time::format_rfc3339(unix, 0);
+    let s = berth_engine::time::format_rfc3339(unix, 0);
     match (s.get(..10), s.get(11..19)) {
         (Some(d), Some(t)) => format!("{d} {t} +0000 UTC"),
         _ => s,
@@ -55,11 +55,7 @@ pub fn go_time(unix: i64) -> String {
 /// RFC 3339 in UTC with nanoseconds, always nine digits ("2026-11-23T08:10:56.000000123Z"),
 /// as docker prints event times.
 pub fn rfc3339(secs: i64, nanos: u32) -> String {
-    let s = berth_image::time::format_rfc3339(secs, 0);
-    match s.strip_suffix('Z') {
-        Some(base) => format!("{base}.{nanos:09}Z"),
-        None => s,
-    }
+    berth_engine::time::format_rfc3339_nanos(secs, nanos)
 }
 
 /// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
@@ -99,7 +95,7 @@ fn g3(v: f64) -> String {
 pub fn ago(ts: i64) -> String {
     format!(
         "{} ago",
-        berth_engine::human_duration(berth_image::time::now_unix() - ts)
+        berth_engine::human_duration(berth_engine::time::now_unix() - ts)
     )
 }
 

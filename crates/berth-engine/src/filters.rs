@@ -101,7 +101,7 @@ pub fn time_filter(v: &str, what: &str) -> Result<String> {
 
 /// Seconds since the epoch of an RFC 3339 time (0 when it does not parse).
 pub fn unix_of(rfc: &str) -> i64 {
-    berth_image::time::parse_rfc3339(rfc).unwrap_or(0)
+    crate::time::parse_rfc3339(rfc).unwrap_or(0)
 }
 
 /// Nanoseconds since the epoch of an RFC 3339 time, the fraction included.

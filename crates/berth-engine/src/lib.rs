@@ -27,6 +27,10 @@ mod restore;
 pub mod settings;
 mod spawn;
 pub mod spec;
+/// Berth's calendar (RFC 3339 in UTC), shared by every layer.
+pub mod time {
+    pub use berth_runtime::time::{format_rfc3339, format_rfc3339_nanos, now_unix, parse_rfc3339};
+}
 mod stats;
 mod system;
 mod teardown;

@@ -66,7 +66,7 @@ const STATUSES: [&str; 7] = [
 ];
 
 fn now() -> i64 {
-    berth_image::time::now_unix()
+    crate::time::now_unix()
 }
 
 /// Docker's `units.HumanDuration`: "Less than a second", "About a minute", "3 days"...

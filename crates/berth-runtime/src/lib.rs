@@ -28,6 +28,7 @@ pub mod spec;
 mod state;
 pub mod supervise;
 mod sys;
+pub mod time;
 pub mod util;
 
 pub use cgroups::{CgroupMode, Layout, Stats};
