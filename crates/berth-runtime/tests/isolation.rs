@@ -419,3 +419,57 @@ fn time_namespace_domainname_umask_and_recursive_read_only() {
     assert_eq!(lines[2], "0077");
     assert_eq!(&lines[3..], ["data-ro", "sub-ro"], "{out}");
 }
+
+/// With --no-pivot the host's /proc is still beneath the chroot; a process that may create
+/// a user namespace must not be able to mount a fresh procfs because of it. runc refuses
+/// the same mount; both runtimes must agree.
+#[test]
+fn no_pivot_leaves_no_procfs_to_mount() {
+    if !can_run("no_pivot_leaves_no_procfs_to_mount") {
+        return;
+    }
+    assert!(
+        std::path::Path::new("/usr/sbin/runc").exists() || common::which("runc"),
+        "runc is missing: apt-get install runc"
+    );
+    let probe = "unshare -mrpf sh -c 'mount -t proc none /proc && echo MOUNTED' 2>&1; echo done";
+    let mut env = Env::new(&["/bin/sh", "-c", probe]);
+    env.config["root"]["readonly"] = json!(false);
+    // The capabilities that let it map root in a user namespace (Docker's default set has
+    // SETFCAP, SETUID and SETGID).
+    for set in ["bounding", "effective", "permitted"] {
+        env.config["process"]["capabilities"][set] = json!([
+            "CAP_SETFCAP",
+            "CAP_SETUID",
+            "CAP_SETGID",
+            "CAP_KILL",
+            "CAP_AUDIT_WRITE"
+        ]);
+    }
+    for set in ["inheritable", "ambient"] {
+        if let Some(caps) = env.config["process"]["capabilities"].as_object_mut() {
+            caps.remove(set);
+        }
+    }
+    env.write_config();
+    let b = env.bundle.to_string_lossy().into_owned();
+    let ours = env.ok(&["run", "--no-pivot", "--bundle", &b, &uid("nopivot")]);
+    let runc_root = env.tmp.path().join("runc-state");
+    let theirs = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(&runc_root)
+        .args(["run", "--no-pivot", "--bundle", &b, &uid("nopivot-runc")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run runc");
+    let theirs = String::from_utf8_lossy(&theirs.stdout).into_owned();
+    assert!(theirs.contains("permission denied"), "runc: {theirs}");
+    assert!(
+        !ours.contains("MOUNTED"),
+        "berth-runtime mounted a procfs: {ours}"
+    );
+    assert!(ours.contains("permission denied"), "berth-runtime: {ours}");
+    // Without --no-pivot it was refused already.
+    let pivoted = env.ok(&["run", "--bundle", &b, &uid("pivot")]);
+    assert!(pivoted.contains("permission denied"), "{pivoted}");
+}

@@ -56,11 +56,20 @@ pub fn mkdir_all(mount: &Path, dir: &Path) -> Result<()> {
             msg: format!("not below {}", mount.display()),
         });
     }
-    match std::fs::create_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) => Err(Error::Cgroup {
-            path: dir.to_path_buf(),
-            msg: format!("create: {e}"),
-        }),
+    // A parent that someone removes while empty (a cleanup of another container's
+    // parent cgroup) between our mkdir of it and of its child makes the child's mkdir
+    // fail with ENOENT: make the path again.
+    let mut tries = 0;
+    loop {
+        match std::fs::create_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => tries += 1,
+            Err(e) => {
+                return Err(Error::Cgroup {
+                    path: dir.to_path_buf(),
+                    msg: format!("create: {e}"),
+                });
+            }
+        }
     }
 }

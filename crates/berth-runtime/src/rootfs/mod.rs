@@ -8,7 +8,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::{Mount, Spec};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
@@ -18,7 +18,10 @@ use crate::mounts::{self, MountOptions};
 use crate::sys;
 
 mod devices;
+mod pivot;
+
 use devices::{create_device, default_devices, default_symlinks};
+pub use pivot::pivot;
 
 /// What to create when a path is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -488,40 +491,6 @@ fn mount_cgroups(ctx: &RootfsCtx, root: &OwnedFd, dest: &Path, opts: &MountOptio
         }
         Err(e) => Err(e).ctx(|| format!("set the attributes of {}", dest.display())),
     }
-}
-
-/// Makes the rootfs the container's `/` (pivot_root, or MS_MOVE + chroot with `no_pivot`).
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
-    nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
-    if no_pivot {
-        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .ctx(|| "move the rootfs to /")?;
-        nix::unistd::chroot(".").ctx(|| "chroot")?;
-    } else {
-        let old = rustix::fs::open(
-            "/",
-            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(io)
-        .ctx(|| "open the old root")?;
-        sys::pivot_root_dot().ctx(|| format!("pivot_root into {}", rootfs.display()))?;
-        // The old root is now stacked on "/": detach it without propagating the unmount.
-        rustix::process::fchdir(&old)
-            .map_err(io)
-            .ctx(|| "fchdir to the old root")?;
-        mount(
-            None::<&str>,
-            ".",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .ctx(|| "make the old root a slave")?;
-        umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach the old root")?;
-    }
-    nix::unistd::chdir("/").ctx(|| "chdir /")?;
-    Ok(())
 }
 
 /// After pivot: masked paths, read-only paths, sysctls, read-only root and propagation.

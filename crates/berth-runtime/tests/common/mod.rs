@@ -207,3 +207,10 @@ pub fn cgroup_file(cgroups_path: &str, controller: &str, file: &str) -> String {
         .join(file);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
+
+/// Whether `bin` is on PATH.
+pub fn which(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false)
+}
