@@ -18,6 +18,19 @@ pub fn print_error(e: &anyhow::Error) {
         return;
     }
     let msg = format!("{e:#}");
+    // Messages quote names from images, archives and containers: never let their bytes
+    // drive the terminal.
+    let msg: String = msg
+        .chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect();
     let _ = writeln!(std::io::stderr(), "Error: {}", capitalize(&msg));
 }
 

@@ -128,6 +128,21 @@ impl Error {
     }
 }
 
+/// `s` with control characters escaped (`\u{1b}` for ESC...), for messages that quote what a
+/// hostile archive or layer contains: printed raw, escape sequences would drive the
+/// reader's terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -159,5 +174,16 @@ impl<T> IoContext<T> for rustix::io::Result<T> {
             path: path.into(),
             source: e.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_bytes_are_escaped() {
+        assert_eq!(printable("a\u{1b}[31mred\u{7}"), "a\\u{1b}[31mred\\u{7}");
+        assert_eq!(printable("plain ü"), "plain ü");
     }
 }

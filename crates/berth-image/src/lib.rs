@@ -28,7 +28,7 @@ pub use blobs::{BlobStore, BlobWriter};
 pub use build::{CommitOptions, ImportOptions};
 pub use db::{ImageRecord, SnapshotRecord};
 pub use digest::{Algorithm, Digest};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, printable};
 pub use gc::{CheckReport, DiskUsage, GcReport, PruneReport, RemoveEvent};
 pub use init_layer::InitEntry;
 pub use model::{LayerRef, Platform};

@@ -310,3 +310,59 @@ fn store_refusal_leaves_no_trace() {
     );
     let _ = Path::new("/");
 }
+
+/// GNU tar's PAX sparse files (`--sparse --format=pax`): the tar library would unpack the
+/// encoded sparse map as the file's content. Refused, with nothing written.
+#[test]
+fn pax_sparse_files_are_refused() {
+    let sb = sandbox();
+    for (version, keys) in [
+        (
+            "0.0",
+            vec![
+                ("GNU.sparse.size", "1048576"),
+                ("GNU.sparse.numblocks", "1"),
+            ],
+        ),
+        (
+            "1.0",
+            vec![("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0")],
+        ),
+    ] {
+        let mut b = tar::Builder::new(Vec::new());
+        let exts: Vec<(&str, &[u8])> = keys.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        b.append_pax_extensions(exts).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_path("GNUSparseFile.0/big").unwrap();
+        h.set_size(4);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &b"data"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let r = unpack(&sb, &t);
+        match r {
+            Err(e @ Error::InvalidLayer { .. }) => {
+                assert!(
+                    e.to_string().contains("PAX-format sparse"),
+                    "{version}: {e}"
+                )
+            }
+            other => panic!("{version}: expected a refusal, got {other:?}"),
+        }
+        assert!(common::listing(&sb.layer).is_empty(), "{version}");
+    }
+    untouched(&sb);
+}
+
+/// Names with terminal escape sequences are quoted escaped in errors, never raw.
+#[test]
+fn hostile_bytes_never_reach_the_terminal_raw() {
+    let sb = sandbox();
+    let tar = RawTar::new()
+        .file("../\x1b[2J\x1b]0;pwned\x07", b"x")
+        .finish();
+    let msg = unpack(&sb, &tar).unwrap_err().to_string();
+    assert!(!msg.chars().any(|c| c.is_control()), "{msg:?}");
+    assert!(msg.contains("\\u{1b}"), "{msg:?}");
+    untouched(&sb);
+}

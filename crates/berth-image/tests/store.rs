@@ -404,3 +404,65 @@ fn corrupted_blob_is_not_trusted() {
     let rep = store.check(true).unwrap();
     assert_eq!(rep.problems.len(), 1, "{rep:?}");
 }
+
+/// An OCI archive whose manifest gives a layer a size other than the blob's is refused,
+/// even though every digest matches.
+#[test]
+fn layer_size_must_match_the_manifest() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(&t.path().join("a")).unwrap();
+    small_image(&store, "sized:1", &[("f", b"hello")]);
+    let archive = store
+        .save(&["sized:1".into()], ArchiveFormat::Oci, Vec::new())
+        .unwrap();
+    // The archive's files, by path.
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut ar = tar::Archive::new(&archive[..]);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if !e.header().entry_type().is_file() {
+            continue;
+        }
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        files.push((p, data));
+    }
+    let get = |files: &[(String, Vec<u8>)], p: &str| {
+        files
+            .iter()
+            .find(|(q, _)| q.trim_start_matches("./") == p)
+            .map(|(_, d)| d.clone())
+            .unwrap()
+    };
+    let mut index: serde_json::Value = serde_json::from_slice(&get(&files, "index.json")).unwrap();
+    let mdigest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mpath = format!("blobs/sha256/{}", mdigest.trim_start_matches("sha256:"));
+    let mut manifest: serde_json::Value = serde_json::from_slice(&get(&files, &mpath)).unwrap();
+    let size = manifest["layers"][0]["size"].as_u64().unwrap();
+    manifest["layers"][0]["size"] = serde_json::json!(size + 1);
+    let mbytes = serde_json::to_vec(&manifest).unwrap();
+    let md = berth_image::Digest::of(&mbytes);
+    index["manifests"][0]["digest"] = serde_json::json!(md.to_string());
+    index["manifests"][0]["size"] = serde_json::json!(mbytes.len());
+    files.retain(|(p, _)| p.trim_start_matches("./") != "index.json");
+    files.push(("index.json".into(), serde_json::to_vec(&index).unwrap()));
+    files.push((format!("blobs/sha256/{}", md.hex()), mbytes));
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, d) in &files {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(p).unwrap();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &d[..]).unwrap();
+    }
+    let bad = b.into_inner().unwrap();
+    let other = Store::open(&t.path().join("b")).unwrap();
+    let err = other.load(&bad[..], None, &NoProgress).unwrap_err();
+    assert!(matches!(err, Error::SizeMismatch { .. }), "{err}");
+    assert!(other.images().unwrap().is_empty());
+}

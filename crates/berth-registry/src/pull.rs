@@ -287,8 +287,13 @@ fn fetch_layer(
         _ => return Err(s.status_error(&format!("blob {}", l.blob), resp)),
     }
     progress.begin(&id, l.blob_size);
+    // The manifest says how many bytes the layer has: a registry that sends more (or
+    // fewer) is refused, and never makes us read an endless stream.
     let reader = Counting {
-        inner: resp.into_body().into_reader(),
+        inner: std::io::Read::take(
+            resp.into_body().into_reader(),
+            l.blob_size.saturating_add(1),
+        ),
         done: 0,
         id: &id,
         progress,
@@ -303,6 +308,14 @@ fn fetch_layer(
         },
     );
     let got = res?;
+    if got.blob_size != l.blob_size {
+        return Err(berth_image::Error::SizeMismatch {
+            what: format!("layer {id} (the manifest's size)"),
+            expected: l.blob_size,
+            actual: got.blob_size,
+        }
+        .into());
+    }
     if got.diff_id != l.diff_id {
         return Err(berth_image::Error::DigestMismatch {
             what: format!("diff id of layer {id}"),

@@ -140,10 +140,11 @@ impl Store {
         let mut ar = tar::Archive::new(plain);
         let entries = ar
             .entries()
-            .map_err(|e| Error::InvalidArchive(e.to_string()))?;
+            .map_err(|e| Error::InvalidArchive(crate::error::printable(&e.to_string())))?;
         for entry in entries {
-            let mut entry =
-                entry.map_err(|e| Error::InvalidArchive(format!("reading tar: {e}")))?;
+            let mut entry = entry.map_err(|e| {
+                Error::InvalidArchive(crate::error::printable(&format!("reading tar: {e}")))
+            })?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let path = clean(&raw);
             let et = entry.header().entry_type();
@@ -382,6 +383,13 @@ impl Store {
                     what: format!("layer {p}"),
                     expected: l.blob.to_string(),
                     actual: got.blob.to_string(),
+                });
+            }
+            if got.blob_size != l.blob_size {
+                return Err(Error::SizeMismatch {
+                    what: format!("layer {p} (the manifest's size)"),
+                    expected: l.blob_size,
+                    actual: got.blob_size,
                 });
             }
             got.media_type = l.media_type.clone();

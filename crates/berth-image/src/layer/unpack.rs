@@ -147,7 +147,7 @@ impl Ctx<'_> {
     fn invalid(&self, reason: impl Into<String>) -> Error {
         Error::InvalidLayer {
             layer: self.layer.to_owned(),
-            reason: reason.into(),
+            reason: crate::error::printable(&reason.into()),
         }
     }
 
@@ -196,6 +196,15 @@ impl Ctx<'_> {
         let kind = entry.header().entry_type();
         if matches!(kind, EntryType::XGlobalHeader) {
             return Ok(());
+        }
+        if is_pax_sparse(entry) {
+            // The tar library does not read PAX sparse maps: it would unpack the encoded map
+            // and fragments as the file's content. Refused rather than unpacked wrong.
+            return Err(self.invalid(format!(
+                "entry {:?} is a PAX-format sparse file, which berth does not support \
+                 (repack the layer without --sparse or with GNU sparse headers)",
+                lossy(&raw)
+            )));
         }
         let comps = clean_path(&raw).map_err(|why| self.hostile(&raw, why))?;
         let Some((name, parents)) = comps.split_last() else {
@@ -512,6 +521,16 @@ fn id32(v: u64) -> u32 {
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// Whether the entry carries PAX sparse records (GNU tar's `--sparse --format=pax`: the
+/// `GNU.sparse.*` keys of formats 0.0, 0.1 and 1.0).
+fn is_pax_sparse<R: Read>(entry: &mut tar::Entry<'_, R>) -> bool {
+    let Ok(Some(exts)) = entry.pax_extensions() else {
+        return false;
+    };
+    exts.flatten()
+        .any(|e| e.key().is_ok_and(|k| k.starts_with("GNU.sparse.")))
 }
 
 /// Extended attributes carried in PAX `SCHILY.xattr.*` records, minus overlay's own.
