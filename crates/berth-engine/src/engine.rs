@@ -42,6 +42,10 @@ impl Engine {
     /// Opens the engine for data root `root` (created if missing).
     pub fn open(root: &Path, runroot: Option<&Path>) -> Result<Engine> {
         let paths = Paths::new(root, runroot);
+        // Containers' environments, logs and root filesystems (setuid binaries of images
+        // included) live below: no other user may even look in.
+        berth_runtime::util::private_dir(&paths.root, 0o700)?;
+        berth_runtime::util::private_dir(&paths.runroot, 0o700)?;
         let db = Db::open(&paths.db())?;
         Ok(Engine {
             paths,

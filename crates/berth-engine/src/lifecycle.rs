@@ -267,7 +267,8 @@ impl Engine {
             })?;
             let json = serde_json::to_vec(&spec)
                 .map_err(|e| Error::Internal(format!("encode spec: {e}")))?;
-            berth_runtime::util::write_replace(&dir.join("config.json"), &json)?;
+            // It holds the container's environment: root's eyes only.
+            berth_runtime::util::write_private(&dir.join("config.json"), &json)?;
             Ok(())
         })();
         if res.is_err() {

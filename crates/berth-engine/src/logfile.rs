@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -39,6 +40,7 @@ impl Writer {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .map_err(|e| Error::io(format!("open log {}", path.display()), e))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -125,6 +127,7 @@ impl Writer {
         std::fs::rename(&self.path, name(1))
             .map_err(|e| Error::io(format!("rotate log {}", self.path.display()), e))?;
         self.file = OpenOptions::new()
+            .mode(0o600)
             .create(true)
             .append(true)
             .open(&self.path)

@@ -2,6 +2,7 @@
 //! with a busy timeout, so that several processes (CLI, monitors, a server) share a file;
 //! the schema created under an immediate transaction; a newer schema refused.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,6 +21,24 @@ pub fn open(path: &Path, schema: &str, version: i64, what: &str) -> Result<Conne
         })?;
     }
     let conn = Connection::open(path)?;
+    // Records name images, containers and their environments: the owner's alone. SQLite
+    // gives the -wal and -shm files the database's mode when it makes them.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| Error::Io {
+                    context: "make database private",
+                    path: p.clone(),
+                    source,
+                },
+            )?;
+        }
+    }
     conn.busy_timeout(Duration::from_secs(30))?;
     // WAL lets readers go on while one process writes; NORMAL sync is durable at each
     // checkpoint and never corrupts on a crash.

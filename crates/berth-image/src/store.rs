@@ -43,6 +43,12 @@ impl Store {
     /// Open (creating if needed) the store under `data_root/image`.
     pub fn open(data_root: &Path) -> Result<Store> {
         let root = data_root.join("image");
+        // Layers hold images' files, setuid binaries included: root's alone.
+        berth_runtime::util::private_dir(&root, 0o700).map_err(|e| Error::Io {
+            context: "make the image store private",
+            path: root.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         for d in ["layers", "snapshots"] {
             let p = root.join(d);
             fs::create_dir_all(&p).ctx("create store directory", &p)?;

@@ -101,7 +101,7 @@ pub fn compile_cached(s: &LinuxSeccomp, cache_dir: &std::path::Path) -> Result<C
     data.extend_from_slice(&c.program);
     // A cache that cannot be written only costs time.
     let _ = std::fs::create_dir_all(cache_dir).and_then(|_| {
-        crate::util::write_replace(&path, &data).map_err(|e| std::io::Error::other(e.to_string()))
+        crate::util::write_private(&path, &data).map_err(|e| std::io::Error::other(e.to_string()))
     });
     Ok(c)
 }

@@ -115,9 +115,8 @@ impl Runtime {
     /// Opens (and creates, mode 0700) the state directory.
     pub fn new(root: impl Into<PathBuf>) -> Result<Runtime> {
         let root = root.into();
-        if let Err(e) = std::fs::create_dir_all(&root) {
-            return Err(e).ctx(|| format!("create state directory {}", root.display()));
-        }
+        // State holds each container's config: the runtime's root is root's alone.
+        util::private_dir(&root, 0o700)?;
         let root =
             std::path::absolute(&root).ctx(|| format!("state directory {}", root.display()))?;
         Ok(Runtime { root })
@@ -193,7 +192,7 @@ impl Container {
             context: format!("container {}: encode state", self.saved.id),
             cause: std::io::Error::other(e),
         })?;
-        util::write_replace(&self.dir.join("state.json"), &bytes)
+        util::write_private(&self.dir.join("state.json"), &bytes)
     }
 
     /// Whether the init process is alive.

@@ -1,6 +1,5 @@
 //! Small helpers: time formatting, /proc parsing, atomic files.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -86,25 +85,59 @@ pub fn thread_count() -> usize {
     self_status().threads
 }
 
-/// Writes a file atomically: temp file in the same directory, fsync, rename.
+/// Writes a file atomically: temp file in the same directory, fsync, rename (mode 0644).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    write_file(path, data, true)
+    write_file(path, data, true, 0o644)
 }
 
-/// Replaces a file atomically (temp file + rename) without fsync, for volatile state.
+/// Replaces a file atomically (temp file + rename) without fsync, for volatile state
+/// (mode 0644: what containers read, such as /etc/hosts).
 pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
-    write_file(path, data, false)
+    write_file(path, data, false, 0o644)
 }
 
-fn write_file(path: &Path, data: &[u8], sync: bool) -> Result<()> {
+/// `write_replace` for files only their owner may read (mode 0600): state, configs that
+/// hold a container's environment.
+pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    write_file(path, data, false, 0o600)
+}
+
+/// Creates `dir` (and its parents) and makes it private to its owner with `mode`: an
+/// existing directory that lets group or others in is corrected.
+pub fn private_dir(dir: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .ctx(|| format!("create {}", dir.display()))?;
+    let meta = std::fs::metadata(dir).ctx(|| format!("stat {}", dir.display()))?;
+    if meta.permissions().mode() & 0o7777 != mode {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+            .ctx(|| format!("make {} private (mode {mode:o})", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, data: &[u8], sync: bool, mode: u32) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per process and call, so that two threads never share a temporary file.
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
     let res = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The umask may have taken bits away: the mode is what the caller asked for.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(data)?;
         if sync {
             f.sync_all()?;
