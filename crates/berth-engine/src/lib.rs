@@ -14,6 +14,7 @@ mod error;
 pub mod etc_files;
 pub mod events;
 pub mod files;
+pub mod image;
 mod lifecycle;
 pub mod logfile;
 pub mod logs;
@@ -29,6 +30,8 @@ mod update;
 pub mod voldriver;
 pub mod volumes;
 
+/// RFC 3339 timestamps (UTC) as the engine writes and reads them.
+pub use berth_image::time;
 pub use cancel::Cancel;
 pub use container::{Container, Health, State, Status};
 pub use engine::{Engine, exit_code_for, monitor_alive};
