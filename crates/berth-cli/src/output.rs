@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use berth_engine::time::{format_rfc3339, now_unix};
 use serde_json::Value;
 
 /// Print `Error: <Message>` (first letter capitalized, like docker) on stderr.
@@ -58,7 +59,7 @@ pub fn capitalize(s: &str) -> String {
 /// A time as Go prints a `time.Time` in UTC ("2026-11-23 08:10:56 +0000 UTC"), which is
 /// what docker's `{{.CreatedAt}}` shows.
 pub fn go_time(unix: i64) -> String {
-    let s = berth_engine::time::format_rfc3339(unix, 0);
+    let s = format_rfc3339(unix, 0);
     match (s.get(..10), s.get(11..19)) {
         (Some(d), Some(t)) => format!("{d} {t} +0000 UTC"),
         _ => s,
@@ -106,10 +107,7 @@ fn g3(v: f64) -> String {
 
 /// "2 hours ago" for a unix timestamp.
 pub fn ago(ts: i64) -> String {
-    format!(
-        "{} ago",
-        berth_engine::human_duration(berth_engine::time::now_unix() - ts)
-    )
+    format!("{} ago", berth_engine::human_duration(now_unix() - ts))
 }
 
 /// Docker's tabwriter (minwidth 10, padding 3): align columns, last one unpadded.

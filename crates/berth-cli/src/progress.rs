@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use berth_image::LoadProgress;
+use berth_engine::image::Progress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::human_size;
@@ -43,7 +43,7 @@ fn short(id: &str) -> &str {
     s.get(..12).unwrap_or(s)
 }
 
-impl LoadProgress for LayerProgress {
+impl Progress for LayerProgress {
     fn begin(&self, id: &str, size: u64) {
         match self {
             LayerProgress::Bars { multi, bars } => {

@@ -4,13 +4,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use berth_image::{Platform, Reference};
-use berth_registry::Client;
-use berth_registry::auth::{self, Credentials};
+use berth_engine::Engine;
+use berth_engine::image::Reference;
 use clap::Args;
 
 use crate::cli::Global;
-use crate::image::open_store;
+use crate::container::engine;
 use crate::progress::LayerProgress;
 
 #[derive(Args, Debug)]
@@ -85,30 +84,18 @@ pub struct LogoutArgs {
     pub server: Option<String>,
 }
 
-fn registry_name(server: Option<&str>) -> String {
-    let s = server.unwrap_or("docker.io");
-    let s = s
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let s = s.split('/').next().unwrap_or(s);
-    if s == "index.docker.io" || s == "registry-1.docker.io" {
-        "docker.io".into()
-    } else {
-        s.to_owned()
-    }
-}
-
 pub fn pull(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
     a.trust.check()?;
+    let e = engine(g)?;
     if !a.all_tags {
-        return pull_to(g, a, &mut std::io::stdout());
+        return pull_to(&e, a, &mut std::io::stdout());
     }
     // --all-tags: every tag the registry lists, one pull each.
     let r = Reference::parse(&a.name)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("tag can't be used with --all-tags/-a");
     }
-    let tags = Client::from_default_config()?.tags(&r)?;
+    let tags = e.registry_tags(&r)?;
     if tags.is_empty() {
         bail!("repository {} has no tags", r.name());
     }
@@ -120,20 +107,15 @@ pub fn pull(g: &Global, a: PullArgs) -> anyhow::Result<ExitCode> {
             quiet: a.quiet,
             trust: ContentTrust::default(),
         };
-        pull_to(g, one, &mut std::io::stdout())?;
+        pull_to(&e, one, &mut std::io::stdout())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Pulls, writing the status lines to `out` (stdout for `pull`, stderr for `run`).
-pub fn pull_to(g: &Global, a: PullArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let store = open_store(g)?;
-    let r = Reference::parse_tagged(&a.name)?;
-    let platform: Platform = match a.platform.as_deref() {
-        Some(p) => p.parse()?,
-        None => Platform::host(),
-    };
-    let client = Client::from_default_config()?;
+pub fn pull_to(e: &Engine, a: PullArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let pull = e.image_pull(&a.name, a.platform.as_deref())?;
+    let r = pull.reference().clone();
     if !a.quiet {
         writeln!(
             out,
@@ -143,7 +125,7 @@ pub fn pull_to(g: &Global, a: PullArgs, out: &mut dyn Write) -> anyhow::Result<E
         )?;
     }
     let progress = LayerProgress::new(a.quiet);
-    let p = client.pull(&store, &r, &platform, &progress)?;
+    let p = pull.run(&progress)?;
     if !a.quiet {
         writeln!(out, "Digest: {}", p.manifest)?;
         if p.downloaded > 0 {
@@ -158,22 +140,16 @@ pub fn pull_to(g: &Global, a: PullArgs, out: &mut dyn Write) -> anyhow::Result<E
 
 pub fn push(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
     a.trust.check()?;
+    let e = engine(g)?;
     if !a.all_tags {
-        return push_one(g, &a.name, a.quiet);
+        return push_one(&e, &a.name, a.quiet);
     }
     // --all-tags: every local tag of the repository.
     let r = Reference::parse(&a.name)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("tag can't be used with --all-tags/-a");
     }
-    let prefix = format!("{}:", r.name());
-    let mut names: Vec<String> = open_store(g)?
-        .images()?
-        .into_iter()
-        .flat_map(|i| i.tags)
-        .filter(|t| t.starts_with(&prefix))
-        .collect();
-    names.sort();
+    let names = e.local_tags(&r)?;
     if names.is_empty() {
         bail!(
             "An image does not exist locally with the tag: {}",
@@ -181,39 +157,29 @@ pub fn push(g: &Global, a: PushArgs) -> anyhow::Result<ExitCode> {
         );
     }
     for n in names {
-        push_one(g, &n, a.quiet)?;
+        push_one(&e, &n, a.quiet)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn push_one(g: &Global, name: &str, quiet: bool) -> anyhow::Result<ExitCode> {
-    let store = open_store(g)?;
-    let r = Reference::parse_tagged(name)?;
-    let img = store.resolve(name)?;
-    let mut client = Client::from_default_config()?;
-    // For tests and slow links: upload blobs above this size in chunks.
-    if let Some(n) = std::env::var("BERTH_PUSH_CHUNK_SIZE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        client = client.with_chunk_size(n);
-    }
+fn push_one(e: &Engine, name: &str, quiet: bool) -> anyhow::Result<ExitCode> {
+    let push = e.image_push(name)?;
+    let r = push.reference().clone();
     let mut out = std::io::stdout();
     writeln!(out, "The push refers to repository [{}]", r.name())?;
     let progress = LayerProgress::new(quiet);
-    let p = client.push(&store, &img, &r, &progress)?;
-    let size = store.blobs().size(&p.manifest).unwrap_or(0);
+    let p = push.run(&progress)?;
     writeln!(
         out,
-        "{}: digest: {} size: {size}",
+        "{}: digest: {} size: {}",
         r.tag().unwrap_or("latest"),
-        p.manifest
+        p.manifest,
+        p.size
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn login(_g: &Global, a: LoginArgs) -> anyhow::Result<ExitCode> {
-    let registry = registry_name(a.server.as_deref());
     let username = match a.username {
         Some(u) => u,
         None => bail!("username is required (use -u)"),
@@ -233,30 +199,17 @@ pub fn login(_g: &Global, a: LoginArgs) -> anyhow::Result<ExitCode> {
     } else {
         bail!("password is required (use --password-stdin)");
     };
-    let creds = Credentials { username, password };
-    // Store first so the check uses them; roll back on failure.
-    let previous = auth::lookup(&registry);
-    auth::store(&registry, &creds)?;
-    let client = Client::from_default_config()?;
-    if let Err(e) = client.check_login(&registry) {
-        match previous {
-            Some(p) => auth::store(&registry, &p)?,
-            None => {
-                auth::remove(&registry)?;
-            }
-        }
-        return Err(e.into());
-    }
+    Engine::registry_login(a.server.as_deref(), &username, &password)?;
     println!("Login Succeeded");
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn logout(_g: &Global, a: LogoutArgs) -> anyhow::Result<ExitCode> {
-    let registry = registry_name(a.server.as_deref());
-    if auth::remove(&registry)? {
-        println!("Removing login credentials for {registry}");
+    let out = Engine::registry_logout(a.server.as_deref())?;
+    if out.removed {
+        println!("Removing login credentials for {}", out.registry);
     } else {
-        println!("Not logged in to {registry}");
+        println!("Not logged in to {}", out.registry);
     }
     Ok(ExitCode::SUCCESS)
 }

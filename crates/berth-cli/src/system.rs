@@ -3,11 +3,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use berth_engine::Engine;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::image::open_store;
+use crate::container::engine;
 use crate::output::{Format, human_size, print_rows};
 
 #[derive(Subcommand, Debug)]
@@ -62,8 +63,8 @@ pub struct CheckArgs {
 
 pub fn run(g: &Global, cmd: SystemCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        SystemCommand::Df(a) => df(&open_store(g)?, a),
-        SystemCommand::Check(a) => check(&open_store(g)?, a),
+        SystemCommand::Df(a) => df(&engine(g)?, a),
+        SystemCommand::Check(a) => check(&engine(g)?, a),
         SystemCommand::Restore => restore(g),
         SystemCommand::Prune(a) => prune(g, a),
     }
@@ -97,8 +98,8 @@ fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-fn df(store: &berth_image::Store, a: DfArgs) -> anyhow::Result<ExitCode> {
-    let du = store.disk_usage()?;
+fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
+    let du = e.disk_usage()?;
     let images_size = du.layers_size + du.blobs_size;
     let rows = vec![
         json!({
@@ -132,20 +133,14 @@ fn df(store: &berth_image::Store, a: DfArgs) -> anyhow::Result<ExitCode> {
                 .map(String::from)
                 .collect::<Vec<_>>(),
         ];
-        for img in store.images()? {
-            let users = store.users(&img.id)?.len();
-            let tags = img.familiar_tags();
-            let (repo, tag) = tags
-                .first()
-                .and_then(|t| t.rsplit_once(':'))
-                .map(|(r, t)| (r.to_owned(), t.to_owned()))
-                .unwrap_or(("<none>".into(), "<none>".into()));
+        let none = || "<none>".to_owned();
+        for img in e.images_usage()? {
             t.push(vec![
-                repo,
-                tag,
+                img.repository.unwrap_or_else(none),
+                img.tag.unwrap_or_else(none),
                 img.id.short().to_owned(),
                 human_size(img.size),
-                users.to_string(),
+                img.containers.to_string(),
             ]);
         }
         out.push_str(&crate::output::table(&t));
@@ -154,8 +149,8 @@ fn df(store: &berth_image::Store, a: DfArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(store: &berth_image::Store, a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let rep = store.check(a.verify)?;
+fn check(e: &Engine, a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let rep = e.system_check(a.verify)?;
     let mut out = String::new();
     if a.json {
         out = serde_json::to_string_pretty(&rep)?;
@@ -221,7 +216,7 @@ fn prune(g: &Global, a: PruneArgs) -> anyhow::Result<ExitCode> {
         crate::volume::deleted_volumes(&mut out, &volumes);
         freed += bytes;
     }
-    let rep = engine.store()?.prune(a.all)?;
+    let rep = engine.image_prune(a.all)?;
     crate::image::deleted_images(&mut out, &rep);
     freed += rep.gc.bytes_freed;
     out.push_str(&format!(

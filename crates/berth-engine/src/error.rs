@@ -48,6 +48,17 @@ pub enum Error {
     Image(#[from] berth_image::Error),
     #[error(transparent)]
     Runtime(#[from] berth_runtime::Error),
+    #[error(transparent)]
+    Registry(#[from] berth_registry::Error),
+    /// `run --pull=never --platform P` of a local image made for another platform.
+    #[error(
+        "image with reference {reference} was found but its platform ({found}) does not match the specified platform ({wanted})"
+    )]
+    PlatformMismatch {
+        reference: String,
+        found: String,
+        wanted: String,
+    },
     /// The container could not start its process: `code` is docker's exit code for it
     /// (126: cannot execute, 127: not found, else 125).
     #[error("{msg}")]
@@ -63,7 +74,9 @@ impl Error {
     /// The class of the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchContainer(_) | Error::NoSuchVolume(_) => ErrorKind::NotFound,
+            Error::NoSuchContainer(_) | Error::NoSuchVolume(_) | Error::PlatformMismatch { .. } => {
+                ErrorKind::NotFound
+            }
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Invalid { .. } | Error::InvalidValue(_) => ErrorKind::Invalid,
             Error::Unsupported(_) => ErrorKind::Unsupported,
@@ -72,13 +85,23 @@ impl Error {
             Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }
-            Error::Image(e) => match e.kind() {
+            Error::Image(e) | Error::Registry(berth_registry::Error::Image(e)) => match e.kind() {
                 berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
                 berth_image::ErrorKind::Conflict => ErrorKind::Conflict,
                 berth_image::ErrorKind::Invalid => ErrorKind::Invalid,
                 berth_image::ErrorKind::Unavailable => ErrorKind::Unavailable,
                 berth_image::ErrorKind::Unsupported => ErrorKind::Unsupported,
                 berth_image::ErrorKind::Internal => ErrorKind::Internal,
+            },
+            // The engine has no class of its own for refused credentials: the request
+            // (its credentials) is what is wrong.
+            Error::Registry(e) => match e.kind() {
+                berth_registry::ErrorKind::NotFound => ErrorKind::NotFound,
+                berth_registry::ErrorKind::Unauthorized | berth_registry::ErrorKind::Invalid => {
+                    ErrorKind::Invalid
+                }
+                berth_registry::ErrorKind::Unavailable => ErrorKind::Unavailable,
+                berth_registry::ErrorKind::Internal => ErrorKind::Internal,
             },
             Error::Runtime(e) => match e.kind() {
                 berth_runtime::ErrorKind::NotFound => ErrorKind::NotFound,

@@ -15,6 +15,7 @@ pub mod etc_files;
 pub mod events;
 pub mod files;
 pub mod filters;
+pub mod image;
 pub mod inspect;
 mod lifecycle;
 mod list;

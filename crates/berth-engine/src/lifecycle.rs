@@ -187,7 +187,15 @@ impl Engine {
         // One start (or removal) of a container at a time, across processes; the state is
         // read again under the lock.
         let _lock = self.lock_container(&found.id)?;
-        let c = self.container(&found.id)?;
+        let mut c = self.container(&found.id)?;
+        // The last run's monitor records the exit first and releases the rootfs after: a
+        // start in between would find the rootfs mounted and lose it to that unmount.
+        if !c.state.status.is_live()
+            && crate::engine::monitor_alive(c.state.monitor_pid, c.state.monitor_start)
+        {
+            crate::teardown::wait_monitor(&c, Duration::from_secs(30));
+            c = self.container(&found.id)?;
+        }
         match c.state.status {
             Status::Running | Status::Restarting => {
                 return Err(Error::Conflict(format!(
@@ -481,7 +489,19 @@ impl Engine {
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let found = self.container(key)?;
         let _lock = self.lock_container(&found.id)?;
-        let c = self.container(&found.id)?;
+        let mut c = self.container(&found.id)?;
+        // As in start: let an exiting monitor finish its teardown first.
+        if !c.state.status.is_live()
+            && crate::engine::monitor_alive(c.state.monitor_pid, c.state.monitor_start)
+        {
+            crate::teardown::wait_monitor(&c, Duration::from_secs(30));
+            c = match self.container(&found.id) {
+                Ok(c) => c,
+                // A --rm container: its monitor removed it.
+                Err(Error::NoSuchContainer(_)) if c.config.host.auto_remove => return Ok(()),
+                Err(e) => return Err(e),
+            };
+        }
         if c.state.status.is_live() {
             if !force {
                 return Err(Error::Conflict(format!(

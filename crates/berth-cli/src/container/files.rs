@@ -235,11 +235,11 @@ pub fn commit(g: &Global, a: CommitArgs) -> Result<ExitCode> {
     let reference = a
         .repository
         .as_deref()
-        .map(berth_image::Reference::parse_tagged)
+        .map(berth_engine::image::Reference::parse_tagged)
         .transpose()?;
     let img = e.commit(
         &a.container,
-        &berth_image::CommitOptions {
+        &berth_engine::image::CommitOptions {
             changes: a.change,
             message: a.message,
             author: a.author,

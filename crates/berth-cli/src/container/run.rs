@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use berth_engine::image::PullDecision;
 use berth_engine::proto::Hello;
 use berth_engine::{CreateRequest, Engine, StartMode, Started};
 
@@ -11,54 +12,11 @@ use super::relay::{self, Ended, RelayOptions};
 use super::{AttachArgs, CreateArgs, Exit, RunArgs, StartArgs, engine};
 use crate::cli::Global;
 
-/// Makes sure the image is in the store, per --pull.
-fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
-    let store = e.store()?;
-    let have = match store.resolve(a.image()) {
-        Ok(img) => match &a.platform {
-            // A local image of another platform counts as missing, as in Docker.
-            Some(p) => {
-                let want: berth_image::Platform = p.parse()?;
-                let cfg = store.config_json(&img)?;
-                let field = |k: &str| {
-                    cfg.get(k)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let ok = want.matches(
-                    &field("os"),
-                    &field("architecture"),
-                    cfg.get("variant").and_then(|v| v.as_str()),
-                );
-                if !ok && a.pull == "never" {
-                    bail!(
-                        "image with reference {} was found but its platform ({}/{}) does not match the specified platform ({want})",
-                        a.image(),
-                        field("os"),
-                        field("architecture")
-                    );
-                }
-                ok
-            }
-            None => true,
-        },
-        Err(err) if err.kind() == berth_image::ErrorKind::NotFound => false,
-        Err(err) => return Err(err.into()),
-    };
-    let pull = match a.pull.as_str() {
-        "always" => true,
-        "missing" => !have,
-        "never" => {
-            if !have {
-                bail!("No such image: {}", a.image());
-            }
-            false
-        }
-        other => bail!("invalid pull policy {other:?}: use always, missing or never"),
-    };
-    if pull {
-        if !have && !a.more.quiet {
+/// Makes sure the image is in the store, per --pull (`_g`: the pull goes through `e`).
+fn ensure_image(_g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
+    let decision = e.pull_decision(a.image(), &a.pull, a.platform.as_deref())?;
+    if decision != PullDecision::UseLocal {
+        if decision == PullDecision::PullMissing && !a.more.quiet {
             eprintln!("Unable to find image '{}' locally", a.image());
         }
         let args = crate::registry::PullArgs {
@@ -68,7 +26,7 @@ fn ensure_image(g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
             all_tags: false,
             trust: crate::registry::ContentTrust::default(),
         };
-        crate::registry::pull_to(g, args, &mut std::io::stderr())?;
+        crate::registry::pull_to(e, args, &mut std::io::stderr())?;
     }
     Ok(())
 }

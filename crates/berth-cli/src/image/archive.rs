@@ -6,12 +6,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use berth_image::{ArchiveFormat, ImportOptions, Platform, Reference, Store};
+use berth_engine::Engine;
+use berth_engine::image::{ArchiveFormat, ImportOptions, Platform, Reference, check_import};
 
 use super::{ImportArgs, LoadArgs, SaveArgs};
 use crate::progress::LayerProgress;
 
-pub fn save(store: &Store, a: SaveArgs) -> anyhow::Result<ExitCode> {
+pub fn save(e: &Engine, a: SaveArgs) -> anyhow::Result<ExitCode> {
     let format = match a.format.as_str() {
         "docker" | "docker-archive" => ArchiveFormat::Docker,
         "oci" | "oci-archive" => ArchiveFormat::Oci,
@@ -26,8 +27,8 @@ pub fn save(store: &Store, a: SaveArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or(Path::new("."));
             let tmp = tempfile_in(dir, path)?;
             let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-            let res = store
-                .save(&a.images, format, BufWriter::with_capacity(1 << 20, f))
+            let res = e
+                .image_save(&a.images, format, BufWriter::with_capacity(1 << 20, f))
                 .map_err(anyhow::Error::from)
                 .and_then(|w| {
                     w.into_inner()
@@ -45,7 +46,7 @@ pub fn save(store: &Store, a: SaveArgs) -> anyhow::Result<ExitCode> {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
             let out = io::stdout().lock();
-            let mut w = store.save(&a.images, format, BufWriter::with_capacity(1 << 20, out))?;
+            let mut w = e.image_save(&a.images, format, BufWriter::with_capacity(1 << 20, out))?;
             w.flush()?;
         }
     }
@@ -60,13 +61,13 @@ fn tempfile_in(dir: &Path, target: &Path) -> anyhow::Result<std::path::PathBuf> 
     Ok(dir.join(format!(".{name}.tmp-{}", std::process::id())))
 }
 
-pub fn load(store: &Store, a: LoadArgs) -> anyhow::Result<ExitCode> {
+pub fn load(e: &Engine, a: LoadArgs) -> anyhow::Result<ExitCode> {
     let platform: Option<Platform> = a.platform.as_deref().map(str::parse).transpose()?;
     let progress = LayerProgress::new(a.quiet);
     let loaded = match &a.input {
         Some(p) => {
             let f = File::open(p).with_context(|| format!("open {}", p.display()))?;
-            store.load(
+            e.image_load(
                 BufReader::with_capacity(1 << 20, f),
                 platform.as_ref(),
                 &progress,
@@ -76,7 +77,7 @@ pub fn load(store: &Store, a: LoadArgs) -> anyhow::Result<ExitCode> {
             if io::stdin().is_terminal() {
                 bail!("requested load from stdin, but stdin is empty");
             }
-            store.load(
+            e.image_load(
                 BufReader::with_capacity(1 << 20, io::stdin().lock()),
                 platform.as_ref(),
                 &progress,
@@ -96,19 +97,13 @@ pub fn load(store: &Store, a: LoadArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
+pub fn import(e: &Engine, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let reference = a
         .reference
         .as_deref()
         .map(Reference::parse_tagged)
         .transpose()?;
-    if reference.as_ref().is_some_and(|r| r.digest().is_some()) {
-        bail!("import reference cannot carry a digest");
-    }
     let platform: Option<Platform> = a.platform.as_deref().map(str::parse).transpose()?;
-    if a.source.contains("://") {
-        bail!("importing from a URL is not supported: download the tarball and pass the file");
-    }
     let opts = ImportOptions {
         changes: a.change.clone(),
         message: a.message.clone(),
@@ -116,11 +111,12 @@ pub fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
         reference,
         source: a.source.clone(),
     };
+    check_import(&opts)?;
     let img = if a.source == "-" {
-        store.import(BufReader::with_capacity(1 << 20, io::stdin().lock()), &opts)?
+        e.image_import(BufReader::with_capacity(1 << 20, io::stdin().lock()), &opts)?
     } else {
         let f = File::open(&a.source).with_context(|| format!("open {}", a.source))?;
-        store.import(BufReader::with_capacity(1 << 20, f), &opts)?
+        e.image_import(BufReader::with_capacity(1 << 20, f), &opts)?
     };
     println!("{}", img.id);
     Ok(ExitCode::SUCCESS)

@@ -3,17 +3,19 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use berth_image::{RemoveEvent, Store};
+use berth_engine::Engine;
+use berth_engine::image::{PruneReport, RemoveEvent};
+use berth_engine::time::format_rfc3339;
 use serde_json::{Value, json};
 
 use super::{HistoryArgs, InspectArgs, PruneArgs, RmArgs, TagArgs};
 use crate::output::{Format, ago, human_size, print_error, print_rows, render};
 
-pub fn rm(store: &Store, a: RmArgs) -> anyhow::Result<ExitCode> {
+pub fn rm(e: &Engine, a: RmArgs) -> anyhow::Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     let mut out = std::io::stdout().lock();
     for name in &a.images {
-        match store.remove(name, a.force) {
+        match e.image_remove(name, a.force) {
             Ok(events) => {
                 for e in events {
                     match e {
@@ -32,16 +34,16 @@ pub fn rm(store: &Store, a: RmArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-pub fn tag(store: &Store, a: TagArgs) -> anyhow::Result<ExitCode> {
-    store.tag(&a.source, &a.target)?;
+pub fn tag(e: &Engine, a: TagArgs) -> anyhow::Result<ExitCode> {
+    e.image_tag(&a.source, &a.target)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn inspect(store: &Store, a: InspectArgs) -> anyhow::Result<ExitCode> {
+pub fn inspect(e: &Engine, a: InspectArgs) -> anyhow::Result<ExitCode> {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in &a.images {
-        match store.resolve(name).and_then(|img| store.inspect(&img)) {
+        match e.image_inspect(name) {
             Ok(v) => found.push(v),
             Err(e) => errors.push(e),
         }
@@ -80,9 +82,8 @@ fn pretty(v: &Value) -> anyhow::Result<String> {
     Ok(String::from_utf8(buf)?)
 }
 
-pub fn history(store: &Store, a: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let img = store.resolve(&a.image)?;
-    let rows = store.history(&img)?;
+pub fn history(e: &Engine, a: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let rows = e.image_history(&a.image)?;
     if a.quiet {
         let mut out = String::new();
         for r in &rows {
@@ -101,8 +102,8 @@ pub fn history(store: &Store, a: HistoryArgs) -> anyhow::Result<ExitCode> {
             }
             json!({
                 "ID": short_or_missing(r.id.as_deref(), a.no_trunc),
-                "CreatedSince": if a.human { ago(r.created) } else { berth_image::time::format_rfc3339(r.created, 0) },
-                "CreatedAt": berth_image::time::format_rfc3339(r.created, 0),
+                "CreatedSince": if a.human { ago(r.created) } else { format_rfc3339(r.created, 0) },
+                "CreatedAt": format_rfc3339(r.created, 0),
                 "CreatedBy": by,
                 "Size": if a.human { human_size(r.size) } else { r.size.to_string() },
                 "Comment": r.comment,
@@ -128,7 +129,7 @@ fn short_or_missing(id: Option<&str>, no_trunc: bool) -> String {
     }
 }
 
-pub fn prune(store: &Store, a: PruneArgs) -> anyhow::Result<ExitCode> {
+pub fn prune(e: &Engine, a: PruneArgs) -> anyhow::Result<ExitCode> {
     if !a.filter.is_empty() {
         anyhow::bail!("prune filters are not supported yet");
     }
@@ -142,7 +143,7 @@ pub fn prune(store: &Store, a: PruneArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let rep = store.prune(a.all)?;
+    let rep = e.image_prune(a.all)?;
     let mut out = String::new();
     deleted_images(&mut out, &rep);
     out.push_str(&format!(
@@ -154,7 +155,7 @@ pub fn prune(store: &Store, a: PruneArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Docker's "Deleted Images:" section (nothing when nothing was removed).
-pub(crate) fn deleted_images(out: &mut String, rep: &berth_image::PruneReport) {
+pub(crate) fn deleted_images(out: &mut String, rep: &PruneReport) {
     if rep.events.is_empty() {
         return;
     }

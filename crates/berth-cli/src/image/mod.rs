@@ -8,8 +8,6 @@ pub(crate) use manage::deleted_images;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use berth_image::Store;
 use clap::{Args, Subcommand};
 
 use crate::cli::Global;
@@ -168,23 +166,18 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-/// Open the store under the global data root.
-pub fn open_store(g: &Global) -> anyhow::Result<Store> {
-    Store::open(&g.root).with_context(|| format!("open image store under {}", g.root.display()))
-}
-
 pub fn run(g: &Global, cmd: ImageCommand) -> anyhow::Result<ExitCode> {
-    let store = || open_store(g);
+    let engine = || crate::container::engine(g);
     match cmd {
-        ImageCommand::Ls(a) => ls::run(&store()?, a),
-        ImageCommand::Rm(a) => manage::rm(&store()?, a),
-        ImageCommand::Tag(a) => manage::tag(&store()?, a),
-        ImageCommand::Inspect(a) => manage::inspect(&store()?, a),
-        ImageCommand::History(a) => manage::history(&store()?, a),
-        ImageCommand::Prune(a) => manage::prune(&store()?, a),
-        ImageCommand::Save(a) => archive::save(&store()?, a),
-        ImageCommand::Load(a) => archive::load(&store()?, a),
-        ImageCommand::Import(a) => archive::import(&store()?, a),
+        ImageCommand::Ls(a) => ls::run(&engine()?, a),
+        ImageCommand::Rm(a) => manage::rm(&engine()?, a),
+        ImageCommand::Tag(a) => manage::tag(&engine()?, a),
+        ImageCommand::Inspect(a) => manage::inspect(&engine()?, a),
+        ImageCommand::History(a) => manage::history(&engine()?, a),
+        ImageCommand::Prune(a) => manage::prune(&engine()?, a),
+        ImageCommand::Save(a) => archive::save(&engine()?, a),
+        ImageCommand::Load(a) => archive::load(&engine()?, a),
+        ImageCommand::Import(a) => archive::import(&engine()?, a),
         ImageCommand::Pull(a) => crate::registry::pull(g, a),
         ImageCommand::Push(a) => crate::registry::push(g, a),
     }
