@@ -4,6 +4,7 @@
 //! and orchestration call; every running container has its own monitor process
 //! (`monitor`, the `berth-monitor` binary), so no Berth process is a single point of failure.
 
+pub mod attach;
 mod cancel;
 pub mod config;
 pub mod container;
@@ -39,6 +40,7 @@ mod update;
 pub mod voldriver;
 pub mod volumes;
 
+pub use attach::{AttachStreams, Attachment};
 pub use cancel::Cancel;
 pub use container::{Container, Health, State, Status};
 pub use engine::{Engine, exit_code_for, monitor_alive};

@@ -1,13 +1,11 @@
 //! Reading a container's log (`berth logs`): tail, since/until, follow.
 
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use crate::cancel::Cancel;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::logfile::{self, Record};
-use crate::proto::{self, Hello};
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -86,33 +84,5 @@ impl Engine {
             }
             cancel.sleep(Duration::from_millis(100), "logs")?;
         }
-    }
-
-    /// Connects to a running (or attach-waiting) container's monitor.
-    pub fn attach(&self, key: &str, hello: &Hello) -> Result<(UnixStream, crate::Container)> {
-        let c = self.container(key)?;
-        crate::proto::check_monitor(c.state.monitor_proto, &c.name)?;
-        let sock = self.paths.attach_socket(&c.id);
-        let s = crate::paths::Paths::with_socket_path(&sock, |p| UnixStream::connect(p)).map_err(
-            |e| {
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                ) {
-                    Error::Conflict(format!(
-                        "you cannot attach to a stopped container, start it first ({})",
-                        c.name
-                    ))
-                } else {
-                    Error::io(format!("connect to {}", sock.display()), e)
-                }
-            },
-        )?;
-        let body = serde_json::to_vec(hello)
-            .map_err(|e| Error::Internal(format!("encode attach request: {e}")))?;
-        use std::io::Write;
-        (&s).write_all(&proto::client_frame(proto::HELLO, &body))
-            .map_err(|e| Error::io("send the attach request", e))?;
-        Ok((s, c))
     }
 }

@@ -1,12 +1,12 @@
 //! The client side of attach: our terminal (or pipes) to and from a container's monitor,
 //! with raw mode, window sizes, docker's detach keys (ctrl-p ctrl-q) and signal proxying.
 
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
-use anyhow::{Context, Result};
-use berth_engine::proto;
+use anyhow::Result;
+use berth_engine::Attachment;
+use berth_engine::attach::Output;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -69,24 +69,29 @@ pub struct RelayOptions<'a> {
     pub start: bool,
 }
 
-fn send(sock: &UnixStream, kind: u8, payload: &[u8]) -> Result<()> {
-    (&*sock)
-        .write_all(&proto::client_frame(kind, payload))
-        .context("send to the container's monitor")
+nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
+
+/// The size of the terminal on `fd` (rows, columns), if it is one.
+pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills the winsize we own; the descriptor is borrowed for the call.
+    unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) }.ok()?;
+    (ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
-fn resize(sock: &UnixStream) {
-    let stdout = std::io::stdout();
-    let fd = stdout.as_fd();
-    if let Some((r, c)) = berth_runtime::get_size(fd) {
-        let mut p = r.to_be_bytes().to_vec();
-        p.extend_from_slice(&c.to_be_bytes());
-        let _ = send(sock, proto::RESIZE, &p);
+fn resize(a: &Attachment) {
+    if let Some((r, c)) = window_size(std::io::stdout().as_fd()) {
+        let _ = a.resize(r, c);
     }
 }
 
 /// Relays until the container exits or the user detaches.
-pub fn relay(sock: UnixStream, o: RelayOptions<'_>) -> Result<Ended> {
+pub fn relay(mut sock: Attachment, o: RelayOptions<'_>) -> Result<Ended> {
     let stdin = std::io::stdin();
     let stdin_fd = stdin.as_fd();
     let is_tty = termios::tcgetattr(stdin_fd).is_ok();
@@ -117,11 +122,10 @@ pub fn relay(sock: UnixStream, o: RelayOptions<'_>) -> Result<Ended> {
         resize(&sock);
     }
     if o.start {
-        send(&sock, proto::START, &[])?;
+        sock.start()?;
     }
     let mut stdin_open = o.stdin;
     let mut inbuf = vec![0u8; 32 * 1024];
-    let mut frames = Vec::new();
     let mut matched = 0usize;
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
@@ -163,7 +167,7 @@ pub fn relay(sock: UnixStream, o: RelayOptions<'_>) -> Result<Ended> {
             match nix::unistd::read(stdin_fd, &mut inbuf) {
                 Ok(0) => {
                     stdin_open = false;
-                    send(&sock, proto::STDIN_CLOSE, &[])?;
+                    sock.close_stdin()?;
                 }
                 Ok(n) => {
                     let data = &inbuf[..n];
@@ -179,39 +183,28 @@ pub fn relay(sock: UnixStream, o: RelayOptions<'_>) -> Result<Ended> {
                             }
                         }
                     }
-                    send(&sock, proto::STDIN, data)?;
+                    sock.send_stdin(data)?;
                 }
                 Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
                 Err(_) => stdin_open = false,
             }
         }
         if ready[0] {
-            let n = match (&sock).read(&mut inbuf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => 0,
-            };
-            if n == 0 {
+            let Some(frames) = sock.read()? else {
                 let _ = out.flush();
                 return Ok(Ended::Closed);
-            }
-            frames.extend_from_slice(&inbuf[..n]);
-            for (stream, payload) in proto::take_stream_frames(&mut frames) {
-                match stream {
-                    proto::STDOUT => {
-                        out.write_all(&payload)?;
+            };
+            for f in frames {
+                match f {
+                    Output::Stdout(data) => {
+                        out.write_all(&data)?;
                         out.flush()?;
                     }
-                    proto::STDERR => {
-                        err.write_all(&payload)?;
+                    Output::Stderr(data) => {
+                        err.write_all(&data)?;
                         err.flush()?;
                     }
-                    proto::EXIT if payload.len() == 4 => {
-                        return Ok(Ended::Exited(i32::from_be_bytes([
-                            payload[0], payload[1], payload[2], payload[3],
-                        ])));
-                    }
-                    _ => {}
+                    Output::Exit(code) => return Ok(Ended::Exited(code)),
                 }
             }
         }

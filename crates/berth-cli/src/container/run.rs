@@ -4,8 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use berth_engine::AttachStreams;
 use berth_engine::image::PullDecision;
-use berth_engine::proto::Hello;
 use berth_engine::{CreateRequest, Engine, StartMode, Started};
 
 use super::relay::{self, Ended, RelayOptions};
@@ -109,11 +109,11 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
         .map(|s| s.to_ascii_lowercase())
         .collect();
     let want = |s: &str| streams.is_empty() || streams.iter().any(|x| x == s);
-    let hello = Hello {
+    let hello = AttachStreams {
         stdin: c.interactive,
         stdout: want("stdout"),
         stderr: want("stderr"),
-        want_exit: true,
+        exit_code: true,
     };
     match e.start(&container.id, StartMode::OnAttach) {
         Ok(Started::Created) | Ok(Started::Running(_)) => {}
@@ -124,8 +124,8 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
             return Err(fail(err.into()));
         }
     }
-    let (sock, _) = e
-        .attach(&container.id, &hello)
+    let sock = e
+        .attach(&container.id, hello)
         .map_err(|err| fail(err.into()))?;
     let ended = relay::relay(
         sock,
@@ -162,17 +162,17 @@ pub fn start(g: &Global, a: StartArgs) -> Result<ExitCode> {
             bail!("you cannot start and attach multiple containers at once");
         }
         let c = e.container(&a.containers[0])?;
-        let hello = Hello {
+        let hello = AttachStreams {
             stdin: a.interactive && c.config.open_stdin,
             stdout: true,
             stderr: true,
-            want_exit: true,
+            exit_code: true,
         };
         match e.start(&c.id, StartMode::OnAttach) {
             Ok(_) => {}
             Err(err) => return Err(err.into()),
         }
-        let (sock, _) = e.attach(&c.id, &hello)?;
+        let sock = e.attach(&c.id, hello)?;
         let ended = relay::relay(
             sock,
             RelayOptions {
@@ -209,13 +209,13 @@ pub fn attach(g: &Global, a: AttachArgs) -> Result<ExitCode> {
     if !c.state.status.is_live() {
         bail!("you cannot attach to a stopped container, start it first");
     }
-    let hello = Hello {
+    let hello = AttachStreams {
         stdin: !a.no_stdin && c.config.open_stdin,
         stdout: true,
         stderr: true,
-        want_exit: true,
+        exit_code: true,
     };
-    let (sock, _) = e.attach(&c.id, &hello).context("attach")?;
+    let sock = e.attach(&c.id, hello).context("attach")?;
     let ended = relay::relay(
         sock,
         RelayOptions {
