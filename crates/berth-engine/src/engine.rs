@@ -125,10 +125,12 @@ pub fn monitor_alive(pid: i32, start: u64) -> bool {
     pid > 0 && berth_runtime::util::process_alive(pid, start)
 }
 
-/// Maps an error to the exit code `berth` uses: 125 for Berth's own errors, as docker.
+/// Maps an error to the exit code `berth` uses: Docker's 127 (not found) or 126 (cannot
+/// execute) for a process that could not be executed, else 125 for Berth's own errors.
 pub fn exit_code_for(e: &Error) -> i32 {
     match e {
-        Error::StartFailed { code, .. } => *code,
+        Error::StartFailed { code, .. } | Error::ExecFailed { code, .. } => *code,
+        Error::Runtime(r) => r.exec_exit_code().unwrap_or(125),
         _ => 125,
     }
 }

@@ -63,6 +63,10 @@ pub enum Error {
     /// (126: cannot execute, 127: not found, else 125).
     #[error("{msg}")]
     StartFailed { code: i32, msg: String },
+    /// An exec'd process could not start: `code` is docker's exit code for it (126: cannot
+    /// execute, 127: not found).
+    #[error("{msg}")]
+    ExecFailed { code: i32, msg: String },
     /// A long call ended by its `Cancel` token.
     #[error("{0}: cancelled")]
     Cancelled(String),
@@ -81,7 +85,7 @@ impl Error {
             Error::Invalid { .. } | Error::InvalidValue(_) => ErrorKind::Invalid,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Unavailable(_) | Error::Cancelled(_) => ErrorKind::Unavailable,
-            Error::StartFailed { .. } => ErrorKind::Invalid,
+            Error::StartFailed { .. } | Error::ExecFailed { .. } => ErrorKind::Invalid,
             Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }

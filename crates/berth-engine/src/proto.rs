@@ -23,6 +23,18 @@ pub const VERSION: u32 = 2;
 /// The oldest monitor protocol this berth can still talk to.
 pub const OLDEST: u32 = 1;
 
+/// Checks the `--proto` that a starter passed to this berth-monitor (a container's monitor
+/// or an exec helper): they must come from the same build.
+pub(crate) fn check_starter(starter: u32) -> Result<()> {
+    if starter != VERSION {
+        return Err(Error::Unsupported(format!(
+            "this berth-monitor speaks protocol {VERSION}, its starter {starter}: install berth \
+             and berth-monitor from the same build"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that a client of this berth can talk to a monitor that recorded `recorded`
 /// (0: a monitor from before versions, which speaks 1).
 pub fn check_monitor(recorded: u32, container: &str) -> Result<()> {

@@ -9,7 +9,7 @@ use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -187,9 +187,10 @@ pub(crate) fn spawn(
 
 /// Helpers this process started and has not waited for. A long-running caller (a server)
 /// would otherwise collect a zombie for every monitor that ends; each spawn reaps those
-/// that have ended, without touching children that are not ours.
-#[derive(Default)]
-pub(crate) struct Children(Mutex<Vec<i32>>);
+/// that have ended, without touching children that are not ours. Clones share the list
+/// (an exec process hands its helper over when dropped unwaited).
+#[derive(Default, Clone)]
+pub(crate) struct Children(Arc<Mutex<Vec<i32>>>);
 
 impl Children {
     fn list(&self) -> std::sync::MutexGuard<'_, Vec<i32>> {

@@ -10,7 +10,36 @@ use nix::sys::socket::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, ExecFailure, Result};
+
+/// Why a forked child failed, in a form that keeps what callers act on: an exec failure
+/// stays typed (its exit code is 126 or 127), anything else is its message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Failure {
+    Exec { path: String, cause: ExecFailure },
+    Other(String),
+}
+
+impl From<&Error> for Failure {
+    fn from(e: &Error) -> Failure {
+        match e {
+            Error::Exec { path, cause } => Failure::Exec {
+                path: path.clone(),
+                cause: cause.clone(),
+            },
+            other => Failure::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Error {
+        match f {
+            Failure::Exec { path, cause } => Error::Exec { path, cause },
+            Failure::Other(m) => Error::Init(m),
+        }
+    }
+}
 
 /// Messages exchanged during container creation and exec.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -33,7 +62,7 @@ pub enum Msg {
     /// is about to run.
     Ready,
     /// Any child → runtime: setup failed.
-    Failed(String),
+    Failed(Failure),
 }
 
 /// One end of the channel.
@@ -125,7 +154,7 @@ impl Channel {
     /// Receives and requires a message (EOF is an error naming `waiting_for`).
     pub fn expect(&self, waiting_for: &str) -> Result<(Msg, Option<OwnedFd>)> {
         match self.recv()? {
-            Some((Msg::Failed(e), _)) => Err(Error::Init(e)),
+            Some((Msg::Failed(f), _)) => Err(f.into()),
             Some(m) => Ok(m),
             None => Err(Error::Init(format!(
                 "container init exited before {waiting_for}"
@@ -149,8 +178,20 @@ mod tests {
         let (m, fd) = b.recv().unwrap().unwrap();
         assert_eq!(m, Msg::Console("/dev/pts/0".into()));
         assert!(fd.is_some());
-        a.send(&Msg::Failed("boom".into())).unwrap();
+        a.send(&Msg::Failed(Failure::Other("boom".into()))).unwrap();
         assert_eq!(b.expect("x").unwrap_err().to_string(), "boom");
+        // An exec failure arrives typed, with the message users see.
+        let e = Error::Exec {
+            path: "nope".into(),
+            cause: ExecFailure::NotInPath,
+        };
+        a.send(&Msg::Failed(Failure::from(&e))).unwrap();
+        let got = b.expect("x").unwrap_err();
+        assert_eq!(got.exec_exit_code(), Some(127));
+        assert_eq!(
+            got.to_string(),
+            "exec: \"nope\": executable file not found in $PATH"
+        );
         drop(a);
         assert!(b.recv().unwrap().is_none());
     }

@@ -105,7 +105,7 @@ impl Runtime {
     pub fn create(&self, id: &str, o: &CreateOptions) -> Result<Created> {
         util::trace("create: start");
         validate_id(id)?;
-        let status = util::self_status();
+        let status = util::self_status()?;
         if status.threads > 1 {
             return Err(Error::MultiThreaded(status.threads));
         }

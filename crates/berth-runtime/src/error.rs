@@ -17,6 +17,54 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// Why the container's process could not be executed (`Error::Exec`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ExecFailure {
+    /// A bare name that no directory of $PATH holds as an executable file.
+    NotInPath,
+    /// The path does not exist (ENOENT).
+    NotFound,
+    /// The path may not be executed (EACCES).
+    PermissionDenied,
+    /// The path is a directory.
+    IsDirectory,
+    /// Any other reason, as the system describes it.
+    Other(String),
+}
+
+impl std::fmt::Display for ExecFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExecFailure::NotInPath => "executable file not found in $PATH",
+            ExecFailure::NotFound => "no such file or directory",
+            ExecFailure::PermissionDenied => "permission denied",
+            ExecFailure::IsDirectory => "is a directory",
+            ExecFailure::Other(m) => m,
+        })
+    }
+}
+
+impl ExecFailure {
+    /// The failure for an errno of execve(2) or stat(2).
+    pub fn from_errno(errno: i32, other: impl FnOnce() -> String) -> ExecFailure {
+        match errno {
+            libc::ENOENT => ExecFailure::NotFound,
+            libc::EACCES => ExecFailure::PermissionDenied,
+            libc::EISDIR => ExecFailure::IsDirectory,
+            _ => ExecFailure::Other(other()),
+        }
+    }
+
+    /// Docker's exit code for it: 127 when the command is not found, 126 when it cannot be
+    /// executed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExecFailure::NotInPath | ExecFailure::NotFound => 127,
+            _ => 126,
+        }
+    }
+}
+
 /// Errors of the runtime library. Messages name the object they are about.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -56,6 +104,9 @@ pub enum Error {
     /// An error reported by the container's init process.
     #[error("{0}")]
     Init(String),
+    /// The process's executable could not be executed.
+    #[error("exec: {path:?}: {cause}")]
+    Exec { path: String, cause: ExecFailure },
     /// A setting the host does not let this process apply (e.g. missing CAP_SYS_RESOURCE).
     #[error("{setting}: {msg}")]
     NotPermitted { setting: String, msg: String },
@@ -77,10 +128,20 @@ impl Error {
                 ErrorKind::Invalid
             }
             Error::NotPermitted { .. } | Error::MultiThreaded(_) => ErrorKind::Unavailable,
+            Error::Exec { .. } => ErrorKind::Invalid,
             Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }
             _ => ErrorKind::Internal,
+        }
+    }
+
+    /// Docker's exit code when this error is the process failing to execute (127 not
+    /// found, 126 cannot execute); None for every other error.
+    pub fn exec_exit_code(&self) -> Option<i32> {
+        match self {
+            Error::Exec { cause, .. } => Some(cause.exit_code()),
+            _ => None,
         }
     }
 

@@ -60,7 +60,7 @@ impl Container {
                 op: "exec (it must be running)",
             });
         }
-        let self_status = util::self_status();
+        let self_status = util::self_status()?;
         if self_status.threads > 1 {
             return Err(Error::MultiThreaded(self_status.threads));
         }
@@ -147,7 +147,7 @@ impl Container {
                     }
                     None => console = Some(fd),
                 },
-                Ok(Some((Msg::Failed(e), _))) => break Err(Error::Init(e)),
+                Ok(Some((Msg::Failed(f), _))) => break Err(f.into()),
                 Ok(Some((m, _))) => {
                     break Err(Error::Init(format!("unexpected message {m:?} from exec")));
                 }

@@ -55,7 +55,7 @@ pub(crate) fn child_exit(ch: &Channel, res: Result<()>) -> ! {
     let code = match res {
         Ok(()) => 0,
         Err(e) => {
-            let _ = ch.send(&Msg::Failed(e.to_string()));
+            let _ = ch.send(&Msg::Failed((&e).into()));
             1
         }
     };
@@ -178,11 +178,7 @@ fn container_init(a: &InitArgs) -> ! {
     };
     // Created: from here on the runtime may be gone, so errors go to the container's stderr.
     let err = after_start(a, &prepared).unwrap_err();
-    let code = match &err {
-        Error::Init(m) if m.contains("no such file") || m.contains("not found") => 127,
-        Error::Init(m) if m.contains("permission denied") => 126,
-        _ => 1,
-    };
+    let code = err.exec_exit_code().unwrap_or(1);
     let _ = writeln!(std::io::stderr(), "berth-runtime: {err}");
     // SAFETY: ends the forked init without running the runtime's destructors.
     unsafe { libc::_exit(code) }

@@ -34,7 +34,7 @@ pub mod util;
 pub use cgroups::{CgroupMode, Layout, Stats};
 pub use console::{get_size, set_size};
 pub use create::{CreateOptions, Created};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ExecFailure, Result};
 pub use exec::{ExecOptions, Execed};
 pub use state::{Container, Runtime, Saved, Status, validate_id};
 

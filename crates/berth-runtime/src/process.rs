@@ -12,7 +12,7 @@ use std::str::FromStr;
 use caps::{CapSet, Capability as Cap, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimitType, Process};
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, ExecFailure, Result};
 use crate::seccomp;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -182,17 +182,20 @@ fn set_affinity(list: &str) -> Result<()> {
 
 /// The executable `arg0` resolves to with `env`'s PATH, checked for existence.
 pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
-    let not_found = || {
-        Error::Init(format!(
-            "exec: {arg0:?}: executable file not found in $PATH"
-        ))
+    let failed = |cause| Error::Exec {
+        path: arg0.to_string(),
+        cause,
     };
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        let meta = std::fs::metadata(&p)
-            .map_err(|e| Error::Init(format!("exec: {arg0:?}: {}", lower(&e))))?;
+        let meta = std::fs::metadata(&p).map_err(|e| {
+            failed(ExecFailure::from_errno(
+                e.raw_os_error().unwrap_or(0),
+                || e.to_string(),
+            ))
+        })?;
         if meta.is_dir() {
-            return Err(Error::Init(format!("exec: {arg0:?}: is a directory")));
+            return Err(failed(ExecFailure::IsDirectory));
         }
         return Ok(p);
     }
@@ -210,15 +213,7 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
             return Ok(cand);
         }
     }
-    Err(not_found())
-}
-
-fn lower(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) => "no such file or directory".into(),
-        Some(libc::EACCES) => "permission denied".into(),
-        _ => e.to_string(),
-    }
+    Err(failed(ExecFailure::NotInPath))
 }
 
 /// What `finalize` needs besides the process.
@@ -342,15 +337,10 @@ fn exec(exe: &Path, p: &Process) -> Result<Infallible> {
     let path = CString::new(exe.as_os_str().as_bytes())
         .map_err(|_| Error::spec("process.args", "executable path contains NUL"))?;
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
-    let what = match e {
-        nix::errno::Errno::ENOENT => "no such file or directory".to_string(),
-        nix::errno::Errno::EACCES => "permission denied".to_string(),
-        other => other.desc().to_lowercase(),
-    };
-    Err(Error::Init(format!(
-        "exec: {:?}: {what}",
-        exe.display().to_string()
-    )))
+    Err(Error::Exec {
+        path: exe.display().to_string(),
+        cause: ExecFailure::from_errno(e as i32, || e.desc().to_lowercase()),
+    })
 }
 
 /// The home directory of `uid` from the container's /etc/passwd, or "/".

@@ -64,25 +64,41 @@ pub struct SelfStatus {
     pub ignored_signals: u64,
 }
 
-/// Reads /proc/self/status once.
-pub fn self_status() -> SelfStatus {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// What reading /proc/self/status is for, in its errors.
+const STATUS_CONTEXT: &str =
+    "read /proc/self/status (to check that this process is single-threaded)";
+
+/// Reads /proc/self/status once. Fails when it cannot be read or has no thread count: the
+/// callers must then not fork (a process that may have other threads is not safe to fork).
+pub fn self_status() -> Result<SelfStatus> {
+    let text = std::fs::read_to_string("/proc/self/status").ctx(|| STATUS_CONTEXT)?;
+    parse_self_status(&text)
+}
+
+fn parse_self_status(text: &str) -> Result<SelfStatus> {
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
             .map(str::trim)
     };
-    SelfStatus {
-        threads: field("Threads:").and_then(|v| v.parse().ok()).unwrap_or(1),
+    let threads = field("Threads:")
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "no valid Threads: line")
+        })
+        .ctx(|| STATUS_CONTEXT)?;
+    Ok(SelfStatus {
+        threads,
         ignored_signals: field("SigIgn:")
             .and_then(|v| u64::from_str_radix(v, 16).ok())
             .unwrap_or(u64::MAX),
-    }
+    })
 }
 
 /// The number of threads of this process.
-pub fn thread_count() -> usize {
-    self_status().threads
+pub fn thread_count() -> Result<usize> {
+    Ok(self_status()?.threads)
 }
 
 /// Writes a file atomically: temp file in the same directory, fsync, rename (mode 0644).
@@ -217,6 +233,17 @@ mod tests {
         let st = proc_stat(me).unwrap();
         assert!(process_alive(me, st.start_time));
         assert!(!process_alive(me, st.start_time + 1));
+    }
+
+    #[test]
+    fn self_status_fails_closed() {
+        let st = parse_self_status("Name:\tx\nThreads:\t3\nSigIgn:\t0000000000001000\n").unwrap();
+        assert_eq!(st.threads, 3);
+        assert_eq!(st.ignored_signals, 0x1000);
+        // Without a thread count the caller must not fork: an error, never "1 thread".
+        assert!(parse_self_status("Name:\tx\n").is_err());
+        assert!(parse_self_status("Threads:\tmany\n").is_err());
+        assert!(self_status().unwrap().threads >= 1);
     }
 
     #[test]

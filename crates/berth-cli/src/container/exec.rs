@@ -1,15 +1,19 @@
-//! `exec`: a process in a running container, through the runtime library (this process is
-//! single-threaded here, which the library requires for forking).
+//! `exec`: a process in a running container, run by the engine (`Engine::exec`); with -t,
+//! its terminal relayed to ours in raw mode. Without -t the process writes to our stdout and
+//! stderr itself (the descriptors are handed on).
 
-use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use berth_engine::Status;
-use berth_runtime::{ExecOptions, Runtime, supervise};
+use anyhow::{Result, bail};
+use berth_engine::{ExecConfig, ExecIo, ExecProcess};
 use clap::Args;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use super::relay::{SIGNALS, raw_mode, window_size};
 use super::{Exit, engine};
 use crate::cli::Global;
 
@@ -47,133 +51,170 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-fn fail(code: u8, msg: String) -> anyhow::Error {
+fn fail(code: i32, msg: String) -> anyhow::Error {
     eprintln!("{msg}");
-    anyhow::Error::new(Exit(code))
+    anyhow::Error::new(Exit(code.clamp(0, 255) as u8))
 }
 
 pub fn exec(g: &Global, a: ExecArgs) -> Result<ExitCode> {
     let e = engine(g)?;
-    let c = e.container(&a.container)?;
-    match c.state.status {
-        Status::Running => {}
-        Status::Paused => bail!(
-            "container {} is paused, unpause the container before exec",
-            c.id
-        ),
-        _ => bail!("container {} is not running", c.id),
-    }
-    if a.tty && a.interactive && nix::sys::termios::tcgetattr(std::io::stdin()).is_err() {
+    let stdin = std::io::stdin();
+    if a.tty && a.interactive && nix::sys::termios::tcgetattr(stdin.as_fd()).is_err() {
         bail!("the input device is not a TTY");
     }
-    let bundle = e.paths.bundle(&c.id).join("config.json");
-    let spec = berth_runtime::spec::parse_spec(
-        &std::fs::read(&bundle).with_context(|| format!("read {}", bundle.display()))?,
-    )?;
-    let mut p = spec
-        .process()
-        .clone()
-        .context("the container has no process")?;
-    p.set_args(Some(a.command.clone()));
-    p.set_terminal(Some(a.tty));
-    // The terminal gets our window size before the process runs (not after, when a quick
-    // `stty size` would already have read 0 0).
-    let size = a
-        .tty
-        .then(|| berth_runtime::get_size(std::os::fd::AsFd::as_fd(&std::io::stdin())))
-        .flatten()
-        .filter(|(r, c)| *r > 0 && *c > 0);
-    p.set_console_size(size.and_then(|(rows, cols)| {
-        oci_spec::runtime::BoxBuilder::default()
-            .height(u64::from(rows))
-            .width(u64::from(cols))
-            .build()
-            .ok()
-    }));
-    let mut env = p.env().clone().unwrap_or_default();
-    let mut extra = Vec::new();
+    let mut env = Vec::new();
     for f in &a.env_file {
-        extra.extend(super::envfile::env_file(f)?);
+        env.extend(super::envfile::env_file(f)?);
     }
     for v in &a.env {
-        if let Some(v) = super::envfile::env_entry(v)? {
-            extra.push(v);
-        }
+        env.extend(super::envfile::env_entry(v)?);
     }
-    for v in extra {
-        let key = v.split('=').next().unwrap_or("").to_string();
-        env.retain(|x| x.split('=').next() != Some(key.as_str()));
-        env.push(v);
-    }
-    p.set_env(Some(env));
-    if let Some(w) = &a.workdir {
-        if !w.starts_with('/') {
-            bail!("the working directory '{w}' is invalid, it needs to be an absolute path");
-        }
-        p.set_cwd(PathBuf::from(w));
-    }
-    if let Some(u) = &a.user {
-        let (uid, gid, groups) = berth_engine::spec::resolve_user(u, &e.paths.rootfs(&c.id), &[])?;
-        p.user_mut().set_uid(uid);
-        p.user_mut().set_gid(gid);
-        p.user_mut().set_additional_gids(Some(groups));
-    }
-    if a.privileged {
-        let all: oci_spec::runtime::Capabilities = berth_runtime::features::all_capabilities();
-        let mut caps = p.capabilities().clone().unwrap_or_default();
-        caps.set_bounding(Some(all.clone()));
-        caps.set_effective(Some(all.clone()));
-        caps.set_permitted(Some(all.clone()));
-        p.set_capabilities(Some(caps));
-    }
-    let devnull = std::fs::File::open("/dev/null")?;
-    let stdio = if a.detach {
-        Some([
-            devnull.as_raw_fd(),
-            devnull.as_raw_fd(),
-            devnull.as_raw_fd(),
-        ])
-    } else if !a.interactive && !a.tty {
-        Some([devnull.as_raw_fd(), 1, 2])
-    } else {
-        None
+    let cfg = ExecConfig {
+        cmd: a.command.clone(),
+        env,
+        user: a.user.clone(),
+        working_dir: a.workdir.clone(),
+        privileged: a.privileged,
+        tty: a.tty,
+        // The terminal gets our window size before the process runs (not after, when a
+        // quick `stty size` would already have read 0 0).
+        console_size: a.tty.then(|| window_size(stdin.as_fd())).flatten(),
+        detach: a.detach,
     };
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let io = if a.detach {
+        ExecIo::default()
+    } else {
+        ExecIo {
+            stdin: a.interactive.then(|| stdin.as_fd()),
+            stdout: Some(stdout.as_fd()),
+            stderr: Some(stderr.as_fd()),
+        }
+    };
+    // Blocked before the process starts, so that none is lost; read from a signalfd.
+    let mut set = SigSet::empty();
+    // As attach's, and SIGCONT too (as `docker exec` passes it on).
+    for s in SIGNALS.into_iter().chain([Signal::SIGCONT]) {
+        set.add(s);
+    }
     let old = if a.detach {
         None
     } else {
-        Some(supervise::block_signals()?)
+        Some(set.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)?)
     };
-    let rt = Runtime::new(e.paths.runtime_root())?;
-    let rc = rt.load(&c.id)?;
-    let ex = match rc.exec(&ExecOptions {
-        process: p,
-        console_socket: None,
-        keep_console: a.tty && !a.detach,
-        pid_file: None,
-        preserve_fds: 0,
-        stdio,
-    }) {
-        Ok(x) => x,
-        Err(err) => {
-            let msg = err.to_string();
-            let code = berth_engine::monitor::start_failure_code(&msg);
-            let code = if code == 125 { 126 } else { code };
+    let p = match e.exec(&a.container, &cfg, io) {
+        Ok(p) => p,
+        Err(berth_engine::Error::ExecFailed { code, msg }) => {
             return Err(fail(
-                code as u8,
+                code,
                 format!("OCI runtime exec failed: exec failed: {msg}: unknown"),
             ));
         }
+        Err(err) => return Err(err.into()),
     };
     if a.detach {
         return Ok(ExitCode::SUCCESS);
     }
-    let code = supervise::supervise(ex.pid, ex.console)?;
+    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    let code = supervise(&p, &sfd, a.interactive)?;
+    drop(sfd);
     if let Some(m) = old {
-        let _ = nix::sys::signal::sigprocmask(
-            nix::sys::signal::SigmaskHow::SIG_SETMASK,
-            Some(&m),
-            None,
-        );
+        m.thread_set_mask()?;
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// Until the process exits: signals to it, and with a terminal, its output to our stdout
+/// and (with -i) our stdin to it. Returns its exit code.
+fn supervise(p: &ExecProcess, sfd: &SignalFd, interactive: bool) -> Result<i32> {
+    let stdin = std::io::stdin();
+    let stdin_fd = stdin.as_fd();
+    let master = p.console();
+    let _raw = match master {
+        Some(_) if interactive => raw_mode()?,
+        _ => None,
+    };
+    let mut to_master = match master {
+        Some(m) => Some(std::fs::File::from(m.try_clone_to_owned()?)),
+        None => None,
+    };
+    let mut stdin_open = interactive && master.is_some();
+    let mut master_open = master.is_some();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut out = std::io::stdout();
+    loop {
+        let mut fds = vec![
+            PollFd::new(p.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
+        let mi = watch(&mut fds, master.filter(|_| master_open));
+        let si = watch(&mut fds, Some(stdin_fd).filter(|_| stdin_open));
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready = |i: Option<usize>| {
+            i.and_then(|i| fds[i].revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (exit_ready, sig_ready) = (ready(Some(0)), ready(Some(1)));
+        let (master_ready, stdin_ready) = (ready(mi), ready(si));
+        drop(fds);
+        if master_ready && let Some(m) = master {
+            master_open = pump(m, &mut out, &mut buf);
+        }
+        if stdin_ready && let Some(w) = &mut to_master {
+            stdin_open = pump(stdin_fd, w, &mut buf);
+        }
+        if sig_ready {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGWINCH) => {
+                        if let Some((r, c)) = window_size(stdin_fd) {
+                            let _ = p.resize(r, c);
+                        }
+                    }
+                    // The process may have exited meanwhile: its code comes next.
+                    Ok(sig) => {
+                        let _ = p.signal(sig);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        if exit_ready && let Some(code) = p.try_wait()? {
+            // What it wrote to its terminal before exiting is still in the pty.
+            if let Some(m) = master.filter(|_| master_open) {
+                drain(m, &mut out, &mut buf);
+            }
+            return Ok(code);
+        }
+    }
+}
+
+/// Adds `fd` to the poll set; its index there.
+fn watch<'a>(fds: &mut Vec<PollFd<'a>>, fd: Option<BorrowedFd<'a>>) -> Option<usize> {
+    fds.push(PollFd::new(fd?, PollFlags::POLLIN));
+    Some(fds.len() - 1)
+}
+
+/// Copies what `from` has to `to`; false once `from` is finished (or `to` is gone).
+fn pump(from: BorrowedFd<'_>, to: &mut dyn Write, buf: &mut [u8]) -> bool {
+    match nix::unistd::read(from, buf) {
+        Ok(0) => false,
+        Ok(n) => to.write_all(&buf[..n]).and_then(|_| to.flush()).is_ok(),
+        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => true,
+        Err(_) => false,
+    }
+}
+
+/// Copies what is left in the pty once the process has exited.
+fn drain(m: BorrowedFd<'_>, out: &mut dyn Write, buf: &mut [u8]) {
+    loop {
+        let mut fds = [PollFd::new(m, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(n) if n > 0 && pump(m, out, buf) => {}
+            _ => return,
+        }
+    }
 }

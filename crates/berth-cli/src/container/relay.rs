@@ -22,7 +22,20 @@ pub enum Ended {
     Closed,
 }
 
-struct Raw {
+/// The signals a client handles: SIGWINCH (a terminal's new size) and those it proxies to
+/// the container's process.
+pub const SIGNALS: [Signal; 7] = [
+    Signal::SIGWINCH,
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// Our terminal (stdin) in raw mode, restored when dropped.
+pub struct Raw {
     saved: Termios,
 }
 
@@ -30,6 +43,18 @@ impl Drop for Raw {
     fn drop(&mut self) {
         let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }
+}
+
+/// Puts stdin in raw mode when it is a terminal (None when it is not).
+pub fn raw_mode() -> Result<Option<Raw>> {
+    let stdin = std::io::stdin();
+    let Ok(saved) = termios::tcgetattr(stdin.as_fd()) else {
+        return Ok(None);
+    };
+    let mut raw = saved.clone();
+    termios::cfmakeraw(&mut raw);
+    termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)?;
+    Ok(Some(Raw { saved }))
 }
 
 /// Parses docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-x") into bytes.
@@ -94,26 +119,9 @@ fn resize(a: &Attachment) {
 pub fn relay(mut sock: Attachment, o: RelayOptions<'_>) -> Result<Ended> {
     let stdin = std::io::stdin();
     let stdin_fd = stdin.as_fd();
-    let is_tty = termios::tcgetattr(stdin_fd).is_ok();
-    let _raw = if o.tty && o.stdin && is_tty {
-        let saved = termios::tcgetattr(stdin_fd)?;
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(stdin_fd, SetArg::TCSANOW, &raw)?;
-        Some(Raw { saved })
-    } else {
-        None
-    };
+    let _raw = if o.tty && o.stdin { raw_mode()? } else { None };
     let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGWINCH,
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
+    for s in SIGNALS {
         set.add(s);
     }
     set.thread_block()?;

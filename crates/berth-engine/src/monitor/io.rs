@@ -12,7 +12,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use rustix::event::{PollFd, PollFlags};
 
-use super::{Notify, health, start_failure_code};
+use super::{Notify, health};
 use crate::container::{Container, Status};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -178,7 +178,7 @@ impl<'a> Monitor<'a> {
             Ok(c) => c,
             Err(e) => {
                 let msg = e.to_string();
-                let code = start_failure_code(&msg);
+                let code = e.exec_exit_code().unwrap_or(125);
                 self.engine.db.update_state(&self.c.id, |s| {
                     s.error = msg.clone();
                     s.exit_code = code;

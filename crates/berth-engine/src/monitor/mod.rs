@@ -7,7 +7,7 @@
 
 mod health;
 mod io;
-mod trim;
+pub(crate) mod trim;
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -87,14 +87,7 @@ impl Args {
                 "--root, --id and --notify-fd are required",
             ));
         }
-        if a.proto != crate::proto::VERSION {
-            return Err(Error::Unsupported(format!(
-                "this berth-monitor speaks protocol {}, its starter {}: install berth and \
-                 berth-monitor from the same build",
-                crate::proto::VERSION,
-                a.proto
-            )));
-        }
+        crate::proto::check_starter(a.proto)?;
         Ok(a)
     }
 }
@@ -111,17 +104,6 @@ impl Notify {
 
     fn close(&mut self) {
         self.0 = None;
-    }
-}
-
-/// Docker's exit code for a failed start: 127 not found, 126 cannot execute, else 125.
-pub fn start_failure_code(msg: &str) -> i32 {
-    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
-        127
-    } else if msg.contains("permission denied") || msg.contains("is a directory") {
-        126
-    } else {
-        125
     }
 }
 
@@ -143,13 +125,18 @@ pub fn restart_delay(n: u32) -> Duration {
 }
 
 /// The `berth-monitor` binary: `berth-monitor --root ... --id ... --notify-fd 3 ...` runs a
-/// container's monitor. Never returns.
+/// container's monitor; `berth-monitor exec --root ... --id ... --control-fd 3 ...` an exec
+/// helper (`crate::exec`). Never returns.
 pub fn main() -> ! {
-    // Only the descriptors the starter meant for us: 0-2 and the notify pipe (3). A starter
-    // from this berth closed the rest already; one from an older berth may not have.
+    // Only the descriptors the starter meant for us: 0-2 and the notify pipe or control
+    // socket (3). A starter from this berth closed the rest already; one from an older berth
+    // may not have.
     // SAFETY: close_range on descriptors no code of this process uses yet.
     unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "exec") {
+        crate::exec::helper_main(&args[1..]);
+    }
     let a = match Args::parse(&args) {
         Ok(a) => a,
         Err(e) => {
@@ -181,11 +168,7 @@ fn run(a: Args) -> ! {
     let code = match run_inner(&a, &mut notify) {
         Ok(()) => 0,
         Err(e) => {
-            notify.send(&format!(
-                "error {} {}",
-                start_failure_code(&e.to_string()),
-                e
-            ));
+            notify.send(&format!("error {} {}", crate::exit_code_for(&e), e));
             // The attach socket goes with us (the runtime root keeps nothing of a failed run).
             if let Ok(engine) = Engine::open(&a.root, Some(&a.runroot)) {
                 let _ = std::fs::remove_dir_all(engine.paths.run_dir(&a.id));
@@ -312,15 +295,5 @@ mod tests {
         assert_eq!(restart_delay(0), Duration::from_millis(100));
         assert_eq!(restart_delay(3), Duration::from_millis(800));
         assert_eq!(restart_delay(30), Duration::from_secs(60));
-    }
-
-    #[test]
-    fn start_failure_codes() {
-        assert_eq!(
-            start_failure_code("exec: \"x\": executable file not found in $PATH"),
-            127
-        );
-        assert_eq!(start_failure_code("exec: \"/x\": permission denied"), 126);
-        assert_eq!(start_failure_code("mount failed"), 125);
     }
 }
