@@ -9,12 +9,15 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::events;
 use crate::paths::Paths;
+use crate::settings::{self, Settings};
 
 /// The engine of one data root.
 pub struct Engine {
     pub paths: Paths,
     pub(crate) db: Db,
     store: OnceLock<berth_image::Store>,
+    /// berth.toml (loaded on first use).
+    settings: OnceLock<Settings>,
     /// The berth-monitor binary.
     monitor_bin: PathBuf,
     /// Monitors and helpers we started and have not reaped.
@@ -51,6 +54,7 @@ impl Engine {
             paths,
             db,
             store: OnceLock::new(),
+            settings: OnceLock::new(),
             monitor_bin: default_monitor_bin(),
             children: Default::default(),
         })
@@ -73,6 +77,23 @@ impl Engine {
         }
         let s = berth_image::Store::open(&self.paths.root)?;
         Ok(self.store.get_or_init(|| s))
+    }
+
+    /// The settings of berth.toml (`settings::default_path`, loaded once; a missing file
+    /// gives the defaults). Front ends build a container's log configuration over
+    /// `settings()?.log` (`config::parse::log_config`).
+    pub fn settings(&self) -> Result<&Settings> {
+        if let Some(s) = self.settings.get() {
+            return Ok(s);
+        }
+        let s = Settings::load(&settings::default_path())?;
+        Ok(self.settings.get_or_init(|| s))
+    }
+
+    /// Uses these settings instead of berth.toml's.
+    pub fn with_settings(mut self, s: Settings) -> Engine {
+        self.settings = OnceLock::from(s);
+        self
     }
 
     /// Finds a container by name, id or id prefix, with its state brought up to date.

@@ -1,7 +1,6 @@
 //! Creating, starting, stopping and removing containers.
 
 use std::os::fd::AsFd;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::cancel::Cancel;
@@ -39,8 +38,9 @@ pub enum Started {
 }
 
 impl Engine {
-    /// Creates a container: resolves the image, records the container, prepares its
-    /// snapshot. Nothing runs yet.
+    /// Creates a container: checks the configuration (`config::validate::prepare`), resolves
+    /// the image, records the container, prepares its snapshot. Nothing runs yet; a refused
+    /// configuration leaves nothing behind.
     pub fn create(&self, req: CreateRequest) -> Result<Container> {
         Ok(self.create_with_warnings(req)?.0)
     }
@@ -48,15 +48,13 @@ impl Engine {
     /// `create`, also returning Docker's warnings: limits this host cannot apply, which
     /// were dropped from the configuration.
     pub fn create_with_warnings(&self, req: CreateRequest) -> Result<(Container, Vec<String>)> {
-        let mut warnings = Vec::new();
-        let store = self.store()?;
-        let img = store.resolve(&req.config.image)?;
         let mut config = req.config;
+        // Checked before the image is looked at, as Docker's daemon does.
+        let warnings = crate::config::validate::prepare(&mut config)?;
+        let store = self.store()?;
+        let img = store.resolve(&config.image)?;
         config.image_id = img.id.to_string();
         let image_config = store.config_json(&img)?;
-        validate_config(&config)?;
-        warnings.extend(crate::spec::discard_unsupported(&mut config));
-        crate::spec::check(&config)?;
         // The effective health check and stop signal (flags over the image's) are recorded.
         config.healthcheck = crate::spec::healthcheck(&config, &image_config);
         config.stop_signal = Some(crate::spec::stop_signal(&config, &image_config));
@@ -594,23 +592,4 @@ impl Engine {
         self.event("container", "rename", &c, &[("oldName", c.name.clone())]);
         Ok(())
     }
-}
-
-/// Docker's checks on a configuration that no spec build would catch.
-fn validate_config(c: &ContainerConfig) -> Result<()> {
-    for m in &c.host.mounts {
-        if !m.target.starts_with('/') {
-            return Err(Error::invalid(
-                format!("mount target {:?}", m.target),
-                "must be an absolute path",
-            ));
-        }
-        if m.kind == MountKind::Bind && !Path::new(&m.source).is_absolute() {
-            return Err(Error::invalid(
-                format!("bind source {:?}", m.source),
-                "must be an absolute path",
-            ));
-        }
-    }
-    Ok(())
 }

@@ -296,6 +296,7 @@ pub(crate) fn resolve_mounts(
     for m in &c.config.host.mounts {
         let source = match m.kind {
             MountKind::Bind => {
+                crate::config::validate::bind_source_exists(m)?;
                 let p = Path::new(&m.source);
                 if !p.exists() {
                     // `-v /host:/ctr` makes a missing host directory, as Docker does.

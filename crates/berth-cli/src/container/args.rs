@@ -1,11 +1,13 @@
-//! The flags of `berth create` and `berth run` (docker's names), and their conversion into a
-//! container configuration.
+//! The flags of `berth create` and `berth run` (docker's names), collected as strings, and
+//! their mapping into a container configuration through the engine's parsers
+//! (`berth_engine::config::parse`; `Engine::create` validates the result).
 
-use anyhow::{Context, Result, bail};
-use berth_engine::config::{ContainerConfig, HealthConfig, LogConfig, NetworkMode};
+use anyhow::{Result, bail};
+use berth_engine::config::parse::{self, HealthFlags};
+use berth_engine::config::{ContainerConfig, HostConfig, LogConfig, Mount};
 use clap::Args;
 
-use berth_engine::config::parse;
+use super::envfile;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct CreateArgs {
@@ -83,7 +85,7 @@ pub struct CreateArgs {
     pub oom_kill_disable: bool,
     /// Tune host's OOM preferences (-1000 to 1000).
     #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
-    pub oom_score_adj: Option<i32>,
+    pub oom_score_adj: Option<String>,
     /// Ulimit options.
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -118,8 +120,8 @@ pub struct CreateArgs {
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,
     /// Timeout (in seconds) to stop a container.
-    #[arg(long = "stop-timeout")]
-    pub stop_timeout: Option<u32>,
+    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    pub stop_timeout: Option<String>,
     /// Command to run to check health.
     #[arg(long = "health-cmd")]
     pub health_cmd: Option<String>,
@@ -130,8 +132,8 @@ pub struct CreateArgs {
     #[arg(long = "health-timeout")]
     pub health_timeout: Option<String>,
     /// Consecutive failures needed to report unhealthy.
-    #[arg(long = "health-retries")]
-    pub health_retries: Option<u32>,
+    #[arg(long = "health-retries", allow_hyphen_values = true)]
+    pub health_retries: Option<String>,
     /// Start period for the container to initialize before counting retries (ms|s|m|h).
     #[arg(long = "health-start-period")]
     pub health_start_period: Option<String>,
@@ -204,236 +206,127 @@ impl CreateArgs {
         self.image_and_command.get(1..).unwrap_or_default()
     }
 
-    /// The configuration these flags describe (the image is resolved by the engine).
-    /// The container's config; `log_defaults` come from berth.toml.
+    /// The configuration these flags describe (the image is resolved by the engine), with
+    /// `log_defaults` from berth.toml (`Engine::settings`). Only what a client does is done
+    /// here: the caller's environment, files and working directory are read (`envfile`);
+    /// every value is parsed by the engine.
     pub fn to_config(&self, log_defaults: &LogConfig) -> Result<ContainerConfig> {
         // A flag berth does not know ends up first in the image-and-command list.
         if self.image().starts_with('-') {
             bail!("unknown flag: {}", self.image());
         }
-        let mut c = ContainerConfig {
-            image: self.image().to_string(),
-            tty: self.tty,
-            open_stdin: self.interactive,
-            working_dir: self.workdir.clone(),
-            user: self.user.clone(),
-            hostname: self.hostname.clone(),
-            domainname: self.domainname.clone(),
-            stop_signal: self.stop_signal.clone(),
-            stop_timeout: self.stop_timeout,
-            no_healthcheck: self.no_healthcheck,
-            group_add: self.group_add.clone(),
-            ..Default::default()
-        };
-        if !self.command().is_empty() {
-            c.cmd = Some(self.command().to_vec());
-        }
-        if let Some(e) = &self.entrypoint {
-            c.entrypoint = Some(if e.is_empty() {
-                vec![]
-            } else {
-                vec![e.clone()]
-            });
-        }
-        for f in &self.env_file {
-            c.env.extend(super::envfile::env_file(f)?);
-        }
-        for e in &self.env {
-            if let Some(e) = super::envfile::env_entry(e)? {
-                c.env.push(e);
-            }
-        }
-        let mut labels = Vec::new();
-        for f in &self.label_file {
-            labels.extend(super::envfile::env_file(f)?);
-        }
-        labels.extend(self.label.iter().cloned());
-        c.labels = parse::labels(&labels);
-        if let Some(h) = &self.hostname
-            && (h.len() > 63 || h.is_empty() || h.starts_with('-'))
-        {
-            bail!("invalid hostname {h:?}");
-        }
-        if let Some(s) = &self.stop_signal
-            && berth_runtime::util::parse_signal(s).is_none()
-        {
-            bail!("invalid signal: {s}");
-        }
-        self.health(&mut c)?;
-        let h = &mut c.host;
-        h.auto_remove = self.rm;
-        h.read_only_rootfs = self.read_only;
-        h.privileged = self.privileged;
-        h.init = self.init;
-        h.extra_hosts = self.add_host.clone();
-        h.dns = self.dns.clone();
-        h.dns_search = self.dns_search.clone();
-        h.dns_options = self.dns_option.clone();
-        h.cap_add = self.cap_add.clone();
-        h.cap_drop = self.cap_drop.clone();
-        h.device_cgroup_rules = self.device_cgroup_rule.clone();
-        h.volumes_from = self.volumes_from.clone();
-        h.oom_score_adj = self.oom_score_adj;
-        if let Some(v) = self.oom_score_adj
-            && !(-1000..=1000).contains(&v)
-        {
-            bail!("invalid value {v}, range for oom score adj is [-1000, 1000]");
-        }
-        for v in &self.volume {
-            h.mounts.push(parse::volume_flag(v)?);
-        }
-        for m in &self.mount {
-            h.mounts.push(parse::mount_flag(m)?);
-        }
-        for t in &self.tmpfs {
-            h.mounts.push(parse::tmpfs_flag(t)?);
-        }
-        let mut seen = std::collections::HashSet::new();
-        for m in &h.mounts {
-            if !seen.insert(m.target.clone()) {
-                bail!("duplicate mount point: {}", m.target);
-            }
-        }
-        for d in &self.device {
-            h.devices.push(parse::device(d)?);
-        }
-        h.security = parse::security_opts(&self.security_opt)?;
-        h.restart_policy = parse::restart(&self.restart)?;
-        if self.rm && h.restart_policy.name != berth_engine::config::RestartName::No {
-            bail!("conflicting options: cannot specify both --restart and --rm");
-        }
-        h.network_mode = match self.network.as_str() {
-            "none" | "" => NetworkMode::None,
-            "host" => NetworkMode::Host,
-            n if n.starts_with("container:") => {
-                NetworkMode::Container(n["container:".len()..].to_string())
-            }
-            "bridge" | "default" => bail!(
-                "bridge networks are not available in this version of berth yet: use --network none, host or container:<name>"
-            ),
-            other => bail!("network {other} not found"),
-        };
+        self.more.refuse_unsupported()?;
         if !self.publish.is_empty() {
             bail!(
                 "publishing ports (-p) needs bridge networks, which this version of berth does not have yet"
             );
         }
-        c.exposed_ports = self
-            .expose
-            .iter()
-            .map(|p| {
-                if p.contains('/') {
-                    p.clone()
-                } else {
-                    format!("{p}/tcp")
-                }
-            })
-            .collect();
-        let h = &mut c.host;
-        let mut log = log_defaults.clone();
-        match self.log_driver.as_deref() {
-            None | Some("json-file") => {}
-            Some("none") => {
-                if !self.log_opt.is_empty() {
-                    bail!("the none logging driver takes no --log-opt");
-                }
-                log.disabled = true;
-            }
-            Some(other) => {
-                bail!("logging driver {other:?} is not supported (json-file or none)")
-            }
+        let mut env = Vec::new();
+        for f in &self.env_file {
+            env.extend(envfile::env_file(f)?);
         }
-        for o in &self.log_opt {
-            let (k, v) = o
-                .split_once('=')
-                .with_context(|| format!("invalid --log-opt {o:?}"))?;
-            match k {
-                "max-size" => {
-                    log.max_size = if v == "-1" {
-                        0
-                    } else {
-                        parse::size("--log-opt max-size", v)?
-                    }
-                }
-                "max-file" => {
-                    log.max_file = v
-                        .parse()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .with_context(|| format!("invalid max-file {v:?}"))?
-                }
-                _ => bail!("unknown log opt '{k}' for json-file log driver"),
-            }
+        for e in &self.env {
+            env.extend(envfile::env_entry(e)?);
         }
-        h.log = log;
-        if let Some(s) = &self.shm_size {
-            h.shm_size = Some(parse::size("--shm-size", s)?);
+        let mut labels = Vec::new();
+        for f in &self.label_file {
+            labels.extend(envfile::env_file(f)?);
         }
-        for s in &self.sysctl {
-            let (k, v) = s
-                .split_once('=')
-                .with_context(|| format!("invalid --sysctl {s:?}: use key=value"))?;
-            h.sysctls.insert(k.to_string(), v.to_string());
-        }
-        let mode = |flag: &str, v: &Option<String>, container_ok: bool| -> Result<String> {
-            match v.as_deref() {
-                None | Some("") | Some("private") | Some("shareable") => Ok(String::new()),
-                Some("host") => Ok("host".into()),
-                Some(m) if container_ok && m.starts_with("container:") && m.len() > 10 => {
-                    Ok(m.to_string())
-                }
-                Some(m) => bail!("--{flag}: invalid mode {m:?}"),
-            }
+        labels.extend(self.label.iter().cloned());
+        let mut c = ContainerConfig {
+            image: self.image().to_string(),
+            // `--entrypoint ""` clears the image's.
+            entrypoint: self.entrypoint.as_ref().map(|e| match e.as_str() {
+                "" => vec![],
+                e => vec![e.to_string()],
+            }),
+            cmd: (!self.command().is_empty()).then(|| self.command().to_vec()),
+            env,
+            working_dir: self.workdir.clone(),
+            user: self.user.clone(),
+            group_add: self.group_add.clone(),
+            labels: parse::labels(&labels),
+            hostname: self.hostname.clone(),
+            domainname: self.domainname.clone(),
+            tty: self.tty,
+            open_stdin: self.interactive,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: parse::int_opt("--stop-timeout", self.stop_timeout.as_deref())?,
+            healthcheck: parse::healthcheck(&HealthFlags {
+                cmd: self.health_cmd.as_deref(),
+                interval: self.health_interval.as_deref(),
+                timeout: self.health_timeout.as_deref(),
+                retries: self.health_retries.as_deref(),
+                start_period: self.health_start_period.as_deref(),
+                start_interval: self.health_start_interval.as_deref(),
+            })?,
+            no_healthcheck: self.no_healthcheck,
+            exposed_ports: parse::exposed_ports(&self.expose),
+            annotations: parse::annotations(&self.more.annotation)?,
+            host: self.host_config(log_defaults)?,
+            ..Default::default()
         };
-        h.ipc_mode = mode("ipc", &self.ipc, true)?;
-        h.pid_mode = mode("pid", &self.pid, true)?;
-        h.uts_mode = mode("uts", &self.uts, false)?;
-        let r = &mut h.resources;
-        self.resources.apply_to(r)?;
-        r.oom_kill_disable = self.oom_kill_disable;
-        for u in &self.ulimit {
-            r.ulimits.push(parse::ulimit(u)?);
-        }
-        self.more.apply(&mut c)?;
+        (c.attach_stdin, c.attach_stdout, c.attach_stderr) =
+            parse::attach_streams(&self.more.attach, self.interactive)?;
         Ok(c)
     }
 
-    fn health(&self, c: &mut ContainerConfig) -> Result<()> {
-        let any = self.health_cmd.is_some()
-            || self.health_interval.is_some()
-            || self.health_timeout.is_some()
-            || self.health_retries.is_some()
-            || self.health_start_period.is_some()
-            || self.health_start_interval.is_some();
-        if !any {
-            return Ok(());
-        }
-        if self.no_healthcheck {
-            bail!("--no-healthcheck conflicts with --health-* options");
-        }
-        let d = |flag: &str, v: &Option<String>| -> Result<u64> {
-            match v {
-                None => Ok(0),
-                Some(s) => {
-                    let ns = parse::duration_ns(flag, s)?;
-                    if ns != 0 && ns < 1_000_000 {
-                        bail!("{flag} cannot be less than 1ms");
-                    }
-                    Ok(ns)
-                }
-            }
+    fn host_config(&self, log_defaults: &LogConfig) -> Result<HostConfig> {
+        let ns = |flag: &str, v: &Option<String>, can_join: bool| {
+            parse::namespace_mode(flag, v.as_deref().unwrap_or(""), can_join)
         };
-        c.healthcheck = Some(HealthConfig {
-            test: match &self.health_cmd {
-                Some(cmd) => vec!["CMD-SHELL".into(), cmd.clone()],
-                None => vec![],
-            },
-            interval_ns: d("--health-interval", &self.health_interval)?,
-            timeout_ns: d("--health-timeout", &self.health_timeout)?,
-            start_period_ns: d("--health-start-period", &self.health_start_period)?,
-            start_interval_ns: d("--health-start-interval", &self.health_start_interval)?,
-            retries: self.health_retries.unwrap_or(0),
-        });
-        Ok(())
+        let more = &self.more;
+        Ok(HostConfig {
+            mounts: self.mounts()?,
+            volumes_from: self.volumes_from.clone(),
+            network_mode: parse::network(&self.network)?,
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_options: self.dns_option.clone(),
+            extra_hosts: self.add_host.clone(),
+            read_only_rootfs: self.read_only,
+            privileged: self.privileged,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            security: parse::security_opts(&envfile::seccomp_profiles(&self.security_opt)?)?,
+            devices: self
+                .device
+                .iter()
+                .map(|d| parse::device(d))
+                .collect::<Result<_, _>>()?,
+            device_cgroup_rules: self.device_cgroup_rule.clone(),
+            resources: more.resources(&self.resources, self.oom_kill_disable, &self.ulimit)?,
+            restart_policy: parse::restart(&self.restart)?,
+            auto_remove: self.rm,
+            init: self.init,
+            log: parse::log_config(self.log_driver.as_deref(), &self.log_opt, log_defaults)?,
+            shm_size: self
+                .shm_size
+                .as_deref()
+                .map(|s| parse::size("--shm-size", s))
+                .transpose()?,
+            sysctls: parse::sysctls(&self.sysctl)?,
+            oom_score_adj: parse::int_opt("--oom-score-adj", self.oom_score_adj.as_deref())?,
+            ipc_mode: ns("--ipc", &self.ipc, true)?,
+            pid_mode: ns("--pid", &self.pid, true)?,
+            uts_mode: ns("--uts", &self.uts, false)?,
+            cgroupns_mode: parse::cgroupns_mode(more.cgroupns.as_deref().unwrap_or(""))?,
+            cgroup_parent: more.cgroup_parent.clone().unwrap_or_default(),
+        })
+    }
+
+    /// `-v`, `--mount` and `--tmpfs` in that order, relative bind sources made absolute.
+    fn mounts(&self) -> Result<Vec<Mount>> {
+        let mut v = Vec::new();
+        for s in &self.volume {
+            v.push(envfile::absolute_source(parse::volume_flag(s)?)?);
+        }
+        for s in &self.mount {
+            v.push(envfile::absolute_source(parse::mount_flag(s)?)?);
+        }
+        for s in &self.tmpfs {
+            v.push(parse::tmpfs_flag(s)?);
+        }
+        Ok(v)
     }
 }

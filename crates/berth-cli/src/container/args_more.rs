@@ -1,14 +1,17 @@
 //! The less common flags of `create` and `run`: cgroup placement, block IO limits, swappiness,
-//! the container ID file, and the network flags that need bridge networks (refused clearly).
+//! the container ID file, and the flags that have no place in a container's configuration
+//! (the network flags that need bridge networks, Windows-only ones, other runtimes...),
+//! refused here as Docker's CLI or daemon would.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::{Context, Result, bail};
-use berth_engine::config::{ContainerConfig, DeviceRate};
+use berth_engine::config::Resources;
+use berth_engine::config::parse::{self, Rate};
 use clap::Args;
 
-use berth_engine::config::parse;
+use super::resource_args::ResourceArgs;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct MoreArgs {
@@ -29,7 +32,7 @@ pub struct MoreArgs {
     pub cgroup_parent: Option<String>,
     /// Tune container memory swappiness (0 to 100).
     #[arg(long = "memory-swappiness", allow_hyphen_values = true)]
-    pub memory_swappiness: Option<i64>,
+    pub memory_swappiness: Option<String>,
     /// Block IO weight (relative device weight), PATH:WEIGHT.
     #[arg(long = "blkio-weight-device")]
     pub blkio_weight_device: Vec<String>,
@@ -94,36 +97,22 @@ pub struct MoreArgs {
     pub trust: crate::registry::ContentTrust,
     /// CPU count (Windows only).
     #[arg(long = "cpu-count", hide = true)]
-    pub cpu_count: Option<i64>,
+    pub cpu_count: Option<String>,
     /// CPU percent (Windows only).
     #[arg(long = "cpu-percent", hide = true)]
-    pub cpu_percent: Option<i64>,
+    pub cpu_percent: Option<String>,
     /// Maximum IO bandwidth limit for the system drive (Windows only).
     #[arg(long = "io-maxbandwidth", hide = true)]
     pub io_maxbandwidth: Option<String>,
     /// Maximum IOps limit for the system drive (Windows only).
     #[arg(long = "io-maxiops", hide = true)]
-    pub io_maxiops: Option<u64>,
-}
-
-/// `PATH:VALUE` of the block IO flags; the path must be a device under /dev.
-fn device_rate(flag: &str, v: &str, value: impl Fn(&str) -> Option<u64>) -> Result<DeviceRate> {
-    let (path, rate) = v
-        .rsplit_once(':')
-        .with_context(|| format!("invalid {flag} {v:?}: use <device-path>:<value>"))?;
-    if !path.starts_with("/dev/") {
-        bail!("invalid {flag} {v:?}: bad format for device path: {path}");
-    }
-    let rate = value(rate).with_context(|| format!("invalid {flag} {v:?}: bad value {rate:?}"))?;
-    Ok(DeviceRate {
-        path: path.to_string(),
-        rate,
-    })
+    pub io_maxiops: Option<String>,
 }
 
 impl MoreArgs {
-    /// Records these flags in `c`, or says why they cannot be used.
-    pub fn apply(&self, c: &mut ContainerConfig) -> Result<()> {
+    /// Refuses the flags that have no place in a container's configuration (the kernel
+    /// memory limit is only warned about, as by Docker).
+    pub fn refuse_unsupported(&self) -> Result<()> {
         let needs_bridge = [
             ("-P/--publish-all", self.publish_all),
             ("--mac-address", self.mac_address.is_some()),
@@ -162,13 +151,6 @@ impl MoreArgs {
                 "WARNING: Specifying a kernel memory limit is deprecated and has no effect; the limit is ignored."
             );
         }
-        for a in &self.annotation {
-            let (k, v) = a
-                .split_once('=')
-                .filter(|(k, _)| !k.is_empty())
-                .with_context(|| format!("invalid --annotation {a:?}: use key=value"))?;
-            c.annotations.insert(k.to_string(), v.to_string());
-        }
         match self.userns.as_deref() {
             None | Some("") | Some("host") => {}
             Some(m) => {
@@ -184,66 +166,40 @@ impl MoreArgs {
                 "--storage-opt is not supported: the overlay snapshots have no per-container quota"
             );
         }
-        // The streams a client attaches to (inspect's Config.Attach*); run -d clears them.
-        let mut streams = (c.open_stdin, true, true);
-        if !self.attach.is_empty() {
-            streams = (false, false, false);
-            for s in &self.attach {
-                match s.to_ascii_lowercase().as_str() {
-                    "stdin" => streams.0 = true,
-                    "stdout" => streams.1 = true,
-                    "stderr" => streams.2 = true,
-                    _ => bail!(
-                        "invalid argument \"{s}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
-                    ),
-                }
-            }
-        }
-        (c.attach_stdin, c.attach_stdout, c.attach_stderr) = streams;
-        let h = &mut c.host;
-        match self.cgroupns.as_deref() {
-            None | Some("") => {}
-            Some(m @ ("host" | "private")) => h.cgroupns_mode = m.to_string(),
-            Some(m) => bail!("invalid --cgroupns {m:?}: use host or private"),
-        }
-        h.cgroup_parent = self.cgroup_parent.clone().unwrap_or_default();
-        let r = &mut h.resources;
-        r.memory_swappiness = self.memory_swappiness;
-        let bytes = |flag: &'static str| {
-            move |s: &str| {
-                parse::bytes(flag, s)
-                    .ok()
-                    .and_then(|b| u64::try_from(b).ok())
-            }
-        };
-        let number = |s: &str| s.parse::<u64>().ok();
-        for v in &self.blkio_weight_device {
-            r.blkio_weight_device
-                .push(device_rate("--blkio-weight-device", v, number)?);
-        }
-        for v in &self.device_read_bps {
-            r.device_read_bps.push(device_rate(
-                "--device-read-bps",
-                v,
-                bytes("--device-read-bps"),
-            )?);
-        }
-        for v in &self.device_write_bps {
-            r.device_write_bps.push(device_rate(
-                "--device-write-bps",
-                v,
-                bytes("--device-write-bps"),
-            )?);
-        }
-        for v in &self.device_read_iops {
-            r.device_read_iops
-                .push(device_rate("--device-read-iops", v, number)?);
-        }
-        for v in &self.device_write_iops {
-            r.device_write_iops
-                .push(device_rate("--device-write-iops", v, number)?);
-        }
         Ok(())
+    }
+
+    /// The limits of a new container: the shared resource flags, plus create's own
+    /// (`--oom-kill-disable`, `--ulimit`, swappiness, block IO rates).
+    pub fn resources(
+        &self,
+        shared: &ResourceArgs,
+        oom_kill_disable: bool,
+        ulimits: &[String],
+    ) -> Result<Resources> {
+        let rates = |flag: &str, items: &[String], unit| {
+            items
+                .iter()
+                .map(|v| parse::device_rate(flag, v, unit))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut r = parse::resources(&shared.flags())?;
+        r.oom_kill_disable = oom_kill_disable;
+        for u in ulimits {
+            r.ulimits.push(parse::ulimit(u)?);
+        }
+        r.memory_swappiness =
+            parse::int_opt("--memory-swappiness", self.memory_swappiness.as_deref())?;
+        r.blkio_weight_device = rates(
+            "--blkio-weight-device",
+            &self.blkio_weight_device,
+            Rate::Number,
+        )?;
+        r.device_read_bps = rates("--device-read-bps", &self.device_read_bps, Rate::Bytes)?;
+        r.device_write_bps = rates("--device-write-bps", &self.device_write_bps, Rate::Bytes)?;
+        r.device_read_iops = rates("--device-read-iops", &self.device_read_iops, Rate::Number)?;
+        r.device_write_iops = rates("--device-write-iops", &self.device_write_iops, Rate::Number)?;
+        Ok(r)
     }
 
     /// `--cidfile`: refuses a file that exists (Docker's guard against two containers
@@ -281,31 +237,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn block_io_flags() {
-        let a = MoreArgs {
-            device_read_bps: vec!["/dev/vda:1mb".into()],
-            device_write_iops: vec!["/dev/vda:300".into()],
-            blkio_weight_device: vec!["/dev/vda:200".into()],
-            ..Default::default()
-        };
-        let mut c = ContainerConfig::default();
-        a.apply(&mut c).unwrap();
-        let r = &c.host.resources;
-        assert_eq!(r.device_read_bps[0].rate, 1 << 20);
-        assert_eq!(r.device_read_bps[0].path, "/dev/vda");
-        assert_eq!(r.device_write_iops[0].rate, 300);
-        assert_eq!(r.blkio_weight_device[0].rate, 200);
-        for bad in ["vda:1mb", "/dev/vda", "/dev/vda:lots", "/dev/vda:-1"] {
-            let a = MoreArgs {
-                device_read_bps: vec![bad.into()],
-                ..Default::default()
-            };
-            let e = a.apply(&mut ContainerConfig::default()).unwrap_err();
-            assert!(e.to_string().contains("--device-read-bps"), "{bad}: {e}");
-        }
-    }
-
-    #[test]
     fn refusals() {
         let cases = [
             (
@@ -324,10 +255,10 @@ mod tests {
             ),
             (
                 MoreArgs {
-                    cgroupns: Some("shared".into()),
+                    cpu_count: Some("two".into()),
                     ..Default::default()
                 },
-                "invalid --cgroupns",
+                "--cpu-count is only supported for Windows containers",
             ),
             (
                 MoreArgs {
@@ -338,8 +269,34 @@ mod tests {
             ),
         ];
         for (a, msg) in cases {
-            let e = a.apply(&mut ContainerConfig::default()).unwrap_err();
+            let e = a.refuse_unsupported().unwrap_err();
             assert!(e.to_string().contains(msg), "{e}");
         }
+        MoreArgs::default().refuse_unsupported().unwrap();
+    }
+
+    #[test]
+    fn block_io_and_swappiness_flags() {
+        let a = MoreArgs {
+            device_read_bps: vec!["/dev/vda:1mb".into()],
+            device_write_iops: vec!["/dev/vda:300".into()],
+            memory_swappiness: Some("-1".into()),
+            ..Default::default()
+        };
+        let shared = ResourceArgs {
+            memory: Some("64m".into()),
+            ..Default::default()
+        };
+        let r = a.resources(&shared, true, &["nofile=10".into()]).unwrap();
+        assert_eq!(r.device_read_bps[0].rate, 1 << 20);
+        assert_eq!(r.device_write_iops[0].rate, 300);
+        assert_eq!((r.memory, r.memory_swappiness), (Some(64 << 20), Some(-1)));
+        assert!(r.oom_kill_disable && r.ulimits[0].soft == 10);
+        let bad = MoreArgs {
+            device_read_bps: vec!["vda:1mb".into()],
+            ..Default::default()
+        };
+        let e = bad.resources(&shared, false, &[]).unwrap_err();
+        assert!(e.to_string().contains("--device-read-bps"), "{e}");
     }
 }

@@ -1,14 +1,16 @@
-//! What the client side reads for `-e NAME` and `--env-file`/`--label-file`: the caller's
-//! environment and files, as Docker's CLI does before it sends the values. Every other
-//! value syntax is parsed by the engine (`berth_engine::config::parse`).
+//! What the client side reads on the caller's machine before it sends a configuration, as
+//! Docker's CLI does: the caller's environment for `-e NAME`, `--env-file`/`--label-file`,
+//! a `--security-opt seccomp=PATH` profile, and the working directory a relative bind
+//! source (`-v ./x:/y`) is relative to. Every value syntax is parsed by the engine
+//! (`berth_engine::config::parse`).
 
 use anyhow::{Context, Result, bail};
+use berth_engine::config::parse::security_opt_pair;
+use berth_engine::config::{Mount, MountKind};
 
 /// `-e NAME=value` or `-e NAME` (the caller's value, dropped when unset).
 pub fn env_entry(e: &str) -> Result<Option<String>> {
-    if e.is_empty() || e.starts_with('=') {
-        bail!("invalid environment variable: {e:?}");
-    }
+    berth_engine::config::validate::env_var(e)?;
     if e.contains('=') {
         return Ok(Some(e.to_string()));
     }
@@ -39,4 +41,77 @@ pub fn env_file(path: &str) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// `--security-opt` values with each `seccomp=PATH` replaced by `seccomp=<the file's JSON>`,
+/// which is what the engine takes ("unconfined" stays).
+pub fn seccomp_profiles(opts: &[String]) -> Result<Vec<String>> {
+    opts.iter()
+        .map(|o| match security_opt_pair(o) {
+            ("seccomp", path) if path != "unconfined" => std::fs::read_to_string(path)
+                .map(|json| format!("seccomp={json}"))
+                .map_err(|e| anyhow::anyhow!("opening seccomp profile ({path}) failed: {e}")),
+            _ => Ok(o.clone()),
+        })
+        .collect()
+}
+
+/// A bind mount's relative source made absolute against the working directory.
+pub fn absolute_source(mut m: Mount) -> Result<Mount> {
+    if m.kind == MountKind::Bind && !m.source.is_empty() && !m.source.starts_with('/') {
+        let p = std::path::absolute(&m.source).with_context(|| format!("resolve {}", m.source))?;
+        m.source = p.to_string_lossy().into_owned();
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_side_reads() {
+        assert_eq!(env_entry("A=1").unwrap().as_deref(), Some("A=1"));
+        assert_eq!(env_entry("BERTH_SURELY_UNSET_VAR").unwrap(), None);
+        assert!(env_entry("=x").is_err() && env_entry("").is_err());
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("profile.json");
+        std::fs::write(&p, "{\"defaultAction\":\"SCMP_ACT_ALLOW\"}").unwrap();
+        let opts = seccomp_profiles(&[
+            format!("seccomp={}", p.display()),
+            "seccomp=unconfined".into(),
+            "no-new-privileges".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            opts,
+            [
+                "seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\"}",
+                "seccomp=unconfined",
+                "no-new-privileges"
+            ]
+        );
+        let e = seccomp_profiles(&["seccomp:/no/such/profile".into()]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("opening seccomp profile (/no/such/profile) failed"),
+            "{e}"
+        );
+        let m = absolute_source(Mount {
+            source: "./x".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(
+            m.source.starts_with('/') && m.source.ends_with("/x"),
+            "{}",
+            m.source
+        );
+        let v = Mount {
+            kind: MountKind::Volume,
+            source: "data".into(),
+            ..Default::default()
+        };
+        assert_eq!(absolute_source(v.clone()).unwrap(), v);
+    }
 }

@@ -38,8 +38,9 @@ fn do_create(
     a: &CreateArgs,
     detached: bool,
 ) -> Result<berth_engine::Container> {
-    let settings = berth_engine::settings::Settings::load(&berth_engine::settings::default_path())?;
-    let mut config = a.to_config(&settings.log)?;
+    let mut config = a.to_config(&e.settings()?.log)?;
+    // A bad configuration is refused before any pull (`create` checks it again).
+    berth_engine::config::validate::validate(&config)?;
     if detached {
         if !a.more.attach.is_empty() {
             bail!("conflicting options: cannot specify both --attach and --detach");
@@ -102,17 +103,10 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
             }
         }
     }
-    let streams: Vec<String> = c
-        .more
-        .attach
-        .iter()
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
-    let want = |s: &str| streams.is_empty() || streams.iter().any(|x| x == s);
     let hello = AttachStreams {
         stdin: c.interactive,
-        stdout: want("stdout"),
-        stderr: want("stderr"),
+        stdout: container.config.attach_stdout,
+        stderr: container.config.attach_stderr,
         exit_code: true,
     };
     match e.start(&container.id, StartMode::OnAttach) {

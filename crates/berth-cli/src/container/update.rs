@@ -25,7 +25,7 @@ impl UpdateArgs {
     fn request(&self) -> Result<UpdateRequest> {
         Ok(UpdateRequest {
             restart_policy: self.restart.as_deref().map(parse::restart).transpose()?,
-            ..self.resources.request()?
+            ..parse::update_request(&self.resources.flags())?
         })
     }
 }

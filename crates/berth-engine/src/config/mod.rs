@@ -1,8 +1,15 @@
 //! What a container is made of: the configuration recorded at `create` (Docker's Config and
-//! HostConfig, in Berth's own types). It is validated once, stored as JSON, and turned into
-//! an OCI runtime spec (`spec`) each time the container starts.
+//! HostConfig, in Berth's own types). Front ends build it with the parsers of Docker's value
+//! syntaxes (`parse`); `Engine::create` checks it once (`validate`), stores it as JSON, and
+//! it is turned into an OCI runtime spec (`spec`) each time the container starts.
+
+/// Returns `Error::InvalidValue` with a Docker-worded message (for `parse` and `validate`).
+macro_rules! bail {
+    ($($t:tt)*) => { return Err($crate::Error::InvalidValue(format!($($t)*))) };
+}
 
 pub mod parse;
+pub mod validate;
 
 use std::collections::BTreeMap;
 
@@ -31,7 +38,8 @@ pub struct ContainerConfig {
     pub group_add: Vec<String>,
     /// `-l`/`--label`.
     pub labels: BTreeMap<String, String>,
-    /// `-h`/`--hostname` (default: the first 12 characters of the container ID).
+    /// `-h`/`--hostname` (`None`: the first 12 characters of the container ID; an empty name
+    /// is refused).
     pub hostname: Option<String>,
     /// `--domainname`.
     pub domainname: Option<String>,
@@ -148,6 +156,9 @@ pub struct Mount {
     pub tmpfs_mode: Option<u32>,
     /// Extra mount options (tmpfs "noexec", bind "nosuid", ...).
     pub options: Vec<String>,
+    /// Given with `--mount` (Docker's HostConfig.Mounts) rather than `-v` (Binds): a bind
+    /// source must then exist, where `-v` makes a missing one.
+    pub from_mount_flag: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +201,7 @@ impl NetworkMode {
 pub struct SecurityOpts {
     /// `seccomp=unconfined`.
     pub seccomp_unconfined: bool,
-    /// `seccomp=PATH`: the profile's JSON, read at create time.
+    /// `seccomp=<profile JSON>` (a client reads `seccomp=PATH` and sends the file's content).
     pub seccomp_profile: Option<String>,
     /// `no-new-privileges` (or `no-new-privileges=true`).
     pub no_new_privileges: bool,

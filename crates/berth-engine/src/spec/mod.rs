@@ -193,15 +193,32 @@ fn discard_unsupported_on(cfg: &mut ContainerConfig, host: &Host) -> Vec<String>
 }
 
 /// Checks, at create, what `build_spec` would refuse without needing the rootfs: namespace
-/// modes, capabilities, devices, resources, rlimits, the cgroup path. So a bad flag is an
-/// error of `create`, which then changes nothing, rather than of every later start.
+/// modes, capabilities, devices, resources, rlimits, sysctls, mounts, the seccomp and
+/// AppArmor profiles, the cgroup path. So a bad flag is an error of `create`, which then
+/// changes nothing, rather than of every later start.
 pub fn check(cfg: &ContainerConfig) -> Result<()> {
     let hc = &cfg.host;
     let host = Host::get();
     let joined = Some(PathBuf::from("/"));
     ns_mode("--pid", "PID", &hc.pid_mode, &joined, true)?;
-    ns_mode("--ipc", "IPC", &hc.ipc_mode, &joined, true)?;
+    let ipc = ns_mode("--ipc", "IPC", &hc.ipc_mode, &joined, true)?;
     let uts = ns_mode("--uts", "UTS", &hc.uts_mode, &None, false)?;
+    resources::sysctls(
+        host,
+        &hc.sysctls,
+        &resources::NsKinds {
+            new_net: hc.network_mode == NetworkMode::None,
+            host_net: hc.network_mode == NetworkMode::Host,
+            new_ipc: ipc == Ns::New,
+        },
+    )?;
+    mounts::check(&hc.mounts)?;
+    apparmor(host, cfg)?;
+    if let Some(json) = hc.security.seccomp_profile.as_deref()
+        && !(hc.privileged || hc.security.seccomp_unconfined)
+    {
+        seccomp::parse_profile(json)?;
+    }
     if uts == Ns::Host && cfg.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
         return Err(Error::invalid(
             "--hostname",

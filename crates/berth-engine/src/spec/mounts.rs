@@ -230,13 +230,11 @@ fn depth(m: &Mount) -> usize {
     m.destination().to_string_lossy().matches('/').count()
 }
 
-/// Builds the mount list and the rootfs propagation it needs (Some("shared") or
-/// Some("rslave") when a bind mount propagates that way, as Docker does).
-pub(crate) fn build(plan: &MountPlan) -> Result<(Vec<Mount>, Option<String>)> {
-    // The user's mounts, validated.
+/// The user's mounts, validated, with their cleaned targets.
+fn user_mounts(user: &[ResolvedMount]) -> Result<(HashSet<String>, Vec<Mount>)> {
     let mut targets = HashSet::new();
     let mut users = Vec::new();
-    for m in plan.user {
+    for m in user {
         let t = check_target(&m.target)?;
         if !targets.insert(t.clone()) {
             return Err(Error::invalid(
@@ -246,6 +244,29 @@ pub(crate) fn build(plan: &MountPlan) -> Result<(Vec<Mount>, Option<String>)> {
         }
         users.push(user_mount(m, &t)?);
     }
+    Ok((targets, users))
+}
+
+/// Checks, at create, what `build` would refuse of the configured mounts (targets,
+/// propagation, tmpfs options); volume sources, unknown until a start, stand in as "/".
+pub(crate) fn check(mounts: &[config::Mount]) -> Result<()> {
+    let resolved: Vec<ResolvedMount> = mounts
+        .iter()
+        .map(|m| {
+            let source = match m.kind {
+                MountKind::Bind => PathBuf::from(&m.source),
+                _ => PathBuf::from("/"),
+            };
+            ResolvedMount::from_config(m, source)
+        })
+        .collect();
+    user_mounts(&resolved).map(|_| ())
+}
+
+/// Builds the mount list and the rootfs propagation it needs (Some("shared") or
+/// Some("rslave") when a bind mount propagates that way, as Docker does).
+pub(crate) fn build(plan: &MountPlan) -> Result<(Vec<Mount>, Option<String>)> {
+    let (targets, users) = user_mounts(plan.user)?;
     let dev_overridden = targets.contains("/dev");
     let mut out: Vec<Mount> = defaults(plan.privileged, plan.shm)
         .into_iter()

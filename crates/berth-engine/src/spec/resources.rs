@@ -346,13 +346,8 @@ pub(crate) fn sysctls(
 
 /// Validates `--oom-score-adj`.
 pub(crate) fn oom_score_adj(v: Option<i32>) -> Result<Option<i32>> {
-    match v {
-        Some(v) if !(-1000..=1000).contains(&v) => Err(inv(
-            "--oom-score-adj",
-            format!("Invalid value {v}, range for oom score adj is [-1000, 1000]"),
-        )),
-        v => Ok(v),
-    }
+    crate::config::validate::oom_score_adj(v)?;
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -1,0 +1,193 @@
+//! How the container sits on the host: `--network`, the namespace modes (`--ipc`, `--pid`,
+//! `--uts`, `--cgroupns`), `--sysctl`, and the logging flags over berth.toml's defaults.
+
+use std::collections::BTreeMap;
+
+use super::size;
+use crate::config::{LogConfig, NetworkMode};
+use crate::error::{Error, Result};
+
+/// `--network none|host|container:NAME` ("" is none). Bridge networks do not exist yet, so
+/// "bridge" and "default" are refused, and any other name is not found.
+pub fn network(s: &str) -> Result<NetworkMode> {
+    Ok(match s {
+        "none" | "" => NetworkMode::None,
+        "host" => NetworkMode::Host,
+        n if n.starts_with("container:") => {
+            NetworkMode::Container(n["container:".len()..].to_string())
+        }
+        "bridge" | "default" => bail!(
+            "bridge networks are not available in this version of berth yet: use --network none, host or container:<name>"
+        ),
+        other => bail!("network {other} not found"),
+    })
+}
+
+/// `--ipc`, `--pid` (`can_join`: "container:NAME" allowed) and `--uts` (`flag` is the flag's
+/// name, "--ipc"): "" for a private namespace ("", "private" and "shareable" say so),
+/// "host", or "container:NAME".
+pub fn namespace_mode(flag: &str, s: &str, can_join: bool) -> Result<String> {
+    match s {
+        "" | "private" | "shareable" => Ok(String::new()),
+        "host" => Ok("host".into()),
+        m if can_join && m.len() > "container:".len() && m.starts_with("container:") => {
+            Ok(m.to_string())
+        }
+        m => bail!("{flag}: invalid mode {m:?}"),
+    }
+}
+
+/// `--cgroupns host|private` ("" is the default, private).
+pub fn cgroupns_mode(s: &str) -> Result<String> {
+    match s {
+        "" | "host" | "private" => Ok(s.to_string()),
+        m => bail!("invalid --cgroupns {m:?}: use host or private"),
+    }
+}
+
+/// `--sysctl key=value` (which keys a container may set is checked at create).
+pub fn sysctls(items: &[String]) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => bail!("invalid --sysctl {s:?}: use key=value"),
+        })
+        .collect()
+}
+
+/// `--log-driver json-file|none` and `--log-opt max-size=SIZE|-1, max-file=N` over
+/// `defaults` (berth.toml's `[log-opts]`, `Engine::settings`).
+pub fn log_config(
+    driver: Option<&str>,
+    opts: &[String],
+    defaults: &LogConfig,
+) -> Result<LogConfig> {
+    let mut log = defaults.clone();
+    match driver {
+        None | Some("json-file") => {}
+        Some("none") => {
+            if !opts.is_empty() {
+                bail!("the none logging driver takes no --log-opt");
+            }
+            log.disabled = true;
+        }
+        Some(other) => bail!("logging driver {other:?} is not supported (json-file or none)"),
+    }
+    for o in opts {
+        let Some((k, v)) = o.split_once('=') else {
+            bail!("invalid --log-opt {o:?}");
+        };
+        match k {
+            "max-size" if v == "-1" => log.max_size = 0,
+            "max-size" => log.max_size = size("--log-opt max-size", v)?,
+            "max-file" => {
+                log.max_file = v
+                    .parse()
+                    .map_err(|_| Error::InvalidValue(format!("invalid max-file {v:?}")))?
+            }
+            _ => bail!("unknown log opt '{k}' for json-file log driver"),
+        }
+    }
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        assert_eq!(network("").unwrap(), NetworkMode::None);
+        assert_eq!(network("host").unwrap(), NetworkMode::Host);
+        assert_eq!(
+            network("container:db").unwrap(),
+            NetworkMode::Container("db".into())
+        );
+        assert!(
+            network("bridge")
+                .unwrap_err()
+                .to_string()
+                .starts_with("bridge networks are not available")
+        );
+        assert_eq!(
+            network("front").unwrap_err().to_string(),
+            "network front not found"
+        );
+    }
+
+    #[test]
+    fn namespaces() {
+        assert_eq!(namespace_mode("--ipc", "shareable", true).unwrap(), "");
+        assert_eq!(namespace_mode("--pid", "host", true).unwrap(), "host");
+        assert_eq!(
+            namespace_mode("--pid", "container:x", true).unwrap(),
+            "container:x"
+        );
+        assert_eq!(
+            namespace_mode("--uts", "container:x", false)
+                .unwrap_err()
+                .to_string(),
+            "--uts: invalid mode \"container:x\""
+        );
+        assert!(namespace_mode("--ipc", "container:", true).is_err());
+        assert!(namespace_mode("--ipc", "none", true).is_err());
+        assert_eq!(cgroupns_mode("host").unwrap(), "host");
+        assert_eq!(cgroupns_mode("").unwrap(), "");
+        assert_eq!(
+            cgroupns_mode("shared").unwrap_err().to_string(),
+            "invalid --cgroupns \"shared\": use host or private"
+        );
+    }
+
+    #[test]
+    fn sysctl_values() {
+        let s = sysctls(&["net.ipv4.ip_forward=1".into(), "kernel.msgmax=a=b".into()]).unwrap();
+        assert_eq!(s["net.ipv4.ip_forward"], "1");
+        assert_eq!(s["kernel.msgmax"], "a=b");
+        assert_eq!(
+            sysctls(&["novalue".into()]).unwrap_err().to_string(),
+            "invalid --sysctl \"novalue\": use key=value"
+        );
+    }
+
+    #[test]
+    fn logging() {
+        let defaults = LogConfig {
+            disabled: false,
+            max_size: 4096,
+            max_file: 2,
+        };
+        assert_eq!(log_config(None, &[], &defaults).unwrap(), defaults);
+        let l = log_config(Some("json-file"), &["max-size=1k".into()], &defaults).unwrap();
+        assert_eq!((l.max_size, l.max_file), (1024, 2));
+        let l = log_config(
+            None,
+            &["max-size=-1".into(), "max-file=7".into()],
+            &defaults,
+        )
+        .unwrap();
+        assert_eq!((l.max_size, l.max_file), (0, 7));
+        assert!(log_config(Some("none"), &[], &defaults).unwrap().disabled);
+        let err = |d: Option<&str>, o: &str| {
+            log_config(d, &[o.to_string()], &defaults)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(Some("none"), "max-file=1"),
+            "the none logging driver takes no --log-opt"
+        );
+        assert_eq!(
+            err(Some("syslog"), "max-file=1"),
+            "logging driver \"syslog\" is not supported (json-file or none)"
+        );
+        assert!(err(None, "max-size=lots").contains("max-size"));
+        assert_eq!(err(None, "max-file=x"), "invalid max-file \"x\"");
+        assert_eq!(err(None, "nokey"), "invalid --log-opt \"nokey\"");
+        assert_eq!(
+            err(None, "compress=true"),
+            "unknown log opt 'compress' for json-file log driver"
+        );
+    }
+}
