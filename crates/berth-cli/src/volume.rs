@@ -105,11 +105,11 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             if a.driver != "local" {
                 bail!("volume driver {:?} is not supported (only local)", a.driver);
             }
-            let name = match a.name {
-                Some(n) => n,
-                None => berth_engine::container::new_id()?,
-            };
-            let v = e.volume_create(&name, kv(&a.label, "label")?, kv(&a.opt, "option")?)?;
+            let v = e.volume_create(
+                a.name.as_deref(),
+                kv(&a.label, "label")?,
+                kv(&a.opt, "option")?,
+            )?;
             println!("{}", v.name);
         }
         VolumeCommand::Ls(a) => {
@@ -124,7 +124,7 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|v| {
                     json!({"Driver": v.driver, "Name": v.name, "Scope": "local",
-                           "Mountpoint": e.paths.volume_data(&v.name),
+                           "Mountpoint": v.mountpoint,
                            "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(",")})
                 })
                 .collect();

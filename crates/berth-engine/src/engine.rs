@@ -13,7 +13,7 @@ use crate::settings::{self, Settings};
 
 /// The engine of one data root.
 pub struct Engine {
-    pub paths: Paths,
+    pub(crate) paths: Paths,
     pub(crate) db: Db,
     store: OnceLock<berth_image::Store>,
     /// berth.toml (loaded on first use).
@@ -70,8 +70,18 @@ impl Engine {
         &self.monitor_bin
     }
 
+    /// The data root (`--root`).
+    pub fn root(&self) -> &Path {
+        &self.paths.root
+    }
+
+    /// The run root (runtime state and attach sockets).
+    pub fn run_root(&self) -> &Path {
+        &self.paths.runroot
+    }
+
     /// The image store (opened on first use).
-    pub fn store(&self) -> Result<&berth_image::Store> {
+    pub(crate) fn store(&self) -> Result<&berth_image::Store> {
         if let Some(s) = self.store.get() {
             return Ok(s);
         }
@@ -88,12 +98,6 @@ impl Engine {
         }
         let s = Settings::load(&settings::default_path())?;
         Ok(self.settings.get_or_init(|| s))
-    }
-
-    /// Uses these settings instead of berth.toml's.
-    pub fn with_settings(mut self, s: Settings) -> Engine {
-        self.settings = OnceLock::from(s);
-        self
     }
 
     /// Finds a container by name, id or id prefix, with its state brought up to date.
@@ -142,7 +146,7 @@ impl Engine {
 }
 
 /// Whether the monitor process `pid`, started at `start`, is alive.
-pub fn monitor_alive(pid: i32, start: u64) -> bool {
+pub(crate) fn monitor_alive(pid: i32, start: u64) -> bool {
     pid > 0 && berth_runtime::util::process_alive(pid, start)
 }
 

@@ -38,7 +38,7 @@ pub struct Actor {
 }
 
 /// Appends an event (errors are ignored: events must never make an operation fail).
-pub fn append(
+pub(crate) fn append(
     paths: &Paths,
     kind: &str,
     action: &str,
@@ -110,7 +110,7 @@ pub(crate) fn exit_code_since(paths: &Paths, id: &str, offset: u64) -> Option<i3
 }
 
 /// Reads events from `path` starting at byte `offset`; returns them and the new offset.
-pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
+pub(crate) fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
     crate::logfile::read_json_lines(path, offset)
 }
 

@@ -137,6 +137,15 @@ mod tests {
         assert!(f.labels_match("label", &labels));
         assert!(label_matches(&labels, "a"));
         assert!(!label_matches(&labels, "a=c"));
+        // The API's form: the same filters.
+        let m = Filters::from_map(BTreeMap::from([
+            (
+                "status".to_string(),
+                vec!["running".to_string(), "paused".to_string()],
+            ),
+            ("label".to_string(), vec!["a=b".to_string()]),
+        ]));
+        assert_eq!(m, f);
     }
 
     #[test]

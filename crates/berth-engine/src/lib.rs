@@ -7,29 +7,29 @@
 pub mod attach;
 mod cancel;
 pub mod config;
-pub mod container;
+mod container;
 mod copyup;
 mod db;
 mod engine;
 mod error;
-pub mod etc_files;
+mod etc_files;
 pub mod events;
 pub mod exec;
-pub mod files;
+mod files;
 pub mod filters;
 pub mod image;
 pub mod inspect;
 mod lifecycle;
 mod list;
-pub mod logfile;
+mod logfile;
 pub mod logs;
-pub mod monitor;
-pub mod paths;
-pub mod proto;
+mod monitor;
+mod paths;
+mod proto;
 mod restore;
 pub mod settings;
 mod spawn;
-pub mod spec;
+mod spec;
 /// Berth's calendar (RFC 3339 in UTC), shared by every layer.
 pub mod time {
     pub use berth_runtime::time::{format_rfc3339, format_rfc3339_nanos, now_unix, parse_rfc3339};
@@ -38,22 +38,24 @@ mod stats;
 mod system;
 mod teardown;
 mod update;
-pub mod voldriver;
-pub mod volumes;
+mod voldriver;
+mod volumes;
 
 pub use attach::{AttachStreams, Attachment};
 pub use cancel::Cancel;
-pub use container::{Container, Health, State, Status};
-pub use engine::{Engine, exit_code_for, monitor_alive};
+pub use container::{Container, Health, HealthResult, State, Status};
+pub use engine::{Engine, exit_code_for};
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{ExecConfig, ExecIo, ExecProcess};
+pub use files::Change;
 pub use inspect::{ContainerInspect, VolumeInspect};
 pub use lifecycle::{CreateRequest, StartMode, Started};
 pub use list::{ContainerSummary, ListOptions, human_duration};
-pub use paths::Paths;
+pub use logfile::Record;
 pub use stats::{ContainerStats, StatsTargets, Top};
 pub use system::{Info, VersionInfo, version};
 pub use update::UpdateRequest;
+pub use volumes::Volume;
 
 /// The entry point of the `berth-monitor` binary (a container's monitor, or an exec
 /// helper). Not for other callers.

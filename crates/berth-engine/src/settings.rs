@@ -37,14 +37,14 @@ struct LogOpts {
 }
 
 /// The settings file in use.
-pub fn default_path() -> PathBuf {
+pub(crate) fn default_path() -> PathBuf {
     std::env::var_os("BERTH_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/berth/berth.toml"))
 }
 
 /// A size such as "10m", "1.5g", "512k" or "100" (bytes; binary multiples, as Docker).
-pub fn parse_bytes(s: &str) -> Option<u64> {
+pub(crate) fn parse_bytes(s: &str) -> Option<u64> {
     let t = s.trim().to_ascii_lowercase();
     let t = t
         .strip_suffix("ib")

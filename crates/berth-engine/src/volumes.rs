@@ -63,13 +63,22 @@ fn decode(t: (String, String, String, String, String, bool)) -> Volume {
 
 impl Engine {
     /// Creates a named volume (`-o uid=N,gid=N,mode=OCTAL` set the owner and mode of its
-    /// root). Creating one that exists returns it, as Docker does.
+    /// root); without a name, one is made up (64 hex digits, as Docker's). Creating one that
+    /// exists returns it, as Docker does.
     pub fn volume_create(
         &self,
-        name: &str,
+        name: Option<&str>,
         labels: BTreeMap<String, String>,
         options: BTreeMap<String, String>,
     ) -> Result<Volume> {
+        let generated;
+        let name = match name {
+            Some(n) => n,
+            None => {
+                generated = crate::container::new_id()?;
+                &generated
+            }
+        };
         validate_name(name)?;
         crate::voldriver::validate(&options)?;
         if let Ok(v) = self.volume(name) {
@@ -177,7 +186,7 @@ impl Engine {
     }
 
     /// The volumes `filters` select (dangling=, name=, label=, driver=), by name.
-    pub fn volume_list(&self, filters: &Filters) -> Result<Vec<Volume>> {
+    pub fn volume_list(&self, filters: &Filters) -> Result<Vec<crate::VolumeInspect>> {
         filters.check_keys(&["dangling", "name", "label", "driver"])?;
         let mut out = Vec::new();
         for v in self.volumes()? {
@@ -193,7 +202,7 @@ impl Engine {
                     continue;
                 }
             }
-            out.push(v);
+            out.push(self.volume_json(&v));
         }
         Ok(out)
     }
@@ -308,7 +317,7 @@ pub(crate) fn resolve_mounts(
             MountKind::Volume => {
                 let fresh = engine.volume(&m.source).is_err();
                 if fresh {
-                    engine.volume_create(&m.source, BTreeMap::new(), BTreeMap::new())?;
+                    engine.volume_create(Some(&m.source), BTreeMap::new(), BTreeMap::new())?;
                 }
                 let data = engine.paths.volume_data(&m.source);
                 let v = engine.volume(&m.source)?;

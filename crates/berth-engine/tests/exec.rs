@@ -12,16 +12,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use berth_engine::config::ContainerConfig;
-use berth_engine::{
-    Cancel, CreateRequest, Engine, Error, ExecConfig, ExecIo, ExecProcess, StartMode, Started,
-};
+use berth_engine::{Cancel, Error, ExecConfig, ExecIo, ExecProcess, StartMode, Started};
 use nix::sys::signal::Signal;
+
+mod engine_common;
 
 /// A data root with the busybox image and one running container, removed when dropped.
 struct Env {
-    engine: Engine,
-    id: String,
-    _dir: tempfile::TempDir,
+    base: engine_common::Env,
     /// A thread that lives as long as the environment: the process is multi-threaded
     /// whatever the harness does.
     _thread: Threaded,
@@ -62,59 +60,21 @@ fn threads() -> usize {
 
 impl Env {
     fn new() -> Env {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "these tests need root (run them with --include-ignored as root)"
-        );
-        assert!(
-            Path::new("/bin/busybox").exists(),
-            "/bin/busybox is missing (apt-get install busybox-static)"
-        );
         let thread = Threaded::new();
-        let dir = tempfile::Builder::new()
-            .prefix("berth-exec-test")
-            .tempdir()
-            .unwrap();
-        let tar = dir.path().join("busybox.tar");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mk-busybox-tar.sh");
-        let st = std::process::Command::new("sh")
-            .arg(script)
-            .arg(&tar)
-            .status()
-            .unwrap();
-        assert!(st.success(), "mk-busybox-tar.sh failed");
-        let engine = Engine::open(&dir.path().join("root"), None)
-            .unwrap()
-            .with_monitor_bin(env!("CARGO_BIN_EXE_berth-monitor").into());
-        let opts = berth_image::ImportOptions {
-            changes: vec!["CMD [\"sh\"]".into()],
-            reference: Some(berth_image::Reference::parse_tagged("busybox").unwrap()),
-            source: tar.display().to_string(),
-            ..Default::default()
-        };
-        let f = std::fs::File::open(&tar).unwrap();
-        engine
-            .store()
-            .unwrap()
-            .import(std::io::BufReader::new(f), &opts)
-            .unwrap();
-        let c = engine
-            .create(CreateRequest {
-                name: Some("box".into()),
-                config: ContainerConfig {
-                    image: "busybox".into(),
-                    cmd: Some(vec!["sleep".into(), "1000".into()]),
-                    ..Default::default()
-                },
-            })
-            .unwrap();
-        let started = engine.start(&c.id, StartMode::Now).unwrap();
+        let base = engine_common::Env::new();
+        let id = base.create(
+            "box",
+            ContainerConfig {
+                image: "busybox".into(),
+                cmd: Some(vec!["sleep".into(), "1000".into()]),
+                ..Default::default()
+            },
+        );
+        let started = base.engine.start(&id, StartMode::Now).unwrap();
         assert!(matches!(started, Started::Running(_)), "{started:?}");
         assert!(threads() > 1, "the test process must be multi-threaded");
         Env {
-            engine,
-            id: c.id,
-            _dir: dir,
+            base,
             _thread: thread,
         }
     }
@@ -146,13 +106,7 @@ impl Env {
     }
 
     fn exec_io(&self, cfg: &ExecConfig, io: ExecIo<'_>) -> Result<ExecProcess, Error> {
-        self.engine.exec("box", cfg, io)
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.engine.remove(&self.id, true, true);
+        self.base.engine.exec("box", cfg, io)
     }
 }
 
@@ -424,14 +378,15 @@ fn detached_exec_leaves_nothing_behind() {
 #[ignore = "needs root"]
 fn exec_needs_a_running_container() {
     let env = Env::new();
-    env.engine.pause("box").unwrap();
+    env.base.engine.pause("box").unwrap();
     let e = env.exec(&config(&["true"])).unwrap_err().to_string();
     assert!(
         e.contains("is paused, unpause the container before exec"),
         "{e}"
     );
-    env.engine.unpause("box").unwrap();
-    env.engine
+    env.base.engine.unpause("box").unwrap();
+    env.base
+        .engine
         .stop("box", Some(Duration::from_secs(0)), None)
         .unwrap();
     let e = env.exec(&config(&["true"])).unwrap_err();

@@ -96,11 +96,6 @@ fn parse_self_status(text: &str) -> Result<SelfStatus> {
     })
 }
 
-/// The number of threads of this process.
-pub fn thread_count() -> Result<usize> {
-    Ok(self_status()?.threads)
-}
-
 /// Writes a file atomically: temp file in the same directory, fsync, rename (mode 0644).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     write_file(path, data, true, 0o644)

@@ -60,10 +60,15 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
             }
         }
         if kind.is_none_or(|k| k == "image") {
-            let store = e.store()?;
-            if let Ok(img) = store.resolve(n) {
-                values.push(store.inspect(&img)?);
-                continue;
+            match e.image_inspect(n) {
+                Ok(v) => {
+                    values.push(v);
+                    continue;
+                }
+                Err(err) if err.kind() != berth_engine::ErrorKind::NotFound => {
+                    return Err(err.into());
+                }
+                Err(_) => {}
             }
         }
         if kind.is_none_or(|k| k == "volume")

@@ -27,13 +27,9 @@ use oci_spec::runtime::{
 };
 use serde_json::Value;
 
-pub use caps::DEFAULT_CAPS;
-pub use init::{INIT_NAME, init_binary, install_init};
+pub use init::install_init;
 pub use mounts::{INIT_PATH, ResolvedMount};
-pub use process::{
-    DEFAULT_PATH, Effective, effective, healthcheck, image_volumes, process_args, stop_signal,
-};
-pub use seccomp::{default_seccomp, seccomp_from_docker_profile};
+pub use process::{effective, healthcheck, image_volumes, process_args, stop_signal};
 pub use user::resolve_user;
 
 use crate::config::{ContainerConfig, NetworkMode};
@@ -474,5 +470,7 @@ fn apparmor(host: &Host, cfg: &ContainerConfig) -> Result<Option<String>> {
     }
 }
 
+#[cfg(test)]
+mod runs;
 #[cfg(test)]
 mod tests;

@@ -71,33 +71,6 @@ pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<(Compression, Box<dyn Re
     Ok((c, out))
 }
 
-/// True if `head` (at least 512 bytes of a stream) starts with a valid tar header.
-pub fn looks_like_tar(head: &[u8]) -> bool {
-    if head.len() < 512 {
-        return false;
-    }
-    let h = &head[..512];
-    if h.iter().all(|&b| b == 0) {
-        return true;
-    }
-    let stored = std::str::from_utf8(&h[148..156])
-        .ok()
-        .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' '))
-        .and_then(|s| u32::from_str_radix(s, 8).ok());
-    let sum: u32 = h
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                b' ' as u32
-            } else {
-                b as u32
-            }
-        })
-        .sum();
-    stored == Some(sum)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,15 +5,13 @@
 //! to the test executable (`cargo build -p berth-runtime`); without them each test prints
 //! why and passes without doing anything.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use berth_engine::config::ContainerConfig;
-use berth_engine::spec::{ResolvedMount, SpecInputs, build_spec, install_init};
+use crate::config::ContainerConfig;
+use crate::spec::{ResolvedMount, SpecInputs, build_spec, install_init};
 use serde_json::{Value, json};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -25,6 +23,7 @@ const CGROUP_PARENT: &str = "berth-spec-test";
 /// The berth-runtime binary: target/<profile>/berth-runtime, next to deps/.
 fn runtime_bin() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
+    // Unit tests run from target/<profile>/deps.
     let p = exe.parent()?.parent()?.join("berth-runtime");
     p.exists().then_some(p)
 }
@@ -51,25 +50,20 @@ pub struct Out {
 }
 
 impl Env {
-    /// A new environment, or None (with the reason printed) when the test cannot run here.
-    pub fn new(test: &str) -> Option<Env> {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!(
-                "skipping {test}: needs root (containers need namespaces, mounts and cgroups)"
-            );
-            return None;
-        }
-        if !Path::new("/bin/busybox").exists() {
-            eprintln!("skipping {test}: /bin/busybox missing (apt-get install busybox-static)");
-            return None;
-        }
-        let Some(bin) = runtime_bin() else {
-            eprintln!(
-                "skipping {test}: the berth-runtime binary is not next to the test executable \
-                 (cargo build -p berth-runtime)"
-            );
-            return None;
-        };
+    /// A new environment; panics when the test cannot run here (these tests are ignored
+    /// unless run as root with --include-ignored, and then everything must be there).
+    pub fn new() -> Env {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "needs root (containers need namespaces, mounts and cgroups)"
+        );
+        assert!(
+            Path::new("/bin/busybox").exists(),
+            "/bin/busybox missing (apt-get install busybox-static)"
+        );
+        let bin = runtime_bin().expect(
+            "the berth-runtime binary is not next to the test executable (cargo build --workspace)",
+        );
         let tmp = tempfile::Builder::new()
             .prefix("berth-spec-test")
             .tempdir()
@@ -89,7 +83,7 @@ impl Env {
         std::fs::write(dir.join("hostname"), "spec-test\n").expect("hostname");
         std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.1\n").expect("resolv");
         let state = tmp.path().join("state");
-        Some(Env {
+        Env {
             tmp,
             rootfs,
             dir,
@@ -104,7 +98,7 @@ impl Env {
                 "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
                 "Cmd": ["sh"]
             }}),
-        })
+        }
     }
 
     /// A fresh 64-hex container ID.
