@@ -74,6 +74,10 @@ pub struct State {
     /// The monitor process, and its start time (clock ticks after boot) to detect pid reuse.
     pub monitor_pid: i32,
     pub monitor_start: u64,
+    /// The process that created the container to start it at once (`run`), and its start
+    /// time; cleared when the container starts.
+    pub starter_pid: i32,
+    pub starter_start: u64,
     /// The attach protocol version the monitor speaks (`proto::VERSION` when it started the
     /// container; 0 for monitors older than versioning, which speak version 1).
     pub monitor_proto: u32,
@@ -102,6 +106,17 @@ pub struct Container {
 }
 
 impl Container {
+    /// An auto-remove container that was never started and whose starter (`run`) died:
+    /// nothing will ever start it, so it is removed when seen.
+    pub(crate) fn abandoned(&self) -> bool {
+        let s = &self.state;
+        s.status == Status::Created
+            && self.config.host.auto_remove
+            && s.starter_pid > 0
+            && !berth_runtime::util::process_alive(s.starter_pid, s.starter_start)
+            && !crate::engine::monitor_alive(s.monitor_pid, s.monitor_start)
+    }
+
     /// The first 12 characters of the id.
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]

@@ -103,27 +103,36 @@ impl Engine {
     /// Finds a container by name, id or id prefix, with its state brought up to date.
     pub fn container(&self, key: &str) -> Result<Container> {
         let c = self.db.find(key)?;
-        self.refresh(c)
+        self.refresh(c)?
+            .ok_or_else(|| Error::NoSuchContainer(key.trim_start_matches('/').to_string()))
     }
 
     /// Every container, with states brought up to date.
     pub fn containers(&self) -> Result<Vec<Container>> {
-        self.db
-            .containers()?
-            .into_iter()
-            .map(|c| self.refresh(c))
-            .collect()
+        let mut out = Vec::new();
+        for c in self.db.containers()? {
+            if let Some(c) = self.refresh(c)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     /// A container the state database calls live but whose monitor is gone (killed) cannot
     /// be supervised any more: its processes are killed, its mounts and cgroups released,
     /// and it is recorded as exited, so that nothing leaks.
-    fn refresh(&self, c: Container) -> Result<Container> {
+    ///
+    /// An auto-remove container whose `run` died before starting it is removed (None).
+    fn refresh(&self, c: Container) -> Result<Option<Container>> {
+        if c.abandoned() {
+            crate::teardown::remove_abandoned(self, &c)?;
+            return Ok(None);
+        }
         if !c.state.status.is_live() || monitor_alive(c.state.monitor_pid, c.state.monitor_start) {
-            return Ok(c);
+            return Ok(Some(c));
         }
         crate::teardown::recover_orphan(self, &c)?;
-        self.db.find(&c.id)
+        Ok(Some(self.db.find(&c.id)?))
     }
 
     /// Records an event (`berth events`); failures to record are not fatal.

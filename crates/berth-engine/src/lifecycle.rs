@@ -16,6 +16,10 @@ use crate::volumes;
 pub struct CreateRequest {
     pub name: Option<String>,
     pub config: ContainerConfig,
+    /// The caller starts the container right away (`run`): should it die before the
+    /// start, an auto-remove container is removed by the next command that sees it,
+    /// instead of staying *created* forever.
+    pub start_next: bool,
 }
 
 /// How `start` should start the process.
@@ -91,12 +95,21 @@ impl Engine {
                 anonymous.push(m.source.clone());
             }
         }
+        let mut state = State::default();
+        if req.start_next {
+            let me = std::process::id();
+            state.starter_pid = i32::try_from(me).unwrap_or(0);
+            state.starter_start = i32::try_from(me)
+                .ok()
+                .and_then(berth_runtime::util::proc_stat)
+                .map_or(0, |s| s.start_time);
+        }
         let mut c = Container {
             id: id.clone(),
             name: String::new(),
             created: berth_runtime::util::rfc3339(SystemTime::now()),
             config,
-            state: State::default(),
+            state,
         };
         match req.name {
             Some(n) => {

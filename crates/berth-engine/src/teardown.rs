@@ -143,3 +143,18 @@ pub(crate) fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
     }
     Ok(())
 }
+
+/// Removes an auto-remove container whose starter died before starting it (under its lock,
+/// so that it is done once); what a start had prepared (mounts, runtime state) goes too.
+pub(crate) fn remove_abandoned(engine: &Engine, c: &Container) -> Result<()> {
+    let _lock = engine.lock_container(&c.id)?;
+    match engine.db.find(&c.id) {
+        Ok(fresh) if fresh.abandoned() => {
+            engine.remove_records(&fresh, true)?;
+            engine.event("container", "destroy", &fresh, &[]);
+            Ok(())
+        }
+        // Removed or started meanwhile.
+        _ => Ok(()),
+    }
+}

@@ -32,11 +32,13 @@ fn ensure_image(_g: &Global, e: &Engine, a: &CreateArgs) -> Result<()> {
 }
 
 /// `detached`: `run -d`, whose container has no attached streams.
+/// `start_next`: `run`, which starts the container right after.
 fn do_create(
     g: &Global,
     e: &Engine,
     a: &CreateArgs,
     detached: bool,
+    start_next: bool,
 ) -> Result<berth_engine::Container> {
     let mut config = a.to_config(&e.settings()?.log)?;
     // A bad configuration is refused before any pull (`create` checks it again).
@@ -56,6 +58,7 @@ fn do_create(
     let (c, warnings) = e.create_with_warnings(CreateRequest {
         name: a.name.clone(),
         config,
+        start_next,
     })?;
     for w in warnings {
         eprintln!("WARNING: {w}");
@@ -76,7 +79,7 @@ fn fail(e: anyhow::Error) -> anyhow::Error {
 
 pub fn create(g: &Global, a: CreateArgs) -> Result<ExitCode> {
     let e = engine(g).map_err(fail)?;
-    let c = do_create(g, &e, &a, false).map_err(fail)?;
+    let c = do_create(g, &e, &a, false, false).map_err(fail)?;
     println!("{}", c.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -88,7 +91,7 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
         return Err(fail(anyhow::anyhow!("the input device is not a TTY")));
     }
     let e = engine(g).map_err(fail)?;
-    let container = do_create(g, &e, c, a.detach).map_err(fail)?;
+    let container = do_create(g, &e, c, a.detach, true).map_err(fail)?;
     if a.detach {
         match e.start(&container.id, StartMode::Now) {
             Ok(_) => {

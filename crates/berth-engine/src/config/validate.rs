@@ -367,6 +367,7 @@ mod tests {
             .create(crate::CreateRequest {
                 name: Some("bad".into()),
                 config,
+                start_next: false,
             })
             .unwrap_err();
         // The configuration is refused before the image is looked up.

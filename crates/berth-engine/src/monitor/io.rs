@@ -226,6 +226,8 @@ impl<'a> Monitor<'a> {
             s.monitor_pid = me;
             s.monitor_start = start;
             s.monitor_proto = crate::proto::VERSION;
+            s.starter_pid = 0;
+            s.starter_start = 0;
             s.exit_code = 0;
             s.error.clear();
             s.oom_killed = false;
@@ -248,6 +250,15 @@ impl<'a> Monitor<'a> {
     /// `ATTACH_WAIT_LIMIT` (every client left), the container is not started and stays
     /// created, as Docker's does when `docker run` is killed before the start.
     pub(crate) fn wait_for_start(&mut self, rt: &Runtime) -> Result<()> {
+        // Known as this container's monitor from now on, so that no other command takes
+        // the container for abandoned while we wait for the client.
+        let me = std::process::id() as i32;
+        let start = berth_runtime::util::proc_stat(me).map_or(0, |s| s.start_time);
+        self.engine.db.update_state(&self.c.id, |s| {
+            s.monitor_pid = me;
+            s.monitor_start = start;
+            Ok(())
+        })?;
         self.notify.send("created");
         self.notify.close();
         let mut alone_since = Instant::now();
@@ -261,6 +272,15 @@ impl<'a> Monitor<'a> {
                     let _ = c.delete(true);
                 }
                 let _ = crate::teardown::unmount_rootfs(self.engine, &self.c.id);
+                // `run --rm` died before the start: nothing will start it, so it goes
+                // (Docker leaves it created forever).
+                if self.c.config.host.auto_remove
+                    && let Ok(fresh) = self.engine.db.find(&self.c.id)
+                    && fresh.state.status == Status::Created
+                {
+                    let _ = self.engine.remove_records(&fresh, true);
+                    self.engine.event("container", "destroy", &fresh, &[]);
+                }
                 return Err(Error::Internal(
                     "no client attached to start the container".into(),
                 ));

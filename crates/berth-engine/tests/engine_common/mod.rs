@@ -79,6 +79,7 @@ impl Env {
             .create(CreateRequest {
                 name: Some(name.into()),
                 config,
+                start_next: false,
             })
             .expect("create")
             .id
