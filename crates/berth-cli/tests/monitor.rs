@@ -118,19 +118,32 @@ fn restore_after_a_simulated_reboot() {
         .iter()
         .map(|n| env.field(n, "{{.State.Pid}}").parse().unwrap())
         .collect();
+    // Monitors and their keepers (both are berth-monitor processes).
     let monitors: Vec<i32> = pids_of(&common::monitor_bin())
         .into_iter()
         .filter(|p| mentions(*p, &b.root))
         .collect();
-    assert_eq!(monitors.len(), 3, "{monitors:?}");
-    for p in monitors.iter().chain(&pids) {
-        // SAFETY: kill(2) on a pid we just found to be one of ours.
-        unsafe { libc::kill(*p, libc::SIGKILL) };
+    assert_eq!(
+        monitors
+            .iter()
+            .filter(|p| common::comm(**p) == "berth-monitor")
+            .count(),
+        3,
+        "{monitors:?}"
+    );
+    // All at once, as a power cut: stopped first, so that none reacts to another's death
+    // (a keeper would start an adopter), then killed.
+    for sig in [libc::SIGSTOP, libc::SIGKILL] {
+        for p in monitors.iter().chain(&pids) {
+            // SAFETY: kill(2) on a pid we just found to be one of ours.
+            unsafe { libc::kill(*p, sig) };
+        }
     }
     env.wait_for(5, "the processes to die", || {
-        pids.iter()
-            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+        pids.iter().all(|p| !common::running(*p))
     });
+    // A reboot empties the run root (a tmpfs): the runtime has forgotten every container.
+    std::fs::remove_dir_all(b.root.join("run")).unwrap();
     let restored = b.ok(&["system", "restore"]);
     let mut names: Vec<&str> = restored.lines().collect();
     names.sort();
@@ -435,50 +448,25 @@ fn containers_survive_sigkill_of_every_other_berth_process() {
     b.ok(&["stop", "-t", "0", "k3"]);
     assert_eq!(env.field("k3", "{{.State.Status}}"), "exited");
 
-    // SIGKILL one monitor: the next command reports and cleans its container.
-    let victim = env.field("k4", "{{.State.Pid}}");
-    let monitor = std::fs::read_to_string(format!("/proc/{victim}/stat")).unwrap();
-    let ppid: i32 = monitor
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let monitor_exe = std::fs::read_link(format!("/proc/{ppid}/exe")).unwrap();
-    assert!(
-        monitor_exe.ends_with("berth-monitor"),
-        "{}",
-        monitor_exe.display()
-    );
+    // SIGKILL one monitor: its container goes on, adopted by a new monitor.
+    let victim: i32 = env.field("k4", "{{.State.Pid}}").parse().unwrap();
     let id = env.field("k4", "{{.Id}}");
+    let monitor = common::monitor_of(&id).expect("k4's monitor");
     // SAFETY: kill(2) of the monitor this test started.
-    unsafe { libc::kill(ppid, libc::SIGKILL) };
-    std::thread::sleep(Duration::from_millis(100));
-    let ps = b.ok(&["ps", "-a", "--filter", "name=k4", "--format", "{{.Status}}"]);
-    assert!(ps.starts_with("Exited (137)"), "{ps}");
-    // Killed (a zombie until the host's init reaps it) or gone.
-    env.wait_for(5, "the orphaned container to die", || {
-        std::fs::read_to_string(format!("/proc/{victim}/stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true)
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    env.wait_for(2, "a new monitor", || {
+        common::monitor_of(&id).is_some_and(|m| m != monitor)
     });
-    let rootfs = b.root.join("containers").join(&id).join("rootfs");
     assert!(
-        !env.leftover_mounts().iter().any(|m| Path::new(m) == rootfs),
-        "rootfs of the orphan still mounted"
+        common::running(victim),
+        "the container died with its monitor"
     );
-    assert!(
-        !b.root.join("run/runtime").join(&id).exists(),
-        "runtime state of the orphan left"
+    assert_eq!(env.field("k4", "{{.State.Status}}"), "running");
+    assert_eq!(b.ok(&["ps", "-q"]).lines().count(), 19);
+    b.ok(&["stop", "-t", "0", "k4"]);
+    assert_eq!(
+        env.field("k4", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
     );
     assert_eq!(b.ok(&["ps", "-q"]).lines().count(), 18);
 }
@@ -515,4 +503,99 @@ fn log_driver_none_keeps_nothing() {
     let (code, _, err) = b.run(&["run", "--log-driver", "syslog", "busybox", "true"]);
     assert_eq!(code, 125);
     assert!(err.contains("not supported"), "{err}");
+}
+
+/// No Berth process's death stops a container: a killed monitor is replaced by one that
+/// adopts the container (its keeper holds the stdio meanwhile), the log keeps every line,
+/// the exit code is the container's; a killed keeper is replaced; with both killed at once
+/// the next command adopts the container (its later output is lost, not its life).
+#[test]
+fn killed_monitors_are_replaced() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "counter",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 40 ]; do echo n$i; i=$((i+1)); sleep 0.05; done; exit 5",
+        ])
+        .trim()
+        .to_string();
+    env.wait_for(5, "output", || b.ok(&["logs", "counter"]).contains("n3\n"));
+    let first = common::monitor_of(&id).expect("the monitor");
+    // SAFETY: kill(2) of the monitor this test started.
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    env.wait_for(5, "an adopting monitor", || {
+        common::monitor_of(&id).is_some_and(|m| m != first)
+    });
+    env.wait_for(10, "the counter to end", || {
+        env.field("counter", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(env.field("counter", "{{.State.ExitCode}}"), "5");
+    let want: String = (0..40).map(|i| format!("n{i}\n")).collect();
+    assert_eq!(
+        b.ok(&["logs", "counter"]),
+        want,
+        "the log lost or doubled lines"
+    );
+
+    // A keeper killed is replaced by its monitor; then that monitor's death is survived.
+    let id = b
+        .ok(&["run", "-dit", "--name", "shell", "busybox", "sh"])
+        .trim()
+        .to_string();
+    let keeper = common::keeper_of(&id).expect("the keeper");
+    // SAFETY: kill(2) of the keeper this test started.
+    unsafe { libc::kill(keeper, libc::SIGKILL) };
+    env.wait_for(5, "a new keeper", || {
+        common::keeper_of(&id).is_some_and(|k| k != keeper)
+    });
+    let monitor = common::monitor_of(&id).expect("the monitor");
+    // SAFETY: kill(2) of the monitor this test started.
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    env.wait_for(5, "an adopting monitor", || {
+        common::monitor_of(&id).is_some_and(|m| m != monitor)
+    });
+    // The terminal did not hang up: the shell is there and answers.
+    assert_eq!(env.field("shell", "{{.State.Status}}"), "running");
+    assert_eq!(
+        b.ok(&["exec", "shell", "echo", "still-here"]),
+        "still-here\n"
+    );
+
+    b.ok(&["rm", "-f", "shell"]);
+
+    // Both killed at once: the next command adopts the container (one that does not need
+    // its stdio: a terminal's shell would read EOF), and stop still works.
+    let id = b
+        .ok(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let (m, k) = (
+        common::monitor_of(&id).expect("monitor"),
+        common::keeper_of(&id).expect("keeper"),
+    );
+    // SAFETY: kill(2) of processes this test started.
+    unsafe {
+        libc::kill(m, libc::SIGKILL);
+        libc::kill(k, libc::SIGKILL);
+    }
+    env.wait_for(5, "both to die", || {
+        !common::running(m) && !common::running(k)
+    });
+    assert_eq!(env.field("sleeper", "{{.State.Status}}"), "running");
+    env.wait_for(5, "an adopter", || common::monitor_of(&id).is_some());
+    b.ok(&["stop", "-t", "0", "sleeper"]);
+    assert_eq!(
+        env.field("sleeper", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert!(common::monitor_of(&id).is_none() && common::keeper_of(&id).is_none());
 }

@@ -74,6 +74,10 @@ pub struct State {
     /// The monitor process, and its start time (clock ticks after boot) to detect pid reuse.
     pub monitor_pid: i32,
     pub monitor_start: u64,
+    /// The monitor's keeper (it holds the container's stdio and starts an adopting monitor
+    /// if the monitor dies), and its start time.
+    pub keeper_pid: i32,
+    pub keeper_start: u64,
     /// The process that created the container to start it at once (`run`), and its start
     /// time; cleared when the container starts.
     pub starter_pid: i32,

@@ -118,9 +118,9 @@ impl Engine {
         Ok(out)
     }
 
-    /// A container the state database calls live but whose monitor is gone (killed) cannot
-    /// be supervised any more: its processes are killed, its mounts and cgroups released,
-    /// and it is recorded as exited, so that nothing leaks.
+    /// A container the state database calls live but whose monitor is gone (killed) is
+    /// adopted by a new monitor: by its keeper's doing, or else started from here; only a
+    /// container the runtime has forgotten (the host restarted) is recorded as exited.
     ///
     /// An auto-remove container whose `run` died before starting it is removed (None).
     fn refresh(&self, c: Container) -> Result<Option<Container>> {
@@ -131,7 +131,7 @@ impl Engine {
         if !c.state.status.is_live() || monitor_alive(c.state.monitor_pid, c.state.monitor_start) {
             return Ok(Some(c));
         }
-        crate::teardown::recover_orphan(self, &c)?;
+        crate::teardown::orphaned(self, &c)?;
         Ok(Some(self.db.find(&c.id)?))
     }
 

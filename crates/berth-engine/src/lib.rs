@@ -25,6 +25,7 @@ mod logfile;
 pub mod logs;
 mod monitor;
 mod paths;
+mod pidfd;
 mod proto;
 mod restore;
 pub mod settings;

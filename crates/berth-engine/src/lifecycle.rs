@@ -149,15 +149,56 @@ impl Engine {
     }
 
     /// Takes the container's lock (flock on its directory), released when dropped.
+    /// A container removed (or being removed) is `NoSuchContainer`; one whose `create` was
+    /// killed before it made the directory gets it now, so that it can be removed.
     pub(crate) fn lock_container(&self, id: &str) -> Result<std::fs::File> {
         let dir = self.paths.container_dir(id);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        let f = std::fs::File::open(&dir)
-            .map_err(|e| Error::io(format!("open {}", dir.display()), e))?;
+        let gone = || Error::NoSuchContainer(id.to_string());
+        let mut made = false;
+        let f = match std::fs::File::open(&dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match self.db.find(id) {
+                    Ok(c) if c.state.status != Status::Removing => {}
+                    Ok(_) | Err(Error::NoSuchContainer(_)) => return Err(gone()),
+                    Err(e) => return Err(e),
+                }
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+                made = true;
+                std::fs::File::open(&dir)
+                    .map_err(|e| Error::io(format!("open {}", dir.display()), e))?
+            }
+            Err(e) => return Err(Error::io(format!("open {}", dir.display()), e)),
+        };
         rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| Error::io(format!("lock container {id}"), e.into()))?;
+        if made
+            && self
+                .db
+                .find(id)
+                .map_or(true, |c| c.state.status == Status::Removing)
+        {
+            // Removed while we made the directory: it goes again.
+            let _ = std::fs::remove_dir(&dir);
+            return Err(gone());
+        }
         Ok(f)
+    }
+
+    /// The container's lock if nobody holds it (None if someone does).
+    pub(crate) fn try_lock_container(&self, id: &str) -> Result<Option<std::fs::File>> {
+        let dir = self.paths.container_dir(id);
+        let f = match std::fs::File::open(&dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("open {}", dir.display()), e)),
+        };
+        match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(f)),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(Error::io(format!("lock container {id}"), e.into())),
+        }
     }
 
     /// `--volumes-from C[:ro|:rw]`: the volumes and bind mounts of C (not its tmpfs), in C's
@@ -314,18 +355,8 @@ impl Engine {
     fn spawn_monitor(&self, c: &Container, mode: StartMode) -> Result<Started> {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| Error::io("create the notify pipe", e.into()))?;
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "--root".into(),
-            self.paths.root.clone().into(),
-            "--runroot".into(),
-            self.paths.runroot.clone().into(),
-            "--id".into(),
-            c.id.clone().into(),
-            "--notify-fd".into(),
-            "3".into(),
-            "--proto".into(),
-            crate::proto::VERSION.to_string().into(),
-        ];
+        let mut args = crate::proto::monitor_args(&self.paths.root, &self.paths.runroot, &c.id);
+        args.extend(["--notify-fd".into(), "3".into()]);
         if mode == StartMode::OnAttach {
             // Our pid: the monitor gives up waiting for the attach when we are gone.
             args.push("--attach-wait".into());
@@ -414,11 +445,11 @@ impl Engine {
                 let _ = rc.kill(s, false);
             }
         }
-        if !crate::teardown::wait_monitor(&c, timeout) {
+        if !crate::teardown::wait_down(self, &c.id, Some(timeout), None)? {
             if let Ok(rc) = rt.load(&c.id) {
                 let _ = rc.kill(nix::sys::signal::Signal::SIGKILL, true);
             }
-            if !crate::teardown::wait_monitor(&c, Duration::from_secs(30)) {
+            if !crate::teardown::wait_down(self, &c.id, Some(Duration::from_secs(30)), None)? {
                 return Err(Error::Unavailable(format!(
                     "container {} did not stop after SIGKILL",
                     c.name
@@ -479,7 +510,7 @@ impl Engine {
             .map(|m| m.len())
             .unwrap_or(0);
         if c.state.status.is_live() {
-            crate::teardown::wait_monitor_or_cancel(&c, None, Some(cancel))?;
+            crate::teardown::wait_down(self, &c.id, None, Some(cancel))?;
         }
         match self.db.find(&c.id) {
             Ok(c) => Ok(c.state.exit_code),
@@ -499,7 +530,20 @@ impl Engine {
     /// volumes.
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let found = self.container(key)?;
-        let _lock = self.lock_container(&found.id)?;
+        let _lock = match self.lock_container(&found.id) {
+            Ok(l) => l,
+            Err(Error::NoSuchContainer(_)) => {
+                return match self.db.find(&found.id) {
+                    // A removal killed after its directory went: finish it.
+                    Ok(c) if c.state.status == Status::Removing => self.remove_records(&c, volumes),
+                    Ok(_) => Err(Error::NoSuchContainer(key.to_string())),
+                    // A --rm container: its monitor removed it.
+                    Err(Error::NoSuchContainer(_)) if found.config.host.auto_remove => Ok(()),
+                    Err(e) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         let mut c = self.container(&found.id)?;
         // As in start: let an exiting monitor finish its teardown first.
         if !c.state.status.is_live()
@@ -536,6 +580,15 @@ impl Engine {
     /// Releases everything a stopped container holds: runtime state, mounts, snapshot,
     /// directories, anonymous volumes (with `volumes`), and its record.
     pub(crate) fn remove_records(&self, c: &Container, volumes: bool) -> Result<()> {
+        // The intent first: a container being removed is never brought back to life (its
+        // directory made again by a lock) while its files go.
+        match self.db.update_state(&c.id, |s| {
+            s.status = Status::Removing;
+            Ok(())
+        }) {
+            Ok(()) | Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e),
+        }
         if let Ok(rt) = berth_runtime::Runtime::new(self.paths.runtime_root())
             && let Ok(rc) = rt.load(&c.id)
         {

@@ -35,6 +35,25 @@ pub(crate) fn check_starter(starter: u32) -> Result<()> {
     Ok(())
 }
 
+/// The arguments every `berth-monitor` of this berth gets: where the data is, which
+/// container, and the protocol this berth speaks.
+pub fn monitor_args(
+    root: &std::path::Path,
+    runroot: &std::path::Path,
+    id: &str,
+) -> Vec<std::ffi::OsString> {
+    vec![
+        "--root".into(),
+        root.into(),
+        "--runroot".into(),
+        runroot.into(),
+        "--id".into(),
+        id.into(),
+        "--proto".into(),
+        VERSION.to_string().into(),
+    ]
+}
+
 /// Checks that a client of this berth can talk to a monitor that recorded `recorded`
 /// (0: a monitor from before versions, which speaks 1).
 pub fn check_monitor(recorded: u32, container: &str) -> Result<()> {

@@ -67,6 +67,59 @@ pub(crate) fn wait_monitor_or_cancel(
     }
 }
 
+/// Waits until container `id` is down for good: not live, and its monitor gone (its
+/// teardown done), at most `timeout` (None: no limit); Ok(false) on timeout. It follows the
+/// container through adoptions (a new monitor after one died), and records the exit itself
+/// when neither a monitor nor a keeper is left to do it and no adopter can be started (the
+/// caller holds the container's lock).
+pub(crate) fn wait_down(
+    engine: &Engine,
+    id: &str,
+    timeout: Option<Duration>,
+    cancel: Option<&Cancel>,
+) -> Result<bool> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let c = match engine.db.find(id) {
+            Ok(c) => c,
+            Err(crate::error::Error::NoSuchContainer(_)) => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        let s = &c.state;
+        let monitor = crate::engine::monitor_alive(s.monitor_pid, s.monitor_start);
+        if !s.status.is_live() && !monitor {
+            return Ok(true);
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(false);
+        }
+        let slice = left.map_or(Duration::from_millis(200), |l| {
+            l.min(Duration::from_millis(200))
+        });
+        if monitor {
+            wait_monitor_or_cancel(&c, Some(slice), cancel)?;
+            continue;
+        }
+        if !berth_runtime::util::process_alive(s.keeper_pid, s.keeper_start) {
+            let init_alive = berth_runtime::Runtime::new(engine.paths.runtime_root())
+                .and_then(|rt| rt.load(&c.id))
+                .is_ok_and(|rc| rc.status() != berth_runtime::Status::Stopped);
+            if init_alive {
+                orphaned(engine, &c)?;
+            } else {
+                recover_orphan(engine, &c)?;
+                continue;
+            }
+        }
+        let pause = slice.min(Duration::from_millis(20));
+        match cancel {
+            Some(k) => k.sleep(pause, "wait")?,
+            None => std::thread::sleep(pause),
+        }
+    }
+}
+
 /// Whether `p` is a mount point (its device differs from its parent's, or mountinfo says).
 pub(crate) fn is_mountpoint(p: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -113,8 +166,67 @@ pub(crate) fn after_final_exit(engine: &Engine, c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// The monitor of a live container is gone: kill what is left and record the exit.
-pub(crate) fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
+/// The monitor of a live container is gone. Its keeper starts an adopting monitor by
+/// itself; without a keeper (it died too) one is started from here, holding nothing of the
+/// container's stdio but watching its life and exit status, and applying its restart
+/// policy. Only a container the runtime does not know (its state is in the run root, which
+/// a reboot empties) is recorded as exited, with its leftovers released: `system restore`
+/// starts those.
+pub(crate) fn orphaned(engine: &Engine, c: &Container) -> Result<()> {
+    let s = &c.state;
+    if berth_runtime::util::process_alive(s.keeper_pid, s.keeper_start) {
+        return Ok(());
+    }
+    let known = berth_runtime::Runtime::new(engine.paths.runtime_root())
+        .and_then(|rt| rt.load(&c.id))
+        .is_ok();
+    if known || s.status == Status::Restarting {
+        return spawn_adopter(engine, c);
+    }
+    recover_orphan(engine, c)
+}
+
+/// Starts `berth-monitor --adopt` for `c`, recorded as its monitor before the container's
+/// lock is released, so that no other command starts a second one. Nothing happens while
+/// another process holds the lock (it will see the container itself).
+fn spawn_adopter(engine: &Engine, c: &Container) -> Result<()> {
+    let Some(_lock) = engine.try_lock_container(&c.id)? else {
+        return Ok(());
+    };
+    let fresh = engine.db.find(&c.id)?;
+    let s = &fresh.state;
+    if !s.status.is_live()
+        || crate::engine::monitor_alive(s.monitor_pid, s.monitor_start)
+        || berth_runtime::util::process_alive(s.keeper_pid, s.keeper_start)
+    {
+        return Ok(());
+    }
+    let mut args = crate::proto::monitor_args(&engine.paths.root, &engine.paths.runroot, &c.id);
+    args.push("--adopt".into());
+    engine.children.reap();
+    let pid = crate::spawn::spawn(engine.monitor_bin(), &args, &[])?;
+    engine.children.adopt(pid);
+    let start = berth_runtime::util::proc_stat(pid).map_or(0, |st| st.start_time);
+    engine.db.update_state(&c.id, |s| {
+        s.monitor_pid = pid;
+        s.monitor_start = start;
+        s.keeper_pid = 0;
+        s.keeper_start = 0;
+        Ok(())
+    })
+}
+
+/// The exit code of a container init that is a zombie now (nobody reaped it yet).
+fn zombie_exit_code(engine: &Engine, c: &Container) -> Option<i32> {
+    let rt = berth_runtime::Runtime::new(engine.paths.runtime_root()).ok()?;
+    let rc = rt.load(&c.id).ok()?;
+    crate::pidfd::zombie_status(rc.saved.pid, rc.saved.start_time).map(crate::pidfd::exit_code)
+}
+
+/// A live container nothing can adopt (the runtime has forgotten it, or its init is dead
+/// and the caller holds its lock): kill what may be left of it, record the exit and
+/// release its mounts.
+fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
     let mut oom = false;
     if let Ok(rt) = berth_runtime::Runtime::new(engine.paths.runtime_root())
         && let Ok(rc) = rt.load(&c.id)
@@ -122,11 +234,13 @@ pub(crate) fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
         oom = rc.saved.cgroup.oom_kills() > 0;
         let _ = rc.delete(true);
     }
+    // A zombie still tells its exit status; otherwise it is lost (as after a reboot).
+    let code = zombie_exit_code(engine, c).unwrap_or(137);
     engine.db.update_state(&c.id, |s| {
         if s.status.is_live() {
             s.status = Status::Exited;
-            s.exit_code = 137;
-            s.error = "the container's monitor died".into();
+            s.exit_code = code;
+            s.error = "the container's monitor died and nothing could adopt it".into();
             s.oom_killed = oom;
             s.pid = 0;
             s.finished_at = berth_runtime::util::rfc3339(SystemTime::now());
@@ -136,7 +250,7 @@ pub(crate) fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
     })?;
     unmount_rootfs(engine, &c.id)?;
     let _ = std::fs::remove_dir_all(engine.paths.run_dir(&c.id));
-    engine.event("container", "die", c, &[("exitCode", "137".into())]);
+    engine.event("container", "die", c, &[("exitCode", code.to_string())]);
     if c.config.host.auto_remove {
         let fresh = engine.db.find(&c.id)?;
         engine.remove_records(&fresh, true)?;
@@ -147,7 +261,12 @@ pub(crate) fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
 /// Removes an auto-remove container whose starter died before starting it (under its lock,
 /// so that it is done once); what a start had prepared (mounts, runtime state) goes too.
 pub(crate) fn remove_abandoned(engine: &Engine, c: &Container) -> Result<()> {
-    let _lock = engine.lock_container(&c.id)?;
+    let _lock = match engine.lock_container(&c.id) {
+        Ok(l) => l,
+        // Removed meanwhile.
+        Err(crate::error::Error::NoSuchContainer(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     match engine.db.find(&c.id) {
         Ok(fresh) if fresh.abandoned() => {
             engine.remove_records(&fresh, true)?;

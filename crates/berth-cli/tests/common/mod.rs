@@ -186,3 +186,45 @@ pub fn mentions(pid: i32, root: &Path) -> bool {
     let r = root.to_string_lossy();
     String::from_utf8_lossy(&cmd).contains(&*r) || String::from_utf8_lossy(&env).contains(&*r)
 }
+
+/// A process's name (/proc/PID/comm).
+pub fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Whether `pid` is a live process (not a zombie).
+pub fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// The live process named `comm` (a berth-monitor process) working for container `id`.
+fn helper_of(id: &str, comm_name: &str) -> Option<i32> {
+    let exe = monitor_bin().canonicalize().ok()?;
+    pids_of(&exe).into_iter().find(|p| {
+        comm(*p) == comm_name
+            && running(*p)
+            && std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(id))
+    })
+}
+
+/// The live monitor (not a keeper) of container `id`.
+pub fn monitor_of(id: &str) -> Option<i32> {
+    helper_of(id, "berth-monitor")
+}
+
+/// The live keeper of container `id`.
+pub fn keeper_of(id: &str) -> Option<i32> {
+    helper_of(id, "berth-keeper")
+}

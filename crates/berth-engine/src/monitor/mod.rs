@@ -7,6 +7,7 @@
 
 mod health;
 mod io;
+mod keeper;
 pub(crate) mod trim;
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -33,6 +34,12 @@ pub struct Args {
     pub attach_wait: Option<i32>,
     /// The protocol version the starter speaks (`--proto`; 1 when not given).
     pub proto: u32,
+    /// `--adopt`: take over a container whose monitor died, instead of starting one.
+    pub adopt: bool,
+    /// `--held ROLE=FD`: what the dead monitor's keeper kept for the adopter.
+    pub held: Vec<(keeper::Role, RawFd)>,
+    /// `--ready FD`: closed once the adopter is recorded as the container's monitor.
+    pub ready_fd: Option<RawFd>,
 }
 
 impl Args {
@@ -46,9 +53,16 @@ impl Args {
             notify_fd: -1,
             attach_wait: None,
             proto: 1,
+            adopt: false,
+            held: Vec::new(),
+            ready_fd: None,
         };
         let mut it = args.iter();
         while let Some(k) = it.next() {
+            if k == "--adopt" {
+                a.adopt = true;
+                continue;
+            }
             let mut val = || {
                 it.next().cloned().ok_or_else(|| {
                     Error::invalid("monitor arguments", format!("{k} needs a value"))
@@ -68,6 +82,26 @@ impl Args {
                         .parse()
                         .map_err(|_| Error::invalid("monitor arguments", "bad --proto"))?
                 }
+                "--held" => {
+                    let v = val()?;
+                    let held = v
+                        .split_once('=')
+                        .and_then(|(r, n)| Some((keeper::Role::from_name(r)?, n.parse().ok()?)))
+                        .filter(|(_, n): &(keeper::Role, RawFd)| *n >= 3)
+                        .ok_or_else(|| {
+                            Error::invalid("monitor arguments", format!("bad --held {v}"))
+                        })?;
+                    a.held.push(held);
+                }
+                "--ready" => {
+                    a.ready_fd = Some(
+                        val()?
+                            .parse()
+                            .ok()
+                            .filter(|n: &RawFd| *n >= 3)
+                            .ok_or_else(|| Error::invalid("monitor arguments", "bad --ready"))?,
+                    )
+                }
                 "--attach-wait" => {
                     a.attach_wait = Some(val()?.parse().map_err(|_| {
                         Error::invalid("monitor arguments", "bad --attach-wait pid")
@@ -81,10 +115,10 @@ impl Args {
                 }
             }
         }
-        if a.id.is_empty() || a.notify_fd < 0 || a.root.as_os_str().is_empty() {
+        if a.id.is_empty() || (a.notify_fd < 0 && !a.adopt) || a.root.as_os_str().is_empty() {
             return Err(Error::invalid(
                 "monitor arguments",
-                "--root, --id and --notify-fd are required",
+                "--root, --id and --notify-fd (or --adopt) are required",
             ));
         }
         crate::proto::check_starter(a.proto)?;
@@ -128,12 +162,17 @@ pub fn restart_delay(n: u32) -> Duration {
 /// container's monitor; `berth-monitor exec --root ... --id ... --control-fd 3 ...` an exec
 /// helper (`crate::exec`). Never returns.
 pub fn main() -> ! {
-    // Only the descriptors the starter meant for us: 0-2 and the notify pipe or control
-    // socket (3). A starter from this berth closed the rest already; one from an older berth
-    // may not have.
-    // SAFETY: close_range on descriptors no code of this process uses yet.
-    unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Only the descriptors the starter meant for us: 0-2, and the notify pipe or control
+    // socket (3), or what a keeper held (3...). A starter from this berth closed the rest
+    // already; one from an older berth may not have.
+    let passed = args
+        .iter()
+        .filter(|a| *a == "--held" || *a == "--ready")
+        .count();
+    let first_free = 4 + u32::try_from(passed.saturating_sub(1)).unwrap_or(0);
+    // SAFETY: close_range on descriptors no code of this process uses yet.
+    unsafe { libc::syscall(libc::SYS_close_range, first_free, u32::MAX, 0u32) };
     if args.first().is_some_and(|a| a == "exec") {
         crate::exec::helper_main(&args[1..]);
     }
@@ -163,9 +202,28 @@ pub fn main() -> ! {
 
 /// Runs the monitor. Never returns.
 fn run(a: Args) -> ! {
-    // SAFETY: the notify descriptor was passed to us by the starter and is ours to own.
-    let mut notify = Notify(Some(unsafe { OwnedFd::from_raw_fd(a.notify_fd) }));
-    let code = match run_inner(&a, &mut notify) {
+    let mut notify = Notify(if a.notify_fd >= 0 {
+        // SAFETY: the notify descriptor was passed to us by the starter and is ours to own.
+        Some(unsafe { OwnedFd::from_raw_fd(a.notify_fd) })
+    } else {
+        None
+    });
+    // SAFETY: the keeper passed this descriptor for us to close once adopted.
+    let ready = a.ready_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    // SAFETY: each held descriptor was passed to us by the keeper and is ours to own.
+    let held: Vec<(keeper::Role, OwnedFd)> = a
+        .held
+        .iter()
+        .map(|(r, fd)| (*r, unsafe { OwnedFd::from_raw_fd(*fd) }))
+        .collect();
+    // The keeper first, while we are small (it is a fork of us).
+    let keeper = keeper::Keeper::start(&keeper::KeeperArgs {
+        root: a.root.clone(),
+        runroot: a.runroot.clone(),
+        id: a.id.clone(),
+    })
+    .ok();
+    let code = match run_inner(&a, &mut notify, keeper, held, ready) {
         Ok(()) => 0,
         Err(e) => {
             notify.send(&format!("error {} {}", crate::exit_code_for(&e), e));
@@ -179,26 +237,94 @@ fn run(a: Args) -> ! {
     std::process::exit(code)
 }
 
-fn run_inner(a: &Args, notify: &mut Notify) -> Result<()> {
+fn run_inner(
+    a: &Args,
+    notify: &mut Notify,
+    keeper: Option<keeper::Keeper>,
+    held: Vec<(keeper::Role, OwnedFd)>,
+    ready: Option<OwnedFd>,
+) -> Result<()> {
     let engine = Engine::open(&a.root, Some(&a.runroot))?;
     let c = engine.db.find(&a.id)?;
     let run_dir = engine.paths.run_dir(&c.id);
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
     let rt = Runtime::new(engine.paths.runtime_root())?;
-    let mut m = io::Monitor::new(&engine, &c, notify, a.attach_wait)?;
+    // An adopted container is watched as it is (or restarted now, if its monitor died in
+    // the delay before a restart); otherwise each run begins with a create.
+    let mut adopted_run = None;
+    let mut m = if a.adopt {
+        let Some(m) = io::Monitor::adopt(&engine, &c, notify, keeper, held, &rt)? else {
+            // Another monitor is in charge.
+            return Ok(());
+        };
+        // Recorded: the keeper that started us may go.
+        drop(ready);
+        match c.state.status {
+            Status::Running | Status::Paused if m.has_init() => adopted_run = Some(true),
+            // The runtime forgot it (or the host restarted): the exit status is lost.
+            Status::Running | Status::Paused => adopted_run = Some(false),
+            Status::Restarting => {}
+            // Created (its starter's monitor died before the start) or already stopped.
+            _ => {
+                let mut m = m;
+                let res = adopt_abandoned(&engine, &rt, &c);
+                m.dismiss_keeper();
+                let _ = std::fs::remove_dir_all(&run_dir);
+                return res;
+            }
+        }
+        m
+    } else {
+        io::Monitor::new(&engine, &c, notify, a.attach_wait, keeper)?
+    };
+    let res = supervise_runs(&engine, &rt, &c, &mut m, adopted_run);
+    m.dismiss_keeper();
+    let _ = std::fs::remove_dir_all(&run_dir);
+    res
+}
+
+/// An adopted container that was not running: its runtime leftovers and mounts go, and an
+/// auto-remove container that never started goes too.
+fn adopt_abandoned(engine: &Engine, rt: &Runtime, c: &crate::Container) -> Result<()> {
+    if let Ok(old) = rt.load(&c.id) {
+        let _ = old.delete(true);
+    }
+    crate::teardown::unmount_rootfs(engine, &c.id)?;
+    if c.state.status == Status::Created && c.config.host.auto_remove {
+        engine.remove_records(c, true)?;
+        engine.event("container", "destroy", c, &[]);
+    }
+    Ok(())
+}
+
+/// Runs the container (and again, as its restart policy says) until it is done for good.
+/// `adopted`: the first run is an adopted one (Some(false): its exit status is lost).
+fn supervise_runs(
+    engine: &Engine,
+    rt: &Runtime,
+    c: &crate::Container,
+    m: &mut io::Monitor<'_>,
+    mut adopted: Option<bool>,
+) -> Result<()> {
     loop {
-        // Leftovers of an earlier monitor (killed) are removed first.
-        if let Ok(old) = rt.load(&c.id) {
-            let _ = old.delete(true);
-        }
-        let started = m.create(&rt)?;
-        if !started {
-            // Attach-wait: the starter's client asks for the start.
-            m.wait_for_start(&rt)?;
-        }
-        let status = m.supervise(&rt)?;
-        let (code, oom) = m.finish_run(&rt, status)?;
+        let status = match adopted.take() {
+            Some(true) => m.supervise(rt)?,
+            Some(false) => m.dead_init_code(),
+            None => {
+                // Leftovers of an earlier monitor (killed) are removed first.
+                if let Ok(old) = rt.load(&c.id) {
+                    let _ = old.delete(true);
+                }
+                let started = m.create(rt)?;
+                if !started {
+                    // Attach-wait: the starter's client asks for the start.
+                    m.wait_for_start(rt)?;
+                }
+                m.supervise(rt)?
+            }
+        };
+        let (code, oom) = m.finish_run(rt, status)?;
         let fresh = engine.db.find(&c.id)?;
         let restart = should_restart(
             &fresh.config.host.restart_policy,
@@ -218,9 +344,8 @@ fn run_inner(a: &Args, notify: &mut Notify) -> Result<()> {
         if !restart {
             // Cleanup (--rm included) is done before the client hears of the exit, so
             // `run --rm` returns with the container gone, as Docker's.
-            let res = crate::teardown::after_final_exit(&engine, &fresh);
+            let res = crate::teardown::after_final_exit(engine, &fresh);
             m.last_exit(code);
-            let _ = std::fs::remove_dir_all(&run_dir);
             return res;
         }
         let n = fresh.state.restart_count;
@@ -238,9 +363,8 @@ fn run_inner(a: &Args, notify: &mut Notify) -> Result<()> {
                     s.status = Status::Exited;
                     Ok(())
                 })?;
-                let res = crate::teardown::after_final_exit(&engine, &engine.db.find(&c.id)?);
+                let res = crate::teardown::after_final_exit(engine, &engine.db.find(&c.id)?);
                 m.last_exit(code);
-                let _ = std::fs::remove_dir_all(&run_dir);
                 return res;
             }
         }

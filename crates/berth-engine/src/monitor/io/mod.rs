@@ -12,12 +12,18 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use rustix::event::{PollFd, PollFlags};
 
+use super::keeper::{Keeper, Role};
+
+mod adopt;
+mod keep;
+
 use super::{Notify, health};
 use crate::container::{Container, Status};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::logfile;
 use crate::proto::{self, Hello};
+pub(crate) use keep::LOST_EXIT_CODE;
 
 /// Drop an attach client whose unread output grows beyond this.
 const MAX_CLIENT_BACKLOG: usize = 8 * 1024 * 1024;
@@ -39,6 +45,14 @@ struct Client {
 pub(crate) struct Monitor<'a> {
     engine: &'a Engine,
     c: Container,
+    /// Holds copies of the container's stdio and init pidfd, and starts an adopting
+    /// monitor if we die (None if it could not be started: then nothing survives us).
+    keeper: Option<Keeper>,
+    /// A pidfd of the container's init and its start time; `adopted` when we are not its
+    /// parent (we adopted it), so that its exit comes through the pidfd, not SIGCHLD.
+    init_pidfd: Option<OwnedFd>,
+    init_start: u64,
+    adopted: bool,
     notify: &'a mut Notify,
     attach_wait: bool,
     /// The process that spawned us (the `run` that will attach); once we are no longer its
@@ -81,6 +95,20 @@ impl<'a> Monitor<'a> {
         c: &Container,
         notify: &'a mut Notify,
         attach_wait: Option<i32>,
+        keeper: Option<Keeper>,
+    ) -> Result<Monitor<'a>> {
+        let mut m = Monitor::base(engine, c, notify, attach_wait, keeper)?;
+        m.reopen_stdio()?;
+        Ok(m)
+    }
+
+    /// What a monitor has whether it starts the container or adopts it.
+    fn base(
+        engine: &'a Engine,
+        c: &Container,
+        notify: &'a mut Notify,
+        attach_wait: Option<i32>,
+        keeper: Option<Keeper>,
     ) -> Result<Monitor<'a>> {
         let mut set = SigSet::empty();
         for s in [
@@ -104,9 +132,13 @@ impl<'a> Monitor<'a> {
             .set_nonblocking(true)
             .map_err(|e| Error::io("set the attach socket non-blocking", e))?;
         let log = logfile::Writer::open(&engine.paths.log_file(&c.id), c.config.host.log.clone())?;
-        let mut m = Monitor {
+        Ok(Monitor {
             engine,
             c: c.clone(),
+            keeper,
+            init_pidfd: None,
+            init_start: 0,
+            adopted: false,
             notify,
             attach_wait: attach_wait.is_some(),
             starter: attach_wait.and_then(rustix::process::Pid::from_raw),
@@ -122,9 +154,7 @@ impl<'a> Monitor<'a> {
             sfd,
             init_pid: 0,
             health: health::Checker::new(c),
-        };
-        m.reopen_stdio()?;
-        Ok(m)
+        })
     }
 
     /// Makes fresh stdio for the next run of the container.
@@ -134,6 +164,7 @@ impl<'a> Monitor<'a> {
         self.stdin_w = None;
         self.master = None;
         if self.tty {
+            // The pty master comes with the container.
             return Ok(());
         }
         let stdin_r = if self.c.config.open_stdin {
@@ -152,6 +183,7 @@ impl<'a> Monitor<'a> {
         nonblocking(err_r.as_fd());
         self.outputs = vec![(out_r, 0), (err_r, 1)];
         self.child_stdio = vec![stdin_r, out_w, err_w];
+        self.keep_stdio();
         Ok(())
     }
 
@@ -196,6 +228,9 @@ impl<'a> Monitor<'a> {
         };
         self.child_stdio.clear();
         self.init_pid = created.container.pid();
+        self.init_start = created.container.saved.start_time;
+        self.adopted = false;
+        self.init_pidfd = crate::pidfd::open(self.init_pid, self.init_start).ok();
         if let Some(m) = created.console {
             nonblocking(m.as_fd());
             let dup = m.try_clone().map_err(|e| Error::io("dup the pty", e))?;
@@ -205,6 +240,7 @@ impl<'a> Monitor<'a> {
             }
             self.master = Some(m);
         }
+        self.keep_stdio();
         if start_now {
             self.mark_running()?;
             self.notify.send(&format!("ok {}", self.init_pid));
@@ -220,12 +256,14 @@ impl<'a> Monitor<'a> {
             .map(|s| s.start_time)
             .unwrap_or(0);
         let health = self.health.enabled();
+        let keeper = self.keeper_ids();
         self.engine.db.update_state(&self.c.id, |s| {
             s.status = Status::Running;
             s.pid = pid;
             s.monitor_pid = me;
             s.monitor_start = start;
             s.monitor_proto = crate::proto::VERSION;
+            (s.keeper_pid, s.keeper_start) = keeper;
             s.starter_pid = 0;
             s.starter_start = 0;
             s.exit_code = 0;
@@ -368,6 +406,10 @@ impl<'a> Monitor<'a> {
     }
 
     fn stdin_close_after_flush(&mut self) {
+        // The keeper's copy would keep the container from ever reading EOF.
+        if let Some(k) = &self.keeper {
+            let _ = k.release(Role::Stdin);
+        }
         self.flush_stdin();
         if self.stdin_pending.is_empty() {
             self.stdin_w = None;
@@ -528,6 +570,14 @@ impl<'a> Monitor<'a> {
             {
                 fds.push(PollFd::new(w, PollFlags::OUT));
             }
+            // An adopted init is not our child: its exit shows on its pidfd.
+            let pidfd_at = fds.len();
+            if self.adopted
+                && exit.is_none()
+                && let Some(p) = &self.init_pidfd
+            {
+                fds.push(PollFd::new(p, PollFlags::IN));
+            }
             if trim_now {
                 self.engine.db.release();
                 super::trim::trim();
@@ -559,6 +609,10 @@ impl<'a> Monitor<'a> {
                 while let Ok(Some(_)) = self.sfd.read_signal() {}
                 self.reap(&mut exit, &mut exited_at);
             }
+            if ready.get(pidfd_at).copied().unwrap_or(false) && exit.is_none() {
+                exit = Some(self.adopted_exit_code());
+                exited_at = Instant::now();
+            }
             if exit.is_none() {
                 self.health.tick(self.engine, &self.c, rt);
             }
@@ -576,9 +630,12 @@ impl<'a> Monitor<'a> {
                         _ => continue,
                     };
                     let pid = st.pid().map(|p| p.as_raw()).unwrap_or(0);
-                    if pid == self.init_pid {
+                    if pid == self.init_pid && !self.adopted {
                         *exit = Some(code);
                         *exited_at = Instant::now();
+                    } else if self.keeper.as_ref().is_some_and(|k| k.pid == pid) {
+                        // Our keeper died: another takes its place at once.
+                        self.restart_keeper();
                     } else {
                         self.health.reaped(pid, code);
                     }
