@@ -129,7 +129,8 @@ fn cp_both_ways_and_tar_streams() {
         b.ok(&["exec", "box", "cat", "/etc/berth-escape-test"]),
         "one\n"
     );
-    // A symlink as the last component is replaced, not followed.
+    // A symlink as the last component is followed inside the container (as Docker does),
+    // never to the host.
     b.ok(&[
         "exec",
         "box",
@@ -147,6 +148,87 @@ fn cp_both_ways_and_tar_streams() {
     let (code, _, err) = b.run(&["cp", "box:/no/such/file", &h("nothing")]);
     assert_eq!(code, 1);
     assert!(err.contains("/no/such/file"), "{err}");
+}
+
+#[test]
+fn cp_flags_messages_and_contents() {
+    let Some(env) = Env::with_busybox() else {
+        return;
+    };
+    let b = &env.b;
+    let host = env.dir.path().join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    let h = |p: &str| host.join(p).to_str().unwrap().to_string();
+    b.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    b.ok(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "mkdir -p /d/sub && echo f > /d/f && echo g > /d/sub/g && ln -s /d/f /lnk && \
+         chown 1234:5678 /d/f",
+    ]);
+
+    // The size of what was copied on stderr, unless -q.
+    let (code, out, err) = b.run(&["cp", "box:/d", &h("d")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "");
+    assert!(
+        err.starts_with("Successfully copied ") && err.trim_end().ends_with(&h("d")),
+        "{err}"
+    );
+    let (_, _, err) = b.run(&["cp", "-q", "box:/d/f", &h("quiet")]);
+    assert_eq!(err, "");
+    // `SRC/.` copies the contents into an existing directory.
+    std::fs::create_dir(host.join("contents")).unwrap();
+    b.ok(&["cp", "box:/d/.", &h("contents")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("contents/sub/g")).unwrap(),
+        "g\n"
+    );
+    assert!(!host.join("contents/d").exists());
+    // -L follows a final symlink; without it the link is copied.
+    b.ok(&["cp", "box:/lnk", &h("link")]);
+    assert_eq!(
+        std::fs::read_link(host.join("link")).unwrap().to_str(),
+        Some("/d/f")
+    );
+    b.ok(&["cp", "-L", "box:/lnk", &h("followed")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("followed")).unwrap(),
+        "f\n"
+    );
+    // -a keeps owners into the container; without it they are root's.
+    let src = host.join("owned");
+    std::fs::write(&src, "o\n").unwrap();
+    std::os::unix::fs::chown(&src, Some(4321), Some(8765)).unwrap();
+    b.ok(&["cp", "-a", src.to_str().unwrap(), "box:/tmp/kept"]);
+    b.ok(&["cp", src.to_str().unwrap(), "box:/tmp/root"]);
+    assert_eq!(
+        b.ok(&[
+            "exec",
+            "box",
+            "stat",
+            "-c",
+            "%u:%g",
+            "/tmp/kept",
+            "/tmp/root"
+        ]),
+        "4321:8765\n0:0\n"
+    );
+    // Docker's refusals, exit code 1.
+    let (code, _, err) = b.run(&["cp", "box:/d", &h("quiet")]);
+    assert_eq!(code, 1);
+    assert!(
+        err.to_lowercase().contains("cannot copy directory"),
+        "{err}"
+    );
+    let (code, _, err) = b.run(&["cp", "box:/d/f", &h("missing/")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not exist"), "{err}");
+    let (code, _, err) = b.run(&["cp", &h("nothing-here"), "box:/tmp"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing-here"), "{err}");
 }
 
 #[test]

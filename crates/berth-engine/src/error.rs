@@ -45,6 +45,8 @@ pub enum Error {
     #[error("state database: {0}")]
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
+    Copy(#[from] crate::cp::CopyError),
+    #[error(transparent)]
     Image(#[from] berth_image::Error),
     #[error(transparent)]
     Runtime(#[from] berth_runtime::Error),
@@ -82,6 +84,8 @@ impl Error {
                 ErrorKind::NotFound
             }
             Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Copy(crate::cp::CopyError::NotFound { .. }) => ErrorKind::NotFound,
+            Error::Copy(_) => ErrorKind::Invalid,
             Error::Invalid { .. } | Error::InvalidValue(_) => ErrorKind::Invalid,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Unavailable(_) | Error::Cancelled(_) => ErrorKind::Unavailable,

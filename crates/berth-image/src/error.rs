@@ -58,6 +58,14 @@ pub enum Error {
     },
     #[error("invalid layer {layer}: {reason}")]
     InvalidLayer { layer: String, reason: String },
+    /// An entry that an extraction other than a layer's (`layer::extract_tar`, for `cp`)
+    /// refuses: it would leave the destination or overwrite what it must not.
+    #[error("refusing entry {entry:?} of {what}: it {reason}")]
+    RefusedEntry {
+        what: String,
+        entry: String,
+        reason: String,
+    },
     #[error("invalid archive: {0}")]
     InvalidArchive(String),
     #[error("no matching manifest for {platform} in the manifest list entries of {what}")]
@@ -101,6 +109,7 @@ impl Error {
             | Error::InvalidManifest { .. }
             | Error::HostileLayer { .. }
             | Error::InvalidLayer { .. }
+            | Error::RefusedEntry { .. }
             | Error::InvalidArchive(_)
             | Error::Invalid { .. }
             | Error::Json { .. } => ErrorKind::Invalid,

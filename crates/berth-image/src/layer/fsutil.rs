@@ -7,23 +7,6 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-/// Open a directory `rel` (may be "" for the root itself) beneath `root`; symlinks inside
-/// are followed only while they stay beneath it (EXDEV otherwise).
-pub(crate) fn open_dir_beneath(root: impl AsFd, rel: &[u8]) -> Result<OwnedFd, Errno> {
-    let rel: &OsStr = if rel.is_empty() {
-        OsStr::new(".")
-    } else {
-        OsStr::from_bytes(rel)
-    };
-    rustix::fs::openat2(
-        root,
-        rel,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
-    )
-}
-
 /// Open a directory beneath `root` without following any symlink at all.
 pub(crate) fn open_dir_nofollow(root: impl AsFd, rel: &[u8]) -> Result<OwnedFd, Errno> {
     let rel: &OsStr = if rel.is_empty() {
@@ -86,8 +69,8 @@ pub(crate) fn clear_dir(fd: &OwnedFd) -> Result<(), Errno> {
     clear_dir_except(fd, &mut |_| false)
 }
 
-/// Names in a directory, without `.` and `..`.
-pub(crate) fn list_dir(fd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
+/// Names in a directory, without `.` and `..` (read through the descriptor).
+pub fn list_dir(fd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
     let mut d = rustix::fs::Dir::read_from(fd)?;
     let mut out = Vec::new();
     while let Some(ent) = d.read() {

@@ -1,11 +1,15 @@
-//! Layers: compression detection, safe unpacking, and diffs of overlay upper directories.
+//! Layers: compression detection, safe unpacking, and diffs of overlay upper directories;
+//! the same safe unpacking for other archives (`extract`, used by `cp`).
 
 pub mod diff;
-pub(crate) mod fsutil;
+pub mod extract;
+pub mod fsutil;
+mod meta;
 pub mod unpack;
 
 use std::io::{self, Cursor, Read};
 
+pub use extract::{ExtractOptions, Owners, Resolve, extract_tar};
 pub use unpack::{UnpackOptions, WhiteoutMode, unpack_tar};
 
 /// Compression of a layer stream.

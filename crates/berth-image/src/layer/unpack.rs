@@ -1,10 +1,14 @@
 //! Safe extraction of a layer tar into a directory.
 //!
-//! Every path is checked (no absolute paths, no `..`), parents are opened with
-//! `openat2(RESOLVE_BENEATH)` so a symlink can never lead a write outside the layer, and the
-//! last component is always created with `*at` calls that do not follow symlinks.
+//! Every path is checked (no absolute paths, no `..`), parents are opened with `openat2`
+//! (`RESOLVE_BENEATH` for layers, so a symlink can never lead a write outside the layer), and
+//! the last component is always created with `*at` calls that do not follow symlinks; owner,
+//! mode and times are set on descriptors (`meta.rs`), never by path.
 //! Whiteouts become overlayfs whiteouts (char device 0:0, `trusted.overlay.opaque=y`) or, in
 //! `Apply` mode (plain-copy snapshots), deletions.
+//!
+//! The same machinery extracts other archives (`docker cp`) under other rules: see
+//! [`super::extract`], which drives it with its own [`Policy`].
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -12,16 +16,14 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 
-use std::os::fd::AsRawFd;
-
-use rustix::fd::OwnedFd;
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, XattrFlags};
 use rustix::io::Errno;
 use tar::EntryType;
 
-use super::fsutil::{
-    clear_dir_except, lstat_type, open_dir_beneath, open_dir_nofollow, remove_all_at,
-};
+use super::extract::Owners;
+use super::fsutil::{clear_dir_except, lstat_type, open_dir_nofollow, remove_all_at};
+use super::meta::times;
 use crate::error::{Error, Result};
 
 pub(crate) const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -54,10 +56,56 @@ impl Default for UnpackOptions {
     }
 }
 
-struct Ctx<'a> {
-    root: OwnedFd,
-    layer: &'a str,
-    opts: &'a UnpackOptions,
+/// What an extraction may do, and how it names what it refuses.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy<'a> {
+    /// Whiteout handling; None: `.wh.` names are plain names.
+    pub whiteouts: Option<WhiteoutMode>,
+    pub owners: Owners,
+    /// Drop set-uid/set-gid bits (they were meant for the archive's owner).
+    pub drop_setid: bool,
+    /// Restore `SCHILY.xattr.*` records.
+    pub xattrs: bool,
+    /// Create character and block devices (else they are refused).
+    pub devices: bool,
+    /// Replace an existing entry of another kind (a directory by a file or the reverse);
+    /// else refuse, as `docker cp` does.
+    pub replace_other_kinds: bool,
+    /// What errors name.
+    pub subject: Subject<'a>,
+}
+
+/// What is being extracted, for error messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Subject<'a> {
+    /// A layer, by name: errors are `HostileLayer` / `InvalidLayer`.
+    Layer(&'a str),
+    /// Another archive, described (e.g. "the copy into box:/tmp"): errors are
+    /// `RefusedEntry` / `InvalidArchive`.
+    Archive(&'a str),
+}
+
+impl Subject<'_> {
+    /// What the extraction writes into, in messages.
+    fn noun(self) -> &'static str {
+        match self {
+            Subject::Layer(_) => "layer",
+            Subject::Archive(_) => "destination",
+        }
+    }
+}
+
+/// Where entries go: `prefix` (a path under `root`, resolved with `resolve` for every
+/// entry) is the directory the archive's paths are relative to.
+pub(crate) struct Target<'a> {
+    pub root: BorrowedFd<'a>,
+    pub prefix: Vec<u8>,
+    pub resolve: ResolveFlags,
+}
+
+pub(super) struct Ctx<'a> {
+    target: Target<'a>,
+    pub(super) policy: &'a Policy<'a>,
     dir_times: Vec<(Vec<u8>, u64)>,
     /// Paths written by this layer (only tracked in Apply mode).
     written: HashSet<Vec<u8>>,
@@ -82,38 +130,53 @@ pub fn unpack_tar<R: Read>(
         path: dest.to_owned(),
         source: e.into(),
     })?;
+    let policy = Policy {
+        whiteouts: Some(opts.whiteouts),
+        owners: if opts.same_owner {
+            Owners::FromArchive
+        } else {
+            Owners::Caller
+        },
+        drop_setid: false,
+        xattrs: true,
+        devices: true,
+        replace_other_kinds: true,
+        subject: Subject::Layer(layer),
+    };
+    let target = Target {
+        root: root.as_fd(),
+        prefix: Vec::new(),
+        resolve: ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+    };
+    run(reader, target, &policy)
+}
+
+/// Extract `reader` into `target` under `policy`.
+pub(crate) fn run<R: Read>(reader: R, target: Target<'_>, policy: &Policy<'_>) -> Result<()> {
     let mut ctx = Ctx {
-        root,
-        layer,
-        opts,
+        target,
+        policy,
         dir_times: Vec::new(),
         written: HashSet::new(),
         buf: vec![0u8; 256 * 1024],
     };
+    let base = ctx
+        .open_dir(b"")
+        .map_err(|e| ctx.sys(b".", &format!("open the {}", policy.subject.noun()), e))?;
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| ctx.invalid(e.to_string()))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| ctx.invalid(format!("reading tar: {e}")))?;
         ctx.entry(&mut entry)?;
     }
-    // Directory mtimes last: creating children changed them.
+    // Directory mtimes last: creating children changed them. Relative to the destination
+    // opened once, through real directories only.
     for (rel, mtime) in ctx.dir_times.iter().rev() {
-        if let Ok(fd) = open_dir_nofollow(&ctx.root, rel) {
+        if let Ok(fd) = open_dir_nofollow(&base, rel) {
             let _ = rustix::fs::futimens(&fd, &times(*mtime));
         }
     }
     Ok(())
-}
-
-fn times(mtime: u64) -> Timestamps {
-    let t = Timespec {
-        tv_sec: mtime.min(i64::MAX as u64) as i64,
-        tv_nsec: 0,
-    };
-    Timestamps {
-        last_access: t,
-        last_modification: t,
-    }
 }
 
 /// Split a tar path into checked components. Refuses absolute paths and `..`.
@@ -136,24 +199,40 @@ pub(crate) fn clean_path(raw: &[u8]) -> std::result::Result<Vec<&[u8]>, &'static
 }
 
 impl Ctx<'_> {
-    fn hostile(&self, entry: &[u8], reason: impl Into<String>) -> Error {
-        Error::HostileLayer {
-            layer: self.layer.to_owned(),
-            entry: String::from_utf8_lossy(entry).into_owned(),
-            reason: reason.into(),
+    pub(super) fn hostile(&self, entry: &[u8], reason: impl Into<String>) -> Error {
+        let entry = String::from_utf8_lossy(entry).into_owned();
+        match self.policy.subject {
+            Subject::Layer(layer) => Error::HostileLayer {
+                layer: layer.to_owned(),
+                entry,
+                reason: reason.into(),
+            },
+            Subject::Archive(what) => Error::RefusedEntry {
+                what: what.to_owned(),
+                entry,
+                reason: reason.into(),
+            },
         }
     }
 
-    fn invalid(&self, reason: impl Into<String>) -> Error {
-        Error::InvalidLayer {
-            layer: self.layer.to_owned(),
-            reason: crate::error::printable(&reason.into()),
+    pub(super) fn invalid(&self, reason: impl Into<String>) -> Error {
+        let reason = crate::error::printable(&reason.into());
+        match self.policy.subject {
+            Subject::Layer(layer) => Error::InvalidLayer {
+                layer: layer.to_owned(),
+                reason,
+            },
+            Subject::Archive(what) => Error::InvalidArchive(format!("{what}: {reason}")),
         }
     }
 
-    fn sys(&self, entry: &[u8], what: &str, e: Errno) -> Error {
+    pub(super) fn sys(&self, entry: &[u8], what: &str, e: Errno) -> Error {
         if e == Errno::XDEV {
-            return self.hostile(entry, "leads outside the layer through a symlink");
+            let noun = self.policy.subject.noun();
+            return self.hostile(entry, format!("leads outside the {noun} through a symlink"));
+        }
+        if e == Errno::LOOP && matches!(self.policy.subject, Subject::Archive(_)) {
+            return self.hostile(entry, "leads through a symlink");
         }
         self.invalid(format!(
             "entry {:?}: {what}: {}",
@@ -162,19 +241,43 @@ impl Ctx<'_> {
         ))
     }
 
-    /// Open (creating missing directories) the parent directory `comps` beneath the root.
+    /// Open the directory `rel` ("" for the destination itself) of the destination.
+    fn open_dir(&self, rel: &[u8]) -> std::result::Result<OwnedFd, Errno> {
+        let t = &self.target;
+        let mut path = t.prefix.clone();
+        if !rel.is_empty() {
+            if !path.is_empty() && !path.ends_with(b"/") {
+                path.push(b'/');
+            }
+            path.extend_from_slice(rel);
+        }
+        if path.is_empty() {
+            path.push(b'.');
+        }
+        rustix::fs::openat2(
+            t.root,
+            OsStr::from_bytes(&path),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            t.resolve,
+        )
+    }
+
+    /// Open (creating missing directories) the parent directory `comps` of an entry.
     fn parent(&self, entry: &[u8], comps: &[&[u8]]) -> Result<OwnedFd> {
         let rel = comps.join(&b'/');
-        match open_dir_beneath(&self.root, &rel) {
+        match self.open_dir(&rel) {
             Ok(fd) => return Ok(fd),
             Err(Errno::NOENT) => {}
             Err(e) => return Err(self.sys(entry, "open parent directory", e)),
         }
-        let mut cur =
-            open_dir_beneath(&self.root, b"").map_err(|e| self.sys(entry, "open layer root", e))?;
+        let root_what = format!("open the {} root", self.policy.subject.noun());
+        let mut cur = self
+            .open_dir(b"")
+            .map_err(|e| self.sys(entry, &root_what, e))?;
         for i in 0..comps.len() {
             let prefix = comps[..=i].join(&b'/');
-            cur = match open_dir_beneath(&self.root, &prefix) {
+            cur = match self.open_dir(&prefix) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => {
                     match rustix::fs::mkdirat(&cur, OsStr::from_bytes(comps[i]), Mode::from(0o755))
@@ -182,7 +285,7 @@ impl Ctx<'_> {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(self.sys(entry, "create parent directory", e)),
                     }
-                    open_dir_beneath(&self.root, &prefix)
+                    self.open_dir(&prefix)
                         .map_err(|e| self.sys(entry, "open parent directory", e))?
                 }
                 Err(e) => return Err(self.sys(entry, "open parent directory", e)),
@@ -208,10 +311,12 @@ impl Ctx<'_> {
         }
         let comps = clean_path(&raw).map_err(|why| self.hostile(&raw, why))?;
         let Some((name, parents)) = comps.split_last() else {
-            // The layer root itself ("./").
+            // The destination itself ("./").
             if kind.is_dir() {
-                let fd = open_dir_beneath(&self.root, b"")
-                    .map_err(|e| self.sys(&raw, "open layer root", e))?;
+                let root_what = format!("open the {} root", self.policy.subject.noun());
+                let fd = self
+                    .open_dir(b"")
+                    .map_err(|e| self.sys(&raw, &root_what, e))?;
                 self.set_meta_fd(&raw, &fd, entry, true)?;
                 self.dir_times
                     .push((Vec::new(), entry.header().mtime().unwrap_or(0)));
@@ -221,20 +326,28 @@ impl Ctx<'_> {
         let name: &[u8] = name;
         let parent = self.parent(&raw, parents)?;
 
-        if name == OPAQUE_MARKER {
-            return self.opaque(&raw, &parent, parents);
-        }
-        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-            if hidden.is_empty() || hidden == b"." || hidden == b".." || hidden.contains(&b'/') {
-                return Err(self.hostile(&raw, "is a whiteout of an invalid name"));
+        if let Some(mode) = self.policy.whiteouts {
+            if name == OPAQUE_MARKER {
+                return self.opaque(mode, &raw, &parent, parents);
             }
-            return self.whiteout(&raw, &parent, parents, hidden);
+            if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+                if hidden.is_empty() || hidden == b"." || hidden == b".." || hidden.contains(&b'/')
+                {
+                    return Err(self.hostile(&raw, "is a whiteout of an invalid name"));
+                }
+                return self.whiteout(mode, &raw, &parent, parents, hidden);
+            }
         }
         let osname = OsStr::from_bytes(name);
         match kind {
             EntryType::Directory => {
                 match lstat_type(&parent, osname).map_err(|e| self.sys(&raw, "stat", e))? {
                     Some(FileType::Directory) => {}
+                    Some(_) if !self.policy.replace_other_kinds => {
+                        return Err(
+                            self.hostile(&raw, "would overwrite a non-directory with a directory")
+                        );
+                    }
                     Some(_) => {
                         remove_all_at(&parent, osname).map_err(|e| self.sys(&raw, "replace", e))?;
                         self.mkdir(&raw, &parent, osname)?;
@@ -304,14 +417,16 @@ impl Ctx<'_> {
                     self.hostile(&raw, format!("is a hard link whose target {why}"))
                 })?;
                 let Some((tname, tparents)) = tcomps.split_last() else {
-                    return Err(self.hostile(&raw, "is a hard link to the layer root"));
+                    let noun = self.policy.subject.noun();
+                    return Err(self.hostile(&raw, format!("is a hard link to the {noun} root")));
                 };
                 if tcomps == comps {
                     return Err(
                         self.invalid(format!("hard link {:?} points to itself", lossy(&raw)))
                     );
                 }
-                let tparent = open_dir_beneath(&self.root, &tparents.join(&b'/'))
+                let tparent = self
+                    .open_dir(&tparents.join(&b'/'))
                     .map_err(|e| self.sys(&raw, "open hard link target", e))?;
                 let tos = OsStr::from_bytes(tname);
                 match lstat_type(&tparent, tos)
@@ -332,6 +447,9 @@ impl Ctx<'_> {
                 self.replace(&raw, &parent, osname)?;
                 rustix::fs::linkat(&tparent, tos, &parent, osname, AtFlags::empty())
                     .map_err(|e| self.sys(&raw, "create hard link", e))?;
+            }
+            EntryType::Char | EntryType::Block if !self.policy.devices => {
+                return Err(self.hostile(&raw, "is a device node, which is refused here"));
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (ft, dev) = match kind {
@@ -360,7 +478,7 @@ impl Ctx<'_> {
                 )));
             }
         }
-        if self.opts.whiteouts == WhiteoutMode::Apply {
+        if self.policy.whiteouts == Some(WhiteoutMode::Apply) {
             self.written.insert(comps.join(&b'/'));
         }
         Ok(())
@@ -371,13 +489,26 @@ impl Ctx<'_> {
             .map_err(|e| self.sys(raw, "create directory", e))
     }
 
-    /// Remove whatever is at `name` so a new non-directory entry can be created.
+    /// Remove whatever is at `name` so a new non-directory entry can be created (refusing
+    /// to remove a directory unless the policy replaces other kinds).
     fn replace(&self, raw: &[u8], parent: &OwnedFd, name: &OsStr) -> Result<()> {
+        if !self.policy.replace_other_kinds
+            && lstat_type(parent, name).map_err(|e| self.sys(raw, "stat", e))?
+                == Some(FileType::Directory)
+        {
+            return Err(self.hostile(raw, "would overwrite a directory with a non-directory"));
+        }
         remove_all_at(parent, name).map_err(|e| self.sys(raw, "replace", e))
     }
 
-    fn opaque(&mut self, raw: &[u8], parent: &OwnedFd, parents: &[&[u8]]) -> Result<()> {
-        match self.opts.whiteouts {
+    fn opaque(
+        &mut self,
+        mode: WhiteoutMode,
+        raw: &[u8],
+        parent: &OwnedFd,
+        parents: &[&[u8]],
+    ) -> Result<()> {
+        match mode {
             WhiteoutMode::Overlay => {
                 rustix::fs::fsetxattr(parent, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
                     .map_err(|e| self.sys(raw, "mark directory opaque", e))
@@ -401,13 +532,14 @@ impl Ctx<'_> {
 
     fn whiteout(
         &mut self,
+        mode: WhiteoutMode,
         raw: &[u8],
         parent: &OwnedFd,
         parents: &[&[u8]],
         hidden: &[u8],
     ) -> Result<()> {
         let name = OsStr::from_bytes(hidden);
-        match self.opts.whiteouts {
+        match mode {
             WhiteoutMode::Overlay => {
                 self.replace(raw, parent, name)?;
                 rustix::fs::mknodat(parent, name, FileType::CharacterDevice, Mode::empty(), 0)
@@ -426,100 +558,9 @@ impl Ctx<'_> {
             }
         }
     }
-
-    /// Owner, mode and xattrs on an open file or directory.
-    fn set_meta_fd<R: Read>(
-        &self,
-        raw: &[u8],
-        fd: &OwnedFd,
-        entry: &mut tar::Entry<'_, R>,
-        _is_dir: bool,
-    ) -> Result<()> {
-        let h = entry.header();
-        let mode = h.mode().unwrap_or(0o644) & 0o7777;
-        if self.opts.same_owner {
-            let uid = h.uid().unwrap_or(0);
-            let gid = h.gid().unwrap_or(0);
-            let (uid, gid) = (id32(uid), id32(gid));
-            rustix::fs::fchown(
-                fd,
-                Some(rustix::fs::Uid::from_raw(uid)),
-                Some(rustix::fs::Gid::from_raw(gid)),
-            )
-            .map_err(|e| self.sys(raw, "chown", e))?;
-        }
-        // After chown, which clears set-id bits.
-        rustix::fs::fchmod(fd, Mode::from(mode)).map_err(|e| self.sys(raw, "chmod", e))?;
-        for (k, v) in xattrs(entry) {
-            match rustix::fs::fsetxattr(fd, k.as_str(), &v, XattrFlags::empty()) {
-                Ok(()) => {}
-                Err(Errno::OPNOTSUPP) | Err(Errno::PERM) => {
-                    tracing::debug!("skipping xattr {k} on {}", lossy(raw));
-                }
-                Err(e) => return Err(self.sys(raw, "set xattr", e)),
-            }
-        }
-        Ok(())
-    }
-
-    /// Owner, times and xattrs on a symlink or device node, never following it.
-    fn set_meta_at<R: Read>(
-        &self,
-        raw: &[u8],
-        parent: &OwnedFd,
-        name: &OsStr,
-        entry: &mut tar::Entry<'_, R>,
-        is_link: bool,
-    ) -> Result<()> {
-        let h = entry.header();
-        if self.opts.same_owner {
-            let uid = id32(h.uid().unwrap_or(0));
-            let gid = id32(h.gid().unwrap_or(0));
-            rustix::fs::chownat(
-                parent,
-                name,
-                Some(rustix::fs::Uid::from_raw(uid)),
-                Some(rustix::fs::Gid::from_raw(gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| self.sys(raw, "chown", e))?;
-        }
-        if !is_link {
-            let mode = h.mode().unwrap_or(0o644) & 0o7777;
-            rustix::fs::chmodat(parent, name, Mode::from(mode), AtFlags::empty())
-                .map_err(|e| self.sys(raw, "chmod", e))?;
-        }
-        let mtime = h.mtime().unwrap_or(0);
-        rustix::fs::utimensat(parent, name, &times(mtime), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| self.sys(raw, "set times", e))?;
-        let xs = xattrs(entry);
-        if !xs.is_empty() {
-            // lsetxattr through the parent's /proc/self/fd link: the parent is resolved by
-            // the kernel from the fd, and the last component is not followed.
-            let mut p = format!("/proc/self/fd/{}/", parent.as_raw_fd()).into_bytes();
-            p.extend_from_slice(name.as_bytes());
-            let p = OsStr::from_bytes(&p);
-            for (k, v) in xs {
-                match rustix::fs::lsetxattr(p, k.as_str(), &v, XattrFlags::empty()) {
-                    Ok(()) | Err(Errno::OPNOTSUPP) | Err(Errno::PERM) => {}
-                    Err(e) => return Err(self.sys(raw, "set xattr", e)),
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
-fn id32(v: u64) -> u32 {
-    // Out-of-range ids (and -1) map to nobody-ish 65534 rather than "no change".
-    if v >= u32::MAX as u64 {
-        65534
-    } else {
-        v as u32
-    }
-}
-
-fn lossy(b: &[u8]) -> String {
+pub(super) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -531,23 +572,6 @@ fn is_pax_sparse<R: Read>(entry: &mut tar::Entry<'_, R>) -> bool {
     };
     exts.flatten()
         .any(|e| e.key().is_ok_and(|k| k.starts_with("GNU.sparse.")))
-}
-
-/// Extended attributes carried in PAX `SCHILY.xattr.*` records, minus overlay's own.
-fn xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    if let Ok(Some(exts)) = entry.pax_extensions() {
-        for ext in exts.flatten() {
-            let Ok(key) = ext.key() else { continue };
-            if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                if name.starts_with("trusted.overlay.") || name.is_empty() {
-                    continue;
-                }
-                out.push((name.to_owned(), ext.value_bytes().to_vec()));
-            }
-        }
-    }
-    out
 }
 
 fn copy_with<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> io::Result<u64> {
