@@ -7,9 +7,7 @@ use common::Berth;
 #[test]
 fn busybox_round_trip_through_the_cli() {
     let t = tempfile::tempdir().unwrap();
-    let Some(tar) = common::busybox_tar(t.path(), 0) else {
-        return;
-    };
+    let tar = common::busybox_tar(t.path(), 0);
     let b = Berth::new(&t.path().join("root"));
     let tar = tar.to_str().unwrap();
     let id = b.ok(&[
@@ -143,9 +141,7 @@ fn errors_are_one_line_with_exit_code_1() {
 #[test]
 fn prune_reports_what_it_freed() {
     let t = tempfile::tempdir().unwrap();
-    let Some(tar) = common::busybox_tar(t.path(), 0) else {
-        return;
-    };
+    let tar = common::busybox_tar(t.path(), 0);
     let b = Berth::new(&t.path().join("root"));
     let tar = tar.to_str().unwrap();
     b.ok(&["import", tar, "a:1"]);

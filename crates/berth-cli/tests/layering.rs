@@ -23,7 +23,10 @@ const CLI_ALLOWED: [(&str, &str); 9] = [
     ("serde_json", "output formats"),
     ("tracing", "log output"),
     ("tracing-subscriber", "log output"),
-    ("nix", "the attach terminal: termios, signalfd, poll, the window-size ioctl"),
+    (
+        "nix",
+        "the attach terminal: termios, signalfd, poll, the window-size ioctl",
+    ),
     ("libc", "the attach terminal: struct winsize"),
 ];
 
@@ -31,7 +34,13 @@ const CLI_ALLOWED: [(&str, &str); 9] = [
 fn dependencies_point_down() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
@@ -47,7 +56,9 @@ fn dependencies_point_down() {
     for p in packages {
         let name = p["name"].as_str().unwrap_or_default();
         let Some(&mine) = layers.get(name) else {
-            problems.push(format!("{name} has no layer: add it to LAYERS in this test"));
+            problems.push(format!(
+                "{name} has no layer: add it to LAYERS in this test"
+            ));
             continue;
         };
         for d in p["dependencies"].as_array().into_iter().flatten() {
@@ -56,10 +67,12 @@ fn dependencies_point_down() {
                 continue;
             }
             let dep = d["name"].as_str().unwrap_or_default();
-            if let Some(&theirs) = layers.get(dep) {
-                if theirs >= mine {
-                    problems.push(format!("{name} (layer {mine}) depends on {dep} (layer {theirs})"));
-                }
+            if let Some(&theirs) = layers.get(dep)
+                && theirs >= mine
+            {
+                problems.push(format!(
+                    "{name} (layer {mine}) depends on {dep} (layer {theirs})"
+                ));
             }
             if name == "berth-cli"
                 && dep != "berth-engine"

@@ -20,9 +20,9 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// A berth store holding busybox:latest; returns (tempdir, berth, image id, manifest digest).
-fn setup() -> Option<(tempfile::TempDir, Berth, String, String)> {
+fn setup() -> (tempfile::TempDir, Berth, String, String) {
     let t = tempfile::tempdir().unwrap();
-    let tar = common::busybox_tar(t.path(), 0)?;
+    let tar = common::busybox_tar(t.path(), 0);
     let b = Berth::new(&t.path().join("root"));
     let id = b.ok(&[
         "import",
@@ -38,20 +38,13 @@ fn setup() -> Option<(tempfile::TempDir, Berth, String, String)> {
         "{{.Descriptor.digest}}",
         "busybox",
     ]);
-    Some((t, b, id.trim().to_owned(), manifest.trim().to_owned()))
+    (t, b, id.trim().to_owned(), manifest.trim().to_owned())
 }
 
 #[test]
 fn skopeo_and_umoci_read_oci_save() {
-    if !common::have("skopeo") {
-        eprintln!(
-            "skipping skopeo_and_umoci_read_oci_save: skopeo not installed (apt-get install skopeo)"
-        );
-        return;
-    }
-    let Some((t, b, id, manifest)) = setup() else {
-        return;
-    };
+    common::require("skopeo", "skopeo");
+    let (t, b, id, manifest) = setup();
     let oci = t.path().join("oci.tar");
     b.ok(&[
         "save",
@@ -86,10 +79,7 @@ fn skopeo_and_umoci_read_oci_save() {
         id
     );
     // umoci unpacks the layout written by skopeo from our archive, and our own layout.
-    if !common::have("umoci") {
-        eprintln!("skipping the umoci part: umoci not installed (apt-get install umoci)");
-        return;
-    }
+    common::require("umoci", "umoci");
     let layout = t.path().join("layout");
     std::fs::create_dir(&layout).unwrap();
     run(Command::new("tar")
@@ -177,14 +167,10 @@ impl Drop for Dockerd {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn docker_loads_berth_save_and_back() {
-    if !common::is_root() || !common::have("dockerd") {
-        eprintln!(
-            "skipping docker_loads_berth_save_and_back: needs root and dockerd (apt-get install docker.io)"
-        );
-        return;
-    }
-    let Some((t, b, id, _)) = setup() else { return };
+    common::require("dockerd", "docker.io");
+    let (t, b, id, _) = setup();
     let ddir = tempfile::Builder::new()
         .prefix("berth-dk")
         .tempdir_in("/tmp")
@@ -216,14 +202,10 @@ fn docker_loads_berth_save_and_back() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn podman_save_loads_and_back() {
-    if !common::is_root() || !common::have("podman") {
-        eprintln!(
-            "skipping podman_save_loads_and_back: needs root and podman (apt-get install podman)"
-        );
-        return;
-    }
-    let Some((t, b, id, _)) = setup() else { return };
+    common::require("podman", "podman");
+    let (t, b, id, _) = setup();
     let pdir = t.path().join("podman");
     std::fs::create_dir(&pdir).unwrap();
     let conf = pdir.join("containers.conf");

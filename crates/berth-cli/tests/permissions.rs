@@ -39,10 +39,9 @@ fn mode(p: &Path) -> u32 {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn another_user_reaches_nothing() {
-    let Some(env) = Env::with_busybox() else {
-        return;
-    };
+    let env = Env::with_busybox();
     let b = &env.b;
     // The temporary directory around the data root is open, like /var/lib: only Berth's
     // own modes may keep nobody out.

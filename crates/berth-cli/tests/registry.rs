@@ -18,10 +18,7 @@ struct Registry {
 
 impl Registry {
     fn start(dir: &Path) -> Option<Registry> {
-        if !common::have("docker-registry") {
-            eprintln!("skipping: docker-registry not installed (apt-get install docker-registry)");
-            return None;
-        }
+        common::require("docker-registry", "docker-registry");
         let port = TcpListener::bind("127.0.0.1:0")
             .ok()?
             .local_addr()
@@ -90,14 +87,11 @@ fn run_with_config(b: &Berth, config: &Path, args: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn busybox_push_rm_pull_same_digest() {
     let t = tempfile::tempdir().unwrap();
-    let Some(reg) = Registry::start(t.path()) else {
-        return;
-    };
-    let Some(tar) = common::busybox_tar(t.path(), 0) else {
-        return;
-    };
+    let reg = Registry::start(t.path()).expect("start docker-registry");
+    let tar = common::busybox_tar(t.path(), 0);
     let cfg = t.path().join("berth.toml");
     let b = berth(&t.path().join("root"), &cfg);
     let run = |args: &[&str]| run_with_config(&b, &cfg, args);
@@ -158,24 +152,23 @@ fn busybox_push_rm_pull_same_digest() {
 }
 
 /// The berth-runtime binary next to this test's (cargo builds it for the workspace's tests).
-fn runtime_binary() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("berth-runtime");
-    p.exists().then_some(p)
+fn runtime_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let p = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target dir")
+        .join("berth-runtime");
+    assert!(
+        p.exists(),
+        "berth-runtime is not built: cargo build --workspace"
+    );
+    p
 }
 
 /// Mounts a snapshot of the pulled image and runs it under berth-runtime.
 fn runs_under_the_runtime(root: &Path, image: &str, tmp: &Path) {
-    let Some(rt) = runtime_binary() else {
-        eprintln!(
-            "skipping the runtime check: berth-runtime is not built (cargo build -p berth-runtime)"
-        );
-        return;
-    };
-    if !common::is_root() {
-        eprintln!("skipping the runtime check: running a container needs root");
-        return;
-    }
+    let rt = runtime_binary();
     let store = berth_image::Store::open(root).unwrap();
     let img = store.resolve(image).unwrap();
     let bundle = tmp.join("bundle");
@@ -224,17 +217,10 @@ fn runs_under_the_runtime(root: &Path, image: &str, tmp: &Path) {
 
 #[test]
 fn skopeo_copy_into_registry_is_pulled() {
-    if !common::have("skopeo") {
-        eprintln!("skipping skopeo_copy_into_registry_is_pulled: skopeo not installed");
-        return;
-    }
+    common::require("skopeo", "skopeo");
     let t = tempfile::tempdir().unwrap();
-    let Some(reg) = Registry::start(t.path()) else {
-        return;
-    };
-    let Some(tar) = common::busybox_tar(t.path(), 0) else {
-        return;
-    };
+    let reg = Registry::start(t.path()).expect("start docker-registry");
+    let tar = common::busybox_tar(t.path(), 0);
     let cfg = t.path().join("berth.toml");
     let b = berth(&t.path().join("root"), &cfg);
     let run = |args: &[&str]| run_with_config(&b, &cfg, args);
@@ -279,12 +265,8 @@ fn skopeo_copy_into_registry_is_pulled() {
 #[test]
 fn mirror_serves_docker_io_and_chunked_push() {
     let t = tempfile::tempdir().unwrap();
-    let Some(reg) = Registry::start(t.path()) else {
-        return;
-    };
-    let Some(tar) = common::busybox_tar(t.path(), 1) else {
-        return;
-    };
+    let reg = Registry::start(t.path()).expect("start docker-registry");
+    let tar = common::busybox_tar(t.path(), 1);
     let cfg = t.path().join("berth.toml");
     let b = berth(&t.path().join("root"), &cfg);
     let run = |args: &[&str]| run_with_config(&b, &cfg, args);
@@ -328,12 +310,8 @@ fn mirror_serves_docker_io_and_chunked_push() {
 #[test]
 fn sigkill_during_pull_leaves_a_usable_store() {
     let t = tempfile::tempdir().unwrap();
-    let Some(reg) = Registry::start(t.path()) else {
-        return;
-    };
-    let Some(tar) = common::busybox_tar(t.path(), 16) else {
-        return;
-    };
+    let reg = Registry::start(t.path()).expect("start docker-registry");
+    let tar = common::busybox_tar(t.path(), 16);
     let cfg = t.path().join("berth.toml");
     let seed = berth(&t.path().join("seed"), &cfg);
     let name = format!("{}/big/busybox:1", reg.host());

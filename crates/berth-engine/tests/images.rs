@@ -15,12 +15,12 @@ use berth_engine::image::{
 use berth_engine::{Engine, Error, ErrorKind};
 
 /// An engine on a temporary data root and the busybox rootfs tar
-/// (scripts/mk-busybox-tar.sh); None with the reason printed without busybox-static.
-fn setup() -> Option<(tempfile::TempDir, Engine, PathBuf)> {
-    if !Path::new("/bin/busybox").exists() {
-        eprintln!("skipping: /bin/busybox missing (apt-get install busybox-static)");
-        return None;
-    }
+/// (scripts/mk-busybox-tar.sh); panics without busybox-static.
+fn setup() -> (tempfile::TempDir, Engine, PathBuf) {
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox missing: apt-get install busybox-static"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let tar = dir.path().join("busybox.tar");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mk-busybox-tar.sh");
@@ -31,7 +31,7 @@ fn setup() -> Option<(tempfile::TempDir, Engine, PathBuf)> {
         .expect("run mk-busybox-tar.sh");
     assert!(st.success());
     let engine = Engine::open(&dir.path().join("root"), None).expect("open engine");
-    Some((dir, engine, tar))
+    (dir, engine, tar)
 }
 
 /// Imports the busybox tar as `name` with Dockerfile `changes` (and `platform`).
@@ -67,9 +67,7 @@ fn names(rows: &[ImageRow]) -> Vec<String> {
 
 #[test]
 fn list_filters() {
-    let Some((_dir, e, tar)) = setup() else {
-        return;
-    };
+    let (_dir, e, tar) = setup();
     // alpha (labelled), then beta twice (the first beta becomes dangling), one second
     // apart so that before= and since= can tell them apart.
     let alpha = import(&e, &tar, "alpha:1", &["LABEL tier=db"], None);
@@ -156,9 +154,7 @@ fn list_filters() {
 
 #[test]
 fn tag_remove_inspect_history_prune() {
-    let Some((_dir, e, tar)) = setup() else {
-        return;
-    };
+    let (_dir, e, tar) = setup();
     let id = import(&e, &tar, "busybox:latest", &[r#"CMD ["/bin/sh"]"#], None);
     e.image_tag("busybox", "other:2").expect("tag");
     assert_eq!(e.image("other:2").expect("resolve").id.to_string(), id);
@@ -204,9 +200,7 @@ fn tag_remove_inspect_history_prune() {
 
 #[test]
 fn import_save_load_round_trip() {
-    let Some((dir, e, tar)) = setup() else {
-        return;
-    };
+    let (dir, e, tar) = setup();
     let id = import(&e, &tar, "busybox:latest", &["ENV A=1"], None);
     let du = e.disk_usage().expect("df");
     assert_eq!((du.images, du.layers), (1, 1));
@@ -262,9 +256,7 @@ fn import_refuses_digests_and_urls() {
 
 #[test]
 fn pull_decision() {
-    let Some((_dir, e, tar)) = setup() else {
-        return;
-    };
+    let (_dir, e, tar) = setup();
     let d = |image: &str, policy: &str, platform: Option<&str>| {
         e.pull_decision(image, policy, platform)
     };

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, can_run, cgroup_file, uid};
+use common::{Env, cgroup_file, require_root, uid};
 use serde_json::json;
 
 fn cgroups_path(id: &str) -> String {
@@ -11,10 +11,9 @@ fn cgroups_path(id: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn memory_limit_kills_and_is_reported() {
-    if !can_run("memory_limit_kills_and_is_reported") {
-        return;
-    }
+    require_root();
     // tail keeps all of its input when it sees no newline: 200 MB against a 32 MB limit.
     let mut env = Env::new(&[
         "/bin/sh",
@@ -67,10 +66,9 @@ fn memory_limit_kills_and_is_reported() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn fork_bomb_stops_at_the_pids_limit() {
-    if !can_run("fork_bomb_stops_at_the_pids_limit") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&["/bin/sh", "-c", "f() { f | f & }; f; sleep 100"]);
     let id = uid("pids");
     env.config["linux"]["cgroupsPath"] = json!(cgroups_path(&id));
@@ -109,10 +107,9 @@ fn fork_bomb_stops_at_the_pids_limit() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn cpu_quota_holds_the_share() {
-    if !can_run("cpu_quota_holds_the_share") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&["/bin/sh", "-c", "while :; do :; done"]);
     let id = uid("cpu");
     env.config["linux"]["cgroupsPath"] = json!(cgroups_path(&id));
@@ -153,10 +150,9 @@ fn cpu_quota_holds_the_share() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn update_changes_limits() {
-    if !can_run("update_changes_limits") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&["/bin/sleep", "100"]);
     let id = uid("upd");
     env.config["linux"]["cgroupsPath"] = json!(cgroups_path(&id));
@@ -214,10 +210,9 @@ fn update_changes_limits() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn device_rules_are_enforced() {
-    if !can_run("device_rules_are_enforced") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&[
         "/bin/sh",
         "-c",

@@ -9,14 +9,13 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::process::Stdio;
 
-use common::{BIN, Env, can_run, uid};
+use common::{BIN, Env, require_root, uid};
 use serde_json::json;
 
 #[test]
+#[ignore = "needs root"]
 fn seccomp_profile_is_enforced() {
-    if !can_run("seccomp_profile_is_enforced") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&[
         "/bin/sh",
         "-c",
@@ -57,10 +56,9 @@ fn seccomp_profile_is_enforced() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn user_namespace_maps_ids() {
-    if !can_run("user_namespace_maps_ids") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&[
         "/bin/sh",
         "-c",
@@ -115,10 +113,9 @@ fn user_namespace_maps_ids() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn namespaces_can_be_joined_by_path() {
-    if !can_run("namespaces_can_be_joined_by_path") {
-        return;
-    }
+    require_root();
     let mut a = Env::new(&["/bin/sleep", "100"]);
     a.config["hostname"] = json!("shared-uts");
     a.write_config();
@@ -163,10 +160,9 @@ fn namespaces_can_be_joined_by_path() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn host_limits_give_clear_errors() {
-    if !can_run("host_limits_give_clear_errors") {
-        return;
-    }
+    require_root();
     let (_, hard) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
     let has_sys_resource = caps_has_sys_resource();
@@ -216,10 +212,9 @@ fn caps_has_sys_resource() -> bool {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn sysctl_no_pivot_and_preserved_fds() {
-    if !can_run("sysctl_no_pivot_and_preserved_fds") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&[
         "/bin/sh",
         "-c",
@@ -297,10 +292,9 @@ fn read_until(f: &mut std::fs::File, needle: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn terminal_through_console_socket() {
-    if !can_run("terminal_through_console_socket") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&[
         "/bin/sh",
         "-c",
@@ -343,10 +337,9 @@ fn terminal_through_console_socket() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn run_relays_its_own_terminal() {
-    if !can_run("run_relays_its_own_terminal") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&["/bin/sh"]);
     env.config["process"]["terminal"] = json!(true);
     env.write_config();
@@ -380,10 +373,9 @@ fn run_relays_its_own_terminal() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn time_namespace_domainname_umask_and_recursive_read_only() {
-    if !can_run("time_namespace_domainname_umask_and_recursive_read_only") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&[
         "/bin/sh",
         "-c",
@@ -424,10 +416,9 @@ fn time_namespace_domainname_umask_and_recursive_read_only() {
 /// a user namespace must not be able to mount a fresh procfs because of it. runc refuses
 /// the same mount; both runtimes must agree.
 #[test]
+#[ignore = "needs root"]
 fn no_pivot_leaves_no_procfs_to_mount() {
-    if !can_run("no_pivot_leaves_no_procfs_to_mount") {
-        return;
-    }
+    require_root();
     assert!(
         std::path::Path::new("/usr/sbin/runc").exists() || common::which("runc"),
         "runc is missing: apt-get install runc"

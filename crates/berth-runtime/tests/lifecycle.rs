@@ -3,14 +3,13 @@
 
 mod common;
 
-use common::{Env, can_run, uid};
+use common::{Env, require_root, uid};
 use serde_json::json;
 
 #[test]
+#[ignore = "needs root"]
 fn run_passes_the_exit_code_through() {
-    if !can_run("run_passes_the_exit_code_through") {
-        return;
-    }
+    require_root();
     let env = Env::new(&["/bin/sh", "-c", "echo out; echo err >&2; exit 7"]);
     let (code, out, err) = env.run_container();
     assert_eq!(code, 7, "stderr: {err}");
@@ -21,10 +20,9 @@ fn run_passes_the_exit_code_through() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn container_sees_its_own_world() {
-    if !can_run("container_sees_its_own_world") {
-        return;
-    }
+    require_root();
     let script = r#"
         echo "pid=$$"
         echo "host=$(hostname)"
@@ -78,10 +76,9 @@ fn container_sees_its_own_world() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn create_start_state_kill_delete() {
-    if !can_run("create_start_state_kill_delete") {
-        return;
-    }
+    require_root();
     let env = Env::new(&["/bin/sleep", "100"]);
     let id = uid("life");
     let b = env.bundle.to_string_lossy().into_owned();
@@ -149,10 +146,9 @@ fn create_start_state_kill_delete() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn delete_of_a_created_container_kills_it() {
-    if !can_run("delete_of_a_created_container_kills_it") {
-        return;
-    }
+    require_root();
     let env = Env::new(&["/bin/true"]);
     let id = uid("created");
     let b = env.bundle.to_string_lossy().into_owned();
@@ -170,10 +166,9 @@ fn delete_of_a_created_container_kills_it() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn exec_runs_in_the_container() {
-    if !can_run("exec_runs_in_the_container") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&["/bin/sleep", "100"]);
     env.config["hostname"] = json!("exechost");
     env.write_config();
@@ -236,10 +231,9 @@ fn exec_runs_in_the_container() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn missing_executable_fails_at_create() {
-    if !can_run("missing_executable_fails_at_create") {
-        return;
-    }
+    require_root();
     let env = Env::new(&["/no/such/binary"]);
     let (code, _, err) = env.run_container();
     assert_eq!(code, 1);
@@ -249,10 +243,9 @@ fn missing_executable_fails_at_create() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn invalid_configs_name_the_field() {
-    if !can_run("invalid_configs_name_the_field") {
-        return;
-    }
+    require_root();
     let cases = [
         (json!("2.0.0"), "ociVersion", "ociVersion"),
         (json!(["/bin/true"]), "/process/args", ""),
@@ -277,10 +270,9 @@ fn invalid_configs_name_the_field() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn hooks_run_in_order_with_state() {
-    if !can_run("hooks_run_in_order_with_state") {
-        return;
-    }
+    require_root();
     let mut env = Env::new(&["/bin/true"]);
     let log = env.tmp.path().join("hooks.log");
     let hook = |name: &str| {
@@ -340,10 +332,9 @@ fn hooks_run_in_order_with_state() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn features_report_the_cgroup_layout() {
-    if !can_run("features_report_the_cgroup_layout") {
-        return;
-    }
+    require_root();
     let env = Env::new(&["/bin/true"]);
     let f: serde_json::Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
     assert_eq!(f["ociVersionMin"], "1.0.0");
@@ -376,10 +367,9 @@ fn features_report_the_cgroup_layout() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn kill_all_signals_every_process() {
-    if !can_run("kill_all_signals_every_process") {
-        return;
-    }
+    require_root();
     // Without a pid namespace, the init is not special: every process gets the signal.
     let mut env = Env::new(&["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"]);
     let ns: Vec<serde_json::Value> = env.config["linux"]["namespaces"]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, can_run};
+use common::{BIN, require_root};
 
 fn have(bin: &str) -> bool {
     std::env::var_os("PATH")
@@ -125,14 +125,13 @@ impl Drop for Podman {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn podman_runs_containers_through_berth_runtime() {
-    if !can_run("podman_runs_containers_through_berth_runtime") {
-        return;
-    }
-    if !have("podman") {
-        eprintln!("skipping: podman is not installed (apt-get install podman)");
-        return;
-    }
+    require_root();
+    assert!(
+        have("podman"),
+        "podman is not installed: apt-get install podman"
+    );
     let dir = tempfile::Builder::new()
         .prefix("berth-podman")
         .tempdir()
@@ -312,14 +311,13 @@ impl Drop for Dockerd {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn docker_runs_containers_through_berth_runtime() {
-    if !can_run("docker_runs_containers_through_berth_runtime") {
-        return;
-    }
-    if !have("dockerd") || !have("docker") {
-        eprintln!("skipping: docker.io is not installed (apt-get install docker.io)");
-        return;
-    }
+    require_root();
+    assert!(
+        have("dockerd") && have("docker"),
+        "docker.io is not installed: apt-get install docker.io"
+    );
     let dk = Dockerd::start();
     let tar = rootfs_tar(dk.dir.path());
     let (code, _, err) = out(dk

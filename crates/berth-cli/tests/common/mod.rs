@@ -1,6 +1,11 @@
 //! Helpers for tests that run the `berth` binary.
 #![allow(dead_code)]
 
+/// What a test that needs a program CI installs says when it is missing.
+pub fn require(bin: &str, package: &str) {
+    assert!(have(bin), "{bin} is missing: apt-get install {package}");
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -56,12 +61,12 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The busybox rootfs tar (scripts/mk-busybox-tar.sh), optionally with a random file of
-/// `extra_mb` MiB; None with a printed reason when busybox-static is missing.
-pub fn busybox_tar(dir: &Path, extra_mb: u32) -> Option<PathBuf> {
-    if !Path::new("/bin/busybox").exists() {
-        eprintln!("skipping: /bin/busybox missing (apt-get install busybox-static)");
-        return None;
-    }
+/// `extra_mb` MiB; panics when busybox-static is missing.
+pub fn busybox_tar(dir: &Path, extra_mb: u32) -> PathBuf {
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox missing: apt-get install busybox-static"
+    );
     let out = dir.join(format!("busybox-{extra_mb}.tar"));
     let st = Command::new("sh")
         .arg(repo_root().join("scripts/mk-busybox-tar.sh"))
@@ -70,7 +75,7 @@ pub fn busybox_tar(dir: &Path, extra_mb: u32) -> Option<PathBuf> {
         .status()
         .expect("run mk-busybox-tar.sh");
     assert!(st.success());
-    Some(out)
+    out
 }
 
 pub fn have(bin: &str) -> bool {
@@ -91,17 +96,15 @@ pub struct Env {
 }
 
 impl Env {
-    /// None (with the reason printed) when not root or busybox-static is missing.
-    pub fn with_busybox() -> Option<Env> {
-        if !is_root() {
-            eprintln!("skipping: needs root");
-            return None;
-        }
+    /// Panics when not root (these tests are `#[ignore = "needs root"]`: run them as root
+    /// with --include-ignored) or busybox-static is missing.
+    pub fn with_busybox() -> Env {
+        assert!(is_root(), "needs root: run as root with --include-ignored");
         let dir = tempfile::Builder::new()
             .prefix("berth-e2e")
             .tempdir()
             .expect("tempdir");
-        let tar = busybox_tar(dir.path(), 0)?;
+        let tar = busybox_tar(dir.path(), 0);
         let b = Berth::new(&dir.path().join("root"));
         b.ok(&[
             "import",
@@ -110,7 +113,7 @@ impl Env {
             tar.to_str().unwrap(),
             "busybox",
         ]);
-        Some(Env { b, dir })
+        Env { b, dir }
     }
 
     /// Polls `f` every 50 ms for up to `secs` seconds.

@@ -1,8 +1,8 @@
 //! Shared helpers for the runtime's integration tests: a busybox bundle built from Debian's
 //! busybox-static, a private state root, and the `berth-runtime` binary.
 //!
-//! These tests run real containers, so they need root; without it they print why and pass
-//! without doing anything (CI runs them as root).
+//! These tests run real containers, so they need root: they are `#[ignore = "needs root"]`
+//! and run as root with `--include-ignored` (CI does); run otherwise, they fail saying why.
 
 #![allow(dead_code)]
 
@@ -14,17 +14,17 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_berth-runtime");
 
-/// True when the test can run; prints the reason when it cannot.
-pub fn can_run(test: &str) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping {test}: needs root (containers need namespaces, mounts and cgroups)");
-        return false;
-    }
-    if !Path::new("/bin/busybox").exists() {
-        eprintln!("skipping {test}: /bin/busybox missing (apt-get install busybox-static)");
-        return false;
-    }
-    true
+/// Panics unless the test can run: root, and busybox-static installed.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root (containers need namespaces, mounts and cgroups): run as root with \
+         --include-ignored"
+    );
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox missing (apt-get install busybox-static)"
+    );
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
