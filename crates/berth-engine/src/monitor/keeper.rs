@@ -213,7 +213,21 @@ fn keeper_main(sock: OwnedFd, args: &KeeperArgs) -> ! {
     // Small, and asleep in recvmsg from here on.
     super::trim::trim();
     let mut held: Vec<(Role, OwnedFd)> = Vec::new();
+    let mut busy = false;
     let done = loop {
+        // After a second without messages, give back what handling them mapped again.
+        let mut pfd = [rustix::event::PollFd::new(&sock, rustix::event::PollFlags::IN)];
+        let second = rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        let timeout = busy.then_some(&second);
+        if let Ok(0) = rustix::event::poll(&mut pfd, timeout) {
+            super::trim::trim();
+            busy = false;
+            continue;
+        }
+        busy = true;
         match recv(sock.as_fd()) {
             Some((HOLD, Some(role), Some(fd))) => {
                 held.retain(|(r, _)| *r != role);
