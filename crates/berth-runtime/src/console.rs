@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// A new pty pair.
 pub struct Pty {
@@ -55,6 +55,31 @@ pub fn set_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<()> {
     Ok(())
 }
 
+/// The window size a process's `consoleSize` asks for, as (rows, columns): refused when a
+/// dimension does not fit a window size (0-65535). `field` names the consoleSize object.
+pub fn spec_size(size: &oci_spec::runtime::Box, field: &str) -> Result<(u16, u16)> {
+    let dim = |name: &str, v: u64| {
+        u16::try_from(v).map_err(|_| {
+            Error::spec(
+                format!("{field}.{name}"),
+                format!("{v} is out of range 0-{}", u16::MAX),
+            )
+        })
+    };
+    Ok((dim("height", size.height())?, dim("width", size.width())?))
+}
+
+/// Sets the window size of the pty `fd` to what `consoleSize` asks for (nothing when absent).
+pub fn set_spec_size(fd: BorrowedFd<'_>, size: Option<&oci_spec::runtime::Box>) -> Result<()> {
+    match size {
+        Some(sz) => {
+            let (rows, cols) = spec_size(sz, "process.consoleSize")?;
+            set_size(fd, rows, cols)
+        }
+        None => Ok(()),
+    }
+}
+
 /// Gets the window size of a terminal.
 pub fn get_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
     let mut ws = libc::winsize {
@@ -94,4 +119,27 @@ pub fn send_over(s: &UnixStream, fd: BorrowedFd<'_>, payload: &str) -> nix::Resu
         None,
     )
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_sizes_must_fit_a_window_size() {
+        let size = |height: u64, width: u64| {
+            oci_spec::runtime::BoxBuilder::default()
+                .height(height)
+                .width(width)
+                .build()
+                .unwrap()
+        };
+        assert_eq!(spec_size(&size(24, 80), "p").unwrap(), (24, 80));
+        assert_eq!(spec_size(&size(65535, 0), "p").unwrap(), (65535, 0));
+        let e = spec_size(&size(24, 65536), "process.consoleSize").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config.json: process.consoleSize.width: 65536 is out of range 0-65535"
+        );
+    }
 }

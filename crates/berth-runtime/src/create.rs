@@ -105,6 +105,7 @@ impl Runtime {
     pub fn create(&self, id: &str, o: &CreateOptions) -> Result<Created> {
         util::trace("create: start");
         validate_id(id)?;
+        crate::process::preserved_end(o.preserve_fds)?;
         let status = util::self_status()?;
         if status.threads > 1 {
             return Err(Error::MultiThreaded(status.threads));

@@ -66,6 +66,7 @@ impl Container {
         }
         let ignored = self_status.ignored_signals;
         crate::spec::validate_process(&o.process, "process")?;
+        crate::process::preserved_end(o.preserve_fds)?;
         if o.process.terminal() == Some(true) && o.console_socket.is_none() && !o.keep_console {
             return Err(Error::arg(
                 "--console-socket",
@@ -203,9 +204,7 @@ fn exec_child(
     let p = &o.process;
     if p.terminal() == Some(true) {
         let pty = crate::console::open_pty()?;
-        if let Some(sz) = p.console_size() {
-            crate::console::set_size(pty.slave.as_fd(), sz.height() as u16, sz.width() as u16)?;
-        }
+        crate::console::set_spec_size(pty.slave.as_fd(), p.console_size().as_ref())?;
         ch.send_with_fd(
             &Msg::Console(pty.slave_name.clone()),
             Some(pty.master.as_raw_fd()),
@@ -213,8 +212,8 @@ fn exec_child(
         drop(pty.master);
         crate::console::become_stdio(&pty.slave)?;
     } else if let Some(fds) = o.stdio {
-        for (i, fd) in fds.iter().enumerate() {
-            crate::sys::dup2(*fd, i as RawFd).ctx(|| format!("set up stdio {i}"))?;
+        for (i, fd) in (0..).zip(fds) {
+            crate::sys::dup2(fd, i).ctx(|| format!("set up stdio {i}"))?;
         }
     }
     process::apply_early(p)?;

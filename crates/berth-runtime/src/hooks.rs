@@ -22,6 +22,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every hook point, in the order of a container's life.
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+
     /// The spec's name of the hook point.
     pub fn name(self) -> &'static str {
         match self {
@@ -47,6 +57,28 @@ impl Kind {
         };
         v.as_deref().unwrap_or(&[])
     }
+}
+
+/// How long a hook may run (None: no limit). A negative timeout is refused; 0 means no
+/// limit, as it always has here (the spec asks for a timeout greater than zero).
+pub fn timeout(h: &Hook) -> std::result::Result<Option<Duration>, String> {
+    match h.timeout() {
+        None => Ok(None),
+        Some(t) => u64::try_from(t)
+            .map(|secs| (secs > 0).then(|| Duration::from_secs(secs)))
+            .map_err(|_| format!("{t} must not be negative")),
+    }
+}
+
+/// Checks every hook's settings before anything runs.
+pub fn validate(hooks: Option<&Hooks>) -> Result<()> {
+    for kind in Kind::ALL {
+        for (i, h) in kind.select(hooks).iter().enumerate() {
+            timeout(h)
+                .map_err(|m| Error::spec(format!("hooks.{}[{i}].timeout", kind.name()), m))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs every hook of `kind` in order; the first failure stops and is returned.
@@ -83,10 +115,7 @@ fn run_one(kind: Kind, h: &Hook, state: &[u8]) -> Result<()> {
         // A hook that does not read its stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(state);
     }
-    let timeout = h
-        .timeout()
-        .filter(|t| *t > 0)
-        .map(|t| Duration::from_secs(t as u64));
+    let timeout = timeout(h).map_err(|m| err(format!("timeout: {m}")))?;
     let start = Instant::now();
     let mut sleep = Duration::from_micros(200);
     let status = loop {
@@ -169,5 +198,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("timed out"), "{e}");
+    }
+
+    #[test]
+    fn negative_timeouts_are_refused() {
+        assert_eq!(
+            timeout(&hook(&[], Some(3))),
+            Ok(Some(Duration::from_secs(3)))
+        );
+        assert_eq!(timeout(&hook(&[], Some(0))), Ok(None));
+        assert_eq!(timeout(&hook(&[], None)), Ok(None));
+        let hooks = HooksBuilder::default()
+            .poststop(vec![hook(&["sh", "-c", "true"], Some(-1))])
+            .build()
+            .unwrap();
+        let e = validate(Some(&hooks)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "config.json: hooks.poststop[0].timeout: -1 must not be negative"
+        );
+        let e = run(Kind::Poststop, Some(&hooks), b"{}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timeout: -1 must not be negative"), "{e}");
     }
 }

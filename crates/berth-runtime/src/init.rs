@@ -271,9 +271,7 @@ fn init_until_ready(a: &InitArgs) -> Result<Prepared> {
             None::<&str>,
         )
         .ctx(|| format!("bind {} on /dev/console", pty.slave_name))?;
-        if let Some(sz) = process.console_size() {
-            crate::console::set_size(pty.slave.as_fd(), sz.height() as u16, sz.width() as u16)?;
-        }
+        crate::console::set_spec_size(pty.slave.as_fd(), process.console_size().as_ref())?;
         a.ch.send_with_fd(
             &Msg::Console(pty.slave_name.clone()),
             Some(pty.master.as_raw_fd()),
@@ -281,8 +279,8 @@ fn init_until_ready(a: &InitArgs) -> Result<Prepared> {
         drop(pty.master);
         crate::console::become_stdio(&pty.slave)?;
     } else if let Some(fds) = a.stdio {
-        for (i, fd) in fds.iter().enumerate() {
-            crate::sys::dup2(*fd, i as RawFd).ctx(|| format!("set up stdio {i}"))?;
+        for (i, fd) in (0..).zip(fds) {
+            crate::sys::dup2(fd, i).ctx(|| format!("set up stdio {i}"))?;
         }
     }
     rootfs::finish(spec)?;

@@ -75,18 +75,9 @@ pub fn apply_early(p: &Process) -> Result<()> {
         set_oom_score_adj(adj)?;
     }
     if let Some(io) = p.io_priority() {
-        use oci_spec::runtime::IOPriorityClass as C;
-        let class = match io.class() {
-            C::IoprioClassRt => 1,
-            C::IoprioClassBe => 2,
-            C::IoprioClassIdle => 3,
-        };
-        crate::sys::ioprio_set(class, io.priority()).ctx(|| {
-            format!(
-                "process.ioPriority: set class {class} priority {}",
-                io.priority()
-            )
-        })?;
+        let (class, level) = io_priority(io, "process")?;
+        crate::sys::ioprio_set(class, level)
+            .ctx(|| format!("process.ioPriority: set class {class} priority {level}"))?;
     }
     if let Some(s) = p.scheduler() {
         set_scheduler(s)?;
@@ -121,6 +112,62 @@ fn set_oom_score_adj(adj: i32) -> Result<()> {
     }
 }
 
+/// Checks the numbers of a process object that the kernel takes in narrower types (`field`
+/// names the process object), so that they fail before anything starts.
+pub(crate) fn check_numbers(p: &Process, field: &str) -> Result<()> {
+    if let Some(io) = p.io_priority() {
+        io_priority(io, field)?;
+    }
+    if let Some(s) = p.scheduler() {
+        sched_priority(s, field)?;
+    }
+    if let Some(size) = p.console_size() {
+        crate::console::spec_size(&size, &format!("{field}.consoleSize"))?;
+    }
+    Ok(())
+}
+
+/// The I/O priority `ioPriority` asks for, as (class, level): the spec's levels are 0-7
+/// (higher values would spill into the kernel's hint bits).
+fn io_priority(io: &oci_spec::runtime::LinuxIOPriority, field: &str) -> Result<(u8, u8)> {
+    use oci_spec::runtime::IOPriorityClass as C;
+    let class = match io.class() {
+        C::IoprioClassRt => 1,
+        C::IoprioClassBe => 2,
+        C::IoprioClassIdle => 3,
+    };
+    let level = u8::try_from(io.priority())
+        .ok()
+        .filter(|l| *l <= 7)
+        .ok_or_else(|| {
+            Error::spec(
+                format!("{field}.ioPriority.priority"),
+                format!("{} is out of range 0-7", io.priority()),
+            )
+        })?;
+    Ok((class, level))
+}
+
+/// The scheduler's static priority as sched_attr takes it (unsigned).
+fn sched_priority(s: &oci_spec::runtime::Scheduler, field: &str) -> Result<u32> {
+    let p = s.priority().unwrap_or(0);
+    u32::try_from(p).map_err(|_| {
+        Error::spec(
+            format!("{field}.scheduler.priority"),
+            format!("{p} must not be negative"),
+        )
+    })
+}
+
+/// The first descriptor after the `n` preserved ones (3 + n); refused when it is past what
+/// a descriptor number can be.
+pub(crate) fn preserved_end(n: u32) -> Result<std::os::fd::RawFd> {
+    std::os::fd::RawFd::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_add(3))
+        .ok_or_else(|| Error::arg("--preserve-fds", format!("{n} is too large")))
+}
+
 fn set_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {
     use oci_spec::runtime::{LinuxSchedulerFlag as F, LinuxSchedulerPolicy as P};
     let policy = match s.policy() {
@@ -148,7 +195,7 @@ fn set_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {
         policy,
         flags,
         nice: s.nice().unwrap_or(0),
-        priority: s.priority().unwrap_or(0) as u32,
+        priority: sched_priority(s, "process")?,
         runtime: s.runtime().unwrap_or(0),
         deadline: s.deadline().unwrap_or(0),
         period: s.period().unwrap_or(0),
@@ -299,11 +346,12 @@ pub fn finalize(f: &Finalize) -> Result<Infallible> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         umask as libc::mode_t,
     ));
-    for fd in 3..3 + f.preserve_fds as i32 {
+    let end = preserved_end(f.preserve_fds)?;
+    for fd in 3..end {
         // SAFETY: F_SETFD only changes the flags of a descriptor the caller asked to pass on.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
-    crate::sys::cloexec_from(3 + f.preserve_fds);
+    crate::sys::cloexec_from(end);
     crate::util::trace("init: exec");
     exec(f.exe, p)
 }
@@ -443,5 +491,62 @@ mod tests {
         let set = cap_set(Some(&caps)).unwrap();
         assert!(set.contains(&Cap::CAP_CHOWN) && set.contains(&Cap::CAP_NET_BIND_SERVICE));
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn numbers_the_kernel_cannot_take_are_refused() {
+        let p: Process = serde_json::from_str(
+            r#"{"cwd": "/", "user": {"uid": 0, "gid": 0},
+                "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 7},
+                "scheduler": {"policy": "SCHED_FIFO", "priority": 10}}"#,
+        )
+        .unwrap();
+        check_numbers(&p, "process").unwrap();
+        assert_eq!(
+            io_priority(p.io_priority().as_ref().unwrap(), "p").unwrap(),
+            (2, 7)
+        );
+        assert_eq!(
+            sched_priority(p.scheduler().as_ref().unwrap(), "p").unwrap(),
+            10
+        );
+
+        let p: Process = serde_json::from_str(
+            r#"{"cwd": "/", "user": {"uid": 0, "gid": 0},
+                "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 8}}"#,
+        )
+        .unwrap();
+        let e = check_numbers(&p, "process").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "config.json: process.ioPriority.priority: 8 is out of range 0-7"
+        );
+
+        let p: Process = serde_json::from_str(
+            r#"{"cwd": "/", "user": {"uid": 0, "gid": 0},
+                "scheduler": {"policy": "SCHED_OTHER", "priority": -1}}"#,
+        )
+        .unwrap();
+        let e = check_numbers(&p, "process").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "config.json: process.scheduler.priority: -1 must not be negative"
+        );
+    }
+
+    #[test]
+    fn preserved_descriptors_must_be_descriptor_numbers() {
+        assert_eq!(preserved_end(0).unwrap(), 3);
+        assert_eq!(preserved_end(2).unwrap(), 5);
+        assert_eq!(
+            preserved_end(i32::MAX.unsigned_abs() - 3).unwrap(),
+            i32::MAX
+        );
+        let e = preserved_end(u32::MAX).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid argument --preserve-fds: 4294967295 is too large"
+        );
+        assert!(preserved_end(i32::MAX.unsigned_abs() - 2).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! surface at create) and loaded in the container process just before it executes.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -46,20 +46,33 @@ fn to_name<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
+/// The errno of SCMP_ACT_ERRNO (and the message of SCMP_ACT_TRACE) when errnoRet is absent.
+const EPERM: u16 = 1;
+
+/// What an errno or trace action returns: errnoRet (`field` names it), EPERM when absent.
+/// The kernel keeps 16 bits (SECCOMP_RET_DATA): larger values are refused, not truncated.
+fn ret_data(errno: Option<u32>, field: impl FnOnce() -> String) -> Result<u16> {
+    match errno {
+        None => Ok(EPERM),
+        Some(e) => u16::try_from(e)
+            .map_err(|_| Error::spec(field(), format!("{e} is out of range 0-{}", u16::MAX))),
+    }
+}
+
+fn action(
+    a: LinuxSeccompAction,
+    errno: Option<u32>,
+    field: impl FnOnce() -> String,
+) -> Result<ScmpAction> {
     Ok(match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
             ScmpAction::KillThread
         }
         LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
-        LinuxSeccompAction::ScmpActErrno => {
-            ScmpAction::Errno(errno.unwrap_or(libc::EPERM as u32) as i32)
-        }
+        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(i32::from(ret_data(errno, field)?)),
         LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
-        LinuxSeccompAction::ScmpActTrace => {
-            ScmpAction::Trace(errno.unwrap_or(libc::EPERM as u32) as u16)
-        }
+        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(ret_data(errno, field)?),
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
     })
@@ -108,7 +121,9 @@ pub fn compile_cached(s: &LinuxSeccomp, cache_dir: &std::path::Path) -> Result<C
 
 /// Compiles the spec's filter.
 pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
-    let default = action(s.default_action(), s.default_errno_ret())?;
+    let default = action(s.default_action(), s.default_errno_ret(), || {
+        "linux.seccomp.defaultErrnoRet".into()
+    })?;
     let mut ctx = ScmpFilterContext::new(default).map_err(|e| sc_err("create filter", e))?;
     for a in s.architectures().as_deref().unwrap_or(&[]) {
         let name = to_name(a);
@@ -121,8 +136,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
         }
     }
     let mut uses_notify = default == ScmpAction::Notify;
-    for rule in s.syscalls().as_deref().unwrap_or(&[]) {
-        let act = action(rule.action(), rule.errno_ret())?;
+    for (i, rule) in s.syscalls().as_deref().unwrap_or(&[]).iter().enumerate() {
+        let field = |name: &str| format!("linux.seccomp.syscalls[{i}].{name}");
+        let act = action(rule.action(), rule.errno_ret(), || field("errnoRet"))?;
         if act == default {
             continue;
         }
@@ -130,15 +146,22 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
         let args = rule.args().as_deref().unwrap_or(&[]);
         let conds: Vec<(usize, ScmpArgCompare)> = args
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(j, a)| {
+                let index = u32::try_from(a.index()).map_err(|_| {
+                    Error::spec(
+                        field(&format!("args[{j}].index")),
+                        format!("{} is out of range 0-5", a.index()),
+                    )
+                })?;
                 let c = ScmpArgCompare::new(
-                    a.index() as u32,
+                    index,
                     cmp_op(a.op(), a.value()),
                     datum(a.op(), a.value(), a.value_two()),
                 );
-                (a.index(), c)
+                Ok((a.index(), c))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let same_index = {
             let mut idx: Vec<usize> = conds.iter().map(|(i, _)| *i).collect();
             idx.sort_unstable();
@@ -241,7 +264,7 @@ pub fn load(c: &Compiled) -> Result<Option<OwnedFd>> {
         filter: *const u8,
     }
     let prog = SockFprog {
-        len: (c.program.len() / 8) as libc::c_ushort,
+        len: insn_count(&c.program)?,
         filter: c.program.as_ptr(),
     };
     // SAFETY: `prog` points at a valid sock_filter array of `len` entries that outlives the
@@ -259,9 +282,25 @@ pub fn load(c: &Compiled) -> Result<Option<OwnedFd>> {
     }
     if c.flags & FLAG_NEW_LISTENER != 0 {
         // SAFETY: with NEW_LISTENER, seccomp(2) returns a new descriptor that we own.
-        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
+        let fd = unsafe { crate::util::owned_fd(r) };
+        return fd.map(Some).map_err(|e| sc_err("notify descriptor", e));
     }
     Ok(None)
+}
+
+/// The instruction count of a program (struct sock_filter is 8 bytes) as sock_fprog takes
+/// it: a longer program is refused rather than loaded cut short.
+fn insn_count(program: &[u8]) -> Result<libc::c_ushort> {
+    let n = program.len() / 8;
+    libc::c_ushort::try_from(n).map_err(|_| {
+        sc_err(
+            "load filter",
+            format!(
+                "{n} instructions are more than a filter holds ({})",
+                u16::MAX
+            ),
+        )
+    })
 }
 
 /// Names of the actions, operators and flags this runtime supports (for `features`).
@@ -294,4 +333,54 @@ pub fn supported() -> (Vec<&'static str>, Vec<&'static str>, Vec<&'static str>) 
             "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_ret_must_fit_seccomp_ret_data() {
+        assert_eq!(i32::from(EPERM), libc::EPERM);
+        let errno = |e| action(LinuxSeccompAction::ScmpActErrno, e, || "f".into());
+        assert_eq!(errno(None).unwrap(), ScmpAction::Errno(libc::EPERM));
+        assert_eq!(errno(Some(38)).unwrap(), ScmpAction::Errno(38));
+        let e = errno(Some(65536)).unwrap_err().to_string();
+        assert_eq!(e, "config.json: f: 65536 is out of range 0-65535");
+        let trace = action(LinuxSeccompAction::ScmpActTrace, Some(u32::MAX), || {
+            "g".into()
+        });
+        assert!(trace.is_err());
+        // Actions that return no data ignore errnoRet.
+        let allow = action(LinuxSeccompAction::ScmpActAllow, Some(u32::MAX), || {
+            "h".into()
+        });
+        assert_eq!(allow.unwrap(), ScmpAction::Allow);
+    }
+
+    #[test]
+    fn errno_ret_errors_name_the_rule() {
+        let s: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 70000}]}"#,
+        )
+        .unwrap();
+        let e = compile(&s).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "config.json: linux.seccomp.syscalls[1].errnoRet: 70000 is out of range 0-65535"
+        );
+    }
+
+    #[test]
+    fn programs_too_long_for_sock_fprog_are_refused() {
+        assert_eq!(insn_count(&[0; 16]).unwrap(), 2);
+        assert_eq!(insn_count(&vec![0; 65535 * 8]).unwrap(), 65535);
+        let e = insn_count(&vec![0; 65536 * 8]).unwrap_err().to_string();
+        assert!(
+            e.contains("65536 instructions are more than a filter holds"),
+            "{e}"
+        );
+    }
 }

@@ -221,11 +221,12 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// fork handlers, which a single-threaded process does not need.
 pub(crate) unsafe fn fork_into(cgroup: Option<std::os::fd::BorrowedFd<'_>>) -> Result<Forked> {
     use std::os::fd::AsRawFd;
-    if let Some(fd) = cgroup {
+    // An open descriptor is never negative (were it, plain fork would do).
+    if let Some(cgroup) = cgroup.and_then(|fd| u64::try_from(fd.as_raw_fd()).ok()) {
         let args = CloneArgs {
             flags: CLONE_INTO_CGROUP,
             exit_signal: libc::SIGCHLD as u64,
-            cgroup: fd.as_raw_fd() as u64,
+            cgroup,
             ..Default::default()
         };
         // SAFETY: `args` is a valid clone_args of the size passed; without CLONE_VM and
@@ -241,7 +242,10 @@ pub(crate) unsafe fn fork_into(cgroup: Option<std::os::fd::BorrowedFd<'_>>) -> R
             return Ok(Forked::Child { in_unified: true });
         }
         if r > 0 {
-            return Ok(Forked::Parent(nix::unistd::Pid::from_raw(r as i32)));
+            let pid = libc::pid_t::try_from(r)
+                .map_err(|_| std::io::Error::other(format!("pid {r} is out of range")))
+                .ctx(|| "clone3")?;
+            return Ok(Forked::Parent(nix::unistd::Pid::from_raw(pid)));
         }
         // Old kernel or a cgroup clone3 will not take: plain fork, then migrate.
     }

@@ -213,10 +213,12 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 format!("{} is not under /dev", d.path().display()),
             ));
         }
+        crate::rootfs::devices::dev_number(d, &format!("linux.devices[{i}]"))?;
     }
     if let Some(r) = linux.resources() {
         validate_resources(r, "linux.resources")?;
     }
+    crate::hooks::validate(spec.hooks().as_ref())?;
     if let Some(seccomp) = linux.seccomp() {
         for (i, sc) in seccomp
             .syscalls()
@@ -328,6 +330,7 @@ pub fn validate_process(p: &Process, field: &str) -> Result<()> {
             "SELinux is not enabled on this host",
         ));
     }
+    crate::process::check_numbers(p, field)?;
     if p.terminal() == Some(false) && p.console_size().is_some() {
         return Err(Error::spec(
             format!("{field}.consoleSize"),
@@ -475,6 +478,7 @@ pub fn validate_resources(r: &LinuxResources, field: &str) -> Result<()> {
         ));
     }
     for (i, d) in r.devices().as_deref().unwrap_or(&[]).iter().enumerate() {
+        crate::cgroups::bpf::check_rule(d, &format!("{field}.devices[{i}]"))?;
         if let Some(a) = d.access()
             && (a.is_empty() || !a.chars().all(|c| matches!(c, 'r' | 'w' | 'm')))
         {

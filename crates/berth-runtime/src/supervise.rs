@@ -134,7 +134,10 @@ pub fn supervise(pid: i32, console: Option<OwnedFd>) -> Result<i32> {
         }
         if sig_ready {
             while let Ok(Some(info)) = sfd.read_signal() {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                let Some(sig) = i32::try_from(info.ssi_signo)
+                    .ok()
+                    .and_then(|n| Signal::try_from(n).ok())
+                else {
                     continue;
                 };
                 if sig == Signal::SIGCHLD {

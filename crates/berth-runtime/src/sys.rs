@@ -48,8 +48,8 @@ pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> std:
     .map(|_| ())
 }
 
-/// Marks every descriptor from `first` upwards close-on-exec.
-pub fn cloexec_from(first: u32) {
+/// Marks every descriptor from `first` (not negative) upwards close-on-exec.
+pub fn cloexec_from(first: RawFd) {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes descriptor flags; no memory is passed.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
@@ -59,7 +59,7 @@ pub fn cloexec_from(first: u32) {
             let fds: Vec<i32> = rd
                 .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
                 .collect();
-            for fd in fds.into_iter().filter(|f| *f >= first as i32) {
+            for fd in fds.into_iter().filter(|f| *f >= first) {
                 // SAFETY: F_SETFD on a descriptor number only changes its flags (EBADF if
                 // it was the directory handle, which is already closed).
                 unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -77,10 +77,10 @@ pub fn join_session_keyring(name: &str) -> std::io::Result<()> {
         .map(|_| ())
 }
 
-/// Sets the I/O priority of the calling process.
-pub fn ioprio_set(class: i64, prio: i64) -> std::io::Result<()> {
+/// Sets the I/O priority of the calling process: `class` (1-3) and `level` (0-7).
+pub fn ioprio_set(class: u8, level: u8) -> std::io::Result<()> {
     const IOPRIO_WHO_PROCESS: libc::c_long = 1;
-    let value = (class << 13) | prio;
+    let value = (libc::c_int::from(class) << 13) | libc::c_int::from(level);
     // SAFETY: ioprio_set takes plain integers.
     cvt(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) }).map(|_| ())
 }
@@ -101,9 +101,13 @@ pub struct SchedAttr {
     pub util_max: u32,
 }
 
+/// SCHED_ATTR_SIZE_VER1, the size of the layout above.
+const SCHED_ATTR_SIZE: u32 = 56;
+const _: () = assert!(std::mem::size_of::<SchedAttr>() == SCHED_ATTR_SIZE as usize);
+
 /// Sets the scheduling policy of the calling thread.
 pub fn sched_setattr(attr: &mut SchedAttr) -> std::io::Result<()> {
-    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    attr.size = SCHED_ATTR_SIZE;
     // SAFETY: `attr` is a valid sched_attr whose size field matches its size.
     cvt(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) }).map(|_| ())
 }

@@ -1,6 +1,8 @@
-//! Small helpers: time formatting, /proc parsing, atomic files.
+//! Small helpers: time formatting, /proc parsing, atomic files, checked numeric
+//! conversions.
 
 use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -183,6 +185,50 @@ pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
     nix::sys::signal::Signal::from_str(&name).ok()
 }
 
+/// 2^63 and 2^64 as floats (exact): the first values past i64's and u64's ranges.
+const F64_2_POW_63: f64 = 9_223_372_036_854_775_808.0;
+const F64_2_POW_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// `v` rounded toward zero, when it is finite and within i64's range (None otherwise, where
+/// an `as` cast would saturate silently).
+pub fn f64_to_i64(v: f64) -> Option<i64> {
+    if !(-F64_2_POW_63..F64_2_POW_63).contains(&v) {
+        return None;
+    }
+    // The range check above (which NaN fails) leaves only values whose integer part is an
+    // i64; dropping the fraction is what this function is for.
+    #[allow(clippy::cast_possible_truncation)]
+    Some(v as i64)
+}
+
+/// `v` rounded toward zero, when it is finite, not negative and within u64's range (None
+/// otherwise, where an `as` cast would saturate silently).
+pub fn f64_to_u64(v: f64) -> Option<u64> {
+    if !(0.0..F64_2_POW_64).contains(&v) {
+        return None;
+    }
+    // The range check above (which NaN fails) leaves only values whose integer part is a
+    // u64; dropping the fraction is what this function is for.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some(v as u64)
+}
+
+/// Takes ownership of the descriptor a system call returned; a negative `r` gives the
+/// call's error (errno).
+///
+/// # Safety
+/// A non-negative `r` must be a new descriptor that nothing else owns or closes.
+pub unsafe fn owned_fd(r: libc::c_long) -> std::io::Result<OwnedFd> {
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let fd = RawFd::try_from(r).map_err(|_| {
+        std::io::Error::other(format!("system call returned descriptor {r}, out of range"))
+    })?;
+    // SAFETY: the caller promises that `fd` is a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Prints `label` with the microseconds since the first call, when BERTH_RUNTIME_TRACE is
 /// set: a cheap way to see where a container start spends its time.
 pub fn trace(label: &str) {
@@ -224,7 +270,7 @@ mod tests {
 
     #[test]
     fn own_process_is_alive() {
-        let me = std::process::id() as i32;
+        let me = nix::unistd::getpid().as_raw();
         let st = proc_stat(me).unwrap();
         assert!(process_alive(me, st.start_time));
         assert!(!process_alive(me, st.start_time + 1));
@@ -239,6 +285,28 @@ mod tests {
         assert!(parse_self_status("Name:\tx\n").is_err());
         assert!(parse_self_status("Threads:\tmany\n").is_err());
         assert!(self_status().unwrap().threads >= 1);
+    }
+
+    #[test]
+    fn float_conversions_refuse_what_would_saturate() {
+        assert_eq!(f64_to_i64(1.9), Some(1));
+        assert_eq!(f64_to_i64(-1.9), Some(-1));
+        assert_eq!(f64_to_i64(-F64_2_POW_63), Some(i64::MIN));
+        assert_eq!(f64_to_i64(F64_2_POW_63), None);
+        assert_eq!(f64_to_i64(f64::NAN), None);
+        assert_eq!(f64_to_i64(f64::NEG_INFINITY), None);
+        assert_eq!(f64_to_u64(0.5), Some(0));
+        assert_eq!(f64_to_u64(1e19), Some(10_000_000_000_000_000_000));
+        assert_eq!(f64_to_u64(F64_2_POW_64), None);
+        assert_eq!(f64_to_u64(-0.5), None);
+        assert_eq!(f64_to_u64(f64::INFINITY), None);
+        assert_eq!(f64_to_u64(f64::NAN), None);
+    }
+
+    #[test]
+    fn owned_fd_passes_on_errors() {
+        // SAFETY: a negative value is never taken as a descriptor.
+        assert!(unsafe { owned_fd(-1) }.is_err());
     }
 
     #[test]

@@ -302,10 +302,12 @@ impl Drop for Dockerd {
                 let _ = self.cmd().args(["rm", "-f", id]).output();
             }
         }
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
         wait_timeout(&mut self.child, Duration::from_secs(20));
     }
 }

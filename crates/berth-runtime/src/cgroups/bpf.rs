@@ -1,7 +1,7 @@
 //! Device access control on cgroup v2: an eBPF program of type CGROUP_DEVICE, generated from
 //! the spec's device rules (the last matching rule decides, as with the v1 lists).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
@@ -44,9 +44,31 @@ const MOV64_K: u8 = 0xb7;
 const JNE_K: u8 = 0x55;
 const EXIT: u8 = 0x95;
 
+/// A device rule's major or minor number as the immediate of a comparison: None (any
+/// number) when it is absent or negative (-1 is the wildcard); refused above i32::MAX, which
+/// an immediate cannot hold (and no device number reaches: majors have 12 bits, minors 20).
+fn rule_number(v: Option<i64>, field: impl FnOnce() -> String) -> Result<Option<i32>> {
+    match v {
+        Some(n) if n >= 0 => i32::try_from(n).map(Some).map_err(|_| {
+            Error::spec(
+                field(),
+                format!("{n} is out of range (0-{}, or -1 for any)", i32::MAX),
+            )
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// Checks the numbers of a device rule (`field` names it) before anything is set up.
+pub(crate) fn check_rule(r: &LinuxDeviceCgroup, field: &str) -> Result<()> {
+    rule_number(r.major(), || format!("{field}.major"))?;
+    rule_number(r.minor(), || format!("{field}.minor"))?;
+    Ok(())
+}
+
 /// Builds the program for `rules`. Registers: r2 = device type, r3 = access, r4 = major,
 /// r5 = minor.
-pub fn program(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
+pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
     let mut p = vec![
         insn(LDX_W, 2, 1, 0, 0),
         insn(AND32_K, 2, 0, 0, 0xffff),
@@ -82,11 +104,11 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
             block.push((insn(AND32_K, 1, 0, 0, !bits & 0x7), false));
             block.push((insn(JNE_K, 1, 0, 0, 0), true));
         }
-        if let Some(m) = r.major().filter(|m| *m >= 0) {
-            block.push((insn(JNE_K, 4, 0, 0, m as i32), true));
+        if let Some(m) = rule_number(r.major(), || "linux.resources.devices.major".into())? {
+            block.push((insn(JNE_K, 4, 0, 0, m), true));
         }
-        if let Some(m) = r.minor().filter(|m| *m >= 0) {
-            block.push((insn(JNE_K, 5, 0, 0, m as i32), true));
+        if let Some(m) = rule_number(r.minor(), || "linux.resources.devices.minor".into())? {
+            block.push((insn(JNE_K, 5, 0, 0, m), true));
         }
         block.push((insn(MOV64_K, 0, 0, 0, i32::from(r.allow())), false));
         block.push((insn(EXIT, 0, 0, 0, 0), false));
@@ -94,22 +116,31 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
         let len = block.len();
         for (i, (mut ins, jumps)) in block.into_iter().enumerate() {
             if jumps {
-                ins.off = (len - i - 1) as i16;
+                // A block holds at most 8 instructions (type, 3 for access, major, minor,
+                // mov, exit), so the distance to its end fits an i16.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+                let off = (len - i - 1) as i16;
+                ins.off = off;
             }
             p.push(ins);
         }
         if matches_all {
             // Earlier rules can never be reached (the verifier refuses dead code).
-            return p;
+            return Ok(p);
         }
     }
     // No rule matched: allowed, like an unrestricted v1 devices cgroup.
     p.push(insn(MOV64_K, 0, 0, 0, 1));
     p.push(insn(EXIT, 0, 0, 0, 0));
-    p
+    Ok(p)
 }
 
-fn bpf(cmd: libc::c_int, attr: &mut [u64; 16]) -> std::io::Result<i64> {
+/// The `union bpf_attr` as 16 words (128 bytes: the members this file uses fit).
+type Attr = [u64; 16];
+const ATTR_SIZE: libc::c_uint = 128;
+const _: () = assert!(std::mem::size_of::<Attr>() == 128);
+
+fn bpf(cmd: libc::c_int, attr: &mut Attr) -> std::io::Result<i64> {
     // SAFETY: `attr` is a zeroed, 128-byte buffer laid out as the `union bpf_attr` member
     // for `cmd`; the kernel reads at most the size we pass.
     let r = unsafe {
@@ -117,7 +148,7 @@ fn bpf(cmd: libc::c_int, attr: &mut [u64; 16]) -> std::io::Result<i64> {
             libc::SYS_bpf,
             cmd,
             attr.as_mut_ptr() as *mut libc::c_void,
-            std::mem::size_of_val(attr) as libc::c_uint,
+            ATTR_SIZE,
         )
     };
     if r < 0 {
@@ -127,40 +158,57 @@ fn bpf(cmd: libc::c_int, attr: &mut [u64; 16]) -> std::io::Result<i64> {
     }
 }
 
+/// A bpf command that returns a new descriptor.
+fn bpf_fd(cmd: libc::c_int, attr: &mut Attr) -> std::io::Result<OwnedFd> {
+    let r = bpf(cmd, attr)?;
+    // SAFETY: PROG_LOAD and PROG_GET_FD_BY_ID return a new descriptor that nothing else owns.
+    unsafe { crate::util::owned_fd(r) }
+}
+
+/// A descriptor as a bpf_attr field (u32); open descriptors are never negative.
+fn fd_field(fd: &OwnedFd) -> std::io::Result<u32> {
+    u32::try_from(fd.as_raw_fd()).map_err(|_| std::io::Error::from_raw_os_error(libc::EBADF))
+}
+
 fn u32s(a: u32, b: u32) -> u64 {
     u64::from(a) | (u64::from(b) << 32)
 }
 
 fn load(prog: &[Insn]) -> std::io::Result<OwnedFd> {
     let license = c"Apache-2.0";
+    let count = u32::try_from(prog.len()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} instructions are too many", prog.len()),
+        )
+    })?;
     let mut attr = [0u64; 16];
-    attr[0] = u32s(BPF_PROG_TYPE_CGROUP_DEVICE, prog.len() as u32);
+    attr[0] = u32s(BPF_PROG_TYPE_CGROUP_DEVICE, count);
     attr[1] = prog.as_ptr() as u64;
     attr[2] = license.as_ptr() as u64;
     // log_level/log_size (word 3), log_buf (4), kern_version/prog_flags (5) stay 0;
     // prog_name takes words 6-7; prog_ifindex and expected_attach_type share word 8.
     attr[8] = u32s(0, BPF_CGROUP_DEVICE);
-    let fd = match bpf(BPF_PROG_LOAD, &mut attr) {
-        Ok(fd) => fd,
+    match bpf_fd(BPF_PROG_LOAD, &mut attr) {
+        Ok(fd) => Ok(fd),
         Err(e) => {
             // Load again with the verifier's log, to say why.
-            let mut log = vec![0u8; 64 * 1024];
-            attr[3] = u32s(1, log.len() as u32);
+            const LOG_SIZE: u32 = 64 * 1024;
+            let mut log = vec![0u8; LOG_SIZE as usize];
+            attr[3] = u32s(1, LOG_SIZE);
             attr[4] = log.as_mut_ptr() as u64;
             let _ = bpf(BPF_PROG_LOAD, &mut attr);
             let text = String::from_utf8_lossy(&log);
             let text = text.trim_end_matches('\0').trim();
-            return Err(std::io::Error::new(e.kind(), format!("{e}: {text}")));
+            Err(std::io::Error::new(e.kind(), format!("{e}: {text}")))
         }
-    };
-    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
 }
 
 fn attached(cg: &OwnedFd) -> std::io::Result<Vec<u32>> {
     let mut ids = [0u32; 64];
     let mut attr = [0u64; 16];
-    attr[0] = u32s(cg.as_raw_fd() as u32, BPF_CGROUP_DEVICE);
+    attr[0] = u32s(fd_field(cg)?, BPF_CGROUP_DEVICE);
     // query_flags, attach_flags at word 1; prog_ids pointer at word 2; prog_cnt at word 3.
     attr[2] = ids.as_mut_ptr() as u64;
     attr[3] = ids.len() as u64;
@@ -178,21 +226,25 @@ pub fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     let cg = std::fs::File::open(dir).map_err(|e| err(format!("open: {e}")))?;
     let cg = OwnedFd::from(cg);
     let old = attached(&cg).unwrap_or_default();
-    let prog = load(&program(rules)).map_err(|e| err(format!("load device eBPF program: {e}")))?;
-    let mut attr = [0u64; 16];
-    attr[0] = u32s(cg.as_raw_fd() as u32, prog.as_raw_fd() as u32);
-    attr[1] = u32s(BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI);
-    bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| err(format!("attach device program: {e}")))?;
+    let prog = load(&program(rules)?).map_err(|e| err(format!("load device eBPF program: {e}")))?;
+    let attach = || -> std::io::Result<i64> {
+        let mut attr = [0u64; 16];
+        attr[0] = u32s(fd_field(&cg)?, fd_field(&prog)?);
+        attr[1] = u32s(BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI);
+        bpf(BPF_PROG_ATTACH, &mut attr)
+    };
+    attach().map_err(|e| err(format!("attach device program: {e}")))?;
     for id in old {
         let mut a = [0u64; 16];
         a[0] = u64::from(id);
-        let Ok(fd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut a) else {
+        let Ok(old_fd) = bpf_fd(BPF_PROG_GET_FD_BY_ID, &mut a) else {
             continue;
         };
-        // SAFETY: a new descriptor returned by the kernel, owned here.
-        let old_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let (Ok(cg_field), Ok(old_field)) = (fd_field(&cg), fd_field(&old_fd)) else {
+            continue;
+        };
         let mut d = [0u64; 16];
-        d[0] = u32s(cg.as_raw_fd() as u32, old_fd.as_raw_fd() as u32);
+        d[0] = u32s(cg_field, old_field);
         d[1] = u64::from(BPF_CGROUP_DEVICE);
         let _ = bpf(BPF_PROG_DETACH, &mut d);
     }
@@ -221,7 +273,7 @@ mod tests {
                 .build()
                 .unwrap(),
         ];
-        let p = program(&rules);
+        let p = program(&rules).unwrap();
         // header (6) + block for c 1:3 rw (type, 3 access, major, minor, mov, exit = 8)
         // + deny-all block (mov, exit), which ends the program.
         assert_eq!(p.len(), 6 + 8 + 2);
@@ -229,6 +281,27 @@ mod tests {
         assert_eq!(p[6].code, JNE_K);
         assert_eq!(p[6].off, 7);
         assert_eq!(p[14].imm, 0); // deny-all returns 0
+    }
+
+    #[test]
+    fn device_numbers_beyond_an_immediate_are_refused() {
+        let rule = |major: i64| {
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(LinuxDeviceType::C)
+                .major(major)
+                .build()
+                .unwrap()
+        };
+        assert!(program(&[rule(-1)]).is_ok());
+        assert!(program(&[rule(i64::from(i32::MAX))]).is_ok());
+        let e = program(&[rule(1 << 32)]).unwrap_err().to_string();
+        assert!(
+            e.contains("major") && e.contains("4294967296 is out of range"),
+            "{e}"
+        );
+        assert_eq!(rule_number(Some(-5), String::new).unwrap(), None);
+        assert_eq!(rule_number(None, String::new).unwrap(), None);
     }
 
     /// Loads a program into a real cgroup2 directory (the unified hierarchy of a hybrid host

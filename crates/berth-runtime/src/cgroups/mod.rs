@@ -4,7 +4,7 @@
 //! controller-less cgroup2 at /sys/fs/cgroup/unified) the v1 controllers enforce limits and the
 //! unified hierarchy is joined too, so the container is tracked there as well.
 
-mod bpf;
+pub(crate) mod bpf;
 mod fs;
 mod stats;
 mod v1;

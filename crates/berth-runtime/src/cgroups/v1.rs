@@ -224,7 +224,8 @@ fn set_memory(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Result<()> {
     let sw = swap.filter(|_| memsw).map(|v| v.to_string());
     // memsw must stay >= limit at every step: raise memsw first when growing.
     let current = fs::read_u64(dir, "memory.limit_in_bytes").unwrap_or(u64::MAX);
-    let growing = limit.is_none_or(|l| l == -1 || l as u64 > current);
+    // -1 (unlimited) is the only negative limit that validation lets through.
+    let growing = limit.is_none_or(|l| u64::try_from(l).map_or(true, |l| l > current));
     if growing {
         if let Some(s) = &sw {
             fs::write(dir, "memory.memsw.limit_in_bytes", s)?;

@@ -36,6 +36,23 @@ pub(super) fn default_devices() -> Vec<LinuxDevice> {
     .collect()
 }
 
+/// The device number of a `linux.devices` entry (`field` names it in errors): major and
+/// minor are refused when negative or above u32::MAX, where makedev would wrap them.
+pub(crate) fn dev_number(d: &LinuxDevice, field: &str) -> Result<rustix::fs::Dev> {
+    let part = |name: &str, v: i64| {
+        u32::try_from(v).map_err(|_| {
+            Error::spec(
+                format!("{field}.{name}"),
+                format!("{v} is out of range 0-{}", u32::MAX),
+            )
+        })
+    };
+    Ok(rustix::fs::makedev(
+        part("major", d.major())?,
+        part("minor", d.minor())?,
+    ))
+}
+
 pub(super) fn default_symlinks(dev: &OwnedFd) -> Result<()> {
     let mut links = vec![
         ("/proc/self/fd", "fd"),
@@ -95,7 +112,7 @@ pub(super) fn create_device(
         }
     };
     let mode = Mode::from_raw_mode(d.file_mode().unwrap_or(0o666));
-    let dev = rustix::fs::makedev(d.major() as u32, d.minor() as u32);
+    let dev = dev_number(d, "linux.devices")?;
     let mknod = || rustix::fs::mknodat(pfd, name, kind, mode, dev);
     let made = if ctx.userns {
         Err(rustix::io::Errno::PERM)
@@ -135,5 +152,37 @@ pub(super) fn create_device(
             .ctx(|| format!("bind the host's {}", path.display()))
         }
         Err(e) => Err(io(e)).ctx(|| format!("mknod {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_must_fit_makedev() {
+        let dev = |major: i64, minor: i64| {
+            oci_spec::runtime::LinuxDeviceBuilder::default()
+                .path("/dev/x")
+                .typ(LinuxDeviceType::C)
+                .major(major)
+                .minor(minor)
+                .build()
+                .unwrap()
+        };
+        assert_eq!(
+            dev_number(&dev(1, 3), "d").unwrap(),
+            rustix::fs::makedev(1, 3)
+        );
+        let e = dev_number(&dev(-1, 3), "linux.devices[0]").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config.json: linux.devices[0].major: -1 is out of range 0-4294967295"
+        );
+        let e = dev_number(&dev(1, 1 << 32), "linux.devices[2]").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config.json: linux.devices[2].minor: 4294967296 is out of range 0-4294967295"
+        );
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{Context, Error, Result};
 use crate::mounts::{self, MountOptions};
 use crate::sys;
 
-mod devices;
+pub(crate) mod devices;
 mod pivot;
 
 use devices::{create_device, default_devices, default_symlinks};

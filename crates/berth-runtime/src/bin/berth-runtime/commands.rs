@@ -191,7 +191,12 @@ fn run(
     }
 
     berth_runtime::util::trace("run: deleted");
-    Ok(code.clamp(0, 255) as u8)
+    Ok(exit_status(code))
+}
+
+/// A process's exit code as this program's exit status: codes outside 0-255 clamp.
+fn exit_status(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(if code < 0 { 0 } else { u8::MAX })
 }
 
 fn exec_process(c: &Container, a: &ExecArgs) -> Result<Process> {
@@ -289,7 +294,7 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
             None,
         );
     }
-    Ok(code.clamp(0, 255) as u8)
+    Ok(exit_status(code))
 }
 
 fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8> {

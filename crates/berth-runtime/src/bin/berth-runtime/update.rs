@@ -64,7 +64,8 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
     if v < 0.0 || !v.is_finite() {
         bail!("invalid size {s:?}");
     }
-    Ok((v * mult as f64) as i64)
+    berth_runtime::util::f64_to_i64(v * mult as f64)
+        .with_context(|| format!("invalid size {s:?}: too large"))
 }
 
 /// The resources the flags (and `-r`) describe.
@@ -156,5 +157,8 @@ mod tests {
         assert_eq!(parse_bytes("-1").unwrap(), -1);
         assert!(parse_bytes("abc").is_err());
         assert!(parse_bytes("-5").is_err());
+        // Past i64 it used to saturate silently.
+        let e = parse_bytes("9000000t").unwrap_err().to_string();
+        assert_eq!(e, "invalid size \"9000000t\": too large");
     }
 }
