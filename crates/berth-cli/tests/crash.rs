@@ -19,7 +19,8 @@ impl Rng {
             .unwrap_or_else(|| {
                 SystemTime::now()
                     .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
+                    .ok()
+                    .and_then(|d| u64::try_from(d.as_nanos()).ok())
                     .unwrap_or(1)
                     | 1
             });
@@ -80,7 +81,7 @@ fn sigkill_during_load_and_import_leaves_a_usable_store() {
             (vec!["import", &tar, "imp:1"], import_time)
         };
         let mut child = spawn_quiet(&b, &args);
-        let wait = rng.below(window.as_micros() as u64 * 11 / 10);
+        let wait = rng.below(u64::try_from(window.as_micros() * 11 / 10).unwrap());
         std::thread::sleep(Duration::from_micros(wait));
         if child.try_wait().unwrap().is_none() {
             killed += 1;

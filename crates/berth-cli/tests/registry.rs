@@ -324,7 +324,7 @@ fn sigkill_during_pull_leaves_a_usable_store() {
         &cfg,
         &["pull", "-q", &name],
     );
-    let window = start.elapsed().as_micros() as u64;
+    let window = u64::try_from(start.elapsed().as_micros()).unwrap();
     let mut x = (std::process::id() as u64) | 1;
     for _ in 0..10 {
         x ^= x << 13;

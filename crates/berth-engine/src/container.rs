@@ -152,7 +152,7 @@ pub fn new_id() -> Result<String> {
     let mut buf = [0u8; 32];
     // SAFETY: getrandom writes at most buf.len() bytes into the buffer we own.
     let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n != buf.len() as isize {
+    if usize::try_from(n) != Ok(buf.len()) {
         return Err(Error::io(
             "read random bytes",
             std::io::Error::last_os_error(),

@@ -137,17 +137,24 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, what: &str, depth: u32) -> Result<()> 
             rustix::fs::chmodat(dst, name, mode, AtFlags::empty())
                 .map_err(err(format!("chmod {shown}")))?;
         }
-        let ts = Timestamps {
-            last_access: Timespec {
-                tv_sec: st.st_atime,
-                tv_nsec: st.st_atime_nsec as _,
-            },
-            last_modification: Timespec {
-                tv_sec: st.st_mtime,
-                tv_nsec: st.st_mtime_nsec as _,
-            },
-        };
-        let _ = rustix::fs::utimensat(dst, name, &ts, AtFlags::SYMLINK_NOFOLLOW);
+        // Times are kept as best they can be: the kernel's nanoseconds are below 10^9, and
+        // were one not, the times would be left as they are.
+        if let (Ok(a_nsec), Ok(m_nsec)) = (
+            i64::try_from(st.st_atime_nsec),
+            i64::try_from(st.st_mtime_nsec),
+        ) {
+            let ts = Timestamps {
+                last_access: Timespec {
+                    tv_sec: st.st_atime,
+                    tv_nsec: a_nsec,
+                },
+                last_modification: Timespec {
+                    tv_sec: st.st_mtime,
+                    tv_nsec: m_nsec,
+                },
+            };
+            let _ = rustix::fs::utimensat(dst, name, &ts, AtFlags::SYMLINK_NOFOLLOW);
+        }
     }
     let _ = dst.as_fd();
     Ok(())

@@ -67,8 +67,9 @@ pub(crate) fn append(
             id: id.into(),
             attributes,
         },
-        time: now.as_secs() as i64,
-        time_nano: now.as_nanos() as i64,
+        // Saturating: i64 seconds last for ever, nanoseconds until 2262.
+        time: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+        time_nano: i64::try_from(now.as_nanos()).unwrap_or(i64::MAX),
     };
     let Ok(mut line) = serde_json::to_vec(&ev) else {
         return;

@@ -281,9 +281,9 @@ impl Engine {
         .map_err(|e| Error::io("create the exec control socket", e.into()))?;
         let mut fds: Vec<(BorrowedFd<'_>, RawFd)> = vec![(theirs.as_fd(), 3)];
         if !cfg.tty {
-            for (n, fd) in [io.stdin, io.stdout, io.stderr].into_iter().enumerate() {
+            for (n, fd) in (0..).zip([io.stdin, io.stdout, io.stderr]) {
                 if let Some(fd) = fd {
-                    fds.push((fd, n as RawFd));
+                    fds.push((fd, n));
                 }
             }
         }

@@ -99,19 +99,33 @@ pub struct Hello {
 /// Encodes a client frame.
 pub fn client_frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(5 + payload.len());
-    v.push(kind);
-    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    v.extend_from_slice(payload);
+    push_frames(&mut v, &[kind], payload, u32::MAX);
     v
 }
 
 /// Encodes a monitor frame (non-tty streams and `EXIT`).
 pub fn stream_frame(stream: u8, payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(8 + payload.len());
-    v.extend_from_slice(&[stream, 0, 0, 0]);
-    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    v.extend_from_slice(payload);
+    push_frames(&mut v, &[stream, 0, 0, 0], payload, u32::MAX);
     v
+}
+
+/// Appends `payload` as frames of `head` and a big-endian u32 length. A frame holds at most
+/// `max` bytes (u32::MAX: its length is a u32): the rest of a longer payload, such as the
+/// stdin data a front end passes on, follows in frames of the same kind.
+fn push_frames(v: &mut Vec<u8>, head: &[u8], payload: &[u8], max: u32) {
+    let mut rest = payload;
+    loop {
+        let n = u32::try_from(rest.len()).map_or(max, |n| n.min(max));
+        let (chunk, tail) = rest.split_at(n as usize);
+        v.extend_from_slice(head);
+        v.extend_from_slice(&n.to_be_bytes());
+        v.extend_from_slice(chunk);
+        rest = tail;
+        if rest.is_empty() {
+            return;
+        }
+    }
 }
 
 /// Splits complete client frames off the front of `buf`: (kind, payload) each.
@@ -181,5 +195,17 @@ mod tests {
         assert_eq!(f[0], (STDERR, b"oops".to_vec()));
         assert_eq!(f[1].0, EXIT);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn long_payloads_go_on_in_further_frames() {
+        let mut v = Vec::new();
+        push_frames(&mut v, &[STDIN], b"abcdefg", 3);
+        let f = take_client_frames(&mut v);
+        let parts: Vec<&[u8]> = f.iter().map(|(_, p)| p.as_slice()).collect();
+        assert_eq!(parts, [&b"abc"[..], b"def", b"g"]);
+        assert!(f.iter().all(|(k, _)| *k == STDIN));
+        // An empty payload is still one frame (START has none).
+        assert_eq!(client_frame(START, &[]), [START, 0, 0, 0, 0]);
     }
 }

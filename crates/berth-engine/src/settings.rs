@@ -62,7 +62,7 @@ pub(crate) fn parse_bytes(s: &str) -> Option<u64> {
         .parse()
         .ok()
         .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
-    Some((v * (1u64 << shift) as f64) as u64)
+    berth_runtime::util::f64_to_u64(v * (1u64 << shift) as f64)
 }
 
 impl Settings {
@@ -80,7 +80,8 @@ impl Settings {
         if let Some(l) = f.log_opts {
             match l.max_size {
                 None => {}
-                Some(toml::Value::Integer(n)) if n >= 0 => s.log.max_size = n as u64,
+                // Not negative: its absolute value is itself.
+                Some(toml::Value::Integer(n)) if n >= 0 => s.log.max_size = n.unsigned_abs(),
                 Some(toml::Value::String(v)) if v == "-1" => s.log.max_size = 0,
                 Some(toml::Value::String(v)) => {
                     s.log.max_size = parse_bytes(&v)
@@ -111,6 +112,8 @@ mod tests {
         assert_eq!(parse_bytes("2GiB"), Some(2 << 30));
         assert_eq!(parse_bytes("lots"), None);
         assert_eq!(parse_bytes("-1m"), None);
+        // Past u64 it used to saturate silently.
+        assert_eq!(parse_bytes("20000000p"), None);
     }
 
     #[test]

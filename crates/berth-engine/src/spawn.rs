@@ -53,16 +53,12 @@ impl Attrs {
         // keeps the objects at one address for the life of the spawn.
         let mut a: Box<Attrs> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: initialising objects we own.
-        check(
-            unsafe { libc::posix_spawn_file_actions_init(&mut a.fa) },
-            "spawn file actions",
-        )?;
+        let rc = unsafe { libc::posix_spawn_file_actions_init(&mut a.fa) };
+        check(rc, "spawn file actions")?;
         // SAFETY: as above. (If this fails, Drop destroys an initialised `fa` and an
         // attr that glibc's destroy ignores.)
-        check(
-            unsafe { libc::posix_spawnattr_init(&mut a.attr) },
-            "spawn attributes",
-        )?;
+        let rc = unsafe { libc::posix_spawnattr_init(&mut a.attr) };
+        check(rc, "spawn attributes")?;
         Ok(a)
     }
 }
@@ -110,34 +106,29 @@ pub(crate) fn spawn(
     let mut a = Attrs::new()?;
     for (copy, dst) in &copies {
         // SAFETY: `a.fa` is initialised; the descriptors are valid until after the spawn.
-        check(
-            unsafe { libc::posix_spawn_file_actions_adddup2(&mut a.fa, copy.as_raw_fd(), *dst) },
-            "spawn file actions",
-        )?;
+        let rc =
+            unsafe { libc::posix_spawn_file_actions_adddup2(&mut a.fa, copy.as_raw_fd(), *dst) };
+        check(rc, "spawn file actions")?;
     }
     for std_fd in 0..3 {
         if !copies.iter().any(|(_, d)| *d == std_fd) {
             // SAFETY: `a.fa` is initialised; the path is a NUL-terminated static string.
-            check(
-                unsafe {
-                    libc::posix_spawn_file_actions_addopen(
-                        &mut a.fa,
-                        std_fd,
-                        devnull.as_ptr(),
-                        libc::O_RDWR,
-                        0,
-                    )
-                },
-                "spawn file actions",
-            )?;
+            let rc = unsafe {
+                libc::posix_spawn_file_actions_addopen(
+                    &mut a.fa,
+                    std_fd,
+                    devnull.as_ptr(),
+                    libc::O_RDWR,
+                    0,
+                )
+            };
+            check(rc, "spawn file actions")?;
         }
     }
     let first_free = copies.iter().map(|(_, d)| *d + 1).max().unwrap_or(0).max(3);
     // SAFETY: `a.fa` is initialised.
-    check(
-        unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut a.fa, first_free) },
-        "spawn file actions",
-    )?;
+    let rc = unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut a.fa, first_free) };
+    check(rc, "spawn file actions")?;
     // SAFETY: sigset_t values we own, initialised by sigemptyset/sigfillset before use.
     unsafe {
         let mut none: libc::sigset_t = std::mem::zeroed();

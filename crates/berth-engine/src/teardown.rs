@@ -35,10 +35,8 @@ pub(crate) fn wait_monitor_or_cancel(
     // cancel through.
     // SAFETY: pidfd_open takes a pid and flags, no memory.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let pidfd: Option<OwnedFd> = (fd >= 0).then(|| {
-        // SAFETY: pidfd_open returned a new descriptor that we own.
-        unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) }
-    });
+    // SAFETY: pidfd_open returned a new descriptor that we own, or an error.
+    let pidfd: Option<OwnedFd> = unsafe { berth_runtime::util::owned_fd(fd) }.ok();
     loop {
         cancelled()?;
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));

@@ -152,7 +152,9 @@ fn push_blob(s: &Session<'_>, store: &Store, d: &Digest, from: Option<&str>) -> 
     use std::io::{Read, Seek, SeekFrom};
     let mut f = file;
     let mut off = 0u64;
-    let mut buf = Vec::with_capacity(chunk as usize);
+    // Only a capacity hint (chunk < size, a blob on disk): read_to_end grows the buffer when
+    // a chunk does not fit usize.
+    let mut buf = Vec::with_capacity(usize::try_from(chunk).unwrap_or(0));
     while off < size {
         buf.clear();
         f.seek(SeekFrom::Start(off))

@@ -53,7 +53,7 @@ pub struct ExecArgs {
 
 fn fail(code: i32, msg: String) -> anyhow::Error {
     eprintln!("{msg}");
-    anyhow::Error::new(Exit(code.clamp(0, 255) as u8))
+    anyhow::Error::new(Exit(super::exit_status(code)))
 }
 
 pub fn exec(g: &Global, a: ExecArgs) -> Result<ExitCode> {
@@ -121,7 +121,7 @@ pub fn exec(g: &Global, a: ExecArgs) -> Result<ExitCode> {
     if let Some(m) = old {
         m.thread_set_mask()?;
     }
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    Ok(ExitCode::from(super::exit_status(code)))
 }
 
 /// Until the process exits: signals to it, and with a terminal, its output to our stdout
@@ -168,7 +168,9 @@ fn supervise(p: &ExecProcess, sfd: &SignalFd, interactive: bool) -> Result<i32> 
         }
         if sig_ready {
             while let Ok(Some(info)) = sfd.read_signal() {
-                match Signal::try_from(info.ssi_signo as i32) {
+                // 0 is no signal: ignored below, like any number that is none.
+                let signo = i32::try_from(info.ssi_signo).unwrap_or(0);
+                match Signal::try_from(signo) {
                     Ok(Signal::SIGWINCH) => {
                         if let Some((r, c)) = window_size(stdin_fd) {
                             let _ = p.resize(r, c);

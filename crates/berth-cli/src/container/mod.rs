@@ -181,7 +181,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         return *c;
     }
     if let Some(be) = e.downcast_ref::<berth_engine::Error>() {
-        return berth_engine::exit_code_for(be).clamp(0, 255) as u8;
+        return exit_status(berth_engine::exit_code_for(be));
     }
     125
+}
+
+/// A process's exit code as this program's exit status: codes outside 0-255 clamp.
+pub fn exit_status(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(if code < 0 { 0 } else { u8::MAX })
 }

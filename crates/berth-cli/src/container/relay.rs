@@ -156,7 +156,10 @@ pub fn relay(mut sock: Attachment, o: RelayOptions<'_>) -> Result<Ended> {
         drop(fds);
         if ready[1] {
             while let Ok(Some(info)) = sfd.read_signal() {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                let Some(sig) = i32::try_from(info.ssi_signo)
+                    .ok()
+                    .and_then(|n| Signal::try_from(n).ok())
+                else {
                     continue;
                 };
                 if sig == Signal::SIGWINCH {

@@ -149,7 +149,7 @@ fn finish(e: &Engine, id: &str, ended: Ended) -> Result<ExitCode> {
         // state records once the container is down, and an error if it cannot be read.
         Ended::Closed => e.wait(id, &berth_engine::Cancel::new())?,
     };
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    Ok(ExitCode::from(super::exit_status(code)))
 }
 
 pub fn start(g: &Global, a: StartArgs) -> Result<ExitCode> {

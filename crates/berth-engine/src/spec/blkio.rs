@@ -45,11 +45,12 @@ fn throttles(flag: &str, list: &[DeviceRate]) -> Result<Option<Vec<LinuxThrottle
     Ok(Some(out))
 }
 
-fn check_weight(flag: &str, w: u64) -> Result<()> {
-    if w != 0 && !(10..=1000).contains(&w) {
-        return Err(inv(flag, "Range of blkio weight is from 10 to 1000"));
-    }
-    Ok(())
+/// A blkio weight: 0 (none) or 10-1000.
+fn check_weight(flag: &str, w: u64) -> Result<u16> {
+    u16::try_from(w)
+        .ok()
+        .filter(|w| *w == 0 || (10..=1000).contains(w))
+        .ok_or_else(|| inv(flag, "Range of blkio weight is from 10 to 1000"))
 }
 
 /// The spec's blockIO section, or None when no flag asks for one.
@@ -65,12 +66,12 @@ pub(crate) fn block_io(r: &Resources) -> Result<Option<LinuxBlockIo>> {
         let flag = "--blkio-weight-device";
         let mut v = Vec::new();
         for d in &r.blkio_weight_device {
-            check_weight(flag, d.rate)?;
+            let weight = check_weight(flag, d.rate)?;
             let (major, minor) = block_device(flag, &d.path)?;
             let w = LinuxWeightDeviceBuilder::default()
                 .major(major)
                 .minor(minor)
-                .weight(d.rate as u16)
+                .weight(weight)
                 .build()
                 .map_err(|e| Error::Internal(format!("weight device {}: {e}", d.path)))?;
             v.push(w);

@@ -71,8 +71,11 @@ pub const DEFAULT_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
+// Capability numbers are below 64 (the bit masks of `Host`), so they count in u8.
+const _: () = assert!(ALL.len() < 64);
+
 fn number(name: &str) -> Option<u8> {
-    ALL.iter().position(|c| *c == name).map(|n| n as u8)
+    (0u8..).zip(ALL).find_map(|(n, c)| (c == name).then_some(n))
 }
 
 /// Upper-cases, adds the CAP_ prefix and checks each name against the capabilities this
@@ -110,9 +113,9 @@ pub(crate) fn capability_list(
     let add = normalize(host, add, "--cap-add")?;
     let drop = normalize(host, drop, "--cap-drop")?;
     let all = || {
-        ALL.iter()
-            .enumerate()
-            .filter(|(n, _)| host.can_grant(*n as u8))
+        (0u8..)
+            .zip(ALL)
+            .filter(|(n, _)| host.can_grant(*n))
             .map(|(_, c)| c.to_string())
     };
     let has = |l: &[String], c: &str| l.iter().any(|x| x == c);

@@ -58,7 +58,7 @@ impl Host {
             .unwrap_or_default();
         let cpus = parse_list(read("/sys/devices/system/cpu/online").trim()).unwrap_or_else(|| {
             let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (0..n as u32).collect()
+            (0..u32::try_from(n).unwrap_or(u32::MAX)).collect()
         });
         let mems = std::fs::read_to_string("/sys/devices/system/node/online")
             .ok()

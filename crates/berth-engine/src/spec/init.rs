@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(&b[..4], b"\x7fELF");
         // A static executable has no PT_INTERP (no dynamic loader to find in the image).
         let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
-        let phoff = u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize;
+        let phoff = usize::try_from(u64::from_le_bytes(b[32..40].try_into().unwrap())).unwrap();
         let (phentsize, phnum) = (u16_at(54), u16_at(56));
         assert!(phnum > 0);
         for i in 0..phnum {

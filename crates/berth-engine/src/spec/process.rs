@@ -234,7 +234,8 @@ pub fn healthcheck(config: &ContainerConfig, image_config: &Value) -> Option<Hea
         retries: h
             .get("Retries")
             .and_then(Value::as_u64)
-            .map_or(0, |r| r.min(u32::MAX as u64) as u32),
+            // Clamped, as it always was: "retry for ever" in practice.
+            .map_or(0, |r| u32::try_from(r).unwrap_or(u32::MAX)),
     });
     let mut hc = match (config.healthcheck.clone(), from_image) {
         (Some(mut user), Some(image)) => {

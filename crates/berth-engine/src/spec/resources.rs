@@ -17,7 +17,7 @@ use crate::{Error, Result};
 /// The smallest memory limit or reservation Docker accepts.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 /// The CFS period used for `--cpus`, in microseconds.
-const NANO_CPU_PERIOD: u64 = 100_000;
+const NANO_CPU_PERIOD: u32 = 100_000;
 
 fn inv(flag: &str, msg: impl Into<String>) -> Error {
     Error::invalid(flag, msg)
@@ -126,7 +126,7 @@ pub(crate) fn resources(
                 "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
             ));
         }
-        let ncpu = host.cpus.len().max(1) as i64;
+        let ncpu = i64::try_from(host.cpus.len().max(1)).unwrap_or(i64::MAX);
         if !(10_000_000..=ncpu * 1_000_000_000).contains(&n) {
             return Err(inv(
                 "--cpus",
@@ -135,8 +135,8 @@ pub(crate) fn resources(
                 ),
             ));
         }
-        cpu.set_period(Some(NANO_CPU_PERIOD));
-        cpu.set_quota(Some(n * NANO_CPU_PERIOD as i64 / 1_000_000_000));
+        cpu.set_period(Some(u64::from(NANO_CPU_PERIOD)));
+        cpu.set_quota(Some(n * i64::from(NANO_CPU_PERIOD) / 1_000_000_000));
         any_cpu = true;
     }
     if let Some(p) = r.cpu_period.filter(|p| *p != 0) {
@@ -161,7 +161,7 @@ pub(crate) fn resources(
     }
     if r.cpu_rt_period.is_some_and(|p| p > 0) || r.cpu_rt_runtime.is_some_and(|v| v != 0) {
         if let (Some(p), Some(v)) = (r.cpu_rt_period, r.cpu_rt_runtime)
-            && v > p as i64
+            && i128::from(v) > i128::from(p)
         {
             return Err(inv(
                 "--cpu-rt-runtime",
@@ -192,13 +192,12 @@ pub(crate) fn resources(
     res.set_devices(Some(devices));
     let swappiness = match r.memory_swappiness {
         None | Some(-1) => None,
-        Some(v) if (0..=100).contains(&v) => Some(v as u64),
-        Some(v) => {
-            return Err(inv(
+        Some(v) => Some(u64::try_from(v).ok().filter(|v| *v <= 100).ok_or_else(|| {
+            inv(
                 "--memory-swappiness",
                 format!("invalid value: {v}, valid memory swappiness range is 0-100"),
-            ));
-        }
+            )
+        })?),
     };
     if memory.is_some()
         || reservation.is_some()

@@ -126,13 +126,10 @@ fn numeric(s: &str) -> Option<u64> {
 }
 
 fn in_range(id: u64) -> Result<u32> {
-    if id > MAX_ID {
-        return Err(Error::invalid(
-            "user",
-            format!("uids and gids must be in range 0-{MAX_ID}"),
-        ));
-    }
-    Ok(id as u32)
+    u32::try_from(id)
+        .ok()
+        .filter(|_| id <= MAX_ID)
+        .ok_or_else(|| Error::invalid("user", format!("uids and gids must be in range 0-{MAX_ID}")))
 }
 
 /// Resolves `user[:group]` against the given passwd and group contents (None: the file is

@@ -106,7 +106,10 @@ pub fn duration_ns(flag: &str, s: &str) -> Result<u64> {
         total += v * mult;
         rest = &rest[u..];
     }
-    Ok(total as u64)
+    // Go refuses durations past int64 nanoseconds (~292 years) as invalid.
+    berth_runtime::util::f64_to_i64(total)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(bad)
 }
 
 /// `-l key=value` / `key` (a label file's lines are read by the client and come here too).
@@ -272,7 +275,7 @@ mod tests {
         assert_eq!(duration_ns("x", "1m30s").unwrap(), 90_000_000_000);
         assert_eq!(duration_ns("x", "500ms").unwrap(), 500_000_000);
         assert_eq!(duration_ns("x", "0").unwrap(), 0);
-        for bad in ["5", "5y", "", "s", "1.2.3s"] {
+        for bad in ["5", "5y", "", "s", "1.2.3s", "300000000h"] {
             assert!(duration_ns("x", bad).is_err(), "{bad}");
         }
         assert_eq!(int::<i64>("--pids-limit", "-1").unwrap(), -1);

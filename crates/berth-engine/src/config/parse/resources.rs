@@ -35,11 +35,8 @@ pub fn nano_cpus(s: &str) -> Result<i64> {
             "invalid argument {s:?} for \"--cpus\" flag: failed to parse {s} as a rational number"
         ))
     })?;
-    let nano = c * 1e9;
-    if !(i64::MIN as f64..=i64::MAX as f64).contains(&nano) {
-        return Err(crate::config::validate::cpus_out_of_range(c));
-    }
-    Ok(nano as i64)
+    berth_runtime::util::f64_to_i64(c * 1e9)
+        .ok_or_else(|| crate::config::validate::cpus_out_of_range(c))
 }
 
 /// The flags as an update of the limits (what is not given changes nothing; the restart

@@ -251,7 +251,7 @@ impl<'a> Monitor<'a> {
 
     fn mark_running(&mut self) -> Result<()> {
         let pid = self.init_pid;
-        let me = std::process::id() as i32;
+        let me = nix::unistd::getpid().as_raw();
         let start = berth_runtime::util::proc_stat(me)
             .map(|s| s.start_time)
             .unwrap_or(0);
@@ -290,7 +290,7 @@ impl<'a> Monitor<'a> {
     pub(crate) fn wait_for_start(&mut self, rt: &Runtime) -> Result<()> {
         // Known as this container's monitor from now on, so that no other command takes
         // the container for abandoned while we wait for the client.
-        let me = std::process::id() as i32;
+        let me = nix::unistd::getpid().as_raw();
         let start = berth_runtime::util::proc_stat(me).map_or(0, |s| s.start_time);
         self.engine.db.update_state(&self.c.id, |s| {
             s.monitor_pid = me;
@@ -533,7 +533,7 @@ impl<'a> Monitor<'a> {
             let mut timeout = self
                 .health
                 .next_due()
-                .map(|d| d.as_millis().min(60_000) as u64)
+                .map(|d| u64::try_from(d.as_millis().min(60_000)).unwrap_or(60_000))
                 .unwrap_or(60_000);
             if exit.is_some() {
                 timeout = 50;
@@ -541,7 +541,8 @@ impl<'a> Monitor<'a> {
             let quiet = last_activity.elapsed();
             let trim_now = exit.is_none() && quiet >= IDLE_TRIM_AFTER;
             if !trim_now {
-                timeout = timeout.min((IDLE_TRIM_AFTER - quiet).as_millis() as u64);
+                let until_trim = (IDLE_TRIM_AFTER - quiet).as_millis();
+                timeout = timeout.min(u64::try_from(until_trim).unwrap_or(u64::MAX));
             }
             let timeout = timeout.max(1);
             let mut fds = vec![
@@ -582,10 +583,13 @@ impl<'a> Monitor<'a> {
                 self.engine.db.release();
                 super::trim::trim();
             }
-            let ts = rustix::event::Timespec {
-                tv_sec: (timeout / 1000) as i64,
-                tv_nsec: ((timeout % 1000) * 1_000_000) as i64,
-            };
+            // At most 60 s (above), so the conversion cannot fail; 60 s if it did.
+            let ts = rustix::event::Timespec::try_from(Duration::from_millis(timeout)).unwrap_or(
+                rustix::event::Timespec {
+                    tv_sec: 60,
+                    tv_nsec: 0,
+                },
+            );
             // A raw system call (no libc), so that an idle monitor's sleep touches no page
             // that trimming dropped.
             match rustix::event::poll(&mut fds, Some(&ts)) {
