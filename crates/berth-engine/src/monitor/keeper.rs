@@ -216,7 +216,10 @@ fn keeper_main(sock: OwnedFd, args: &KeeperArgs) -> ! {
     let mut busy = false;
     let done = loop {
         // After a second without messages, give back what handling them mapped again.
-        let mut pfd = [rustix::event::PollFd::new(&sock, rustix::event::PollFlags::IN)];
+        let mut pfd = [rustix::event::PollFd::new(
+            &sock,
+            rustix::event::PollFlags::IN,
+        )];
         let second = rustix::event::Timespec {
             tv_sec: 1,
             tv_nsec: 0,
