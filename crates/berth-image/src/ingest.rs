@@ -208,7 +208,7 @@ impl Store {
         opts: &UnpackOptions,
     ) -> Result<(Compression, Digest, LayerRow)> {
         let tmp = self.tmp_dir().join(trash::owned_name(trash::LAYER));
-        fs::create_dir(&tmp).ctx("create layer directory", &tmp)?;
+        self.new_layer_dir(&tmp)?;
         let guard = RemoveDirOnDrop(Some(tmp.clone()));
         let has_writer = tee.out.is_some();
         let (compression, dec) = layer::decompress(&mut *tee).map_err(|e| Error::InvalidLayer {
@@ -243,6 +243,14 @@ impl Store {
         };
         let row = self.install_layer(guard, &diff_id, row)?;
         Ok((compression, diff_id, row))
+    }
+
+    /// An empty layer directory at `p`, 0755 whatever the umask (a layer without a `./`
+    /// entry keeps it): two unpacks of a layer give identical trees.
+    pub(crate) fn new_layer_dir(&self, p: &std::path::Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        fs::create_dir(p).ctx("create layer directory", p)?;
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).ctx("chmod", p)
     }
 
     /// Move the unpacked directory `tmp` into place and record it, in one transaction;

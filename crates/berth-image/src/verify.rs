@@ -47,7 +47,7 @@ impl Store {
                 continue; // reported (or repaired) elsewhere
             }
             let fresh = self.tmp_dir().join(trash::owned_name(trash::LAYER));
-            fs::create_dir(&fresh).ctx("create layer directory", &fresh)?;
+            self.new_layer_dir(&fresh)?;
             let guard = RemoveDirOnDrop(Some(fresh.clone()));
             let f = self.blobs().open_blob(blob)?;
             let (_, r) = layer::decompress(f).ctx("read layer", self.blobs().path(blob))?;

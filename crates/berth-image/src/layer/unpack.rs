@@ -353,13 +353,24 @@ impl Ctx<'_> {
             cur = match self.open_dir(&prefix) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => {
-                    match rustix::fs::mkdirat(&cur, OsStr::from_bytes(comps[i]), Mode::from(0o755))
-                    {
-                        Ok(()) | Err(Errno::EXIST) => {}
+                    let created = match rustix::fs::mkdirat(
+                        &cur,
+                        OsStr::from_bytes(comps[i]),
+                        Mode::from(0o755),
+                    ) {
+                        Ok(()) => true,
+                        Err(Errno::EXIST) => false,
                         Err(e) => return Err(self.sys(entry, "create parent directory", e)),
+                    };
+                    let fd = self
+                        .open_dir(&prefix)
+                        .map_err(|e| self.sys(entry, "open parent directory", e))?;
+                    if created {
+                        // 0755 whatever the umask: two unpacks of a layer are identical.
+                        rustix::fs::fchmod(&fd, Mode::from(0o755))
+                            .map_err(|e| self.sys(entry, "chmod", e))?;
                     }
-                    self.open_dir(&prefix)
-                        .map_err(|e| self.sys(entry, "open parent directory", e))?
+                    fd
                 }
                 Err(e) => return Err(self.sys(entry, "open parent directory", e)),
             };
