@@ -105,16 +105,21 @@ fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
         json!({
             "Type": "Images", "TotalCount": du.images.to_string(), "Active": du.active_images.to_string(),
             "Size": human_size(images_size),
+            "ApparentSize": human_size(du.layers_apparent_size + du.blobs_size),
             "Reclaimable": format!("{} ({})", human_size(du.reclaimable), pct(du.reclaimable, images_size)),
         }),
         json!({
             "Type": "Layers", "TotalCount": du.layers.to_string(), "Active": "",
             "Size": human_size(du.layers_size),
+            // Sizes are the disk taken; what the files say they hold (sparse files' holes
+            // included) is beside them, for --format.
+            "ApparentSize": human_size(du.layers_apparent_size),
             "Reclaimable": format!("shared {} / unique {}", human_size(du.shared_size), human_size(du.unique_size)),
         }),
         json!({
             "Type": "Containers", "TotalCount": du.snapshots.to_string(), "Active": du.snapshots.to_string(),
-            "Size": human_size(du.snapshots_size), "Reclaimable": "0B (0%)",
+            "Size": human_size(du.snapshots_size), "ApparentSize": human_size(du.snapshots_apparent_size),
+            "Reclaimable": "0B (0%)",
         }),
     ];
     let cols = [

@@ -112,6 +112,11 @@ fn busybox_round_trip_through_the_cli() {
     assert_eq!(check.trim(), "no problems found");
     let df = b.ok(&["system", "df"]);
     assert!(df.contains("Images") && df.contains("Layers"), "{df}");
+    let df = b.ok(&["system", "df", "--format", "{{.Type}} {{.ApparentSize}}"]);
+    assert!(
+        df.contains("Layers ") && df.contains("Containers 0B"),
+        "{df}"
+    );
 }
 
 #[test]

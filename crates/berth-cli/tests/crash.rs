@@ -1,12 +1,17 @@
-//! Kill `berth load`, `import`, `run`, `create` and `rm` with SIGKILL at random points; every
-//! later operation succeeds and `berth system check` finds nothing wrong.
+//! Kill `berth load`, `import`, `pull`, `rmi`, `image prune`, `run`, `create` and `rm` with
+//! SIGKILL at random points; every later operation succeeds, and the image commands leave
+//! nothing behind and every layer complete without `berth system check`.
 
 mod common;
 
-use std::process::Stdio;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use berth_image::layer::{UnpackOptions, decompress, tree, unpack_tar};
 use common::Berth;
+use common::registry::Registry;
 
 /// A tiny xorshift generator seeded from the clock (printed, to reproduce a failure).
 struct Rng(u64);
@@ -178,4 +183,224 @@ fn sigkill_during_container_commands_leaves_a_usable_store() {
         .unwrap()
         .collect();
     assert!(left.is_empty(), "container directories left: {left:?}");
+}
+
+/// The image commands of the crash test, with what they need.
+struct ImageOps {
+    archive: String,
+    tar: String,
+    pull: Option<String>,
+    config: PathBuf,
+}
+
+impl ImageOps {
+    /// The command for `op`, given the images in the store.
+    fn args(&self, op: &str, ids: &[String]) -> Vec<String> {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect();
+        match op {
+            "load" => v(&["load", "-q", "-i", &self.archive]),
+            "import" => v(&["import", &self.tar, "imp:1"]),
+            "pull" => v(&["pull", "-q", self.pull.as_deref().unwrap_or("")]),
+            "rmi" => v(&["rmi", "-f", &ids[0]]),
+            _ => v(&["image", "prune", "-a", "-f"]),
+        }
+    }
+
+    fn cmd(&self, b: &Berth, args: &[String]) -> Command {
+        let mut c = b.cmd();
+        c.env("BERTH_CONFIG", &self.config)
+            .env("BERTH_AUTH_FILE", self.config.with_extension("auth.json"))
+            .args(args);
+        c
+    }
+
+    /// Runs `op` to completion; returns how long it took.
+    fn run(&self, b: &Berth, op: &str) -> Duration {
+        let args = self.args(op, &image_ids(b));
+        let start = Instant::now();
+        let o = self.cmd(b, &args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "berth {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        start.elapsed()
+    }
+
+    /// An operation that applies: removal when there is an image, else adding one.
+    fn pick(&self, b: &Berth, rng: &mut Rng) -> &'static str {
+        if image_ids(b).is_empty() {
+            let adds: &[&'static str] = if self.pull.is_some() {
+                &["load", "import", "pull"]
+            } else {
+                &["load", "import"]
+            };
+            adds[rng.below(adds.len() as u64) as usize]
+        } else {
+            ["rmi", "prune"][rng.below(2) as usize]
+        }
+    }
+}
+
+fn image_ids(b: &Berth) -> Vec<String> {
+    b.ok(&["images", "-q", "--no-trunc"])
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Nothing leaked and every layer complete, read from the store's files (no `check`).
+fn assert_store_clean(root: &Path, scratch: &Path) {
+    let img = root.join("image");
+    for d in ["tmp", "trash"] {
+        assert_eq!(names_in(&img.join(d)), Vec::<String>::new(), "{d} left");
+    }
+    let store = berth_image::Store::open(root).unwrap();
+    let mut blobs = HashSet::new();
+    let mut layers = HashSet::new();
+    for i in store.images().unwrap() {
+        blobs.insert(i.id.to_string());
+        blobs.insert(i.manifest.to_string());
+        for l in &i.layers {
+            blobs.insert(l.blob.to_string());
+            layers.insert((l.diff_id.clone(), l.blob.clone()));
+        }
+    }
+    let (stored, temps) = store.blobs().list().unwrap();
+    assert!(temps.is_empty(), "temp blobs left: {temps:?}");
+    let stored: HashSet<String> = stored.iter().map(|(d, _)| d.to_string()).collect();
+    assert_eq!(stored, blobs, "blobs other than the images'");
+    let mut dirs: Vec<String> = names_in(&img.join("layers"));
+    dirs.retain(|n| n != "empty");
+    dirs.sort();
+    let mut want: Vec<String> = layers.iter().map(|(d, _)| d.hex().to_owned()).collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(dirs, want, "layer directories other than the images'");
+    assert_eq!(store.disk_usage().unwrap().layers, want.len());
+    for (diff_id, blob) in &layers {
+        assert!(store.layer_ready(diff_id).unwrap());
+        let fresh = scratch.join("fresh");
+        let _ = std::fs::remove_dir_all(&fresh);
+        std::fs::create_dir_all(&fresh).unwrap();
+        let (_, r) = decompress(store.blobs().open_blob(blob).unwrap()).unwrap();
+        unpack_tar(r, &fresh, "fresh", &UnpackOptions::default()).unwrap();
+        let (diffs, n) = tree::differences(
+            &tree::manifest(&fresh).unwrap(),
+            &tree::manifest(&store.layer_dir(diff_id)).unwrap(),
+            5,
+        );
+        assert_eq!(n, 0, "layer {diff_id} is incomplete: {diffs:?}");
+        std::fs::remove_dir_all(&fresh).unwrap();
+    }
+}
+
+/// A layer tar of the busybox rootfs plus `files` small files and `mb` MiB of random data.
+fn many_files_tar(dir: &Path, files: usize, mb: u32) -> PathBuf {
+    let base = common::busybox_tar(dir, mb);
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("many")).unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(&base)
+        .arg("-C")
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for i in 0..files {
+        std::fs::write(rootfs.join(format!("many/f{i}")), format!("{i}\n")).unwrap();
+    }
+    let out = dir.join("many.tar");
+    let st = Command::new("tar")
+        .args(["--sort=name", "--mtime=@0", "--numeric-owner", "-cf"])
+        .arg(&out)
+        .arg("-C")
+        .arg(&rootfs)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    out
+}
+
+#[test]
+fn sigkill_during_image_commands_leaks_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let tar = many_files_tar(t.path(), 1000, 8);
+    let config = t.path().join("berth.toml");
+    std::fs::write(&config, "").unwrap();
+    let reg = Registry::start(t.path()).expect("start docker-registry");
+    let seed = Berth::new(&t.path().join("seed"));
+    let ops = ImageOps {
+        archive: t.path().join("archive.tar").to_string_lossy().into_owned(),
+        tar: tar.to_string_lossy().into_owned(),
+        pull: Some(format!("{}/crash/many:1", reg.host())),
+        config,
+    };
+    let seed_ops = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let o = ops.cmd(&seed, &args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    seed_ops(&["import", &ops.tar, "many:1"]);
+    seed_ops(&["save", "-o", &ops.archive, "many:1"]);
+    if let Some(p) = ops.pull.clone() {
+        seed_ops(&["tag", "many:1", &p]);
+        seed_ops(&["push", &p]);
+    }
+    // How long each command takes, on a scratch store: the kill window.
+    let scratch = Berth::new(&t.path().join("scratch"));
+    let mut window = std::collections::HashMap::new();
+    let mut cycle = vec!["load", "rmi", "import", "prune"];
+    if ops.pull.is_some() {
+        cycle.extend(["pull", "rmi"]);
+    }
+    for op in cycle {
+        let d = ops.run(&scratch, op);
+        let w = window.entry(op).or_insert(d);
+        *w = (*w).max(d);
+    }
+    let iterations: usize = std::env::var("BERTH_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let b = Berth::new(&t.path().join("root"));
+    let mut rng = Rng::new();
+    let mut killed = 0;
+    for i in 0..iterations {
+        let op = ops.pick(&b, &mut rng);
+        let args = ops.args(op, &image_ids(&b));
+        let mut child = ops
+            .cmd(&b, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let wait = rng.below(window[op].as_micros() as u64 * 11 / 10);
+        std::thread::sleep(Duration::from_micros(wait));
+        if child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // The next command succeeds and leaves the store clean, without `system check`.
+        let next = ops.pick(&b, &mut rng);
+        ops.run(&b, next);
+        eprintln!("round {i}: killed {op} after {wait} us, then {next}");
+        assert_store_clean(&b.root, t.path());
+    }
+    eprintln!("killed {killed} of {iterations} image commands mid-way");
+    assert_eq!(b.ok(&["system", "check"]).trim(), "no problems found");
+    drop(reg);
 }

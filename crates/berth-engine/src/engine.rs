@@ -80,12 +80,13 @@ impl Engine {
         &self.paths.runroot
     }
 
-    /// The image store (opened on first use).
+    /// The image store (opened on first use), with berth.toml's `[storage]` ceilings.
     pub(crate) fn store(&self) -> Result<&berth_image::Store> {
         if let Some(s) = self.store.get() {
             return Ok(s);
         }
         let s = berth_image::Store::open(&self.paths.root)?;
+        s.set_limits(self.settings()?.storage);
         Ok(self.store.get_or_init(|| s))
     }
 

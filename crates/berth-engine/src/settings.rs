@@ -5,6 +5,10 @@
 //! [log-opts]          # defaults for every new container, as Docker's daemon.json
 //! max-size = "10m"    # a size ("20k", "1g", bytes as a number), "-1": never rotate
 //! max-file = 3
+//!
+//! [storage]           # ceilings on what images unpack to (apparent size, holes count)
+//! max-layer-size = "64g"    # one layer; "-1": no ceiling
+//! max-image-size = "256g"   # all layers one pull, load or import unpacks; "-1": none
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -19,12 +23,35 @@ use crate::error::{Error, Result};
 pub struct Settings {
     /// Log rotation for new containers (each container's `--log-opt` wins).
     pub log: LogConfig,
+    /// Ceilings on unpacked image sizes, handed to the image store.
+    pub storage: berth_image::Limits,
 }
 
 #[derive(Deserialize, Default)]
 struct FileSettings {
     #[serde(rename = "log-opts")]
     log_opts: Option<LogOpts>,
+    storage: Option<Storage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Storage {
+    #[serde(rename = "max-layer-size")]
+    max_layer_size: Option<toml::Value>,
+    #[serde(rename = "max-image-size")]
+    max_image_size: Option<toml::Value>,
+}
+
+/// A ceiling: a size (string or bytes), or -1 / "-1" for none.
+fn ceiling(v: &toml::Value) -> Option<Option<u64>> {
+    match v {
+        toml::Value::Integer(-1) => Some(None),
+        toml::Value::Integer(n) if *n > 0 => Some(Some(*n as u64)),
+        toml::Value::String(s) if s.trim() == "-1" => Some(None),
+        toml::Value::String(s) => parse_bytes(s).filter(|n| *n > 0).map(Some),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -96,6 +123,28 @@ impl Settings {
                 s.log.max_file = n;
             }
         }
+        if let Some(st) = f.storage {
+            for (name, v, slot) in [
+                (
+                    "max-layer-size",
+                    &st.max_layer_size,
+                    &mut s.storage.max_layer_size,
+                ),
+                (
+                    "max-image-size",
+                    &st.max_image_size,
+                    &mut s.storage.max_image_size,
+                ),
+            ] {
+                if let Some(v) = v {
+                    *slot = ceiling(v).ok_or_else(|| {
+                        bad(format!(
+                            "storage {name} {v} is not a size (or -1 for no ceiling)"
+                        ))
+                    })?;
+                }
+            }
+        }
         Ok(s)
     }
 }
@@ -128,6 +177,33 @@ mod tests {
         let e = Settings::load(&p).unwrap_err().to_string();
         assert!(e.contains("berth.toml") && e.contains("huge"), "{e}");
         std::fs::write(&p, "[log-opts]\nmax-files = 5\n").unwrap();
+        assert!(Settings::load(&p).is_err());
+    }
+
+    #[test]
+    fn storage_ceilings() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("berth.toml");
+        let s = Settings::load(&p).unwrap();
+        assert_eq!(s.storage, berth_image::Limits::default());
+        assert_eq!(
+            s.storage.max_layer_size,
+            Some(berth_image::DEFAULT_MAX_LAYER_SIZE)
+        );
+        std::fs::write(
+            &p,
+            "[storage]\nmax-layer-size = \"1g\"\nmax-image-size = -1\n",
+        )
+        .unwrap();
+        let s = Settings::load(&p).unwrap();
+        assert_eq!(s.storage.max_layer_size, Some(1 << 30));
+        assert_eq!(s.storage.max_image_size, None);
+        std::fs::write(&p, "[storage]\nmax-layer-size = \"big\"\n").unwrap();
+        let e = Settings::load(&p).unwrap_err().to_string();
+        assert!(e.contains("max-layer-size") && e.contains("big"), "{e}");
+        std::fs::write(&p, "[storage]\nmax-layer-size = 0\n").unwrap();
+        assert!(Settings::load(&p).is_err());
+        std::fs::write(&p, "[storage]\nmax-layers = \"1g\"\n").unwrap();
         assert!(Settings::load(&p).is_err());
     }
 }

@@ -1,35 +1,39 @@
 //! The content-addressed blob store: `<root>/image/blobs/<algorithm>/<hex>`.
 //!
-//! Blobs are written to a temp file in the same directory, hashed as the bytes stream in,
-//! fsynced, renamed into place and the directory fsynced: a blob that exists under its
-//! digest is always complete and verified. Temp files left by a crash start with `.tmp-`.
+//! Blobs are written to a temp file in `<root>/image/tmp/` named after the writing process
+//! (`trash.rs`), hashed as the bytes stream in, fsynced, renamed into place and the
+//! directory fsynced: a blob that exists under its digest is always complete and verified.
+//! Temp files of older versions, in the blob directory itself, start with `.tmp-`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
 
+/// Prefix of the temp files older versions wrote next to the blobs.
 pub(crate) const TMP_PREFIX: &str = ".tmp-";
 
-/// Stored blobs with their sizes, and leftover temp files.
+/// Stored blobs with their sizes, and temp files left by older versions.
 pub type BlobListing = (Vec<(Digest, u64)>, Vec<PathBuf>);
 
 /// The blob directory of a store.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     dir: PathBuf,
+    /// Where blobs are written before they are complete (`image/tmp`).
+    tmp: PathBuf,
 }
 
 impl BlobStore {
-    pub(crate) fn open(dir: PathBuf) -> Result<BlobStore> {
+    pub(crate) fn open(dir: PathBuf, tmp: PathBuf) -> Result<BlobStore> {
         for algo in [Algorithm::Sha256, Algorithm::Sha512] {
             let d = dir.join(algo.name());
             fs::create_dir_all(&d).ctx("create blob directory", &d)?;
         }
-        Ok(BlobStore { dir })
+        fs::create_dir_all(&tmp).ctx("create temp directory", &tmp)?;
+        Ok(BlobStore { dir, tmp })
     }
 
     /// Where the blob with this digest lives (whether or not it exists).
@@ -95,7 +99,7 @@ impl BlobStore {
     pub fn writer(&self, expected: Option<&Digest>) -> Result<BlobWriter> {
         let algo = expected.map_or(Algorithm::Sha256, |d| d.algorithm());
         let dir = self.dir.join(algo.name());
-        let tmp = dir.join(temp_name());
+        let tmp = self.tmp.join(crate::trash::owned_name(crate::trash::BLOB));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -145,7 +149,7 @@ impl BlobStore {
         }
     }
 
-    /// Every stored blob with its size, and every temp file.
+    /// Every stored blob with its size, and every temp file of an older version.
     pub fn list(&self) -> Result<BlobListing> {
         let mut blobs = Vec::new();
         let mut temps = Vec::new();
@@ -193,21 +197,6 @@ impl BlobStore {
         }
         Ok(())
     }
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A unique temp-file name: `.tmp-<pid>-<nanos>-<n>`.
-pub(crate) fn temp_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{TMP_PREFIX}{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// fsync a directory so a rename inside it is durable.
@@ -336,7 +325,7 @@ mod tests {
     #[test]
     fn put_read_verify() {
         let t = tempfile::tempdir().unwrap();
-        let s = BlobStore::open(t.path().join("blobs")).unwrap();
+        let s = BlobStore::open(t.path().join("blobs"), t.path().join("tmp")).unwrap();
         let d = s.put(b"hello", None).unwrap();
         assert_eq!(d, Digest::of(b"hello"));
         assert_eq!(s.read(&d, 100).unwrap(), b"hello");
@@ -353,18 +342,19 @@ mod tests {
     #[test]
     fn dropped_writer_leaves_nothing() {
         let t = tempfile::tempdir().unwrap();
-        let s = BlobStore::open(t.path().join("blobs")).unwrap();
+        let s = BlobStore::open(t.path().join("blobs"), t.path().join("tmp")).unwrap();
         let mut w = s.writer(None).unwrap();
         w.write_all(b"partial").unwrap();
         drop(w);
         let (blobs, temps) = s.list().unwrap();
         assert!(blobs.is_empty() && temps.is_empty());
+        assert_eq!(fs::read_dir(t.path().join("tmp")).unwrap().count(), 0);
     }
 
     #[test]
     fn corrupt_blob_detected() {
         let t = tempfile::tempdir().unwrap();
-        let s = BlobStore::open(t.path().join("blobs")).unwrap();
+        let s = BlobStore::open(t.path().join("blobs"), t.path().join("tmp")).unwrap();
         let d = s.put(b"content", None).unwrap();
         fs::write(s.path(&d), b"tampered").unwrap();
         assert!(s.verify(&d).is_err());

@@ -8,6 +8,7 @@ use crate::changes::apply_change;
 use crate::db::ImageRecord;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::ingest::Ingest;
 use crate::layer::decompress;
 use crate::model::{LayerRef, MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST, Platform};
 use crate::reference::Reference;
@@ -42,12 +43,12 @@ impl Store {
     /// Make an image of one layer from a rootfs tarball (plain, gzip or zstd), like
     /// `docker import`.
     pub fn import<R: Read>(&self, reader: R, opts: &ImportOptions) -> Result<ImageRecord> {
-        let _lock = self.lock_shared()?;
+        let ing = self.begin_ingest()?;
         let (_, plain) = decompress(reader).map_err(|e| Error::InvalidLayer {
             layer: "imported tarball".into(),
             reason: e.to_string(),
         })?;
-        let layer = self.ingest_layer(plain, None, "imported tarball")?;
+        let layer = self.ingest_layer(plain, None, "imported tarball", &ing)?;
         let platform = opts.platform.clone().unwrap_or_else(Platform::host);
         let now = format_rfc3339(now_unix(), 0);
         let mut cfg = Map::new();
@@ -75,12 +76,14 @@ impl Store {
             media_type: MT_OCI_LAYER.into(),
             diff_id: layer.diff_id,
         };
-        self.finish_image(&config, vec![l], None, opts.reference.as_ref())
+        let img = self.finish_image(&config, vec![l], None, opts.reference.as_ref())?;
+        ing.finish();
+        Ok(img)
     }
 
     /// Make a new image from snapshot `id`: its base image plus one layer of its changes.
     pub fn commit_snapshot(&self, id: &str, opts: &CommitOptions) -> Result<ImageRecord> {
-        let _lock = self.lock_shared()?;
+        let ing = self.begin_ingest()?;
         let snap = self.snapshot(id)?;
         let base = self.image(&snap.image_id)?;
         let mut config: Value =
@@ -98,7 +101,7 @@ impl Store {
             blob_size,
             media_type: MT_OCI_LAYER.into(),
         };
-        self.ensure_layer(&layer)?;
+        self.ensure_layer_in(&layer, &ing)?;
         let now = format_rfc3339(now_unix(), 0);
         let Some(obj) = config.as_object_mut() else {
             return Err(Error::manifest(
@@ -153,12 +156,14 @@ impl Store {
         }
         let mut layers = base.layers.clone();
         layers.push(layer);
-        self.finish_image(
+        let img = self.finish_image(
             &config,
             layers,
             Some(base.id.clone()),
             opts.reference.as_ref(),
-        )
+        )?;
+        ing.finish();
+        Ok(img)
     }
 
     /// Store config and an OCI manifest for `layers` (blobs stored, layers unpacked) and
@@ -211,9 +216,9 @@ impl Store {
 }
 
 impl Store {
-    /// Record an image fetched from elsewhere (a registry pull): stores the manifest and
-    /// config (checked against their digests) and registers the image with `tag` and
-    /// `repo_digest` (`name@sha256:...`). Its layer blobs must be stored and unpacked.
+    /// Record an image fetched from elsewhere (a registry pull, part of `ing`): stores the
+    /// manifest and config (checked against their digests) and registers the image with
+    /// `tag` and `repo_digest` (`name@sha256:...`). Its layer blobs must be stored.
     #[allow(clippy::too_many_arguments)]
     pub fn add_image(
         &self,
@@ -224,13 +229,14 @@ impl Store {
         layers: Vec<LayerRef>,
         tag: Option<&Reference>,
         repo_digest: Option<String>,
+        ing: &Ingest<'_>,
     ) -> Result<ImageRecord> {
         self.blobs().put(manifest, Some(manifest_digest))?;
         let cfg = crate::model::parse_config(config, &manifest_digest.to_string())?;
         let config_digest = self.blobs().put(config, None)?;
         for l in &layers {
             if !self.layer_ready(&l.diff_id)? {
-                self.ensure_layer(l)?;
+                self.ensure_layer_in(l, ing)?;
             }
         }
         let rec = ImageRecord {

@@ -10,7 +10,7 @@ use crate::digest::Digest;
 use crate::error::Result;
 use crate::model::LayerRef;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS images (
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS repo_digests (
 CREATE TABLE IF NOT EXISTS layers (
     diff_id TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
-    added INTEGER NOT NULL
+    added INTEGER NOT NULL,
+    apparent_size INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     id TEXT PRIMARY KEY,
@@ -83,6 +84,15 @@ pub struct ImageRecord {
     pub repo_digests: Vec<String>,
 }
 
+/// An unpacked layer: a row exists only once its directory is complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LayerRow {
+    /// Disk its files take (allocated blocks).
+    pub(crate) size: u64,
+    /// Sum of its files' sizes (holes included).
+    pub(crate) apparent: u64,
+}
+
 /// A snapshot row.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SnapshotRecord {
@@ -103,6 +113,7 @@ fn dg(s: String) -> Result<Digest> {
 impl Db {
     pub(crate) fn open(path: &Path) -> Result<Db> {
         let conn = crate::sqlite::open(path, SCHEMA, SCHEMA_VERSION, "image database")?;
+        migrate(&conn)?;
         Ok(Db { conn })
     }
 
@@ -115,6 +126,38 @@ impl Db {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Schema 1 had no apparent size: its `size` was the layer tar's, the closest there is.
+fn migrate(conn: &Connection) -> Result<()> {
+    let has = |conn: &Connection| -> Result<bool> {
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('layers') WHERE name = 'apparent_size'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    };
+    if has(conn)? {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let res = (|| -> Result<()> {
+        if !has(conn)? {
+            conn.execute_batch(
+                "ALTER TABLE layers ADD COLUMN apparent_size INTEGER NOT NULL DEFAULT 0;
+                 UPDATE layers SET apparent_size = size;",
+            )?;
+        }
+        Ok(())
+    })();
+    match res {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(_) => {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+    res
 }
 
 pub(crate) fn insert_image(tx: &Transaction<'_>, rec: &ImageRecord) -> Result<()> {
@@ -257,33 +300,72 @@ pub(crate) fn get_image(conn: &Connection, id: &Digest) -> Result<Option<ImageRe
     Ok(list_images(conn)?.into_iter().find(|i| &i.id == id))
 }
 
-pub(crate) fn layer_size(conn: &Connection, diff_id: &Digest) -> Result<Option<u64>> {
-    let v: Option<i64> = conn
+pub(crate) fn layer_row(conn: &Connection, diff_id: &Digest) -> Result<Option<LayerRow>> {
+    let v: Option<(i64, i64)> = conn
         .query_row(
-            "SELECT size FROM layers WHERE diff_id = ?1",
+            "SELECT size, apparent_size FROM layers WHERE diff_id = ?1",
             [diff_id.to_string()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    Ok(v.map(|s| s as u64))
+    Ok(v.map(|(s, a)| LayerRow {
+        size: s as u64,
+        apparent: a as u64,
+    }))
 }
 
-pub(crate) fn insert_layer(conn: &Connection, diff_id: &Digest, size: u64, now: i64) -> Result<()> {
+/// Record a layer as complete (its directory is in place).
+pub(crate) fn insert_layer(
+    conn: &Connection,
+    diff_id: &Digest,
+    row: LayerRow,
+    now: i64,
+) -> Result<()> {
     conn.execute(
-        "INSERT INTO layers (diff_id, size, added) VALUES (?1, ?2, ?3)
-         ON CONFLICT(diff_id) DO NOTHING",
-        params![diff_id.to_string(), size as i64, now],
+        "INSERT INTO layers (diff_id, size, added, apparent_size) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(diff_id) DO UPDATE SET size = excluded.size,
+             apparent_size = excluded.apparent_size",
+        params![
+            diff_id.to_string(),
+            row.size as i64,
+            now,
+            row.apparent as i64
+        ],
     )?;
     Ok(())
 }
 
-pub(crate) fn all_layers(conn: &Connection) -> Result<Vec<(Digest, u64)>> {
-    let mut st = conn.prepare("SELECT diff_id, size FROM layers")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+pub(crate) fn all_layers(conn: &Connection) -> Result<Vec<(Digest, LayerRow)>> {
+    let mut st = conn.prepare("SELECT diff_id, size, apparent_size FROM layers")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
     let mut out = Vec::new();
     for r in rows {
-        let (d, s) = r?;
-        out.push((dg(d)?, s as u64));
+        let (d, s, a) = r?;
+        out.push((
+            dg(d)?,
+            LayerRow {
+                size: s as u64,
+                apparent: a as u64,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Blob digests that hold each layer (from the images that list it).
+pub(crate) fn layer_blobs(conn: &Connection) -> Result<HashMap<Digest, Digest>> {
+    let mut st = conn.prepare("SELECT DISTINCT diff_id, blob_digest FROM image_layers")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let (d, b) = r?;
+        out.insert(dg(d)?, dg(b)?);
     }
     Ok(out)
 }

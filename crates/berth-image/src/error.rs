@@ -66,6 +66,15 @@ pub enum Error {
         entry: String,
         reason: String,
     },
+    /// A layer crosses a ceiling on unpacked (apparent) size; `setting` names it as
+    /// berth.toml's `[storage]` table does.
+    #[error("refusing layer {layer}: {what} unpack to more than {} (storage {setting})", human_size(*limit))]
+    TooLarge {
+        layer: String,
+        what: &'static str,
+        limit: u64,
+        setting: &'static str,
+    },
     #[error("invalid archive: {0}")]
     InvalidArchive(String),
     #[error("no matching manifest for {platform} in the manifest list entries of {what}")]
@@ -110,6 +119,7 @@ impl Error {
             | Error::HostileLayer { .. }
             | Error::InvalidLayer { .. }
             | Error::RefusedEntry { .. }
+            | Error::TooLarge { .. }
             | Error::InvalidArchive(_)
             | Error::Invalid { .. }
             | Error::Json { .. } => ErrorKind::Invalid,
@@ -152,6 +162,22 @@ pub fn printable(s: &str) -> String {
     out
 }
 
+/// Bytes in binary units, e.g. `10GiB`, `1.5MiB`, `512B`.
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.fract() == 0.0 {
+        format!("{v}{}", UNITS[u])
+    } else {
+        format!("{v:.1}{}", UNITS[u])
+    }
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -189,6 +215,13 @@ impl<T> IoContext<T> for rustix::io::Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(human_size(10 << 30), "10GiB");
+        assert_eq!(human_size(1536 << 10), "1.5MiB");
+        assert_eq!(human_size(512), "512B");
+    }
 
     #[test]
     fn hostile_bytes_are_escaped() {

@@ -54,6 +54,7 @@ pub fn unpack(data: &[u8]) {
         let opts = UnpackOptions {
             whiteouts: mode,
             same_owner: false,
+            ..UnpackOptions::default()
         };
         if let Ok((_, r)) = decompress(data) {
             let _ = unpack_tar(r, &root, "fuzz", &opts);
@@ -74,7 +75,7 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
     let d = std::env::temp_dir().join(format!(
         "berth-fuzz-{}-{}",
         std::process::id(),
-        crate::blobs::temp_name()
+        crate::trash::owned_name("fuzz")
     ));
     std::fs::create_dir_all(&d)?;
     Ok(d)

@@ -87,7 +87,9 @@ impl Store {
         let conn_sizes: Vec<u64> = {
             let mut v = Vec::new();
             for l in &img.layers {
-                v.push(db::layer_size(self.db().conn(), &l.diff_id)?.unwrap_or(l.blob_size));
+                v.push(
+                    db::layer_row(self.db().conn(), &l.diff_id)?.map_or(l.blob_size, |r| r.size),
+                );
             }
             v
         };

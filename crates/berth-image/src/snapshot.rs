@@ -82,7 +82,7 @@ impl Store {
                 "use [A-Za-z0-9_.-], at most 128",
             ));
         }
-        let _lock = self.lock_shared()?;
+        let _lock = self.lock_shared_quick()?;
         let img = self.image(image)?;
         if db::get_snapshot(self.db().conn(), id)?.is_some() {
             return Err(Error::Conflict(format!("snapshot {id} already exists")));
@@ -109,6 +109,7 @@ impl Store {
                 fs::create_dir(&rootfs).ctx("create snapshot", &rootfs)?;
                 let opts = UnpackOptions {
                     whiteouts: WhiteoutMode::Apply,
+                    max_size: self.limits().max_layer_size,
                     ..UnpackOptions::default()
                 };
                 for l in &img.layers {

@@ -1,42 +1,32 @@
 //! The image store: blobs, metadata, unpacked layers and snapshots under `<root>/image`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rustix::fs::FlockOperation;
+use rustix::io::Errno;
 
-use crate::blobs::{BlobStore, BlobWriter, TMP_PREFIX, sync_dir, temp_name};
+use crate::blobs::{BlobStore, BlobWriter, TMP_PREFIX};
 use crate::db::{self, Db, ImageRecord};
-use crate::digest::{Algorithm, Digest, HashingReader};
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
-use crate::layer::{self, Compression, UnpackOptions};
+use crate::ingest::Limits;
 use crate::model::LayerRef;
 use crate::reference::{Reference, is_full_hex_id};
-use crate::time::now_unix;
+use crate::trash::{self, Trash};
 
 /// The image store of one data root.
 pub struct Store {
     root: PathBuf,
     blobs: BlobStore,
     db: Mutex<Db>,
+    limits: Mutex<Limits>,
 }
 
 /// A held store lock; released on drop (and by the kernel when the process dies).
 pub struct LockGuard {
     _file: File,
-}
-
-/// A layer written and unpacked by [`Store::ingest_layer`].
-#[derive(Debug, Clone)]
-pub struct IngestedLayer {
-    pub blob: Digest,
-    pub blob_size: u64,
-    pub compression: Compression,
-    pub diff_id: Digest,
-    /// Uncompressed size.
-    pub size: u64,
 }
 
 impl Store {
@@ -49,17 +39,45 @@ impl Store {
             path: root.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        for d in ["layers", "snapshots"] {
+        for d in ["layers", "snapshots", "tmp", "trash"] {
             let p = root.join(d);
             fs::create_dir_all(&p).ctx("create store directory", &p)?;
         }
-        let blobs = BlobStore::open(root.join("blobs"))?;
+        let blobs = BlobStore::open(root.join("blobs"), root.join("tmp"))?;
         let db = Db::open(&root.join("meta.db"))?;
         Ok(Store {
             root,
             blobs,
             db: Mutex::new(db),
+            limits: Mutex::new(Limits::default()),
         })
+    }
+
+    /// Use these ceilings for what later operations unpack (berth.toml's `[storage]`, read
+    /// by the engine).
+    pub fn set_limits(&self, limits: Limits) {
+        *self.limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    /// The ceilings in force.
+    pub fn limits(&self) -> Limits {
+        *self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `image/tmp`: what operations are writing, named after their process.
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// An empty trash of this process, in `image/trash`.
+    pub(crate) fn trash(&self) -> Trash {
+        Trash::new(self.root.join("trash"))
+    }
+
+    /// Remove the temporaries and trash of dead processes (see `trash.rs`). Returns what
+    /// was removed and whether a dead process held a lease (then garbage may be left).
+    pub(crate) fn reclaim(&self) -> Result<trash::Reclaimed> {
+        trash::reclaim(&self.tmp_dir(), &self.root.join("trash"))
     }
 
     /// `<data root>/image`.
@@ -77,26 +95,62 @@ impl Store {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock(&self, op: FlockOperation) -> Result<LockGuard> {
+    fn lock_file(&self) -> Result<File> {
         let p = self.root.join("lock");
-        let f = OpenOptions::new()
+        OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&p)
-            .ctx("open store lock", &p)?;
-        rustix::fs::flock(&f, op).ctx("lock store", &p)?;
+            .ctx("open store lock", &p)
+    }
+
+    fn lock(&self, op: FlockOperation) -> Result<LockGuard> {
+        let f = self.lock_file()?;
+        rustix::fs::flock(&f, op).ctx("lock store", self.root.join("lock"))?;
         Ok(LockGuard { _file: f })
     }
 
-    /// Taken by operations that add content (load, import, pull, commit, snapshots):
-    /// garbage collection waits for them.
+    /// The exclusive lock if nobody holds the lock at all.
+    pub(crate) fn try_lock_exclusive(&self) -> Result<Option<LockGuard>> {
+        let f = self.lock_file()?;
+        match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(LockGuard { _file: f })),
+            Err(Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(e).ctx("lock store", self.root.join("lock")),
+        }
+    }
+
+    /// Taken by operations that add content (load, import, pull, commit): garbage
+    /// collection waits for them. First removes what dead processes left (temporaries,
+    /// trash) and, when one of them died holding a lease and nobody holds the lock,
+    /// collects the garbage it may have left.
     pub fn lock_shared(&self) -> Result<LockGuard> {
+        let found = self.reclaim()?;
+        if !found.dead_leases.is_empty()
+            && let Some(guard) = self.try_lock_exclusive()?
+        {
+            let trash = self.gc_locked()?.1;
+            // Converting is not atomic, which is fine: nothing is assumed across it.
+            rustix::fs::flock(&guard._file, FlockOperation::LockShared)
+                .ctx("lock store", self.root.join("lock"))?;
+            trash.empty();
+            return Ok(guard);
+        }
         self.lock(FlockOperation::LockShared)
     }
 
-    /// Taken by operations that delete content (rm, prune, check).
+    /// The shared lock alone, for the container start path (`prepare_snapshot`): what
+    /// dead processes left is for the other operations to reclaim.
+    pub(crate) fn lock_shared_quick(&self) -> Result<LockGuard> {
+        self.lock(FlockOperation::LockShared)
+    }
+
+    /// Taken by operations that delete content (rm, prune, check), after removing what
+    /// dead processes left. They forget rows and rename files into the trash under it, and
+    /// delete the trash after releasing it.
     pub fn lock_exclusive(&self) -> Result<LockGuard> {
+        self.reclaim()?;
         self.lock(FlockOperation::LockExclusive)
     }
 
@@ -109,115 +163,10 @@ impl Store {
         self.root.join("layers")
     }
 
-    /// True when the layer is unpacked and recorded.
+    /// True when the layer is unpacked and recorded (a row means complete).
     pub fn layer_ready(&self, diff_id: &Digest) -> Result<bool> {
-        let rec = db::layer_size(self.db().conn(), diff_id)?;
+        let rec = db::layer_row(self.db().conn(), diff_id)?;
         Ok(rec.is_some() && self.layer_dir(diff_id).is_dir())
-    }
-
-    /// Store a layer blob from `reader` (compressed or not) and unpack it in the same pass.
-    /// The blob digest is checked against `expected` when given; the diff ID is computed.
-    pub fn ingest_layer<R: Read>(
-        &self,
-        reader: R,
-        expected: Option<&Digest>,
-        name: &str,
-    ) -> Result<IngestedLayer> {
-        let mut writer = self.blobs.writer(expected)?;
-        let mut tee = Tee {
-            inner: reader,
-            out: Some(&mut writer),
-        };
-        let (compression, diff_id, size) = self.unpack_stream(&mut tee, name)?;
-        tee.drain()?;
-        drop(tee);
-        let (blob, blob_size) = writer.commit()?;
-        Ok(IngestedLayer {
-            blob,
-            blob_size,
-            compression,
-            diff_id,
-            size,
-        })
-    }
-
-    /// Make sure the layer of `l` is unpacked, unpacking it from its stored blob if not.
-    pub fn ensure_layer(&self, l: &LayerRef) -> Result<u64> {
-        let recorded = db::layer_size(self.db().conn(), &l.diff_id)?;
-        if let Some(size) = recorded
-            && self.layer_dir(&l.diff_id).is_dir()
-        {
-            return Ok(size);
-        }
-        let f = self.blobs.open_blob(&l.blob)?;
-        let mut tee = Tee::<File> {
-            inner: f,
-            out: None,
-        };
-        let (_, diff_id, size) = self.unpack_stream(&mut tee, &l.blob.to_string())?;
-        if diff_id != l.diff_id {
-            return Err(Error::DigestMismatch {
-                what: format!("diff id of layer {}", l.blob),
-                expected: l.diff_id.to_string(),
-                actual: diff_id.to_string(),
-            });
-        }
-        Ok(size)
-    }
-
-    /// Decompress, hash and unpack a layer stream into a temp dir, then rename it into place
-    /// under its diff ID and record it.
-    fn unpack_stream<R: Read>(
-        &self,
-        tee: &mut Tee<'_, R>,
-        name: &str,
-    ) -> Result<(Compression, Digest, u64)> {
-        let tmp = self.layers_root().join(temp_name());
-        fs::create_dir(&tmp).ctx("create layer directory", &tmp)?;
-        let guard = RemoveDirOnDrop(Some(tmp.clone()));
-        let has_writer = tee.out.is_some();
-        let (compression, dec) = layer::decompress(&mut *tee).map_err(|e| Error::InvalidLayer {
-            layer: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-        // An uncompressed layer's diff ID is its blob digest, which the blob writer
-        // computes anyway: hash it only once.
-        let reuse_blob_hash = compression == Compression::None && has_writer;
-        let mut hashing = HashingReader::new(dec, Algorithm::Sha256);
-        if reuse_blob_hash {
-            hashing = hashing.without_hash();
-        }
-        layer::unpack_tar(&mut hashing, &tmp, name, &UnpackOptions::default())?;
-        let (diff_id, size, _) = hashing.finish_opt().map_err(|e| Error::InvalidLayer {
-            layer: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let diff_id = match diff_id {
-            Some(d) => d,
-            None => {
-                tee.drain()?;
-                match tee.out.as_ref() {
-                    Some(w) => w.digest_so_far(),
-                    None => return Err(Error::invalid(name, "no digest for layer")),
-                }
-            }
-        };
-        let dest = self.layer_dir(&diff_id);
-        if dest.is_dir() {
-            // Unpacked before (or concurrently): ours is redundant.
-            drop(guard);
-        } else {
-            match fs::rename(&tmp, &dest) {
-                Ok(()) => {
-                    std::mem::forget(guard);
-                    sync_dir(&self.layers_root())?;
-                }
-                Err(_) if dest.is_dir() => drop(guard),
-                Err(e) => return Err(e).ctx("rename layer directory", &dest),
-            }
-        }
-        db::insert_layer(self.db().conn(), &diff_id, size, now_unix())?;
-        Ok((compression, diff_id, size))
     }
 
     /// Start writing a blob (for callers that stream content in, e.g. a registry client).
@@ -386,12 +335,12 @@ impl Store {
         self.image(&rec.id)
     }
 
-    /// Sum of the recorded unpacked sizes of these layers (blob sizes where unknown).
+    /// Sum of the disk the unpacked layers take (blob sizes where unknown).
     pub(crate) fn layers_size(&self, layers: &[LayerRef]) -> Result<u64> {
         let db = self.db();
         let mut total = 0;
         for l in layers {
-            total += db::layer_size(db.conn(), &l.diff_id)?.unwrap_or(l.blob_size);
+            total += db::layer_row(db.conn(), &l.diff_id)?.map_or(l.blob_size, |r| r.size);
         }
         Ok(total)
     }
@@ -415,36 +364,6 @@ impl ImageRecord {
     }
 }
 
-/// A reader that copies every byte it reads into a blob writer.
-pub(crate) struct Tee<'w, R> {
-    pub(crate) inner: R,
-    pub(crate) out: Option<&'w mut BlobWriter>,
-}
-
-impl<R: Read> Tee<'_, R> {
-    pub(crate) fn drain(&mut self) -> Result<()> {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match self.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e).ctx("read layer", PathBuf::from("-")),
-            }
-        }
-    }
-}
-
-impl<R: Read> Read for Tee<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(w) = self.out.as_mut() {
-            w.write_all(&buf[..n])?;
-        }
-        Ok(n)
-    }
-}
-
 /// Removes a directory tree on drop unless forgotten.
 pub(crate) struct RemoveDirOnDrop(pub(crate) Option<PathBuf>);
 
@@ -456,7 +375,7 @@ impl Drop for RemoveDirOnDrop {
     }
 }
 
-/// True for names the store uses for temp files and directories.
-pub(crate) fn is_temp_name(name: &str) -> bool {
+/// True for the temp names older versions used in `blobs/` and `layers/`.
+pub(crate) fn is_legacy_temp_name(name: &str) -> bool {
     name.starts_with(TMP_PREFIX)
 }

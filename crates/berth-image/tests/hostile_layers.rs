@@ -31,7 +31,7 @@ fn sandbox() -> Sandbox {
 }
 
 fn unpack(sb: &Sandbox, tar: &[u8]) -> berth_image::Result<()> {
-    unpack_tar(tar, &sb.layer, "test-layer", &UnpackOptions::default())
+    unpack_tar(tar, &sb.layer, "test-layer", &UnpackOptions::default()).map(|_| ())
 }
 
 fn untouched(sb: &Sandbox) {
@@ -241,7 +241,7 @@ fn whiteout_cannot_delete_outside_in_apply_mode() {
         ..UnpackOptions::default()
     };
     let r = unpack_tar(&t[..], &sb.layer, "test-layer", &opts);
-    assert_hostile(r, "symlink");
+    assert_hostile(r.map(|_| ()), "symlink");
     untouched(&sb);
 }
 
@@ -297,10 +297,16 @@ fn store_refusal_leaves_no_trace() {
         .file("ok", b"fine")
         .file("../evil", b"x")
         .finish();
-    let err = store.ingest_layer(&tar[..], None, "hostile").unwrap_err();
+    let ing = store.begin_ingest().unwrap();
+    let err = store
+        .ingest_layer(&tar[..], None, "hostile", &ing)
+        .unwrap_err();
+    drop(ing);
     assert!(matches!(err, Error::HostileLayer { .. }), "{err}");
     assert!(!t.path().join("evil").exists());
     assert!(common::listing(&store.root().join("layers")).is_empty());
+    assert!(common::listing(&store.root().join("tmp")).is_empty());
+    assert!(common::listing(&store.root().join("trash")).is_empty());
     let (blobs, temps) = store.blobs().list().unwrap();
     assert!(blobs.is_empty() && temps.is_empty(), "{blobs:?} {temps:?}");
     let rep = store.check(true).unwrap();

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use berth_image::digest::{Digest, Hasher};
 use berth_image::model::{self, Document, LayerRef, MAX_JSON, Platform};
-use berth_image::{ImageRecord, LoadProgress, Reference, Store};
+use berth_image::{ImageRecord, Ingest, LoadProgress, Reference, Store};
 
 use crate::client::{Client, Payload, Session};
 use crate::error::{Error, Result};
@@ -37,7 +37,8 @@ impl Client {
         platform: &Platform,
         progress: &(dyn LoadProgress + Sync),
     ) -> Result<Pulled> {
-        let _lock = store.lock_shared()?;
+        // The store's lock, a lease, and the ceilings on what this pull unpacks.
+        let ing = store.begin_ingest()?;
         let endpoints = self.cfg.endpoints(r.domain());
         let mut last = None;
         for (i, ep) in endpoints.iter().enumerate() {
@@ -49,8 +50,11 @@ impl Client {
                     continue;
                 }
             };
-            match pull_from(&s, store, r, platform, progress) {
-                Ok(p) => return Ok(p),
+            match pull_from(&s, store, r, platform, progress, &ing) {
+                Ok(p) => {
+                    ing.finish();
+                    return Ok(p);
+                }
                 Err(e) if is_mirror && !matches!(e, Error::Image(_)) => {
                     tracing::info!("mirror {ep} failed for {r}: {e}; trying the next endpoint");
                     last = Some(e);
@@ -156,6 +160,7 @@ fn pull_from(
     r: &Reference,
     platform: &Platform,
     progress: &(dyn LoadProgress + Sync),
+    ing: &Ingest<'_>,
 ) -> Result<Pulled> {
     let reference = match (r.digest(), r.tag()) {
         (Some(d), _) => d.to_string(),
@@ -209,7 +214,7 @@ fn pull_from(
         })
         .collect();
     let downloaded = todo.len();
-    fetch_layers(s, store, &todo, progress)?;
+    fetch_layers(s, store, &todo, progress, ing)?;
     let tag = r.tag().and_then(|t| r.with_tag(t).ok());
     let repo_digest = format!("{}@{digest}", r.name());
     let image = store.add_image(
@@ -220,6 +225,7 @@ fn pull_from(
         parts.layers.clone(),
         tag.as_ref(),
         Some(repo_digest),
+        ing,
     )?;
     Ok(Pulled {
         image,
@@ -235,6 +241,7 @@ fn fetch_layers(
     store: &Store,
     todo: &[&LayerRef],
     progress: &(dyn LoadProgress + Sync),
+    ing: &Ingest<'_>,
 ) -> Result<()> {
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -247,7 +254,7 @@ fn fetch_layers(
                     if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
                         break;
                     }
-                    if let Err(e) = fetch_layer(s, store, l, progress) {
+                    if let Err(e) = fetch_layer(s, store, l, progress, ing) {
                         if let Ok(mut fe) = first_error.lock() {
                             fe.get_or_insert(e);
                         }
@@ -268,11 +275,12 @@ fn fetch_layer(
     store: &Store,
     l: &LayerRef,
     progress: &(dyn LoadProgress + Sync),
+    ing: &Ingest<'_>,
 ) -> Result<()> {
     let id = l.blob.to_string();
     if store.blobs().exists(&l.blob) {
         // Blob stored but not unpacked (e.g. after `system check`): unpack locally.
-        store.ensure_layer(l)?;
+        store.ensure_layer_in(l, ing)?;
         return Ok(());
     }
     let resp = s.send(
@@ -298,7 +306,7 @@ fn fetch_layer(
         id: &id,
         progress,
     };
-    let res = store.ingest_layer(reader, Some(&l.blob), &id);
+    let res = store.ingest_layer(reader, Some(&l.blob), &id, ing);
     progress.end(
         &id,
         if res.is_ok() {

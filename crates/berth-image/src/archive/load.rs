@@ -13,12 +13,13 @@ use super::LoadProgress;
 use crate::db::ImageRecord;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
+use crate::ingest::{Ingest, IngestedLayer};
 use crate::layer::{Compression, decompress, peek};
 use crate::model::{
     self, Document, LayerRef, MAX_JSON, MT_OCI_CONFIG, MT_OCI_MANIFEST, Platform, digest_of,
 };
 use crate::reference::Reference;
-use crate::store::{IngestedLayer, Store};
+use crate::store::Store;
 use crate::time::now_unix;
 
 /// What `load` added.
@@ -91,18 +92,18 @@ impl Store {
         platform: Option<&Platform>,
         progress: &dyn LoadProgress,
     ) -> Result<Vec<LoadedImage>> {
-        let _lock = self.lock_shared()?;
+        let ing = self.begin_ingest()?;
         let (_, plain) = decompress(reader).ctx("read archive", "-")?;
-        let contents = self.read_archive(plain, progress)?;
+        let contents = self.read_archive(plain, progress, &ing)?;
         let platform = platform.cloned().unwrap_or_else(Platform::host);
         let mut out = Vec::new();
         if let Some(index) = contents.json.get("index.json") {
-            out = self.load_oci(&contents, index, &platform)?;
+            out = self.load_oci(&contents, index, &platform, &ing)?;
         } else if let Some(m) = contents.json.get("manifest.json") {
             let entries: Vec<DockerManifestEntry> = serde_json::from_slice(m)
                 .map_err(|e| Error::InvalidArchive(format!("manifest.json: {e}")))?;
             for e in entries {
-                out.push(self.load_docker_entry(&contents, &e)?);
+                out.push(self.load_docker_entry(&contents, &e, &ing)?);
             }
         }
         // docker-archive with both: names from manifest.json win when index.json had none.
@@ -132,10 +133,16 @@ impl Store {
                 "no manifest.json or index.json: not a docker-archive or OCI layout".into(),
             ));
         }
+        ing.finish();
         Ok(out)
     }
 
-    fn read_archive<R: Read>(&self, plain: R, progress: &dyn LoadProgress) -> Result<Contents> {
+    fn read_archive<R: Read>(
+        &self,
+        plain: R,
+        progress: &dyn LoadProgress,
+        ing: &Ingest<'_>,
+    ) -> Result<Contents> {
         let mut c = Contents::default();
         let mut ar = tar::Archive::new(plain);
         let entries = ar
@@ -187,15 +194,15 @@ impl Store {
                 name: &name,
                 progress,
             };
-            let res = self.ingest_layer(counted, expected.as_ref(), &name);
+            let res = self.ingest_layer(counted, expected.as_ref(), &name, ing);
             progress.end(&name, if res.is_ok() { "Loaded" } else { "Failed" });
             match res {
                 Ok(l) => {
                     c.layers.insert(path, Ok(l));
                 }
-                // A digest mismatch is fatal; other failures matter only if a manifest
-                // lists this file as a layer.
-                Err(e @ Error::DigestMismatch { .. }) => return Err(e),
+                // A digest mismatch or a ceiling crossed is fatal; other failures matter
+                // only if a manifest lists this file as a layer.
+                Err(e @ (Error::DigestMismatch { .. } | Error::TooLarge { .. })) => return Err(e),
                 Err(e) => {
                     c.layers.insert(path, Err(e.to_string()));
                 }
@@ -205,7 +212,13 @@ impl Store {
     }
 
     /// The layer stored under `path`, or an already stored blob it names.
-    fn layer_at(&self, c: &Contents, path: &str, diff_id: &Digest) -> Result<LayerRef> {
+    fn layer_at(
+        &self,
+        c: &Contents,
+        path: &str,
+        diff_id: &Digest,
+        ing: &Ingest<'_>,
+    ) -> Result<LayerRef> {
         let path = c.resolve(path);
         match c.layers.get(path) {
             Some(Ok(l)) => {
@@ -236,13 +249,18 @@ impl Store {
                     media_type: Compression::detect(&head).oci_layer_media_type().into(),
                     diff_id: diff_id.clone(),
                 };
-                self.ensure_layer(&l)?;
+                self.ensure_layer_in(&l, ing)?;
                 Ok(l)
             }
         }
     }
 
-    fn load_docker_entry(&self, c: &Contents, e: &DockerManifestEntry) -> Result<LoadedImage> {
+    fn load_docker_entry(
+        &self,
+        c: &Contents,
+        e: &DockerManifestEntry,
+        ing: &Ingest<'_>,
+    ) -> Result<LoadedImage> {
         let cpath = c.resolve(&clean(&e.config)).to_owned();
         let config = c
             .json
@@ -264,7 +282,7 @@ impl Store {
         }
         let mut layers = Vec::new();
         for (p, d) in e.layers.iter().zip(&diff_ids) {
-            layers.push(self.layer_at(c, &clean(p), d)?);
+            layers.push(self.layer_at(c, &clean(p), d, ing)?);
         }
         let config_digest = self.blobs().put(config, None)?;
         let manifest = json!({
@@ -294,6 +312,7 @@ impl Store {
         c: &Contents,
         index: &[u8],
         platform: &Platform,
+        ing: &Ingest<'_>,
     ) -> Result<Vec<LoadedImage>> {
         let Document::Index(idx) =
             model::parse_document(index, Some(model::MT_OCI_INDEX), "index.json")?
@@ -313,7 +332,7 @@ impl Store {
             let refs = parse_names(&name.into_iter().collect::<Vec<_>>())?;
             let (mdigest, mt) =
                 self.pick_manifest(c, &digest_of(desc)?, desc.media_type().as_ref(), platform)?;
-            let loaded = self.load_oci_manifest(c, &mdigest, &mt, &refs)?;
+            let loaded = self.load_oci_manifest(c, &mdigest, &mt, &refs, ing)?;
             match out.iter_mut().find(|l| l.image.id == loaded.image.id) {
                 Some(l) => {
                     l.image = loaded.image;
@@ -367,6 +386,7 @@ impl Store {
         md: &Digest,
         mt: &str,
         refs: &[Reference],
+        ing: &Ingest<'_>,
     ) -> Result<LoadedImage> {
         let mbytes = self.json_blob(c, md)?;
         let m: ImageManifest = serde_json::from_slice(&mbytes)
@@ -377,7 +397,7 @@ impl Store {
         let mut layers = Vec::new();
         for l in &parts.layers {
             let p = format!("blobs/{}/{}", l.blob.algorithm().name(), l.blob.hex());
-            let mut got = self.layer_at(c, &p, &l.diff_id)?;
+            let mut got = self.layer_at(c, &p, &l.diff_id, ing)?;
             if got.blob != l.blob {
                 return Err(Error::DigestMismatch {
                     what: format!("layer {p}"),

@@ -75,6 +75,8 @@ pub fn extract_tar<R: Read>(
         xattrs: opts.xattrs,
         devices: opts.devices,
         replace_other_kinds: false,
+        max_size: None,
+        budget: None,
         subject: Subject::Archive(what),
     };
     let resolve = match opts.resolve {
@@ -88,5 +90,5 @@ pub fn extract_tar<R: Read>(
         prefix: prefix.to_vec(),
         resolve,
     };
-    run(reader, target, &policy)
+    run(reader, target, &policy).map(|_| ())
 }

@@ -5,12 +5,13 @@ pub mod diff;
 pub mod extract;
 pub mod fsutil;
 mod meta;
+pub mod tree;
 pub mod unpack;
 
 use std::io::{self, Cursor, Read};
 
 pub use extract::{ExtractOptions, Owners, Resolve, extract_tar};
-pub use unpack::{UnpackOptions, WhiteoutMode, unpack_tar};
+pub use unpack::{SizeBudget, UnpackOptions, UnpackStats, WhiteoutMode, unpack_tar};
 
 /// Compression of a layer stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,17 +49,23 @@ pub type Replay<R> = io::Chain<Cursor<Vec<u8>>, R>;
 /// Read up to `n` bytes of a stream's head; returns the head and a reader that replays it.
 pub fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Replay<R>)> {
     let mut head = vec![0u8; n];
+    let got = read_full(&mut r, &mut head)?;
+    head.truncate(got);
+    Ok((head.clone(), Cursor::new(head).chain(r)))
+}
+
+/// Fill `buf` from `r` as far as the stream goes; returns the bytes read.
+pub(crate) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
-    while got < n {
-        match r.read(&mut head[got..]) {
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
             Ok(0) => break,
-            Ok(k) => got += k,
+            Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    head.truncate(got);
-    Ok((head.clone(), Cursor::new(head).chain(r)))
+    Ok(got)
 }
 
 /// Wrap a possibly compressed stream in the matching decoder.

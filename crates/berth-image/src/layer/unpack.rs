@@ -9,12 +9,21 @@
 //!
 //! The same machinery extracts other archives (`docker cp`) under other rules: see
 //! [`super::extract`], which drives it with its own [`Policy`].
+//!
+//! Files are written sparse: a block of zeros becomes a hole (as `cp --sparse` does), so a
+//! GNU sparse entry, or a file of zeros, takes no more disk than its data. What a layer
+//! unpacks to is counted twice: the apparent size of its files (checked against the
+//! ceilings of [`UnpackOptions`] before any byte is written) and the blocks they really
+//! take ([`UnpackStats`]).
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, XattrFlags};
@@ -24,6 +33,7 @@ use tar::EntryType;
 use super::extract::Owners;
 use super::fsutil::{clear_dir_except, lstat_type, open_dir_nofollow, remove_all_at};
 use super::meta::times;
+use super::read_full;
 use crate::error::{Error, Result};
 
 pub(crate) const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -45,6 +55,11 @@ pub struct UnpackOptions {
     pub whiteouts: WhiteoutMode,
     /// Set owners from the tar headers (needs CAP_CHOWN; failures are errors when true).
     pub same_owner: bool,
+    /// Refuse the layer when its regular files add up to more than this many bytes
+    /// (apparent size: holes count), before writing the file that crosses it.
+    pub max_size: Option<u64>,
+    /// A ceiling shared by every layer of one operation (a pull, load or import).
+    pub budget: Option<Arc<SizeBudget>>,
 }
 
 impl Default for UnpackOptions {
@@ -52,8 +67,54 @@ impl Default for UnpackOptions {
         UnpackOptions {
             whiteouts: WhiteoutMode::Overlay,
             same_owner: rustix::process::geteuid().is_root(),
+            max_size: None,
+            budget: None,
         }
     }
+}
+
+/// A ceiling on the apparent bytes that the layers of one operation may unpack, shared by
+/// the threads that unpack them.
+#[derive(Debug)]
+pub struct SizeBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl SizeBudget {
+    pub fn new(limit: u64) -> SizeBudget {
+        SizeBudget {
+            limit,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Apparent bytes unpacked so far.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Take `n` bytes; false (and nothing taken) when that would cross the limit.
+    fn reserve(&self, n: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                u.checked_add(n).filter(|t| *t <= self.limit)
+            })
+            .is_ok()
+    }
+}
+
+/// What a layer unpacked to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnpackStats {
+    /// Sum of the sizes of its regular files (holes included).
+    pub apparent: u64,
+    /// Disk its regular files take (allocated blocks).
+    pub allocated: u64,
 }
 
 /// What an extraction may do, and how it names what it refuses.
@@ -71,6 +132,10 @@ pub(crate) struct Policy<'a> {
     /// Replace an existing entry of another kind (a directory by a file or the reverse);
     /// else refuse, as `docker cp` does.
     pub replace_other_kinds: bool,
+    /// Ceiling on the apparent size of the regular files (`UnpackOptions::max_size`).
+    pub max_size: Option<u64>,
+    /// Ceiling shared with other extractions (`UnpackOptions::budget`).
+    pub budget: Option<Arc<SizeBudget>>,
     /// What errors name.
     pub subject: Subject<'a>,
 }
@@ -110,6 +175,7 @@ pub(super) struct Ctx<'a> {
     /// Paths written by this layer (only tracked in Apply mode).
     written: HashSet<Vec<u8>>,
     buf: Vec<u8>,
+    stats: UnpackStats,
 }
 
 /// Extract an uncompressed tar stream into the existing directory `dest`.
@@ -119,7 +185,7 @@ pub fn unpack_tar<R: Read>(
     dest: &std::path::Path,
     layer: &str,
     opts: &UnpackOptions,
-) -> Result<()> {
+) -> Result<UnpackStats> {
     let root = rustix::fs::open(
         dest,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -141,6 +207,8 @@ pub fn unpack_tar<R: Read>(
         xattrs: true,
         devices: true,
         replace_other_kinds: true,
+        max_size: opts.max_size,
+        budget: opts.budget.clone(),
         subject: Subject::Layer(layer),
     };
     let target = Target {
@@ -152,13 +220,18 @@ pub fn unpack_tar<R: Read>(
 }
 
 /// Extract `reader` into `target` under `policy`.
-pub(crate) fn run<R: Read>(reader: R, target: Target<'_>, policy: &Policy<'_>) -> Result<()> {
+pub(crate) fn run<R: Read>(
+    reader: R,
+    target: Target<'_>,
+    policy: &Policy<'_>,
+) -> Result<UnpackStats> {
     let mut ctx = Ctx {
         target,
         policy,
         dir_times: Vec::new(),
         written: HashSet::new(),
         buf: vec![0u8; 256 * 1024],
+        stats: UnpackStats::default(),
     };
     let base = ctx
         .open_dir(b"")
@@ -176,7 +249,7 @@ pub(crate) fn run<R: Read>(reader: R, target: Target<'_>, policy: &Policy<'_>) -
             let _ = rustix::fs::futimens(&fd, &times(*mtime));
         }
     }
-    Ok(())
+    Ok(ctx.stats)
 }
 
 /// Split a tar path into checked components. Refuses absolute paths and `..`.
@@ -280,13 +353,24 @@ impl Ctx<'_> {
             cur = match self.open_dir(&prefix) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => {
-                    match rustix::fs::mkdirat(&cur, OsStr::from_bytes(comps[i]), Mode::from(0o755))
-                    {
-                        Ok(()) | Err(Errno::EXIST) => {}
+                    let created = match rustix::fs::mkdirat(
+                        &cur,
+                        OsStr::from_bytes(comps[i]),
+                        Mode::from(0o755),
+                    ) {
+                        Ok(()) => true,
+                        Err(Errno::EXIST) => false,
                         Err(e) => return Err(self.sys(entry, "create parent directory", e)),
+                    };
+                    let fd = self
+                        .open_dir(&prefix)
+                        .map_err(|e| self.sys(entry, "open parent directory", e))?;
+                    if created {
+                        // 0755 whatever the umask: two unpacks of a layer are identical.
+                        rustix::fs::fchmod(&fd, Mode::from(0o755))
+                            .map_err(|e| self.sys(entry, "chmod", e))?;
                     }
-                    self.open_dir(&prefix)
-                        .map_err(|e| self.sys(entry, "open parent directory", e))?
+                    fd
                 }
                 Err(e) => return Err(self.sys(entry, "open parent directory", e)),
             };
@@ -366,6 +450,8 @@ impl Ctx<'_> {
                     .push((comps.join(&b'/'), entry.header().mtime().unwrap_or(0)));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                // For a GNU sparse entry the size is the file's, holes included.
+                self.reserve(entry.size())?;
                 self.replace(&raw, &parent, osname)?;
                 let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
                 let fd = rustix::fs::openat(
@@ -379,11 +465,15 @@ impl Ctx<'_> {
                     Mode::from(mode & 0o777),
                 )
                 .map_err(|e| self.sys(&raw, "create file", e))?;
-                let mut file = File::from(fd);
+                let file = File::from(fd);
                 let mut buf = std::mem::take(&mut self.buf);
-                let res = copy_with(entry, &mut file, &mut buf);
+                let res = copy_sparse(entry, &file, &mut buf);
                 self.buf = buf;
                 res.map_err(|e| self.invalid(format!("entry {:?}: {e}", lossy(&raw))))?;
+                let md = file
+                    .metadata()
+                    .map_err(|e| self.invalid(format!("entry {:?}: stat: {e}", lossy(&raw))))?;
+                self.stats.allocated += md.blocks() * 512;
                 let fd = OwnedFd::from(file);
                 self.set_meta_fd(&raw, &fd, entry, false)?;
                 rustix::fs::futimens(&fd, &times(entry.header().mtime().unwrap_or(0)))
@@ -484,6 +574,36 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Count `size` apparent bytes against the layer's and the operation's ceilings.
+    fn reserve(&mut self, size: u64) -> Result<()> {
+        let layer = match self.policy.subject {
+            Subject::Layer(l) | Subject::Archive(l) => l,
+        };
+        let total = self.stats.apparent.saturating_add(size);
+        if let Some(max) = self.policy.max_size
+            && total > max
+        {
+            return Err(Error::TooLarge {
+                layer: layer.to_owned(),
+                what: "its files",
+                limit: max,
+                setting: "max-layer-size",
+            });
+        }
+        if let Some(b) = &self.policy.budget
+            && !b.reserve(size)
+        {
+            return Err(Error::TooLarge {
+                layer: layer.to_owned(),
+                what: "the layers of this image",
+                limit: b.limit(),
+                setting: "max-image-size",
+            });
+        }
+        self.stats.apparent = total;
+        Ok(())
+    }
+
     fn mkdir(&self, raw: &[u8], parent: &OwnedFd, name: &OsStr) -> Result<()> {
         rustix::fs::mkdirat(parent, name, Mode::from(0o755))
             .map_err(|e| self.sys(raw, "create directory", e))
@@ -574,16 +694,65 @@ fn is_pax_sparse<R: Read>(entry: &mut tar::Entry<'_, R>) -> bool {
         .any(|e| e.key().is_ok_and(|k| k.starts_with("GNU.sparse.")))
 }
 
-fn copy_with<R: Read, W: Write>(r: &mut R, w: &mut W, buf: &mut [u8]) -> io::Result<u64> {
-    let mut total = 0u64;
+/// Hole granularity: the page and usual filesystem block size.
+const SPARSE_BLOCK: usize = 4096;
+
+static ZEROS: [u8; SPARSE_BLOCK] = [0; SPARSE_BLOCK];
+
+fn is_zero(b: &[u8]) -> bool {
+    // A memcmp against zeros: fast also in unoptimized builds.
+    b == &ZEROS[..b.len()]
+}
+
+/// Copy `r` into the new empty file `f`, leaving a hole for every aligned block of zeros
+/// (as `cp --sparse=always`), then set the length (a hole may end the file). `buf`'s
+/// length must be a multiple of [`SPARSE_BLOCK`]. Returns the file's size.
+fn copy_sparse<R: Read>(r: &mut R, f: &File, buf: &mut [u8]) -> io::Result<u64> {
+    let mut off = 0u64;
     loop {
-        let n = match r.read(buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        w.write_all(&buf[..n])?;
-        total += n as u64;
+        let n = read_full(r, buf)?;
+        let mut i = 0;
+        while i < n {
+            let start = i;
+            while i < n && !is_zero(&buf[i..n.min(i + SPARSE_BLOCK)]) {
+                i = n.min(i + SPARSE_BLOCK);
+            }
+            if i > start {
+                f.write_all_at(&buf[start..i], off + start as u64)?;
+            }
+            while i < n && is_zero(&buf[i..n.min(i + SPARSE_BLOCK)]) {
+                i = n.min(i + SPARSE_BLOCK);
+            }
+        }
+        off += n as u64;
+        if n < buf.len() {
+            break;
+        }
+    }
+    f.set_len(off)?;
+    Ok(off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_blocks_become_holes() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        let f = File::create(&p).unwrap();
+        // 1 MiB of zeros, one byte, 1 MiB of zeros, a short tail of zeros.
+        let mut data = vec![0u8; 2 * 1024 * 1024 + 100];
+        data[1024 * 1024 + 5] = 7;
+        let mut buf = vec![0u8; 64 * 1024];
+        assert_eq!(
+            copy_sparse(&mut &data[..], &f, &mut buf).unwrap(),
+            data.len() as u64
+        );
+        drop(f);
+        assert_eq!(std::fs::read(&p).unwrap(), data);
+        let md = std::fs::metadata(&p).unwrap();
+        assert!(md.blocks() * 512 <= 8192, "{} blocks", md.blocks());
     }
 }
