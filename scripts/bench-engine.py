@@ -5,10 +5,15 @@ one run (alternating where it makes sense, medians), as ratios:
   run      `run --rm --network none busybox true`, each engine in turn, --runs times
   start50  50 x `run -d --network none busybox sleep 1000`, one after another
   rss      the per-container helper's resident memory with those 50 running
-           (berth-monitor / containerd-shim-runc-v2 / conmon), 0.5 s after the last start;
-           also its proportional (pss) and private (uss) share
+           (berth-monitor / containerd-shim-runc-v2 / conmon), idle: 2 s after the last
+           start (a monitor trims its memory after a second idle); also its proportional
+           (pss) and private (uss) share; rss+ and the others: berth's monitor and keeper
+           together (the per-container cost)
   ps100    `ps -a` with 100 containers (50 running, 50 created), median of --runs
   stop50   `stop -t 0` of the 50, one command
+  adopt    berth only: SIGKILL a running container's monitor, time until a new monitor has
+           adopted it (its keeper starts one), median of --runs; the container must live on
+           and its log must keep every line written meanwhile
 
 Each engine gets its own data root under a temporary directory on the same disk; dockerd
 runs isolated (own socket, data and exec roots, no bridge, no iptables) with overlay2, and
@@ -62,6 +67,45 @@ def pids_named(name):
             except OSError:
                 pass
     return out
+
+
+def monitor_of(cid):
+    """The live berth-monitor process working for container `cid`."""
+    for p in pids_named("berth-monitor"):
+        try:
+            if cid in open(f"/proc/{p}/cmdline").read() and "Z" not in open(f"/proc/{p}/stat").read().split(")")[-1].split()[0]:
+                return p
+        except OSError:
+            pass
+    return None
+
+
+def adoption(e, runs):
+    """Median time from a monitor's SIGKILL to its replacement, checking that the container
+    lived on and that its log kept every line."""
+    times = []
+    for _ in range(runs):
+        cid = subprocess.run(e.cmd("run", "-d", "--network", "none", "busybox", "sh", "-c",
+                                   "i=0; while [ $i -lt 400 ]; do echo n$i; i=$((i+1)); sleep 0.005; done"),
+                             check=True, capture_output=True, text=True).stdout.strip()
+        time.sleep(0.3)
+        old = monitor_of(cid)
+        t = time.perf_counter()
+        os.kill(old, 9)
+        while True:
+            new = monitor_of(cid)
+            if new and new != old:
+                break
+            if time.perf_counter() - t > 10:
+                raise SystemExit("no adoption in 10 s")
+            time.sleep(0.0005)
+        times.append(time.perf_counter() - t)
+        sh(e.cmd("wait", cid), stdout=subprocess.DEVNULL)
+        log = subprocess.run(e.cmd("logs", cid), check=True, capture_output=True, text=True).stdout
+        if log != "".join(f"n{i}\n" for i in range(400)):
+            raise SystemExit("the log lost or doubled lines across the adoption")
+        sh(e.cmd("rm", cid), stdout=subprocess.DEVNULL)
+    return statistics.median(times)
 
 
 class Engine:
@@ -153,11 +197,16 @@ def main():
                 sh(e.cmd("run", "-d", "--network", "none", "busybox", "sleep", "1000"),
                    stdout=subprocess.DEVNULL)
             res[e.name]["start50"] = time.perf_counter() - t
-            time.sleep(0.5)
+            time.sleep(2)
             helpers = pids_named(e.helper)
             mems = [mem_kib(p) for p in helpers]
+            # Berth's per-container processes are the monitor and its keeper.
+            extra = pids_named("berth-keeper") if e.name == "berth" else []
+            kmems = [mem_kib(p) for p in extra]
             for i, k in enumerate(("rss", "pss", "uss")):
                 res[e.name][k] = sum(m[i] for m in mems) / max(1, len(helpers)) / 1024.0
+                res[e.name][k + "+"] = (sum(m[i] for m in mems) + sum(m[i] for m in kmems)) \
+                    / max(1, len(helpers)) / 1024.0
             res[e.name]["helpers"] = len(helpers)
             for _ in range(50):
                 sh(e.cmd("create", "--network", "none", "busybox", "true"), stdout=subprocess.DEVNULL)
@@ -169,18 +218,25 @@ def main():
             res[e.name]["stop50"] = timed(e.cmd("stop", "-t", "0", *running))
             e.clean()
 
+        for e in engines:
+            if e.name == "berth":
+                res[e.name]["adopt"] = adoption(e, a.runs)
+
         names = [e.name for e in engines]
         print(f"{'metric':<10}" + "".join(f"{n:>12}" for n in names) +
               "".join(f"{'berth/' + n:>14}" for n in names if n != "berth"))
         for k, unit in (("run", "s"), ("start50", "s"), ("stop50", "s"), ("ps100", "s"), ("rss", "MiB"),
-                        ("pss", "MiB"), ("uss", "MiB")):
+                        ("pss", "MiB"), ("uss", "MiB"), ("rss+", "MiB"), ("pss+", "MiB"), ("uss+", "MiB"),
+                        ("adopt", "s")):
             row = f"{k + ' (' + unit + ')':<10}"
             for n in names:
-                row += f"{res[n][k]:>12.4f}"
-            if "berth" in res:
+                v = res[n].get(k, res[n].get(k.rstrip("+")))
+                row += f"{v:>12.4f}" if v is not None else f"{'-':>12}"
+            if "berth" in res and k in res["berth"]:
                 for n in names:
-                    if n != "berth":
-                        row += f"{res['berth'][k] / res[n][k]:>14.3f}"
+                    theirs = res[n].get(k, res[n].get(k.rstrip("+")))
+                    if n != "berth" and theirs:
+                        row += f"{res['berth'][k] / theirs:>14.3f}"
             print(row)
         print("helpers counted: " + ", ".join(f"{n} {res[n]['helpers']}" for n in names))
     finally:

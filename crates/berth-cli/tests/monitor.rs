@@ -542,6 +542,8 @@ fn killed_monitors_are_replaced() {
         .ok(&["run", "-dit", "--name", "shell", "busybox", "sh"])
         .trim()
         .to_string();
+    // A new monitor forks its keeper once the container has started.
+    env.wait_for(5, "the keeper", || common::keeper_of(&id).is_some());
     let keeper = common::keeper_of(&id).expect("the keeper");
     // SAFETY: kill(2) of the keeper this test started.
     unsafe { libc::kill(keeper, libc::SIGKILL) };
@@ -569,6 +571,7 @@ fn killed_monitors_are_replaced() {
         .ok(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"])
         .trim()
         .to_string();
+    env.wait_for(5, "the keeper", || common::keeper_of(&id).is_some());
     let (m, k) = (
         common::monitor_of(&id).expect("monitor"),
         common::keeper_of(&id).expect("keeper"),

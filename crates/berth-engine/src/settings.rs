@@ -47,7 +47,7 @@ struct Storage {
 fn ceiling(v: &toml::Value) -> Option<Option<u64>> {
     match v {
         toml::Value::Integer(-1) => Some(None),
-        toml::Value::Integer(n) if *n > 0 => Some(Some(*n as u64)),
+        toml::Value::Integer(n) if *n > 0 => u64::try_from(*n).ok().map(Some),
         toml::Value::String(s) if s.trim() == "-1" => Some(None),
         toml::Value::String(s) => parse_bytes(s).filter(|n| *n > 0).map(Some),
         _ => None,

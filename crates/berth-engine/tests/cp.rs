@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use berth_engine::{CopyError, CopyOptions, Error, ErrorKind, StartMode};
 use engine_common::Env;
 
+/// (Runs again when a test restarts the container, so it must succeed twice.)
 const SETUP: &str = "mkdir -p /data/d/sub /data/empty && echo f > /data/d/f && \
-    echo g > /data/d/sub/g && ln -s /data/d/f /data/link && ln -s d /data/dlink && \
-    chown 1234:5678 /data/d/f && chmod 4755 /data/d/f && mknod /data/null c 1 3";
+    echo g > /data/d/sub/g && ln -sf /data/d/f /data/link && ln -sfn d /data/dlink && \
+    chown 1234:5678 /data/d/f && chmod 4755 /data/d/f && \
+    { [ -e /data/null ] || mknod /data/null c 1 3; }";
 
 /// A running container whose /data holds a small tree; returns (env, id, pid, host dir).
 fn setup() -> (Env, String, i32, PathBuf) {

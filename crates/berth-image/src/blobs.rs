@@ -281,8 +281,8 @@ impl BlobWriter {
         let _ = unsafe {
             libc::sync_file_range(
                 fd,
-                self.writeback_from as libc::off64_t,
-                (in_file - self.writeback_from) as libc::off64_t,
+                libc::off64_t::try_from(self.writeback_from).unwrap_or(libc::off64_t::MAX),
+                libc::off64_t::try_from(in_file - self.writeback_from).unwrap_or(0),
                 libc::SYNC_FILE_RANGE_WRITE,
             )
         };

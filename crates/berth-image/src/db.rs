@@ -106,6 +106,16 @@ pub(crate) struct Db {
     conn: Connection,
 }
 
+/// A size as SQLite stores it (i64; no size reaches 2^63).
+fn to_db(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A size read back (a negative one, never written, reads as 0).
+fn from_db(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
 fn dg(s: String) -> Result<Digest> {
     s.parse()
 }
@@ -172,7 +182,7 @@ pub(crate) fn insert_image(tx: &Transaction<'_>, rec: &ImageRecord) -> Result<()
             rec.manifest_media_type,
             rec.created,
             rec.added,
-            rec.size as i64,
+            to_db(rec.size),
             rec.parent.as_ref().map(|p| p.to_string()),
         ],
     )?;
@@ -187,10 +197,10 @@ pub(crate) fn insert_image(tx: &Transaction<'_>, rec: &ImageRecord) -> Result<()
     for (i, l) in rec.layers.iter().enumerate() {
         st.execute(params![
             rec.id.to_string(),
-            i as i64,
+            i64::try_from(i).unwrap_or(i64::MAX),
             l.diff_id.to_string(),
             l.blob.to_string(),
-            l.blob_size as i64,
+            to_db(l.blob_size),
             l.media_type
         ])?;
     }
@@ -251,7 +261,7 @@ pub(crate) fn list_images(conn: &Connection) -> Result<Vec<ImageRecord>> {
                 manifest_media_type: r.get(2)?,
                 created: r.get(3)?,
                 added: r.get(4)?,
-                size: r.get::<_, i64>(5)? as u64,
+                size: from_db(r.get::<_, i64>(5)?),
                 parent: parent.map(dg).transpose()?,
                 layers: Vec::new(),
                 tags: Vec::new(),
@@ -270,7 +280,7 @@ pub(crate) fn list_images(conn: &Connection) -> Result<Vec<ImageRecord>> {
                 out[i].layers.push(LayerRef {
                     diff_id: dg(r.get(1)?)?,
                     blob: dg(r.get(2)?)?,
-                    blob_size: r.get::<_, i64>(3)? as u64,
+                    blob_size: from_db(r.get::<_, i64>(3)?),
                     media_type: r.get(4)?,
                 });
             }
@@ -309,8 +319,8 @@ pub(crate) fn layer_row(conn: &Connection, diff_id: &Digest) -> Result<Option<La
         )
         .optional()?;
     Ok(v.map(|(s, a)| LayerRow {
-        size: s as u64,
-        apparent: a as u64,
+        size: from_db(s),
+        apparent: from_db(a),
     }))
 }
 
@@ -327,9 +337,9 @@ pub(crate) fn insert_layer(
              apparent_size = excluded.apparent_size",
         params![
             diff_id.to_string(),
-            row.size as i64,
+            to_db(row.size),
             now,
-            row.apparent as i64
+            to_db(row.apparent)
         ],
     )?;
     Ok(())
@@ -350,8 +360,8 @@ pub(crate) fn all_layers(conn: &Connection) -> Result<Vec<(Digest, LayerRow)>> {
         out.push((
             dg(d)?,
             LayerRow {
-                size: s as u64,
-                apparent: a as u64,
+                size: from_db(s),
+                apparent: from_db(a),
             },
         ));
     }

@@ -35,6 +35,8 @@ pub enum RemoveEvent {
 pub struct GcReport {
     pub blobs_removed: usize,
     pub layers_removed: usize,
+    /// Snapshot directories without a row (left by a killed `prepare_snapshot`).
+    pub snapshots_removed: usize,
     pub bytes_freed: u64,
 }
 
@@ -200,6 +202,21 @@ impl Store {
                 continue;
             }
             trash.take(&ent.path())?;
+        }
+        // Snapshot directories without a row: a `prepare_snapshot` killed before it wrote
+        // its row (it holds a lease; none runs now, under the exclusive lock).
+        let snapshots: HashSet<String> = db::list_snapshots(self.db().conn())?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        let sroot = self.root().join("snapshots");
+        for ent in fs::read_dir(&sroot).ctx("list snapshots", &sroot)? {
+            let ent = ent.ctx("list snapshots", &sroot)?;
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if !snapshots.contains(&name) && !crate::snapshot::is_mounted_under(&ent.path()) {
+                trash.take(&ent.path())?;
+                rep.snapshots_removed += 1;
+            }
         }
         let (blobs, legacy_temps) = self.blobs().list()?;
         for t in legacy_temps {

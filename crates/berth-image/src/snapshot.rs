@@ -18,6 +18,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::layer::{UnpackOptions, WhiteoutMode, decompress, unpack_tar};
 use crate::store::{RemoveDirOnDrop, Store};
 use crate::time::now_unix;
+use crate::trash::Lease;
 
 /// How a snapshot's root filesystem is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,7 +83,10 @@ impl Store {
                 "use [A-Za-z0-9_.-], at most 128",
             ));
         }
-        let _lock = self.lock_shared_quick()?;
+        let _lock = self.lock_shared()?;
+        // A kill before the row is written leaves a directory no row stands for: the lease
+        // makes the next operation collect it (see `gc.rs`).
+        let lease = Lease::take(&self.tmp_dir())?;
         let img = self.image(image)?;
         if db::get_snapshot(self.db().conn(), id)?.is_some() {
             return Err(Error::Conflict(format!("snapshot {id} already exists")));
@@ -124,6 +128,7 @@ impl Store {
             rusqlite::params![id, image.to_string(), kind.as_str(), now_unix()],
         )?;
         std::mem::forget(guard);
+        lease.release();
         self.mount_spec(id)
     }
 
@@ -182,23 +187,27 @@ impl Store {
         }
     }
 
-    /// Remove snapshot `id` (it must not be mounted).
+    /// Remove snapshot `id` (it must not be mounted). Its directory is renamed into the
+    /// trash before its row goes: a kill in between leaves a row without a directory, which
+    /// the next removal forgets, and trash that the next operation deletes; never a writable
+    /// layer that no row counts.
     pub fn remove_snapshot(&self, id: &str) -> Result<()> {
+        // What an earlier, killed removal (or creation) left, this snapshot's included.
+        self.tidy()?;
         let _ = self.snapshot(id)?;
         let dir = self.snapshot_dir(id);
         if is_mounted_under(&dir) {
             return Err(Error::Conflict(format!("snapshot {id} is still mounted")));
         }
+        let mut trash = self.trash();
+        trash.take(&dir)?;
         self.db()
             .conn()
             .execute("DELETE FROM snapshots WHERE id = ?1", [id])?;
-        if dir.exists() {
-            fs::remove_dir_all(&dir).ctx("remove snapshot", &dir)?;
-        }
+        trash.empty();
         Ok(())
     }
 
-    /// Write the changes of snapshot `id` as an OCI layer tar (overlay snapshots only).
     pub fn diff_snapshot<W: Write>(&self, id: &str, out: W) -> Result<W> {
         let spec = self.mount_spec(id)?;
         if spec.kind != SnapshotKind::Overlay {

@@ -140,10 +140,18 @@ impl Store {
         self.lock(FlockOperation::LockShared)
     }
 
-    /// The shared lock alone, for the container start path (`prepare_snapshot`): what
-    /// dead processes left is for the other operations to reclaim.
-    pub(crate) fn lock_shared_quick(&self) -> Result<LockGuard> {
-        self.lock(FlockOperation::LockShared)
+    /// Remove what dead processes left, as [`Store::lock_shared`] does, without keeping a
+    /// lock (for `remove_snapshot`, which needs none).
+    pub(crate) fn tidy(&self) -> Result<()> {
+        let found = self.reclaim()?;
+        if !found.dead_leases.is_empty()
+            && let Some(guard) = self.try_lock_exclusive()?
+        {
+            let trash = self.gc_locked()?.1;
+            drop(guard);
+            trash.empty();
+        }
+        Ok(())
     }
 
     /// Taken by operations that delete content (rm, prune, check), after removing what

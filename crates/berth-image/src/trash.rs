@@ -28,7 +28,7 @@ pub(crate) const LEASE: &str = "lease";
 fn me() -> (i32, u64) {
     static ME: OnceLock<(i32, u64)> = OnceLock::new();
     *ME.get_or_init(|| {
-        let pid = std::process::id() as i32;
+        let pid = nix_pid();
         let start = berth_runtime::util::proc_stat(pid).map_or(0, |s| s.start_time);
         (pid, start)
     })
@@ -194,6 +194,11 @@ impl Drop for Lease {
     }
 }
 
+/// This process's pid (as the kernel's pid_t).
+fn nix_pid() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,7 +207,7 @@ mod tests {
     fn names_carry_their_owner() {
         let n = owned_name(LAYER);
         let (kind, pid, _) = parse_name(&n).unwrap();
-        assert_eq!((kind, pid), (LAYER, std::process::id() as i32));
+        assert_eq!((kind, pid), (LAYER, nix_pid()));
         assert!(owner_alive(&n));
         let t = owned_name("").trim_start_matches('-').to_owned();
         assert_eq!(parse_name(&t).unwrap().0, "");

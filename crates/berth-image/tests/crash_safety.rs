@@ -122,7 +122,7 @@ fn leftovers_of_dead_processes_are_reclaimed_by_the_next_operation() {
         .arg("60")
         .spawn()
         .unwrap();
-    let start = berth_runtime::util::proc_stat(live.id() as i32)
+    let start = berth_runtime::util::proc_stat(i32::try_from(live.id()).expect("a pid"))
         .unwrap()
         .start_time;
     let live_name = format!("blob-{}-{start}-0", live.id());
@@ -221,4 +221,66 @@ fn gc_deletes_after_releasing_the_lock() {
     );
     assert!(!store.layer_dir(&img.layers[0].diff_id).exists());
     assert!(common::listing(&store.root().join("trash")).is_empty());
+}
+
+/// Before: removing a snapshot deleted its row, then its directory; killed in between, it
+/// left the container's writable layer on disk, uncounted, and a second removal found
+/// nothing to do. Now the directory goes to the trash first: whichever step the kill
+/// interrupts, the next removal finishes.
+#[test]
+fn killed_snapshot_removal_is_finished_by_the_next() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let img = import(&store, &layer_tar(2), "snap:1");
+    let root = store.root().to_owned();
+    for (n, forget_row) in [(0, false), (1, true)] {
+        let id = format!("c{n}");
+        store
+            .prepare_snapshot(&id, &img.id, Some(SnapshotKind::Overlay))
+            .unwrap();
+        let dir = root.join("snapshots").join(&id);
+        fs::write(dir.join("upper/data"), b"the container's data").unwrap();
+        // Killed after the rename into the trash (and, the second time, after the row
+        // went too, while deleting the trash).
+        fs::rename(&dir, root.join(format!("trash/{DEAD_PID}-7-{n}"))).unwrap();
+        if forget_row {
+            sql(&store, &format!("DELETE FROM snapshots WHERE id = '{id}'"));
+            assert!(store.remove_snapshot(&id).is_err(), "the row is gone");
+        } else {
+            store.remove_snapshot(&id).unwrap();
+        }
+        assert!(store.snapshots().unwrap().is_empty());
+        assert!(common::listing(&root.join("trash")).is_empty());
+        assert!(common::listing(&root.join("snapshots")).is_empty());
+    }
+}
+
+/// A snapshot creation killed before its row was written leaves a directory and a lease:
+/// the next operation on the store removes the directory; those with rows stay.
+#[test]
+fn killed_snapshot_creation_leaves_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let img = import(&store, &layer_tar(2), "snap:1");
+    let root = store.root().to_owned();
+    for id in ["kept", "half"] {
+        store
+            .prepare_snapshot(id, &img.id, Some(SnapshotKind::Overlay))
+            .unwrap();
+    }
+    sql(&store, "DELETE FROM snapshots WHERE id = 'half'");
+    fs::write(root.join(format!("tmp/lease-{DEAD_PID}-7-0")), b"").unwrap();
+    store
+        .prepare_snapshot("next", &img.id, Some(SnapshotKind::Overlay))
+        .unwrap();
+    assert_eq!(
+        common::listing(&root.join("snapshots")),
+        vec!["kept".to_owned(), "next".to_owned()]
+    );
+    assert!(common::listing(&root.join("tmp")).is_empty());
+    let rep = store.check(true).unwrap();
+    assert!(
+        rep.problems.is_empty() && rep.repaired.is_empty(),
+        "{rep:?}"
+    );
 }

@@ -210,10 +210,10 @@ fn keeper_main(sock: OwnedFd, args: &KeeperArgs) -> ! {
     // SAFETY: 3 is the socket's copy, ours alone now.
     let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(3) };
     let _ = nix::sys::prctl::set_name(c"berth-keeper");
-    // Small, and asleep in recvmsg from here on.
-    super::trim::trim();
     let mut held: Vec<(Role, OwnedFd)> = Vec::new();
-    let mut busy = false;
+    // Trimmed after the first quiet second (not at once: the container's start is
+    // under way on the other CPU).
+    let mut busy = true;
     let done = loop {
         // After a second without messages, give back what handling them mapped again.
         let mut pfd = [rustix::event::PollFd::new(

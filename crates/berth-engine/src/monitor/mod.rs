@@ -216,13 +216,19 @@ fn run(a: Args) -> ! {
         .iter()
         .map(|(r, fd)| (*r, unsafe { OwnedFd::from_raw_fd(*fd) }))
         .collect();
-    // The keeper first, while we are small (it is a fork of us).
-    let keeper = keeper::Keeper::start(&keeper::KeeperArgs {
-        root: a.root.clone(),
-        runroot: a.runroot.clone(),
-        id: a.id.clone(),
-    })
-    .ok();
+    // An adopter takes its keeper at once, while it is small (a fork of it): it holds the
+    // only copies of the container's stdio. A new monitor forks its keeper once the
+    // container has started (off the start path; see `io::KEEPER_AFTER`).
+    let keeper = if a.adopt {
+        keeper::Keeper::start(&keeper::KeeperArgs {
+            root: a.root.clone(),
+            runroot: a.runroot.clone(),
+            id: a.id.clone(),
+        })
+        .ok()
+    } else {
+        None
+    };
     let code = match run_inner(&a, &mut notify, keeper, held, ready) {
         Ok(()) => 0,
         Err(e) => {

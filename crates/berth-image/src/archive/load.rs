@@ -175,7 +175,7 @@ impl Store {
             let (head, mut rd) = peek(&mut entry, 512).ctx("read archive entry", &path)?;
             let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
             if size <= MAX_JSON && matches!(first, Some(b'{') | Some(b'[')) {
-                let mut buf = Vec::with_capacity(size as usize);
+                let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
                 rd.read_to_end(&mut buf).ctx("read archive entry", &path)?;
                 c.json.insert(path, buf);
                 continue;

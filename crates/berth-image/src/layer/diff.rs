@@ -136,7 +136,7 @@ fn header(md: &fs::Metadata, et: EntryType) -> Header {
     h.set_mode(md.mode() & 0o7777);
     h.set_uid(md.uid() as u64);
     h.set_gid(md.gid() as u64);
-    h.set_mtime(md.mtime().max(0) as u64);
+    h.set_mtime(u64::try_from(md.mtime()).unwrap_or(0));
     h
 }
 

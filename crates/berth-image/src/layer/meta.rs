@@ -17,7 +17,7 @@ use crate::error::Result;
 
 pub(super) fn times(mtime: u64) -> Timestamps {
     let t = Timespec {
-        tv_sec: mtime.min(i64::MAX as u64) as i64,
+        tv_sec: i64::try_from(mtime).unwrap_or(i64::MAX),
         tv_nsec: 0,
     };
     Timestamps {
@@ -151,10 +151,9 @@ fn chmod_nofollow(parent: &OwnedFd, name: &OsStr, mode: u32) -> Result<(), Errno
 
 fn id32(v: u64) -> u32 {
     // Out-of-range ids (and -1) map to nobody-ish 65534 rather than "no change".
-    if v >= u32::MAX as u64 {
-        65534
-    } else {
-        v as u32
+    match u32::try_from(v) {
+        Ok(id) if id != u32::MAX => id,
+        _ => 65534,
     }
 }
 

@@ -112,6 +112,7 @@ fn xattrs(p: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
 }
 
 const BLOCK: u64 = 4096;
+const BLOCK_LEN: usize = 4096;
 
 /// A digest of a file's non-zero 4 KiB blocks with their offsets, and its size; only its
 /// data regions are read (SEEK_DATA/SEEK_HOLE).
@@ -119,7 +120,7 @@ fn content(p: &Path) -> io::Result<String> {
     let f = File::open(p)?;
     let size = f.metadata()?.len();
     let mut h = Hasher::new(Algorithm::Sha256);
-    let mut buf = vec![0u8; BLOCK as usize];
+    let mut buf = vec![0u8; BLOCK_LEN];
     let mut done = 0u64;
     while done < size {
         let data = match rustix::fs::seek(&f, SeekFrom::Data(done)) {
@@ -131,7 +132,8 @@ fn content(p: &Path) -> io::Result<String> {
         let mut off = (data / BLOCK * BLOCK).max(done);
         let end = hole.div_ceil(BLOCK).saturating_mul(BLOCK).min(size);
         while off < end {
-            let len = (end - off).min(BLOCK) as usize;
+            // At most BLOCK, which fits a usize.
+            let len = usize::try_from((end - off).min(BLOCK)).unwrap_or(BLOCK_LEN);
             f.read_exact_at(&mut buf[..len], off)?;
             if buf[..len].iter().any(|&b| b != 0) {
                 h.update(&off.to_le_bytes());

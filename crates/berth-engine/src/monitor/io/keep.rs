@@ -57,6 +57,11 @@ impl Monitor<'_> {
             id: self.c.id.clone(),
         };
         self.keeper = Keeper::start(&args).ok();
+        // A fork that failed is tried again a second later.
+        self.keeper_due = self
+            .keeper
+            .is_none()
+            .then(|| std::time::Instant::now() + std::time::Duration::from_secs(1));
         self.keep_stdio();
         let ids = self.keeper_ids();
         let _ = self.engine.db.update_state(&self.c.id, |s| {

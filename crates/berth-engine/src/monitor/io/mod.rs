@@ -31,6 +31,12 @@ const MAX_CLIENT_BACKLOG: usize = 8 * 1024 * 1024;
 /// How long an attach-wait monitor waits without any client before giving up.
 const ATTACH_WAIT_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long a new container's monitor waits, quiet, before it forks its keeper: not on the
+/// start path (the CPU is the container's then), and not at all for a container that is
+/// gone by then (`run --rm true`). A monitor killed meanwhile leaves the next command to
+/// adopt the container, without its stdio.
+const KEEPER_AFTER: Duration = Duration::from_millis(50);
+
 /// How long the supervise loop stays quiet before it trims its memory.
 const IDLE_TRIM_AFTER: Duration = Duration::from_secs(1);
 
@@ -48,6 +54,8 @@ pub(crate) struct Monitor<'a> {
     /// Holds copies of the container's stdio and init pidfd, and starts an adopting
     /// monitor if we die (None if it could not be started: then nothing survives us).
     keeper: Option<Keeper>,
+    /// When to (re)start the keeper, if we have none.
+    keeper_due: Option<Instant>,
     /// A pidfd of the container's init and its start time; `adopted` when we are not its
     /// parent (we adopted it), so that its exit comes through the pidfd, not SIGCHLD.
     init_pidfd: Option<OwnedFd>,
@@ -136,6 +144,7 @@ impl<'a> Monitor<'a> {
             engine,
             c: c.clone(),
             keeper,
+            keeper_due: None,
             init_pidfd: None,
             init_start: 0,
             adopted: false,
@@ -520,7 +529,13 @@ impl<'a> Monitor<'a> {
         self.engine.db.release();
         super::trim::trim();
         let mut last_activity = Instant::now();
+        if self.keeper.is_none() && self.keeper_due.is_none() {
+            self.keeper_due = Some(Instant::now() + KEEPER_AFTER);
+        }
         loop {
+            if exit.is_none() && self.keeper_due.is_some_and(|d| Instant::now() >= d) {
+                self.restart_keeper();
+            }
             if let Some(code) = exit {
                 let drained = open.iter().all(|o| !o);
                 // Processes that outlive the init (no pid namespace) may hold the pipes:
@@ -537,6 +552,10 @@ impl<'a> Monitor<'a> {
                 .unwrap_or(60_000);
             if exit.is_some() {
                 timeout = 50;
+            }
+            if let Some(due) = self.keeper_due.filter(|_| exit.is_none()) {
+                let left = due.saturating_duration_since(Instant::now());
+                timeout = timeout.min(u64::try_from(left.as_millis()).unwrap_or(0).max(1));
             }
             let quiet = last_activity.elapsed();
             let trim_now = exit.is_none() && quiet >= IDLE_TRIM_AFTER;
