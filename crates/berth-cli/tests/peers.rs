@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::Berth;
+use common::dockerd::Dockerd;
 
 fn run(cmd: &mut Command) -> String {
     let o = cmd.output().expect("spawn");
@@ -98,72 +97,6 @@ fn skopeo_and_umoci_read_oci_save() {
         .arg(&bundle));
     assert!(bundle.join("rootfs/bin/busybox").is_file());
     assert!(bundle.join("config.json").is_file());
-}
-
-/// An isolated dockerd in a temp dir, stopped (by its PID) on drop.
-struct Dockerd {
-    child: Child,
-    sock: PathBuf,
-}
-
-impl Dockerd {
-    fn start(dir: &Path) -> Option<Dockerd> {
-        let sock = dir.join("docker.sock");
-        let log = std::fs::File::create(dir.join("dockerd.log")).ok()?;
-        let child = Command::new("dockerd")
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("--pidfile")
-            .arg(dir.join("dockerd.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", sock.display()))
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .ok()?;
-        let d = Dockerd { child, sock };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
-            if d.docker()
-                .arg("version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-            {
-                return Some(d);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        eprintln!(
-            "dockerd did not come up: {}",
-            std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default()
-        );
-        None
-    }
-
-    fn docker(&self) -> Command {
-        let bin = if Path::new("/usr/bin/docker").exists() {
-            "/usr/bin/docker"
-        } else {
-            "docker"
-        };
-        let mut c = Command::new(bin);
-        c.arg("-H").arg(format!("unix://{}", self.sock.display()));
-        c
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

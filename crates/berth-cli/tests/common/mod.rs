@@ -9,6 +9,7 @@ pub fn require(bin: &str, package: &str) {
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod dockerd;
 pub mod registry;
 
 pub struct Berth {
