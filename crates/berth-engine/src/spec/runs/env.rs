@@ -205,13 +205,16 @@ impl Env {
 
     /// Sends a signal to a container's init through the runtime.
     pub fn kill(&self, id: &str, sig: &str) {
-        let st = self
+        let o = self
             .runtime()
             .args(["kill", id, sig])
-            .stdout(Stdio::null())
-            .status()
+            .output()
             .expect("berth-runtime kill");
-        assert!(st.success(), "berth-runtime kill {id} {sig} failed");
+        assert!(
+            o.status.success(),
+            "berth-runtime kill {id} {sig} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
 
