@@ -8,8 +8,17 @@ use crate::image;
 use crate::system;
 
 #[derive(Parser, Debug)]
-#[command(name = "berth", version, about = "A daemonless container engine")]
+#[command(
+    name = "berth",
+    version,
+    about = "A daemonless container engine",
+    disable_version_flag = true
+)]
 pub struct Cli {
+    /// Print version information and quit (`-v` as docker's, `-V` as clap's).
+    #[arg(short = 'v', long = "version", visible_short_alias = 'V', action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+
     /// Data root (images, containers, state).
     #[arg(
         long,

@@ -7,11 +7,13 @@ mod events;
 mod image;
 mod info;
 mod output;
+mod pipe;
 mod progress;
 mod registry;
 mod system;
 mod volume;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,14 +22,10 @@ use cli::{Cli, Command};
 use container::ContainerCommand;
 
 fn main() -> ExitCode {
-    // Flag errors exit 125, as docker's do; --help and --version exit 0.
+    pipe::die_quietly_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_error(&e),
     };
     init_logging(&cli.log_level);
     let g = cli.global();
@@ -61,7 +59,7 @@ fn main() -> ExitCode {
         Command::Exec(a) => container::run(&g, ContainerCommand::Exec(a)),
         Command::Attach(a) => container::run(&g, ContainerCommand::Attach(a)),
         Command::Wait(a) => container::run(&g, ContainerCommand::Wait(a)),
-        Command::Inspect(a) => container::run(&g, ContainerCommand::Inspect(a)),
+        Command::Inspect(a) => container::inspect::inspect(&g, a),
         Command::Top(a) => container::run(&g, ContainerCommand::Top(a)),
         Command::Stats(a) => container::run(&g, ContainerCommand::Stats(a)),
         Command::Cp(a) => container::run(&g, ContainerCommand::Cp(a)),
@@ -86,6 +84,47 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Docker's exit codes for a command line it cannot take: a bad flag or flag value exits
+/// 125 (pflag's errors), a missing or extra argument or an unknown command exits 1 (cobra's
+/// argument checks), a command group without a command prints its help and exits 0, and
+/// `--help`/`--version` exit 0.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let code = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            let _ = writeln!(std::io::stdout(), "{}", help_for_command_line());
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::MissingRequiredArgument
+        | ErrorKind::InvalidSubcommand
+        | ErrorKind::WrongNumberOfValues
+        | ErrorKind::TooManyValues
+        | ErrorKind::TooFewValues => 1,
+        // An unexpected word is an extra argument (1); an unexpected `-x` a bad flag (125).
+        ErrorKind::UnknownArgument => match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(a)) if !a.starts_with('-') => 1,
+            _ => 125,
+        },
+        _ => 125,
+    };
+    let _ = e.print();
+    ExitCode::from(code)
+}
+
+/// The help of the command group the command line names (`berth container`).
+fn help_for_command_line() -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    for word in std::env::args().skip(1).filter(|a| !a.starts_with('-')) {
+        match cmd.find_subcommand(&word) {
+            Some(sub) => cmd = sub.clone(),
+            None => break,
+        }
+    }
+    cmd.render_help().to_string()
 }
 
 fn init_logging(level: &str) {

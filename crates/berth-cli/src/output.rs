@@ -15,6 +15,9 @@ pub fn print_error(e: &anyhow::Error) {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     });
+    if broken_pipe && crate::pipe::stdout_reader_gone() {
+        crate::pipe::die_by_sigpipe();
+    }
     if broken_pipe {
         return;
     }

@@ -137,7 +137,18 @@ impl Engine {
     }
 
     /// Records an event (`berth events`); failures to record are not fatal.
+    /// Records an event of container `c`: its labels are attributes too (as Docker's), so
+    /// `events --filter label=...` selects them; `extra` and the name and image come first.
     pub(crate) fn event(&self, kind: &str, action: &str, c: &Container, extra: &[(&str, String)]) {
+        let mut attrs: Vec<(&str, String)> = c
+            .config
+            .labels
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "name" | "image"))
+            .filter(|(k, _)| !extra.iter().any(|(x, _)| x == k))
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        attrs.extend(extra.iter().cloned());
         events::append(
             &self.paths,
             kind,
@@ -145,7 +156,7 @@ impl Engine {
             &c.id,
             &c.name,
             &c.config.image,
-            extra,
+            &attrs,
         );
     }
 
@@ -165,6 +176,7 @@ pub(crate) fn monitor_alive(pid: i32, start: u64) -> bool {
 pub fn exit_code_for(e: &Error) -> i32 {
     match e {
         Error::StartFailed { code, .. } | Error::ExecFailed { code, .. } => *code,
+        Error::ExecUser(_) => 126,
         Error::Runtime(r) => r.exec_exit_code().unwrap_or(125),
         _ => 125,
     }

@@ -69,6 +69,9 @@ pub enum Error {
     /// execute, 127: not found).
     #[error("{msg}")]
     ExecFailed { code: i32, msg: String },
+    /// An exec's user or group is not in the container (`exec -u nosuch`): Docker's 126.
+    #[error("{0}")]
+    ExecUser(String),
     /// A long call ended by its `Cancel` token.
     #[error("{0}: cancelled")]
     Cancelled(String),
@@ -89,7 +92,9 @@ impl Error {
             Error::Invalid { .. } | Error::InvalidValue(_) => ErrorKind::Invalid,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Unavailable(_) | Error::Cancelled(_) => ErrorKind::Unavailable,
-            Error::StartFailed { .. } | Error::ExecFailed { .. } => ErrorKind::Invalid,
+            Error::StartFailed { .. } | Error::ExecFailed { .. } | Error::ExecUser(_) => {
+                ErrorKind::Invalid
+            }
             Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }

@@ -140,10 +140,9 @@ fn event_matches(f: &crate::filters::Filters, ev: &Event) -> bool {
         })
         && f.any("volume", |v| ev.kind == "volume" && ev.actor.id == v)
         && f.any("image", |v| attr("image") == v)
-        && f.any("label", |v| match v.split_once('=') {
-            Some((k, x)) => attr(k) == x,
-            None => ev.actor.attributes.contains_key(v),
-        })
+        // Every label filter must hold (Docker's MatchKVList); container events carry the
+        // container's labels among their attributes.
+        && f.labels_match("label", &ev.actor.attributes)
 }
 
 impl crate::engine::Engine {

@@ -404,7 +404,11 @@ impl Engine {
             p.set_cwd(PathBuf::from(w));
         }
         if let Some(u) = &cfg.user {
-            let (uid, gid, groups) = crate::spec::resolve_user(u, &self.paths.rootfs(&c.id), &[])?;
+            let (uid, gid, groups) = crate::spec::resolve_user(u, &self.paths.rootfs(&c.id), &[])
+                .map_err(|e| match e {
+                Error::Invalid { msg, .. } => Error::ExecUser(msg),
+                other => other,
+            })?;
             p.user_mut().set_uid(uid);
             p.user_mut().set_gid(gid);
             p.user_mut().set_additional_gids(Some(groups));

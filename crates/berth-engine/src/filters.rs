@@ -66,10 +66,40 @@ impl Filters {
         vs.is_empty() || vs.iter().any(|v| f(v))
     }
 
+    /// Docker's `Match`: true when `key` has no values, or when one of them equals `source`
+    /// or is a regular expression found in it (`name=^web$`, `name=web`).
+    pub fn any_match(&self, key: &str, source: &str) -> bool {
+        self.any(key, |v| pattern_matches(v, source))
+    }
+
+    /// Refuses a value of `key` that `valid` rejects: "invalid filter 'key=value': why".
+    pub fn check_values(&self, key: &str, valid: impl Fn(&str) -> Option<String>) -> Result<()> {
+        for v in self.get(key) {
+            if let Some(why) = valid(v) {
+                return Err(Error::InvalidValue(format!(
+                    "invalid filter '{key}={v}': {why}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// `label=k` / `label=k=v` filters (under `key`) against `labels`: every one must hold.
     pub fn labels_match(&self, key: &str, labels: &BTreeMap<String, String>) -> bool {
         self.get(key).iter().all(|l| label_matches(labels, l))
     }
+}
+
+/// Whether `pattern` equals `source` or, as a regular expression, matches in it. A pattern
+/// that is no valid expression (or too big a one) matches only itself, as Docker's
+/// `filters.Match` skips values that do not compile. The regex crate runs in linear time,
+/// so a hostile pattern cannot make a listing hang.
+pub fn pattern_matches(pattern: &str, source: &str) -> bool {
+    pattern == source
+        || regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .is_ok_and(|re| re.is_match(source))
 }
 
 /// `k` (present) or `k=v` (present with that value).
@@ -146,6 +176,29 @@ mod tests {
             ("label".to_string(), vec!["a=b".to_string()]),
         ]));
         assert_eq!(m, f);
+    }
+
+    #[test]
+    fn patterns_and_values() {
+        assert!(pattern_matches("^t_c$", "t_c"));
+        assert!(pattern_matches("t_", "t_c"));
+        assert!(pattern_matches("t.c", "t_c"));
+        assert!(!pattern_matches("^t_c$", "t_cd"));
+        // Not an expression: only itself.
+        assert!(pattern_matches("a(", "a("));
+        assert!(!pattern_matches("a(", "a(b"));
+        let f = Filters::parse(&["name=^web$", "exited=x"]).unwrap();
+        assert!(f.any_match("name", "web"));
+        assert!(!f.any_match("name", "web2"));
+        assert!(f.any_match("id", "anything"), "no values: no constraint");
+        let e = f
+            .check_values("exited", |v| v.parse::<i32>().err().map(|e| e.to_string()))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid filter 'exited=x': invalid digit found in string"
+        );
     }
 
     #[test]

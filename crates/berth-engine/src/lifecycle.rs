@@ -1,5 +1,6 @@
 //! Creating, starting, stopping and removing containers.
 
+use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
@@ -39,6 +40,8 @@ pub enum Started {
     Running(i32),
     /// Waiting for an attach client to start it.
     Created,
+    /// It was running already: nothing was done (Docker's 304 Not Modified).
+    AlreadyRunning,
 }
 
 impl Engine {
@@ -129,9 +132,22 @@ impl Engine {
                 }
             }
         }
+        // Named volumes that do not exist yet are made now, as Docker's create makes them
+        // (`volume ls` shows them before the first start); undone if the create fails.
+        let mut made_volumes = Vec::new();
         let res = (|| -> Result<()> {
             for name in &anonymous {
                 volumes::create_anonymous(self, name, &c.id)?;
+            }
+            for m in &c.config.host.mounts {
+                if m.kind == MountKind::Volume
+                    && !anonymous.contains(&m.source)
+                    && !made_volumes.contains(&m.source)
+                    && self.volume(&m.source).is_err()
+                {
+                    self.volume_create(Some(&m.source), BTreeMap::new(), BTreeMap::new())?;
+                    made_volumes.push(m.source.clone());
+                }
             }
             store.prepare_snapshot(&c.id, &img.id, None)?;
             store.init_snapshot(&c.id, &crate::spec::init_layer_entries(&c.config))?;
@@ -142,6 +158,9 @@ impl Engine {
         })();
         if let Err(e) = res {
             let _ = self.remove_records(&c, true);
+            for v in &made_volumes {
+                let _ = self.volume_remove(v, true);
+            }
             return Err(e);
         }
         self.event("container", "create", &c, &[]);
@@ -249,12 +268,7 @@ impl Engine {
             c = self.container(&found.id)?;
         }
         match c.state.status {
-            Status::Running | Status::Restarting => {
-                return Err(Error::Conflict(format!(
-                    "container {} is already running",
-                    c.name
-                )));
-            }
+            Status::Running | Status::Restarting => return Ok(Started::AlreadyRunning),
             Status::Paused => {
                 return Err(Error::Conflict(format!(
                     "cannot start a paused container {}, try unpause instead",
@@ -491,7 +505,31 @@ impl Engine {
             })?;
         }
         let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
-        rt.load(&c.id)?.kill(s, false)?;
+        let rc = rt.load(&c.id)?;
+        rc.kill(s, false)?;
+        // As Docker's engine: a paused container is thawed after SIGKILL, its stop signal,
+        // or any signal when it has no stop signal of its own, so that the signal is acted
+        // on now (a frozen process does not die of it). The state says running before the
+        // thaw, so the monitor's record of the exit that follows is never overwritten.
+        let stop_signal = c
+            .config
+            .stop_signal
+            .as_deref()
+            .and_then(berth_runtime::util::parse_signal);
+        let thaw = c.state.status == Status::Paused
+            && (matches!(s, nix::sys::signal::Signal::SIGKILL)
+                || stop_signal.is_none_or(|st| st == s));
+        if thaw {
+            self.db.update_state(&c.id, |st| {
+                if st.status == Status::Paused {
+                    st.status = Status::Running;
+                }
+                Ok(())
+            })?;
+            if rc.resume().is_ok() {
+                self.event("container", "unpause", &c, &[]);
+            }
+        }
         self.event(
             "container",
             "kill",
@@ -654,7 +692,13 @@ impl Engine {
     pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
         let c = self.container(key)?;
         container::validate_name(new_name)?;
-        self.db.rename(&c.id, new_name.trim_start_matches('/'))?;
+        let new_name = new_name.trim_start_matches('/');
+        if new_name == c.name {
+            return Err(Error::Conflict(
+                "renaming a container with the same name as its current name".into(),
+            ));
+        }
+        self.db.rename(&c.id, new_name)?;
         self.event("container", "rename", &c, &[("oldName", c.name.clone())]);
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::config::MountKind;
 use crate::container::{Container, Status};
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::filters::{Filters, time_filter, unix_of};
 
 /// What `list` returns.
@@ -55,12 +55,13 @@ const LIST_FILTERS: [&str; 14] = [
     "network", "expose", "publish", "is-task",
 ];
 
+/// Docker's container states, in its order (its error message lists them so).
 const STATUSES: [&str; 7] = [
     "created",
-    "restarting",
     "running",
-    "removing",
     "paused",
+    "restarting",
+    "removing",
     "exited",
     "dead",
 ];
@@ -151,8 +152,8 @@ fn matches(e: &Engine, f: &Filters, c: &Container, all: &[Container]) -> bool {
             })
     };
     f.any("status", |v| c.state.status.as_str() == v)
-        && f.any("name", |v| c.name.contains(v.trim_start_matches('/')))
-        && f.any("id", |v| c.id.starts_with(v))
+        && (f.any_match("name", &c.name) || f.any_match("name", &format!("/{}", c.name)))
+        && f.any_match("id", &c.id)
         && f.any("exited", |v| {
             c.state.status == Status::Exited && v.parse() == Ok(c.state.exit_code)
         })
@@ -165,7 +166,7 @@ fn matches(e: &Engine, f: &Filters, c: &Container, all: &[Container]) -> bool {
                 .unwrap_or("none");
             h == v
         })
-        && f.any("label", |v| crate::filters::label_matches(&c.config.labels, v))
+        && f.labels_match("label", &c.config.labels)
         && f.any("ancestor", |v| {
             c.config.image == v
                 || c.config
@@ -195,9 +196,36 @@ fn matches(e: &Engine, f: &Filters, c: &Container, all: &[Container]) -> bool {
         })
         // No port is published before bridge networks exist; no container is a task.
         && f.any("publish", |_| false)
-        && f.any("is-task", |v| v == "false")
+        && f.any("is-task", |v| matches!(v, "false" | "0"))
         && f.any("before", |v| created_rel(v, false))
         && f.any("since", |v| created_rel(v, true))
+}
+
+const HEALTHS: [&str; 4] = ["none", "starting", "healthy", "unhealthy"];
+
+/// Refuses the values current Docker refuses: an `exited` that is not a number, a
+/// `status` or `health` that is not one of its words, an `is-task` that is not a boolean.
+fn check_list_filters(f: &Filters) -> Result<()> {
+    f.check_values("exited", |v| {
+        v.parse::<i32>()
+            .err()
+            .map(|_| format!("{v:?} is not an exit code"))
+    })?;
+    f.check_values("status", |v| one_of("state", &STATUSES, v))?;
+    f.check_values("health", |v| one_of("health", &HEALTHS, v))?;
+    f.check_values("is-task", |v| {
+        (!matches!(v, "true" | "false" | "1" | "0")).then(|| "not a boolean".to_string())
+    })
+}
+
+/// Docker's "invalid value for WHAT (V): must be one of A, B" unless `v` is in `words`.
+fn one_of(what: &str, words: &[&str], v: &str) -> Option<String> {
+    (!words.contains(&v)).then(|| {
+        format!(
+            "invalid value for {what} ({v}): must be one of {}",
+            words.join(", ")
+        )
+    })
 }
 
 impl Engine {
@@ -205,15 +233,7 @@ impl Engine {
     pub fn list(&self, o: &ListOptions) -> Result<Vec<ContainerSummary>> {
         let f = &o.filters;
         f.check_keys(&LIST_FILTERS)?;
-        if let Some(bad) = f
-            .get("status")
-            .iter()
-            .find(|s| !STATUSES.contains(&s.as_str()))
-        {
-            return Err(Error::InvalidValue(format!(
-                "invalid filter 'status={bad}'"
-            )));
-        }
+        check_list_filters(f)?;
         let all = self.containers()?;
         let mut list: Vec<&Container> = all.iter().collect();
         list.sort_by(|x, y| y.created.cmp(&x.created));

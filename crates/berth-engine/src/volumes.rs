@@ -190,7 +190,7 @@ impl Engine {
         filters.check_keys(&["dangling", "name", "label", "driver"])?;
         let mut out = Vec::new();
         for v in self.volumes()? {
-            let keep = filters.any("name", |n| v.name.contains(n))
+            let keep = filters.any_match("name", &v.name)
                 && filters.any("driver", |d| v.driver == d)
                 && filters.labels_match("label", &v.labels);
             if !keep {

@@ -81,6 +81,16 @@ pub enum Error {
     PlatformNotFound { platform: String, what: String },
     #[error("conflict: {0}")]
     Conflict(String),
+    /// `rmi` without force of an image that a snapshot (or another user) holds: `reference`
+    /// is the name it was asked by (None: by id), `user` the holder's kind and id. A caller
+    /// that knows who owns the snapshot can say so instead (the engine names the container).
+    #[error("conflict: {}", in_use_message(.reference.as_deref(), .user_kind, .user_id, .image))]
+    InUse {
+        reference: Option<String>,
+        user_kind: String,
+        user_id: String,
+        image: String,
+    },
     #[error("invalid {what}: {reason}")]
     Invalid { what: String, reason: String },
     #[error("unsupported: {0}")]
@@ -102,6 +112,18 @@ pub enum Error {
     },
 }
 
+/// Docker's text for an image in use: by reference or by id, naming the user.
+pub fn in_use_message(reference: Option<&str>, kind: &str, id: &str, image: &str) -> String {
+    match reference {
+        Some(r) => format!(
+            "unable to remove repository reference {r:?} (must force) - {kind} {id} is using its referenced image {image}"
+        ),
+        None => format!(
+            "unable to delete {image} (must be forced) - image is being used by {kind} {id}"
+        ),
+    }
+}
+
 impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
@@ -110,7 +132,7 @@ impl Error {
                 ErrorKind::NotFound
             }
             Error::PlatformNotFound { .. } => ErrorKind::NotFound,
-            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Conflict(_) | Error::InUse { .. } => ErrorKind::Conflict,
             Error::DigestMismatch { .. }
             | Error::SizeMismatch { .. }
             | Error::InvalidReference(_)

@@ -72,12 +72,12 @@ impl Store {
                     return Ok(events);
                 }
                 if !users.is_empty() && !force {
-                    return Err(Error::Conflict(format!(
-                        "unable to remove repository reference {s:?} (must force) - {} {} is using its referenced image {}",
-                        users[0].0,
-                        users[0].1,
-                        img.id.short()
-                    )));
+                    return Err(Error::InUse {
+                        reference: Some(s.to_string()),
+                        user_kind: users[0].0.clone(),
+                        user_id: users[0].1.clone(),
+                        image: img.id.short().to_string(),
+                    });
                 }
             } else {
                 if img.tags.len() > 1 && !force {
@@ -87,12 +87,12 @@ impl Store {
                     )));
                 }
                 if !users.is_empty() && !force {
-                    return Err(Error::Conflict(format!(
-                        "unable to delete {} (must be forced) - image is being used by {} {}",
-                        img.id.short(),
-                        users[0].0,
-                        users[0].1
-                    )));
+                    return Err(Error::InUse {
+                        reference: None,
+                        user_kind: users[0].0.clone(),
+                        user_id: users[0].1.clone(),
+                        image: img.id.short().to_string(),
+                    });
                 }
                 for t in &img.tags {
                     events.push(RemoveEvent::Untagged(familiar(t)));

@@ -7,7 +7,7 @@
 //! same entries in its rootfs where they are missing.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
@@ -21,6 +21,8 @@ pub enum InitEntry<'a> {
     Dir(&'a str),
     /// An empty file (mode 0644).
     File(&'a str),
+    /// An empty file of mode 0755 (Docker's `/.dockerenv`).
+    EmptyExecutable(&'a str),
     /// A symlink and its target: ("etc/mtab", "/proc/mounts").
     Symlink(&'a str, &'a str),
 }
@@ -28,7 +30,10 @@ pub enum InitEntry<'a> {
 impl InitEntry<'_> {
     fn path(&self) -> &str {
         match self {
-            InitEntry::Dir(p) | InitEntry::File(p) | InitEntry::Symlink(p, _) => p,
+            InitEntry::Dir(p)
+            | InitEntry::File(p)
+            | InitEntry::EmptyExecutable(p)
+            | InitEntry::Symlink(p, _) => p,
         }
     }
 }
@@ -79,13 +84,22 @@ fn create(base: &Path, e: &InitEntry<'_>) -> Result<()> {
             .mode(0o755)
             .create(&p)
             .ctx("create init layer directory", &p),
-        InitEntry::File(_) => fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&p)
-            .map(drop)
-            .ctx("create init layer file", &p),
+        InitEntry::File(_) | InitEntry::EmptyExecutable(_) => {
+            let mode = if matches!(e, InitEntry::File(_)) {
+                0o644
+            } else {
+                0o755
+            };
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&p)
+                .ctx("create init layer file", &p)?;
+            // The mode whatever the umask.
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .ctx("create init layer file", &p)
+        }
         InitEntry::Symlink(_, target) => {
             std::os::unix::fs::symlink(target, &p).ctx("create init layer symlink", &p)
         }
@@ -148,6 +162,7 @@ mod tests {
         for e in [
             InitEntry::Dir("dev/pts"),
             InitEntry::File("etc/hosts"),
+            InitEntry::EmptyExecutable(".dockerenv"),
             InitEntry::Symlink("etc/mtab", "/proc/mounts"),
         ] {
             create(&base, &e).unwrap();
@@ -155,6 +170,8 @@ mod tests {
         }
         assert!(base.join("dev/pts").is_dir());
         assert_eq!(fs::read(base.join("etc/hosts")).unwrap(), b"");
+        let env = fs::metadata(base.join(".dockerenv")).unwrap();
+        assert_eq!((env.len(), env.permissions().mode() & 0o7777), (0, 0o755));
         assert_eq!(
             fs::read_link(base.join("etc/mtab")).unwrap(),
             Path::new("/proc/mounts")

@@ -34,7 +34,7 @@ pub use build::{CommitOptions, ImportOptions};
 pub use check::CheckReport;
 pub use db::{ImageRecord, SnapshotRecord};
 pub use digest::{Algorithm, Digest};
-pub use error::{Error, ErrorKind, Result, printable};
+pub use error::{Error, ErrorKind, Result, in_use_message, printable};
 pub use gc::{GcReport, PruneReport, RemoveEvent};
 pub use ingest::{DEFAULT_MAX_IMAGE_SIZE, DEFAULT_MAX_LAYER_SIZE, Ingest, IngestedLayer, Limits};
 pub use init_layer::InitEntry;

@@ -39,6 +39,11 @@ pub struct CreateOptions {
     pub stdio: Option<[RawFd; 3]>,
     /// Start the process as soon as it is created (what `run` does), without an exec fifo.
     pub start_now: bool,
+    /// Bring `lo` up in the network namespace the container gets of its own (not in one it
+    /// joins by path), before its process starts: what Docker's engine does for every
+    /// namespace it creates. The OCI spec says nothing of it and runc leaves `lo` down, so
+    /// the runtime's runc-compatible CLI does not ask for it; Berth's engine does.
+    pub loopback_up: bool,
 }
 
 /// A created container (and the pty master when `keep_console` was asked).
@@ -252,6 +257,7 @@ fn create_inner(
         no_new_keyring: o.no_new_keyring,
         preserve_fds: o.preserve_fds,
         stdio: o.stdio,
+        loopback_up: o.loopback_up,
         runtime_hooks,
         direct: spawn::direct_possible(&bundle.spec),
         ignored_signals,

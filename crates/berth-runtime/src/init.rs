@@ -41,6 +41,8 @@ pub(crate) struct InitArgs<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub stdio: Option<[RawFd; 3]>,
+    /// Bring `lo` up in a new network namespace (`CreateOptions::loopback_up`).
+    pub loopback_up: bool,
     /// Whether prestart/createRuntime hooks exist (the init then asks the runtime to run them).
     pub runtime_hooks: bool,
     /// Whether the init is forked directly by the runtime (it then waits for the cgroups
@@ -226,6 +228,14 @@ fn init_until_ready(a: &InitArgs) -> Result<Prepared> {
         userns,
     };
     crate::util::trace("init: start");
+    // In the container's own network namespace now (unshared, not joined by path), with
+    // CAP_NET_ADMIN over it, and before any hook or the process runs.
+    let own_netns = spec::namespaces(spec)
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
+    if a.loopback_up && own_netns {
+        crate::sys::loopback_up()?;
+    }
     let _root = rootfs::prepare(&ctx)?;
     // The runtime applied the limits meanwhile (it says so once).
     wait_for_limits(a.ch)?;

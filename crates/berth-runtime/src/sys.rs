@@ -156,3 +156,40 @@ pub fn reset_signals(ignored: u64) {
         None,
     );
 }
+
+/// Brings the loopback interface of the calling process's network namespace up (SIOCSIFFLAGS
+/// with IFF_UP on "lo"), as Docker's engine does in every network namespace it creates: a
+/// new network namespace has `lo` down, so nothing in it could talk to 127.0.0.1.
+pub(crate) fn loopback_up() -> crate::error::Result<()> {
+    use crate::error::Context;
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    use std::os::fd::AsRawFd;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx(|| "open a socket to bring the loopback interface up")?;
+    // SAFETY: ifreq is plain data; all zeroes is a valid value (an empty name, no flags).
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in ifr.ifr_name.iter_mut().zip(c"lo".to_bytes_with_nul()) {
+        *dst = libc::c_char::from_ne_bytes([*src]);
+    }
+    // IFF_UP is 1: it fits the short that ifreq keeps the flags in.
+    let up = libc::c_short::try_from(libc::IFF_UP).unwrap_or(1);
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of `ifr`, a valid ifreq
+    // that lives across the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "read the flags of lo");
+    }
+    // SAFETY: after SIOCGIFFLAGS the union holds the flags.
+    unsafe {
+        ifr.ifr_ifru.ifru_flags |= up;
+    }
+    // SAFETY: SIOCSIFFLAGS reads `ifr`, a valid ifreq holding the name and the new flags.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "bring lo up");
+    }
+    Ok(())
+}

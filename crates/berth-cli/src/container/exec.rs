@@ -110,6 +110,7 @@ pub fn exec(g: &Global, a: ExecArgs) -> Result<ExitCode> {
                 format!("OCI runtime exec failed: exec failed: {msg}: unknown"),
             ));
         }
+        Err(berth_engine::Error::ExecUser(msg)) => return Err(fail(126, msg)),
         Err(err) => return Err(err.into()),
     };
     if a.detach {

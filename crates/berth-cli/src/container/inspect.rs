@@ -41,12 +41,26 @@ pub fn print(values: &[Value], format: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// `container inspect`: containers only, as docker's ("No such container" for an image).
+pub fn inspect_containers(g: &Global, a: InspectArgs) -> Result<ExitCode> {
+    if a.kind.is_some() {
+        crate::output::print_error(&anyhow::anyhow!("unknown flag: --type"));
+        return Err(anyhow::Error::new(super::Exit(125)));
+    }
+    inspect_kind(g, a, Some("container"), "container")
+}
+
+/// `inspect`: containers, images and volumes, or the kind `--type` names.
 pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
+    let kind = a.kind.clone();
+    inspect_kind(g, a, kind.as_deref(), "object")
+}
+
+fn inspect_kind(g: &Global, a: InspectArgs, kind: Option<&str>, what: &str) -> Result<ExitCode> {
     let e = engine(g)?;
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for n in &a.names {
-        let kind = a.kind.as_deref();
         if kind.is_none_or(|k| k == "container") {
             match e.inspect(n) {
                 Ok(c) => {
@@ -82,7 +96,7 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
     print(&values, a.format.as_deref())?;
     if !missing.is_empty() {
         for m in &missing {
-            eprintln!("Error: No such object: {m}");
+            eprintln!("Error: No such {what}: {m}");
         }
         return Err(anyhow::Error::new(super::Exit(1)));
     }

@@ -79,6 +79,17 @@ pub(crate) fn each(
     names: &[String],
     f: impl Fn(&berth_engine::Engine, &str) -> Result<()> + Sync,
 ) -> Result<ExitCode> {
+    each_opt(g, names, false, f)
+}
+
+/// `each`; with `missing_ok` (`rm -f`), an object that does not exist is reported on
+/// stderr but is no failure, as docker's `rm -f` has it.
+pub(crate) fn each_opt(
+    g: &Global,
+    names: &[String],
+    missing_ok: bool,
+    f: impl Fn(&berth_engine::Engine, &str) -> Result<()> + Sync,
+) -> Result<ExitCode> {
     let e = engine(g)?;
     let results: Vec<Result<()>> = if names.len() == 1 {
         vec![f(&e, &names[0])]
@@ -107,7 +118,7 @@ pub(crate) fn each(
             Ok(()) => println!("{n}"),
             Err(err) => {
                 crate::output::print_error(&err);
-                failed = true;
+                failed |= !(missing_ok && is_not_found(&err));
             }
         }
     }
@@ -115,6 +126,12 @@ pub(crate) fn each(
         return Err(anyhow::Error::new(Exit(1)));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `err` says the object does not exist.
+pub(crate) fn is_not_found(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<berth_engine::Error>()
+        .is_some_and(|e| e.kind() == berth_engine::ErrorKind::NotFound)
 }
 
 pub fn stop(g: &Global, a: StopArgs, restart: bool) -> Result<ExitCode> {
@@ -140,11 +157,9 @@ pub fn pause(g: &Global, a: NamesArgs, pause: bool) -> Result<ExitCode> {
 }
 
 pub fn rm(g: &Global, a: RmArgs) -> Result<ExitCode> {
-    each(
-        g,
-        &a.containers,
-        |e, n| Ok(e.remove(n, a.force, a.volumes)?),
-    )
+    each_opt(g, &a.containers, a.force, |e, n| {
+        Ok(e.remove(n, a.force, a.volumes)?)
+    })
 }
 
 pub fn wait(g: &Global, a: NamesArgs) -> Result<ExitCode> {

@@ -149,7 +149,7 @@ pub fn run(g: &Global, cmd: ContainerCommand) -> anyhow::Result<ExitCode> {
         ContainerCommand::Logs(a) => logs::logs(g, a),
         ContainerCommand::Exec(a) => exec::exec(g, a),
         ContainerCommand::Wait(a) => manage::wait(g, a),
-        ContainerCommand::Inspect(a) => inspect::inspect(g, a),
+        ContainerCommand::Inspect(a) => inspect::inspect_containers(g, a),
         ContainerCommand::Top(a) => stats::top(g, a),
         ContainerCommand::Stats(a) => stats::stats(g, a),
         ContainerCommand::Cp(a) => files::cp(g, a),

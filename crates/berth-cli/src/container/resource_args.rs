@@ -4,7 +4,7 @@
 use berth_engine::config::parse::ResourceFlags;
 use clap::Args;
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceArgs {
     /// Memory limit.
     #[arg(short, long)]

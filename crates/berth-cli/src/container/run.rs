@@ -88,7 +88,9 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
     let c = &a.create;
     let stdin_tty = nix::sys::termios::tcgetattr(std::io::stdin()).is_ok();
     if c.tty && c.interactive && !stdin_tty && !a.detach {
-        return Err(fail(anyhow::anyhow!("the input device is not a TTY")));
+        // A usage error, not Berth's: docker exits 1 here.
+        crate::output::print_error(&anyhow::anyhow!("the input device is not a TTY"));
+        return Err(anyhow::Error::new(Exit(1)));
     }
     let e = engine(g).map_err(fail)?;
     let container = do_create(g, &e, c, a.detach, true).map_err(fail)?;
@@ -113,7 +115,7 @@ pub fn run(g: &Global, a: RunArgs) -> Result<ExitCode> {
         exit_code: true,
     };
     match e.start(&container.id, StartMode::OnAttach) {
-        Ok(Started::Created) | Ok(Started::Running(_)) => {}
+        Ok(_) => {}
         Err(err) => {
             if c.rm {
                 let _ = e.remove(&container.id, true, true);
@@ -165,10 +167,8 @@ pub fn start(g: &Global, a: StartArgs) -> Result<ExitCode> {
             stderr: true,
             exit_code: true,
         };
-        match e.start(&c.id, StartMode::OnAttach) {
-            Ok(_) => {}
-            Err(err) => return Err(err.into()),
-        }
+        // A running container is attached to, not started again.
+        let start = e.start(&c.id, StartMode::OnAttach)? != Started::AlreadyRunning;
         let sock = e.attach(&c.id, hello)?;
         let ended = relay::relay(
             sock,
@@ -177,7 +177,7 @@ pub fn start(g: &Global, a: StartArgs) -> Result<ExitCode> {
                 stdin: hello.stdin,
                 detach_keys: relay::detach_keys(&a.detach_keys)?,
                 sig_proxy: (!c.config.tty).then(|| (&e, c.id.clone())),
-                start: true,
+                start,
             },
         )?;
         return finish(&e, &c.id, ended);

@@ -32,6 +32,10 @@ impl UpdateArgs {
 
 /// Prints each container updated; errors are one line each and make the exit code 1.
 pub fn update(g: &Global, a: UpdateArgs) -> Result<ExitCode> {
+    // Docker's usage error (exit 1): an update that changes nothing is a mistake.
+    if a.restart.is_none() && a.resources == ResourceArgs::default() {
+        anyhow::bail!("you must provide one or more flags when using this command");
+    }
     let req = match a.request() {
         Ok(r) => r,
         Err(e) => {

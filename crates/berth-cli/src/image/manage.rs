@@ -26,8 +26,12 @@ pub fn rm(e: &Engine, a: RmArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 out.flush()?;
+                // `rmi -f` of an image that is not there: said, but no failure (docker).
+                let missing = e.kind() == berth_engine::ErrorKind::NotFound;
                 print_error(&e.into());
-                code = ExitCode::from(1);
+                if !(a.force && missing) {
+                    code = ExitCode::from(1);
+                }
             }
         }
     }

@@ -62,6 +62,32 @@ pub enum CopyError {
     /// A symlink loop.
     #[error("too many levels of symbolic links in {0}")]
     TooManyLinks(String),
+    /// The destination is in a mount the container has read-only (`-v a:/m:ro`).
+    #[error("mounted volume is marked read-only")]
+    ReadOnlyVolume,
+    /// The destination is in the container's own filesystem, which is `--read-only`.
+    #[error("container rootfs is marked read-only")]
+    ReadOnlyRootfs,
+}
+
+/// Docker's check before a copy into `dir` (absolute in the container): the mount that
+/// holds it (the deepest whose target contains it) must be writable, and without one the
+/// container's root must not be `--read-only`. Refused before anything is written, with
+/// Docker's words rather than the kernel's EROFS halfway through the archive.
+fn check_writable(c: &Container, dir: &Path) -> Result<()> {
+    let holder = c
+        .config
+        .host
+        .mounts
+        .iter()
+        .filter(|m| dir.starts_with(&m.target))
+        .max_by_key(|m| Path::new(&m.target).components().count());
+    match holder {
+        Some(m) if m.read_only => Err(CopyError::ReadOnlyVolume.into()),
+        Some(_) => Ok(()),
+        None if c.config.host.read_only_rootfs => Err(CopyError::ReadOnlyRootfs.into()),
+        None => Ok(()),
+    }
 }
 
 /// A side of a copy: names its paths in messages and says where they resolve.
@@ -303,12 +329,14 @@ impl Engine {
         input: &mut dyn Read,
         opts: &CopyOptions,
     ) -> Result<u64> {
+        let c = self.container(container)?;
         self.in_container(container, |root, side| {
             let described = side.describe(Path::new(dest));
             let loc = side.destination(dest)?;
             if !loc.is_dir() {
                 return Err(CopyError::StreamDestination(described).into());
             }
+            check_writable(&c, &loc.path)?;
             let mut counted = cp_in::CountingReader {
                 inner: input,
                 bytes: 0,
@@ -370,6 +398,7 @@ impl Engine {
         let host = Side::HOST;
         let src_raw = src.to_string_lossy();
         let src_loc = host.source(&src_raw, opts.follow_link)?;
+        let c = self.container(container)?;
         self.in_container(container, |root, side| {
             let dest_loc = side.destination(dest)?;
             let (into, top) = plan(&side, &src_loc, &src_raw, &dest_loc, dest)?;
@@ -377,6 +406,7 @@ impl Engine {
                 Dest::Itself => dest_loc.path.clone(),
                 Dest::Parent => dest_loc.parent_path(),
             };
+            check_writable(&c, &dir)?;
             let what = format!("the copy into {}", side.describe(Path::new(dest)));
             pipe_through(
                 |w| cp_out::write_tar(&src_loc, Path::new(&top), &src_raw, w),

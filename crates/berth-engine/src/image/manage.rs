@@ -61,7 +61,41 @@ impl Engine {
     /// Removes a tag, or an image (`force`: also one that is tagged more than once or
     /// used), like `docker rmi`; returns Docker's Untagged/Deleted steps.
     pub fn image_remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>> {
-        Ok(self.store()?.remove(name, force)?)
+        self.store()?.remove(name, force).map_err(|e| match e {
+            // A container's writable layer holds the image: name the container, as
+            // Docker does ("stopped container 4c7f2514995d").
+            berth_image::Error::InUse {
+                reference,
+                user_kind,
+                user_id,
+                image,
+            } if user_kind == "snapshot" => match self.db.find(&user_id) {
+                Ok(c) => {
+                    let who = match (&reference, c.state.status.is_live()) {
+                        (Some(_), _) => "container",
+                        (None, true) => "running container",
+                        (None, false) => "stopped container",
+                    };
+                    Error::Conflict(format!(
+                        "conflict: {}",
+                        berth_image::in_use_message(
+                            reference.as_deref(),
+                            who,
+                            c.short_id(),
+                            &image
+                        )
+                    ))
+                }
+                Err(_) => berth_image::Error::InUse {
+                    reference,
+                    user_kind,
+                    user_id,
+                    image,
+                }
+                .into(),
+            },
+            other => other.into(),
+        })
     }
 
     /// Removes dangling images (`all`: every image no container uses) and collects the

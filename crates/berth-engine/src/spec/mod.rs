@@ -124,8 +124,10 @@ fn ns_mode(
 /// The mount points the runtime and the engine put over the image, for the snapshot's init
 /// layer (so they are not changes of the container): Docker's init layer, plus berth-init.
 pub fn init_layer_entries(cfg: &ContainerConfig) -> Vec<berth_image::InitEntry<'static>> {
-    use berth_image::InitEntry::{Dir, File, Symlink};
+    use berth_image::InitEntry::{Dir, EmptyExecutable, File, Symlink};
     let mut v = vec![
+        // Docker's marker that scripts test to know they run in a container.
+        EmptyExecutable(".dockerenv"),
         Dir("dev/pts"),
         Dir("dev/shm"),
         Dir("proc"),

@@ -13,6 +13,12 @@ pub fn volume_flag(s: &str) -> Result<Mount> {
     let parts: Vec<&str> = s.split(':').collect();
     let bad =
         |why: &str| Error::InvalidValue(format!("invalid volume specification: '{s}': {why}"));
+    // Docker's CLI refuses `:/x`, `/a::ro`, `/x:` before it looks at the parts.
+    if parts.len() > 1 && parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::InvalidValue(format!(
+            "invalid spec: {s}: empty section between colons"
+        )));
+    }
     let (source, target, opts) = match parts.as_slice() {
         [t] => ("", *t, ""),
         [a, b] if b.starts_with('/') => (*a, *b, ""),
@@ -165,6 +171,12 @@ mod tests {
         assert!(volume_flag("data:/x:shared").is_err());
         assert!(volume_flag("a:/b:ro:x").is_err());
         assert!(volume_flag("x:/").is_err());
+        for empty in [":/x", "/a::ro", "/x:", "a:/b:"] {
+            assert_eq!(
+                volume_flag(empty).unwrap_err().to_string(),
+                format!("invalid spec: {empty}: empty section between colons")
+            );
+        }
         assert!(volume_flag("../evil:/x").is_ok_and(|m| m.kind == MountKind::Bind));
         assert!(volume_flag("bad/name:/x").is_err());
     }

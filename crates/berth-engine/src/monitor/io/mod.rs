@@ -217,6 +217,8 @@ impl<'a> Monitor<'a> {
             keep_console: self.tty,
             stdio,
             start_now,
+            // Docker's engine brings lo up in every network namespace it makes.
+            loopback_up: true,
             ..Default::default()
         };
         let created = match rt.create(&self.c.id, &opts) {

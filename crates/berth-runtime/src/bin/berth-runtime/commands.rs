@@ -22,6 +22,8 @@ fn create_opts(a: &CreateArgs) -> CreateOptions {
         preserve_fds: a.preserve_fds,
         stdio: None,
         start_now: false,
+        // As runc: the engine that drives this CLI sets up the network namespace.
+        loopback_up: false,
     }
 }
 
