@@ -11,7 +11,8 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 /// One row of `history`, newest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryRow {
-    /// The image ID for the top row, None (`<missing>`) below, as docker shows.
+    /// The image ID for the top row and, below, its parents' (as long as they are in the
+    /// store), None (`<missing>`) for the rest, as docker shows.
     pub id: Option<String>,
     pub created: i64,
     pub created_by: String,
@@ -130,8 +131,17 @@ impl Store {
             idx += 1;
         }
         rows.reverse();
-        if let Some(top) = rows.first_mut() {
-            top.id = Some(img.id.to_string());
+        // As Docker's: the rows from the top get the ids of the image and its parents
+        // (commit records them) while those are in the store, the rest `<missing>`.
+        let mut id = Some(img.id.clone());
+        for row in &mut rows {
+            let Some(this) = id.take() else { break };
+            row.id = Some(this.to_string());
+            id = self
+                .image(&this)
+                .ok()
+                .and_then(|i| i.parent)
+                .filter(|p| self.image(p).is_ok());
         }
         Ok(rows)
     }
