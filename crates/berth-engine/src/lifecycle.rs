@@ -62,6 +62,9 @@ impl Engine {
         // The effective health check and stop signal (flags over the image's) are recorded.
         config.healthcheck = crate::spec::healthcheck(&config, &image_config);
         config.stop_signal = Some(crate::spec::stop_signal(&config, &image_config));
+        if config.host.cgroupns_mode.is_empty() {
+            config.host.cgroupns_mode = crate::spec::default_cgroupns().into();
+        }
         config.resolved_args = crate::spec::process_args(&config, &image_config)?;
         self.expand_volumes_from(&mut config)?;
         // The image's exposed ports join the container's (--expose), as Docker's.

@@ -129,7 +129,9 @@ pub struct HostConfig {
     pub ipc_mode: String,
     pub pid_mode: String,
     pub uts_mode: String,
-    /// `--cgroupns`: "" or "private" (a new cgroup namespace), "host".
+    /// `--cgroupns`: "private" (a new cgroup namespace) or "host"; `create` records the
+    /// host's default for "" (Docker's: private on cgroup v2, host on v1 and hybrid hosts).
+    /// A record with "" (older than that) has a private one.
     pub cgroupns_mode: String,
     /// `--cgroup-parent`: the cgroup under which the container's is made ("" = "berth").
     pub cgroup_parent: String,

@@ -142,6 +142,16 @@ pub fn init_layer_entries(cfg: &ContainerConfig) -> Vec<berth_image::InitEntry<'
     v
 }
 
+/// Docker's default cgroup namespace mode on this host: "private" where cgroup v2 is the
+/// only hierarchy, "host" on v1 and hybrid hosts (where Docker's daemon uses the host's).
+pub fn default_cgroupns() -> &'static str {
+    if Host::get().cgroup_v2 {
+        "private"
+    } else {
+        "host"
+    }
+}
+
 fn cgroupns(mode: &str) -> Result<Ns> {
     match mode {
         "" | "private" => Ok(Ns::New),

@@ -37,7 +37,7 @@ pub fn namespace_mode(flag: &str, s: &str, can_join: bool) -> Result<String> {
     }
 }
 
-/// `--cgroupns host|private` ("" is the default, private).
+/// `--cgroupns host|private` ("": the host's default, which `create` records).
 pub fn cgroupns_mode(s: &str) -> Result<String> {
     match s {
         "" | "host" | "private" => Ok(s.to_string()),
