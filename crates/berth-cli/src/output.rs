@@ -261,7 +261,9 @@ fn eval(action: &str, v: &Value) -> anyhow::Result<String> {
             };
             match got {
                 Some(x) => Ok(plain(x)),
-                None if matches!(v, Value::Object(_)) => Ok(plain(&Value::Null)),
+                // A missing key indexes to the map's zero value: nothing, for the string
+                // maps (labels, options) templates index, as in Docker.
+                None if matches!(v, Value::Object(_)) => Ok(String::new()),
                 None => {
                     anyhow::bail!("template: error calling index: cannot index {field} with {key}")
                 }

@@ -208,7 +208,10 @@ fn compare(case: &Case, b: &Out, d: &Out) -> Result<(), String> {
             let diffs = normalize::json_diff(
                 &parse("berth", &b.stdout)?,
                 &parse("docker", &d.stdout)?,
-                &case.ignore,
+                normalize::Keys {
+                    ignore: &case.ignore,
+                    unordered: &case.unordered,
+                },
             );
             if diffs.is_empty() {
                 Ok(())

@@ -113,8 +113,23 @@ fn cgroup_placement_namespace_and_limits() {
     let _cleanup = CgroupParent(parent.clone());
     let env = Env::with_busybox();
     let b = &env.b;
-    // Private cgroup namespace by default: the container sees itself at the root.
-    let own = b.ok(&["run", "--rm", "busybox", "cat", "/proc/self/cgroup"]);
+    // Docker's default cgroup namespace: private on a cgroup v2 host, the host's on v1 and
+    // hybrid ones; in a private one the container sees itself at the root.
+    let v2 = std::fs::read_to_string("/proc/self/cgroup")
+        .is_ok_and(|c| c.lines().all(|l| l.starts_with("0::")));
+    let dflt = b.ok(&["create", "busybox"]);
+    let mode = env.field(dflt.trim(), "{{.HostConfig.CgroupnsMode}}");
+    assert_eq!(mode, if v2 { "private" } else { "host" });
+    b.ok(&["rm", dflt.trim()]);
+    let own = b.ok(&[
+        "run",
+        "--rm",
+        "--cgroupns",
+        "private",
+        "busybox",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
     assert!(own.lines().all(|l| l.ends_with(":/")), "{own}");
     let id = b.ok(&[
         "run",

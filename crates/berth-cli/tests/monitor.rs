@@ -368,7 +368,7 @@ fn logs_rotate_and_follow() {
             "tomlcfg",
             "{{index .HostConfig.LogConfig.Config \"max-size\"}}"
         ),
-        "4096"
+        "4k"
     );
     let logpath = env.field("tomlcfg", "{{.LogPath}}");
     assert!(std::fs::metadata(&logpath).unwrap().len() <= 4096);

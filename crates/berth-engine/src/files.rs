@@ -45,11 +45,22 @@ impl Engine {
         pause: bool,
     ) -> Result<berth_image::ImageRecord> {
         let c = self.container(key)?;
+        let mut opts = opts.clone();
+        if opts.created_by.is_empty() {
+            // Docker's history says what the container ran: its Cmd.
+            let store = self.store()?;
+            let image_config = store
+                .resolve(&c.config.image_id)
+                .and_then(|img| store.config_json(&img))
+                .unwrap_or(serde_json::Value::Null);
+            let eff = crate::spec::effective(&c.config, &image_config);
+            opts.created_by = eff.cmd.unwrap_or_default().join(" ");
+        }
         let paused = pause && c.state.status == Status::Running;
         if paused {
             self.pause(&c.id)?;
         }
-        let res = self.store()?.commit_snapshot(&c.id, opts);
+        let res = self.store()?.commit_snapshot(&c.id, &opts);
         if paused {
             self.unpause(&c.id)?;
         }

@@ -51,7 +51,7 @@ pub use engine::{Engine, exit_code_for};
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{ExecConfig, ExecIo, ExecProcess};
 pub use files::Change;
-pub use inspect::{ContainerInspect, VolumeInspect};
+pub use inspect::{ContainerInspect, ImageInspect, VolumeInspect};
 pub use lifecycle::{CreateRequest, StartMode, Started};
 pub use list::{ContainerSummary, ListOptions, human_duration};
 pub use logfile::Record;

@@ -62,9 +62,13 @@ impl Engine {
         let img = store.resolve(&config.image)?;
         config.image_id = img.id.to_string();
         let image_config = store.config_json(&img)?;
-        // The effective health check and stop signal (flags over the image's) are recorded.
-        config.healthcheck = crate::spec::healthcheck(&config, &image_config);
-        config.stop_signal = Some(crate::spec::stop_signal(&config, &image_config));
+        // The health check and stop signal the flags or the image set are recorded, as
+        // Docker's daemon merges them (the defaults apply where they are used).
+        config.healthcheck = crate::spec::healthcheck_set(&config, &image_config);
+        config.stop_signal = crate::spec::stop_signal_set(&config, &image_config);
+        if config.host.cgroupns_mode.is_empty() {
+            config.host.cgroupns_mode = crate::spec::default_cgroupns().into();
+        }
         config.resolved_args = crate::spec::process_args(&config, &image_config)?;
         self.expand_volumes_from(&mut config)?;
         // The image's exposed ports join the container's (--expose), as Docker's.
@@ -95,6 +99,7 @@ impl Engine {
         for m in &mut config.host.mounts {
             if m.kind == MountKind::Volume && m.source.is_empty() {
                 m.source = container::new_id()?;
+                m.anonymous = true;
                 anonymous.push(m.source.clone());
             }
         }

@@ -19,6 +19,15 @@ pub struct LogsOptions {
     pub follow: bool,
 }
 
+/// `--tail` (the API's `tail`) as Docker's daemon reads it: a number of lines; anything
+/// else ("all", a negative number, a typo) means every line.
+pub fn tail_lines(s: &str) -> Option<usize> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+}
+
 fn in_range(r: &Record, o: &LogsOptions) -> bool {
     o.since.as_deref().is_none_or(|s| r.time.as_str() >= s)
         && o.until.as_deref().is_none_or(|u| r.time.as_str() < u)
@@ -83,6 +92,21 @@ impl Engine {
                 return Ok(());
             }
             cancel.sleep(Duration::from_millis(100), "logs")?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_lines;
+
+    #[test]
+    fn tail_as_docker_reads_it() {
+        assert_eq!(tail_lines("3"), Some(3));
+        assert_eq!(tail_lines("+2"), Some(2));
+        assert_eq!(tail_lines("0"), Some(0));
+        for all in ["all", "-1", "-5", "abc", "1.5", "", "99999999999999999999"] {
+            assert_eq!(tail_lines(all), None, "{all}");
         }
     }
 }

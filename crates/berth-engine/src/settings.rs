@@ -4,7 +4,7 @@
 //! ```toml
 //! [log-opts]          # defaults for every new container, as Docker's daemon.json
 //! max-size = "10m"    # a size ("20k", "1g", bytes as a number), "-1": never rotate
-//! max-file = 3
+//! max-file = 3        # (unset: 10m and 3 all the same; inspect then shows `Config: {}`)
 //!
 //! [storage]           # ceilings on what images unpack to (apparent size, holes count)
 //! max-layer-size = "64g"    # one layer; "-1": no ceiling
@@ -105,22 +105,34 @@ impl Settings {
         let f: FileSettings = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let mut s = Settings::default();
         if let Some(l) = f.log_opts {
-            match l.max_size {
-                None => {}
+            // Kept as written too: a container shows them (Docker's daemon log-opts).
+            let written = match &l.max_size {
+                None => None,
                 // Not negative: its absolute value is itself.
-                Some(toml::Value::Integer(n)) if n >= 0 => s.log.max_size = n.unsigned_abs(),
-                Some(toml::Value::String(v)) if v == "-1" => s.log.max_size = 0,
+                Some(toml::Value::Integer(n)) if *n >= 0 => {
+                    s.log.max_size = n.unsigned_abs();
+                    Some(n.to_string())
+                }
+                Some(toml::Value::String(v)) if v == "-1" => {
+                    s.log.max_size = 0;
+                    Some(v.clone())
+                }
                 Some(toml::Value::String(v)) => {
-                    s.log.max_size = parse_bytes(&v)
-                        .ok_or_else(|| bad(format!("log-opts max-size {v:?} is not a size")))?
+                    s.log.max_size = parse_bytes(v)
+                        .ok_or_else(|| bad(format!("log-opts max-size {v:?} is not a size")))?;
+                    Some(v.clone())
                 }
                 Some(other) => return Err(bad(format!("log-opts max-size {other} is not a size"))),
+            };
+            if let Some(w) = written {
+                s.log.opts.insert("max-size".into(), w);
             }
             if let Some(n) = l.max_file {
                 if n == 0 {
                     return Err(bad("log-opts max-file must be at least 1".into()));
                 }
                 s.log.max_file = n;
+                s.log.opts.insert("max-file".into(), n.to_string());
             }
         }
         if let Some(st) = f.storage {
@@ -173,6 +185,8 @@ mod tests {
         std::fs::write(&p, "[registries.\"docker.io\"]\nmirrors = []\n[log-opts]\nmax-size = \"20k\"\nmax-file = 5\n").unwrap();
         let s = Settings::load(&p).unwrap();
         assert_eq!((s.log.max_size, s.log.max_file), (20 << 10, 5));
+        assert_eq!(s.log.opts["max-size"], "20k");
+        assert_eq!(s.log.opts["max-file"], "5");
         std::fs::write(&p, "[log-opts]\nmax-size = \"huge\"\n").unwrap();
         let e = Settings::load(&p).unwrap_err().to_string();
         assert!(e.contains("berth.toml") && e.contains("huge"), "{e}");

@@ -26,7 +26,8 @@ pub struct ImportOptions {
     pub platform: Option<Platform>,
     /// The name to tag the new image with.
     pub reference: Option<Reference>,
-    /// Where the tarball came from (for the default history comment), e.g. `-`.
+    /// Where the tarball came from (for the default comment, "Imported from SOURCE"): `-`
+    /// for a file or standard input, as Docker's client says.
     pub source: String,
 }
 
@@ -37,6 +38,9 @@ pub struct CommitOptions {
     pub message: Option<String>,
     pub author: Option<String>,
     pub reference: Option<Reference>,
+    /// The new history entry's CREATED BY (Docker's: the container's command); none when
+    /// empty.
+    pub created_by: String,
 }
 
 impl Store {
@@ -59,13 +63,16 @@ impl Store {
             .message
             .clone()
             .unwrap_or_else(|| format!("Imported from {}", opts.source));
+        // As Docker's: the comment in the config and its one history entry, which has no
+        // CREATED BY.
         let mut config = json!({
             "architecture": platform.arch,
             "os": platform.os,
             "created": now,
+            "comment": comment,
             "config": Value::Object(cfg),
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id.to_string()]},
-            "history": [{"created": now, "created_by": "berth import", "comment": comment}],
+            "history": [{"created": now, "comment": comment}],
         });
         if let Some(v) = &platform.variant {
             config["variant"] = json!(v);
@@ -110,6 +117,11 @@ impl Store {
             ));
         };
         obj.insert("created".into(), json!(now));
+        // The image's comment is the commit's message, as Docker's (not the base's).
+        match &opts.message {
+            Some(m) => obj.insert("comment".into(), json!(m)),
+            None => obj.remove("comment"),
+        };
         if let Some(a) = &opts.author {
             obj.insert("author".into(), json!(a));
         }
@@ -134,7 +146,10 @@ impl Store {
                 ));
             }
         }
-        let mut hist = json!({"created": now, "created_by": "berth commit"});
+        let mut hist = json!({"created": now});
+        if !opts.created_by.is_empty() {
+            hist["created_by"] = json!(opts.created_by);
+        }
         if let Some(m) = &opts.message {
             hist["comment"] = json!(m);
         }

@@ -1,17 +1,19 @@
-//! Docker-shaped views of an image: `inspect` JSON and `history` rows.
+//! Docker-shaped views of an image: its config document and `history` rows (the engine
+//! builds `image inspect` from the config).
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::db::{self, ImageRecord};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::time::{format_rfc3339, parse_rfc3339};
+use crate::time::parse_rfc3339;
 
 /// One row of `history`, newest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryRow {
-    /// The image ID for the top row, None (`<missing>`) below, as docker shows.
+    /// The image ID for the top row and, below, its parents' (as long as they are in the
+    /// store), None (`<missing>`) for the rest, as docker shows.
     pub id: Option<String>,
     pub created: i64,
     pub created_by: String,
@@ -27,51 +29,6 @@ impl Store {
             what: format!("config of image {}", img.id),
             source: e,
         })
-    }
-
-    /// What `docker image inspect` returns for this image.
-    pub fn inspect(&self, img: &ImageRecord) -> Result<Value> {
-        let cfg = self.config_json(img)?;
-        let layer_dirs: Vec<String> = img
-            .layers
-            .iter()
-            .rev()
-            .map(|l| self.layer_dir(&l.diff_id).display().to_string())
-            .collect();
-        let created = cfg
-            .get("created")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format_rfc3339(img.created, 0));
-        Ok(json!({
-            "Id": img.id.to_string(),
-            "RepoTags": img.familiar_tags(),
-            "RepoDigests": img.repo_digests.iter().filter_map(|r| crate::Reference::parse(r).ok()).map(|r| r.familiar()).collect::<Vec<_>>(),
-            "Parent": img.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-            "Comment": cfg.get("comment").cloned().unwrap_or(json!("")),
-            "Created": created,
-            "DockerVersion": cfg.get("docker_version").cloned().unwrap_or(json!("")),
-            "Author": cfg.get("author").cloned().unwrap_or(json!("")),
-            "Config": cfg.get("config").cloned().unwrap_or(Value::Null),
-            "Architecture": cfg.get("architecture").cloned().unwrap_or(json!("")),
-            "Variant": cfg.get("variant").cloned(),
-            "Os": cfg.get("os").cloned().unwrap_or(json!("")),
-            "Size": img.size,
-            "GraphDriver": {
-                "Name": "overlay",
-                "Data": {"LowerDir": layer_dirs.join(":")},
-            },
-            "RootFS": {
-                "Type": "layers",
-                "Layers": img.layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>(),
-            },
-            "Descriptor": {
-                "mediaType": img.manifest_media_type,
-                "digest": img.manifest.to_string(),
-                "size": self.blobs().size(&img.manifest).unwrap_or(0),
-            },
-            "Metadata": {"LastTagTime": format_rfc3339(img.added, 0)},
-        }))
     }
 
     /// The image's history, newest first, with layer sizes.
@@ -130,8 +87,17 @@ impl Store {
             idx += 1;
         }
         rows.reverse();
-        if let Some(top) = rows.first_mut() {
-            top.id = Some(img.id.to_string());
+        // As Docker's: the rows from the top get the ids of the image and its parents
+        // (commit records them) while those are in the store, the rest `<missing>`.
+        let mut id = Some(img.id.clone());
+        for row in &mut rows {
+            let Some(this) = id.take() else { break };
+            row.id = Some(this.to_string());
+            id = self
+                .image(&this)
+                .ok()
+                .and_then(|i| i.parent)
+                .filter(|p| self.image(p).is_ok());
         }
         Ok(rows)
     }

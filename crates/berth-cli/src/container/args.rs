@@ -272,8 +272,8 @@ impl CreateArgs {
     }
 
     fn host_config(&self, log_defaults: &LogConfig) -> Result<HostConfig> {
-        let ns = |flag: &str, v: &Option<String>, can_join: bool| {
-            parse::namespace_mode(flag, v.as_deref().unwrap_or(""), can_join)
+        let ns = |flag: &str, v: &Option<String>| {
+            parse::namespace_mode(flag, v.as_deref().unwrap_or(""))
         };
         let more = &self.more;
         Ok(HostConfig {
@@ -286,8 +286,8 @@ impl CreateArgs {
             extra_hosts: self.add_host.clone(),
             read_only_rootfs: self.read_only,
             privileged: self.privileged,
-            cap_add: self.cap_add.clone(),
-            cap_drop: self.cap_drop.clone(),
+            cap_add: parse::capabilities(&self.cap_add),
+            cap_drop: parse::capabilities(&self.cap_drop),
             security: parse::security_opts(&envfile::seccomp_profiles(&self.security_opt)?)?,
             devices: self
                 .device
@@ -307,9 +307,9 @@ impl CreateArgs {
                 .transpose()?,
             sysctls: parse::sysctls(&self.sysctl)?,
             oom_score_adj: parse::int_opt("--oom-score-adj", self.oom_score_adj.as_deref())?,
-            ipc_mode: ns("--ipc", &self.ipc, true)?,
-            pid_mode: ns("--pid", &self.pid, true)?,
-            uts_mode: ns("--uts", &self.uts, false)?,
+            ipc_mode: ns("--ipc", &self.ipc)?,
+            pid_mode: ns("--pid", &self.pid)?,
+            uts_mode: ns("--uts", &self.uts)?,
             cgroupns_mode: parse::cgroupns_mode(more.cgroupns.as_deref().unwrap_or(""))?,
             cgroup_parent: more.cgroup_parent.clone().unwrap_or_default(),
         })

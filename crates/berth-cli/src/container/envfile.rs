@@ -56,11 +56,16 @@ pub fn seccomp_profiles(opts: &[String]) -> Result<Vec<String>> {
         .collect()
 }
 
-/// A bind mount's relative source made absolute against the working directory.
+/// A bind mount's relative source made absolute against the working directory (in the
+/// `-v` value as written too, as Docker's client sends it).
 pub fn absolute_source(mut m: Mount) -> Result<Mount> {
     if m.kind == MountKind::Bind && !m.source.is_empty() && !m.source.starts_with('/') {
         let p = std::path::absolute(&m.source).with_context(|| format!("resolve {}", m.source))?;
-        m.source = p.to_string_lossy().into_owned();
+        let abs = p.to_string_lossy().into_owned();
+        if let Some(rest) = m.spec.strip_prefix(m.source.as_str()) {
+            m.spec = format!("{abs}{rest}");
+        }
+        m.source = abs;
     }
     Ok(m)
 }

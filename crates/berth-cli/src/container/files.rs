@@ -112,6 +112,7 @@ pub fn commit(g: &Global, a: CommitArgs) -> Result<ExitCode> {
             message: a.message,
             author: a.author,
             reference,
+            ..Default::default()
         },
         a.pause,
     )?;

@@ -1,11 +1,13 @@
 //! `inspect`: containers, images and volumes in Docker's JSON shape (the engine's inspect
-//! models), printed as JSON or through a template.
+//! models), printed as JSON (indented by 4 spaces, keys in Docker's order) or through a
+//! template.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use berth_engine::{ContainerInspect, ErrorKind, ImageInspect, VolumeInspect};
 use clap::Args;
-use serde_json::Value;
+use serde::Serialize;
 
 use super::engine;
 use crate::cli::Global;
@@ -15,7 +17,7 @@ pub struct InspectArgs {
     /// Format output using a custom template.
     #[arg(short, long)]
     pub format: Option<String>,
-    /// Display total file sizes.
+    /// Display total file sizes if the type is container.
     #[arg(short, long)]
     pub size: bool,
     /// Return JSON for the specified type (container, image, volume).
@@ -25,78 +27,128 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
-/// Prints values as a JSON array or through a template, one line each.
-pub fn print(values: &[Value], format: Option<&str>) -> Result<()> {
+/// Docker's object types (`--type`); Berth has containers, images and volumes.
+const TYPES: [&str; 10] = [
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+];
+
+/// One inspected object.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Object {
+    Container(Box<ContainerInspect>),
+    Image(Box<ImageInspect>),
+    Volume(VolumeInspect),
+}
+
+/// Prints `items` as Docker does: one JSON array, indented by 4 spaces with each object's
+/// keys in its model's order, or each item through a template, one line each.
+pub fn print<T: Serialize>(items: &[T], format: Option<&str>) -> Result<()> {
+    let mut out = String::new();
     match format {
-        None | Some("") | Some("json") => println!("{}", serde_json::to_string_pretty(values)?),
+        None | Some("") | Some("json") => {
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            items.serialize(&mut ser)?;
+            out = String::from_utf8(buf)?;
+            out.push('\n');
+        }
         Some(t) => {
-            let mut out = String::new();
-            for v in values {
-                out.push_str(&crate::output::render(t, v)?);
+            for item in items {
+                out.push_str(&crate::output::render(t, &serde_json::to_value(item)?)?);
                 out.push('\n');
             }
-            print!("{out}");
         }
     }
+    print!("{out}");
     Ok(())
 }
 
+/// Whether `kind` (None: any) is `want`.
+fn wants(kind: Option<&str>, want: &str) -> bool {
+    kind.is_none_or(|k| k == want)
+}
+
+/// Passes a not-found error on as `None`, any other as an error.
+fn found<T>(r: berth_engine::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `container inspect`: containers only, as docker's ("No such container" for an image).
-pub fn inspect_containers(g: &Global, a: InspectArgs) -> Result<ExitCode> {
+pub fn inspect_containers(g: &Global, mut a: InspectArgs) -> Result<ExitCode> {
     if a.kind.is_some() {
         crate::output::print_error(&anyhow::anyhow!("unknown flag: --type"));
         return Err(anyhow::Error::new(super::Exit(125)));
     }
-    inspect_kind(g, a, Some("container"), "container")
+    a.kind = Some("container".into());
+    inspect(g, a)
 }
 
 /// `inspect`: containers, images and volumes, or the kind `--type` names.
 pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
-    let kind = a.kind.clone();
-    inspect_kind(g, a, kind.as_deref(), "object")
-}
-
-fn inspect_kind(g: &Global, a: InspectArgs, kind: Option<&str>, what: &str) -> Result<ExitCode> {
+    let kind = a.kind.as_deref();
+    if let Some(k) = kind
+        && !TYPES.contains(&k)
+    {
+        let list = TYPES.map(|t| format!("{t:?}")).join(", ");
+        bail!("unknown type: {k:?}: must be one of {list}");
+    }
     let e = engine(g)?;
-    let mut values = Vec::new();
+    let mut objects = Vec::new();
     let mut missing = Vec::new();
     for n in &a.names {
-        if kind.is_none_or(|k| k == "container") {
-            match e.inspect(n) {
-                Ok(c) => {
-                    values.push(serde_json::to_value(c)?);
-                    continue;
-                }
-                Err(err) if err.kind() != berth_engine::ErrorKind::NotFound => {
-                    return Err(err.into());
-                }
-                Err(_) => {}
+        if wants(kind, "container") {
+            let c = if a.size {
+                e.inspect_with_size(n)
+            } else {
+                e.inspect(n)
+            };
+            if let Some(c) = found(c)? {
+                objects.push(Object::Container(Box::new(c)));
+                continue;
             }
         }
-        if kind.is_none_or(|k| k == "image") {
-            match e.image_inspect(n) {
-                Ok(v) => {
-                    values.push(v);
-                    continue;
-                }
-                Err(err) if err.kind() != berth_engine::ErrorKind::NotFound => {
-                    return Err(err.into());
-                }
-                Err(_) => {}
-            }
-        }
-        if kind.is_none_or(|k| k == "volume")
-            && let Ok(v) = e.volume_inspect(n)
+        if wants(kind, "image")
+            && let Some(i) = found(e.image_inspect(n))?
         {
-            values.push(serde_json::to_value(v)?);
+            objects.push(Object::Image(Box::new(i)));
+            continue;
+        }
+        if wants(kind, "volume")
+            && let Some(v) = found(e.volume_inspect(n))?
+        {
+            objects.push(Object::Volume(v));
             continue;
         }
         missing.push(n.clone());
     }
-    print(&values, a.format.as_deref())?;
+    print(&objects, a.format.as_deref())?;
     if !missing.is_empty() {
         for m in &missing {
-            eprintln!("Error: No such {what}: {m}");
+            match kind {
+                Some("container") => eprintln!("Error: No such container: {m}"),
+                Some("image") => eprintln!("Error: No such image: {m}"),
+                Some("volume") => eprintln!("Error: No such volume: {m}"),
+                Some(other) if other != "network" => {
+                    eprintln!("Error: No such {other}: {m} (berth has no {other}s)")
+                }
+                Some(other) => eprintln!("Error: {other} {m} not found"),
+                None => eprintln!("Error: No such object: {m}"),
+            }
         }
         return Err(anyhow::Error::new(super::Exit(1)));
     }

@@ -17,7 +17,7 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub follow: bool,
     /// Number of lines to show from the end of the logs ("all" for every line).
-    #[arg(short = 'n', long, default_value = "all")]
+    #[arg(short = 'n', long, default_value = "all", allow_hyphen_values = true)]
     pub tail: String,
     /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m").
     #[arg(long)]
@@ -36,15 +36,8 @@ pub struct LogsArgs {
 
 pub fn logs(g: &Global, a: LogsArgs) -> Result<ExitCode> {
     let e = engine(g)?;
-    let tail = match a.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(
-            n.parse::<usize>()
-                .map_err(|_| anyhow::anyhow!("invalid value for --tail: {n:?}"))?,
-        ),
-    };
     let o = LogsOptions {
-        tail,
+        tail: berth_engine::logs::tail_lines(&a.tail),
         since: a
             .since
             .as_deref()
@@ -60,11 +53,13 @@ pub fn logs(g: &Global, a: LogsArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr();
     let mut broken = false;
+    // `--details`: the record's attributes (none in Berth) and a space before each line.
+    let details = if a.details { " " } else { "" };
     e.logs(&a.container, &o, &berth_engine::Cancel::new(), |r| {
         let line = if a.timestamps {
-            format!("{} {}", r.time, r.log)
+            format!("{} {details}{}", r.time, r.log)
         } else {
-            r.log.clone()
+            format!("{details}{}", r.log)
         };
         let res = if r.stream == "stderr" {
             err.write_all(line.as_bytes())

@@ -109,7 +109,13 @@ pub fn import(e: &Engine, a: ImportArgs) -> anyhow::Result<ExitCode> {
         message: a.message.clone(),
         platform,
         reference,
-        source: a.source.clone(),
+        // Docker's client sends a file's content as it sends standard input: "-" (the
+        // comment says "Imported from -" either way).
+        source: if a.source.contains("://") {
+            a.source.clone()
+        } else {
+            "-".into()
+        },
     };
     check_import(&opts)?;
     let img = if a.source == "-" {

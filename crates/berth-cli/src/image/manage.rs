@@ -9,7 +9,7 @@ use berth_engine::time::format_rfc3339;
 use serde_json::{Value, json};
 
 use super::{HistoryArgs, InspectArgs, PruneArgs, RmArgs, TagArgs};
-use crate::output::{Format, ago, human_size, print_error, print_rows, render};
+use crate::output::{Format, ago, human_size, print_error, print_rows};
 
 pub fn rm(e: &Engine, a: RmArgs) -> anyhow::Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
@@ -52,20 +52,7 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> anyhow::Result<ExitCode> {
             Err(e) => errors.push(e),
         }
     }
-    let mut out = String::new();
-    match a.format.as_deref() {
-        None | Some("") | Some("json") => {
-            out = pretty(&Value::Array(found))?;
-            out.push('\n');
-        }
-        Some(t) => {
-            for v in &found {
-                out.push_str(&render(t, v)?);
-                out.push('\n');
-            }
-        }
-    }
-    std::io::stdout().write_all(out.as_bytes())?;
+    crate::container::print_values(&found, a.format.as_deref())?;
     let code = if errors.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -75,15 +62,6 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> anyhow::Result<ExitCode> {
         print_error(&e.into());
     }
     Ok(code)
-}
-
-/// JSON with 4-space indentation, like docker.
-fn pretty(v: &Value) -> anyhow::Result<String> {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    serde::Serialize::serialize(v, &mut ser)?;
-    Ok(String::from_utf8(buf)?)
 }
 
 pub fn history(e: &Engine, a: HistoryArgs) -> anyhow::Result<ExitCode> {

@@ -30,6 +30,8 @@ pub struct Case {
     pub err: Option<String>,
     /// JSON keys (names, or dotted paths from the top) not compared.
     pub ignore: Vec<String>,
+    /// JSON arrays (names or paths, as `ignore`) compared in any order.
+    pub unordered: Vec<String>,
     /// Why Berth differs here on purpose (reported, not failed).
     pub differs: Option<String>,
     /// With `differs`: what Berth's stdout must match instead (a regular expression).
@@ -173,6 +175,7 @@ pub fn parse(path: &Path) -> Result<Vec<Group>, String> {
                 args,
                 err: None,
                 ignore: Vec::new(),
+                unordered: Vec::new(),
                 differs: None,
                 berth: None,
                 stdin: None,
@@ -190,6 +193,9 @@ pub fn parse(path: &Path) -> Result<Vec<Group>, String> {
             "err" => case.err = Some(value),
             "ignore" => case
                 .ignore
+                .extend(value.split(',').map(|k| k.trim().to_owned())),
+            "unordered" => case
+                .unordered
                 .extend(value.split(',').map(|k| k.trim().to_owned())),
             "differs" => case.differs = Some(value),
             "berth" => case.berth = Some(value),

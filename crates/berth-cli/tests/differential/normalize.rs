@@ -11,6 +11,11 @@ fn rules() -> &'static [(Regex, &'static str)] {
     static R: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
     R.get_or_init(|| {
         [
+            // A volume's data directory is under each side's own root.
+            (
+                r#"/[^\s"',]*/volumes/([^/\s"',]+)/_data"#,
+                "<root>/volumes/$1/_data",
+            ),
             (r"sha256:[0-9a-f]{64}", "sha256:<digest>"),
             (r"\b[0-9a-f]{64}\b", "<id>"),
             (r"\b[0-9a-f]{12}\b", "<id12>"),
@@ -63,39 +68,71 @@ const ALWAYS_IGNORED: &[&str] = &[
     "SandboxID",
 ];
 
+/// Keys (by name or path, as `ignore:`) compared with [`json_diff`]'s care.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a> {
+    /// Not compared.
+    pub ignore: &'a [String],
+    /// Arrays compared as sets: Docker builds them from Go maps, in no fixed order.
+    pub unordered: &'a [String],
+}
+
 /// The differences between two JSON documents, each as `PATH: what`.
-pub fn json_diff(berth: &Value, docker: &Value, ignore: &[String]) -> Vec<String> {
+pub fn json_diff(berth: &Value, docker: &Value, keys: Keys<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    walk("", berth, docker, ignore, &mut out);
+    walk("", berth, docker, keys, &mut out);
     out
 }
 
-/// Whether `key` (at `path`) is skipped: by its name, or by its path from the top (where an
-/// inspect's outer array index is left out: `State.Pid`).
-fn ignored(path: &str, key: &str, ignore: &[String]) -> bool {
+/// Whether `key` (at `path`) is in `list`: by its name, or by its path from the top (where
+/// an inspect's outer array index is left out: `State.Pid`).
+fn listed(path: &str, key: &str, list: &[String]) -> bool {
     let from_top = match path.strip_prefix('[') {
         Some(rest) => rest.split_once("].").map_or(path, |(_, p)| p),
         None => path,
     };
-    ALWAYS_IGNORED.contains(&key) || ignore.iter().any(|i| i == key || i == from_top)
+    list.iter().any(|i| i == key || i == from_top)
 }
 
-fn walk(path: &str, b: &Value, d: &Value, ignore: &[String], out: &mut Vec<String>) {
+fn ignored(path: &str, key: &str, ignore: &[String]) -> bool {
+    ALWAYS_IGNORED.contains(&key) || listed(path, key, ignore)
+}
+
+/// A copy of `v` with every string normalised.
+fn normalised(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(text(s)),
+        Value::Array(a) => Value::Array(a.iter().map(normalised).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), normalised(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The items in the order of their normalised text.
+fn sorted(a: &[Value]) -> Vec<Value> {
+    let mut v = a.to_vec();
+    v.sort_by_cached_key(|x| normalised(x).to_string());
+    v
+}
+
+fn walk(path: &str, b: &Value, d: &Value, keys: Keys<'_>, out: &mut Vec<String>) {
     match (b, d) {
         (Value::Object(bm), Value::Object(dm)) => {
             for (k, dv) in dm {
                 let p = join(path, k);
-                if ignored(&p, k, ignore) {
+                if ignored(&p, k, keys.ignore) {
                     continue;
                 }
                 match bm.get(k) {
-                    Some(bv) => walk(&p, bv, dv, ignore, out),
+                    Some(bv) => walk(&p, bv, dv, keys, out),
                     None => out.push(format!("{p}: missing in berth (docker: {})", short(dv))),
                 }
             }
             for (k, bv) in bm {
                 let p = join(path, k);
-                if !dm.contains_key(k) && !ignored(&p, k, ignore) {
+                if !dm.contains_key(k) && !ignored(&p, k, keys.ignore) {
                     out.push(format!("{p}: only in berth ({})", short(bv)));
                 }
             }
@@ -108,8 +145,14 @@ fn walk(path: &str, b: &Value, d: &Value, ignore: &[String], out: &mut Vec<Strin
                     da.len()
                 ));
             }
-            for (i, (bv, dv)) in ba.iter().zip(da).enumerate() {
-                walk(&format!("{path}[{i}]"), bv, dv, ignore, out);
+            let key = path.rsplit('.').next().unwrap_or(path);
+            let (ba, da) = if listed(path, key, keys.unordered) {
+                (sorted(ba), sorted(da))
+            } else {
+                (ba.clone(), da.clone())
+            };
+            for (i, (bv, dv)) in ba.iter().zip(&da).enumerate() {
+                walk(&format!("{path}[{i}]"), bv, dv, keys, out);
             }
         }
         (Value::String(bs), Value::String(ds)) => {
@@ -158,6 +201,10 @@ mod tests {
                 "a".repeat(64)
             )),
             "<time> sha256:<digest>"
+        );
+        assert_eq!(
+            text("/tmp/x/docker/data/volumes/v1/_data /r/volumes/v1/_data"),
+            "<root>/volumes/v1/_data <root>/volumes/v1/_data"
         );
     }
 }

@@ -125,11 +125,15 @@ pub struct HostConfig {
     pub sysctls: BTreeMap<String, String>,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
-    /// `--ipc`, `--pid`, `--uts`: "" (private), "host", or "container:NAME" (pid, ipc).
+    /// `--ipc`, `--pid`, `--uts`: "" (private), "host", or "container:NAME" (pid, ipc);
+    /// `--ipc` also "private", "shareable" (private namespaces) and "none" (no /dev/shm),
+    /// kept as given.
     pub ipc_mode: String,
     pub pid_mode: String,
     pub uts_mode: String,
-    /// `--cgroupns`: "" or "private" (a new cgroup namespace), "host".
+    /// `--cgroupns`: "private" (a new cgroup namespace) or "host"; `create` records the
+    /// host's default for "" (Docker's: private on cgroup v2, host on v1 and hybrid hosts).
+    /// A record with "" (older than that) has a private one.
     pub cgroupns_mode: String,
     /// `--cgroup-parent`: the cgroup under which the container's is made ("" = "berth").
     pub cgroup_parent: String,
@@ -159,6 +163,13 @@ pub struct Mount {
     /// Given with `--mount` (Docker's HostConfig.Mounts) rather than `-v` (Binds): a bind
     /// source must then exist, where `-v` makes a missing one.
     pub from_mount_flag: bool,
+    /// The `-v` or `--tmpfs` value as the user wrote it (a relative bind source made
+    /// absolute), which `inspect` shows as Docker does (Binds, Tmpfs, the mount's Mode);
+    /// empty for `--mount`, the image's volumes and records older than this field.
+    pub spec: String,
+    /// A volume without a name of the user's (`-v /path`, `--mount` without a source, an
+    /// image VOLUME): `create` names it and marks it so.
+    pub anonymous: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +210,9 @@ impl NetworkMode {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SecurityOpts {
+    /// The options as given (a profile file already read into `seccomp=<JSON>` by the
+    /// client), which `inspect` shows as Docker's HostConfig.SecurityOpt.
+    pub given: Vec<String>,
     /// `seccomp=unconfined`.
     pub seccomp_unconfined: bool,
     /// `seccomp=<profile JSON>` (a client reads `seccomp=PATH` and sends the file's content).
@@ -310,6 +324,10 @@ pub struct LogConfig {
     pub max_size: u64,
     /// Keep this many files (the live one included).
     pub max_file: u32,
+    /// The options as Docker shows them (HostConfig.LogConfig.Config): berth.toml's
+    /// `[log-opts]` as written there, then each `--log-opt` as given. Empty when neither
+    /// sets any, though Berth rotates by default (`max_size`, `max_file`).
+    pub opts: BTreeMap<String, String>,
 }
 
 impl Default for LogConfig {
@@ -318,6 +336,7 @@ impl Default for LogConfig {
             disabled: false,
             max_size: 10 * 1024 * 1024,
             max_file: 3,
+            opts: BTreeMap::new(),
         }
     }
 }

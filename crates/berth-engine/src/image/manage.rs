@@ -8,7 +8,6 @@ use berth_image::{
     ArchiveFormat, CheckReport, DiskUsage, ImageRecord, ImportOptions, LoadProgress, LoadedImage,
     Platform, PruneReport, RemoveEvent,
 };
-use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -38,12 +37,6 @@ impl Engine {
     /// Finds an image the way docker does: name[:tag], name@digest, full or short ID.
     pub fn image(&self, name: &str) -> Result<ImageRecord> {
         Ok(self.store()?.resolve(name)?)
-    }
-
-    /// Docker's `image inspect` JSON of an image.
-    pub fn image_inspect(&self, name: &str) -> Result<Value> {
-        let store = self.store()?;
-        Ok(store.inspect(&store.resolve(name)?)?)
     }
 
     /// The history of an image, newest first.

@@ -33,6 +33,8 @@ pub(crate) struct Host {
     pub unprivileged_port_start: bool,
     /// The host's hostname (for `--network host` / `--uts host`).
     pub hostname: String,
+    /// Whether cgroup v2 is the only hierarchy (a unified host; not v1, not hybrid).
+    pub cgroup_v2: bool,
 }
 
 impl Host {
@@ -83,6 +85,8 @@ impl Host {
             hostname: nix::unistd::gethostname()
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            cgroup_v2: berth_runtime::Layout::detect()
+                .is_ok_and(|l| l.mode == berth_runtime::CgroupMode::Unified),
         }
     }
 
@@ -178,6 +182,7 @@ pub(crate) fn test_host() -> Host {
         ping_group_range: true,
         unprivileged_port_start: true,
         hostname: "hosty".into(),
+        cgroup_v2: true,
     }
 }
 

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 pub use init::install_init;
 pub use mounts::{INIT_PATH, ResolvedMount};
-pub use process::{effective, healthcheck, image_volumes, process_args, stop_signal};
+pub use process::{effective, healthcheck_set, image_volumes, process_args, stop_signal_set};
 pub use user::resolve_user;
 
 use crate::config::{ContainerConfig, NetworkMode};
@@ -142,6 +142,16 @@ pub fn init_layer_entries(cfg: &ContainerConfig) -> Vec<berth_image::InitEntry<'
         v.push(File(INIT_PATH.trim_start_matches('/')));
     }
     v
+}
+
+/// Docker's default cgroup namespace mode on this host: "private" where cgroup v2 is the
+/// only hierarchy, "host" on v1 and hybrid hosts (where Docker's daemon uses the host's).
+pub fn default_cgroupns() -> &'static str {
+    if Host::get().cgroup_v2 {
+        "private"
+    } else {
+        "host"
+    }
 }
 
 fn cgroupns(mode: &str) -> Result<Ns> {
@@ -449,6 +459,11 @@ fn build_spec_on(inp: &SpecInputs, host: &Host) -> Result<Spec> {
         spec.set_domainname(cfg.domainname.clone().filter(|d| !d.is_empty()));
     }
     Ok(spec)
+}
+
+/// Whether AppArmor is enabled on this host.
+pub(crate) fn apparmor_enabled() -> bool {
+    Host::get().apparmor
 }
 
 /// The AppArmor profile: the one asked for (refused when AppArmor is off, except

@@ -10,11 +10,6 @@ use crate::{Error, Result};
 /// PATH when neither the image nor the flags set one.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Docker's health check defaults (nanoseconds).
-const HEALTH_INTERVAL: u64 = 30_000_000_000;
-const HEALTH_TIMEOUT: u64 = 30_000_000_000;
-const HEALTH_RETRIES: u32 = 3;
-
 /// The "config" object of an image config document (or the document itself when it has
 /// none).
 pub(crate) fn image_cfg(image_config: &Value) -> &Value {
@@ -204,23 +199,27 @@ pub(crate) fn user(config: &ContainerConfig, image_config: &Value) -> String {
         .unwrap_or_default()
 }
 
-/// The stop signal: `--stop-signal`, else the image's StopSignal, else SIGTERM.
-pub fn stop_signal(config: &ContainerConfig, image_config: &Value) -> String {
+/// The stop signal the flags or the image set (None: neither, SIGTERM then), which is
+/// what Docker records and `inspect` shows.
+pub fn stop_signal_set(config: &ContainerConfig, image_config: &Value) -> Option<String> {
     config
         .stop_signal
         .clone()
         .filter(|s| !s.is_empty())
         .or_else(|| string(image_cfg(image_config).get("StopSignal")))
-        .unwrap_or_else(|| "SIGTERM".into())
 }
 
-/// The effective health check: the flags over the image's HEALTHCHECK (each unset field
-/// taken from the image), with Docker's defaults for what neither sets (interval and
-/// timeout 30 s, 3 retries). `None` when there is none or it is disabled
-/// (`--no-healthcheck`, or a test of `["NONE"]`).
-pub fn healthcheck(config: &ContainerConfig, image_config: &Value) -> Option<HealthConfig> {
+/// The health check as the flags and the image set it (each field the flags leave unset
+/// taken from the image), without defaults, as Docker records it (and `inspect` shows
+/// it): `["NONE"]` for `--no-healthcheck`, None when neither sets one. The monitor's
+/// checker applies Docker's defaults (interval and timeout 30 s, 3 retries) and takes a
+/// test of `["NONE"]` as none.
+pub fn healthcheck_set(config: &ContainerConfig, image_config: &Value) -> Option<HealthConfig> {
     if config.no_healthcheck {
-        return None;
+        return Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
     }
     let img = image_cfg(image_config)
         .get("Healthcheck")
@@ -237,7 +236,7 @@ pub fn healthcheck(config: &ContainerConfig, image_config: &Value) -> Option<Hea
             // Clamped, as it always was: "retry for ever" in practice.
             .map_or(0, |r| u32::try_from(r).unwrap_or(u32::MAX)),
     });
-    let mut hc = match (config.healthcheck.clone(), from_image) {
+    match (config.healthcheck.clone(), from_image) {
         (Some(mut user), Some(image)) => {
             if user.test.is_empty() {
                 user.test = image.test;
@@ -257,25 +256,12 @@ pub fn healthcheck(config: &ContainerConfig, image_config: &Value) -> Option<Hea
             if user.retries == 0 {
                 user.retries = image.retries;
             }
-            user
+            Some(user)
         }
-        (Some(user), None) => user,
-        (None, Some(image)) => image,
-        (None, None) => return None,
-    };
-    if hc.test.is_empty() || hc.test[0] == "NONE" {
-        return None;
+        (Some(user), None) => Some(user),
+        (None, Some(image)) => Some(image),
+        (None, None) => None,
     }
-    if hc.interval_ns == 0 {
-        hc.interval_ns = HEALTH_INTERVAL;
-    }
-    if hc.timeout_ns == 0 {
-        hc.timeout_ns = HEALTH_TIMEOUT;
-    }
-    if hc.retries == 0 {
-        hc.retries = HEALTH_RETRIES;
-    }
-    Some(hc)
 }
 
 /// The image's VOLUME paths, sorted.
@@ -399,21 +385,22 @@ mod tests {
         c.user = Some("1:2".into());
         assert_eq!(user(&c, &i), "1:2");
         assert_eq!(user(&cfg(), &json!({})), "");
-        assert_eq!(stop_signal(&cfg(), &i), "SIGQUIT");
-        assert_eq!(stop_signal(&cfg(), &json!({})), "SIGTERM");
+        assert_eq!(stop_signal_set(&cfg(), &i).as_deref(), Some("SIGQUIT"));
+        assert_eq!(stop_signal_set(&cfg(), &json!({})), None);
         let mut c = cfg();
         c.stop_signal = Some("SIGUSR1".into());
-        assert_eq!(stop_signal(&c, &i), "SIGUSR1");
+        assert_eq!(stop_signal_set(&c, &i).as_deref(), Some("SIGUSR1"));
     }
 
     #[test]
     fn healthchecks() {
         let i = img();
-        let h = healthcheck(&cfg(), &i).unwrap();
+        // The image's, without defaults (the checker applies them).
+        let h = healthcheck_set(&cfg(), &i).unwrap();
         assert_eq!(h.test, v(&["CMD-SHELL", "true"]));
         assert_eq!(
             (h.interval_ns, h.timeout_ns, h.retries),
-            (5_000_000_000, HEALTH_TIMEOUT, 7)
+            (5_000_000_000, 0, 7)
         );
         let mut c = cfg();
         c.healthcheck = Some(HealthConfig {
@@ -421,21 +408,15 @@ mod tests {
             timeout_ns: 1,
             ..Default::default()
         });
-        let h = healthcheck(&c, &i).unwrap();
+        let h = healthcheck_set(&c, &i).unwrap();
         assert_eq!(h.test, v(&["CMD-SHELL", "true"]));
         assert_eq!(
             (h.interval_ns, h.timeout_ns, h.retries),
             (5_000_000_000, 1, 7)
         );
         c.no_healthcheck = true;
-        assert!(healthcheck(&c, &i).is_none());
-        let mut c = cfg();
-        c.healthcheck = Some(HealthConfig {
-            test: v(&["NONE"]),
-            ..Default::default()
-        });
-        assert!(healthcheck(&c, &i).is_none());
-        assert!(healthcheck(&cfg(), &json!({})).is_none());
+        assert_eq!(healthcheck_set(&c, &i).unwrap().test, v(&["NONE"]));
+        assert!(healthcheck_set(&cfg(), &json!({})).is_none());
     }
 
     #[test]

@@ -23,21 +23,27 @@ pub fn network(s: &str) -> Result<NetworkMode> {
     })
 }
 
-/// `--ipc`, `--pid` (`can_join`: "container:NAME" allowed) and `--uts` (`flag` is the flag's
-/// name, "--ipc"): "" for a private namespace ("", "private" and "shareable" say so),
-/// "host", or "container:NAME".
-pub fn namespace_mode(flag: &str, s: &str, can_join: bool) -> Result<String> {
+/// `--ipc`, `--pid` and `--uts` (`flag` names which), kept as given, as Docker records
+/// them: `--ipc` "" (private), "private", "shareable", "none", "host" or "container:NAME";
+/// `--pid` "", "host" or "container:NAME"; `--uts` "" or "host".
+pub fn namespace_mode(flag: &str, s: &str) -> Result<String> {
+    let (what, extra): (&str, &[&str]) = match flag {
+        "--ipc" => ("IPC", &["private", "shareable", "none"]),
+        "--pid" => ("PID", &[]),
+        _ => ("UTS", &[]),
+    };
+    let joins = flag != "--uts";
     match s {
-        "" | "private" | "shareable" => Ok(String::new()),
-        "host" => Ok("host".into()),
-        m if can_join && m.len() > "container:".len() && m.starts_with("container:") => {
+        "" | "host" => Ok(s.to_string()),
+        m if extra.contains(&m) => Ok(m.to_string()),
+        m if joins && m.len() > "container:".len() && m.starts_with("container:") => {
             Ok(m.to_string())
         }
-        m => bail!("{flag}: invalid mode {m:?}"),
+        m => bail!("{flag}: invalid {what} mode {m:?}"),
     }
 }
 
-/// `--cgroupns host|private` ("" is the default, private).
+/// `--cgroupns host|private` ("": the host's default, which `create` records).
 pub fn cgroupns_mode(s: &str) -> Result<String> {
     match s {
         "" | "host" | "private" => Ok(s.to_string()),
@@ -57,7 +63,8 @@ pub fn sysctls(items: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 /// `--log-driver json-file|none` and `--log-opt max-size=SIZE|-1, max-file=N` over
-/// `defaults` (berth.toml's `[log-opts]`, `Engine::settings`).
+/// `defaults` (berth.toml's `[log-opts]`, `Engine::settings`); each option is also kept as
+/// given (`LogConfig::opts`, what `inspect` shows).
 pub fn log_config(
     driver: Option<&str>,
     opts: &[String],
@@ -71,6 +78,7 @@ pub fn log_config(
                 bail!("the none logging driver takes no --log-opt");
             }
             log.disabled = true;
+            log.opts.clear();
         }
         Some(other) => bail!("logging driver {other:?} is not supported (json-file or none)"),
     }
@@ -88,6 +96,7 @@ pub fn log_config(
             }
             _ => bail!("unknown log opt '{k}' for json-file log driver"),
         }
+        log.opts.insert(k.to_string(), v.to_string());
     }
     Ok(log)
 }
@@ -118,20 +127,25 @@ mod tests {
 
     #[test]
     fn namespaces() {
-        assert_eq!(namespace_mode("--ipc", "shareable", true).unwrap(), "");
-        assert_eq!(namespace_mode("--pid", "host", true).unwrap(), "host");
+        for ok in ["", "private", "shareable", "none", "host", "container:x"] {
+            assert_eq!(namespace_mode("--ipc", ok).unwrap(), ok);
+        }
+        for ok in ["", "host", "container:x"] {
+            assert_eq!(namespace_mode("--pid", ok).unwrap(), ok);
+        }
+        assert_eq!(namespace_mode("--uts", "host").unwrap(), "host");
         assert_eq!(
-            namespace_mode("--pid", "container:x", true).unwrap(),
-            "container:x"
-        );
-        assert_eq!(
-            namespace_mode("--uts", "container:x", false)
+            namespace_mode("--uts", "container:x")
                 .unwrap_err()
                 .to_string(),
-            "--uts: invalid mode \"container:x\""
+            "--uts: invalid UTS mode \"container:x\""
         );
-        assert!(namespace_mode("--ipc", "container:", true).is_err());
-        assert!(namespace_mode("--ipc", "none", true).is_err());
+        assert_eq!(
+            namespace_mode("--pid", "private").unwrap_err().to_string(),
+            "--pid: invalid PID mode \"private\""
+        );
+        assert!(namespace_mode("--ipc", "container:").is_err());
+        assert!(namespace_mode("--ipc", "bogus").is_err());
         assert_eq!(cgroupns_mode("host").unwrap(), "host");
         assert_eq!(cgroupns_mode("").unwrap(), "");
         assert_eq!(
@@ -157,10 +171,14 @@ mod tests {
             disabled: false,
             max_size: 4096,
             max_file: 2,
+            opts: [("max-file".to_string(), "2".to_string())].into(),
         };
         assert_eq!(log_config(None, &[], &defaults).unwrap(), defaults);
         let l = log_config(Some("json-file"), &["max-size=1k".into()], &defaults).unwrap();
         assert_eq!((l.max_size, l.max_file), (1024, 2));
+        // As given, over berth.toml's.
+        assert_eq!(l.opts["max-size"], "1k");
+        assert_eq!(l.opts["max-file"], "2");
         let l = log_config(
             None,
             &["max-size=-1".into(), "max-file=7".into()],
@@ -168,7 +186,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!((l.max_size, l.max_file), (0, 7));
-        assert!(log_config(Some("none"), &[], &defaults).unwrap().disabled);
+        let none = log_config(Some("none"), &[], &defaults).unwrap();
+        assert!(none.disabled && none.opts.is_empty());
         let err = |d: Option<&str>, o: &str| {
             log_config(d, &[o.to_string()], &defaults)
                 .unwrap_err()

@@ -230,7 +230,10 @@ pub fn security_opt_pair(s: &str) -> (&str, &str) {
 /// `--security-opt` values. `seccomp=` takes "unconfined" or the profile's JSON itself, as
 /// the Docker API carries it (a client reads a profile file and sends its content).
 pub fn security_opts(items: &[String]) -> Result<SecurityOpts> {
-    let mut s = SecurityOpts::default();
+    let mut s = SecurityOpts {
+        given: items.to_vec(),
+        ..Default::default()
+    };
     for i in items {
         match security_opt_pair(i) {
             ("seccomp", "unconfined") => s.seccomp_unconfined = true,
@@ -247,6 +250,26 @@ pub fn security_opts(items: &[String]) -> Result<SecurityOpts> {
         }
     }
     Ok(s)
+}
+
+/// `--cap-add`/`--cap-drop` as Docker's client sends (and `inspect` shows) them: upper
+/// case with the "CAP_" prefix ("ALL" stays), sorted, each once. Whether a name is a
+/// capability is checked at create (`spec::check`).
+pub fn capabilities(names: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let n = n.trim().to_ascii_uppercase();
+            if n == "ALL" || n.starts_with("CAP_") {
+                n
+            } else {
+                format!("CAP_{n}")
+            }
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// A `T::default()` changed by `set` (for tables of test cases).
@@ -355,10 +378,21 @@ mod tests {
         );
         assert_eq!(s.apparmor.as_deref(), Some("p"));
         assert_eq!(s.labels, ["disable"]);
+        assert_eq!(s.given[1], "apparmor:p");
         // A path is the client's to read: the engine takes only the profile itself.
         let e = security_opts(&["seccomp=/etc/profile.json".into()]).unwrap_err();
         assert!(e.to_string().contains("JSON"), "{e}");
         assert!(security_opts(&["no-new-privileges=maybe".into()]).is_err());
         assert!(security_opts(&["bogus".into()]).is_err());
+    }
+
+    #[test]
+    fn capability_names() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            capabilities(&v(&["sys_time", "NET_ADMIN", "cap_net_admin", "all"])),
+            v(&["ALL", "CAP_NET_ADMIN", "CAP_SYS_TIME"])
+        );
+        assert!(capabilities(&[]).is_empty());
     }
 }

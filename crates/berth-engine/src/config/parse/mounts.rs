@@ -34,6 +34,7 @@ pub fn volume_flag(s: &str) -> Result<Mount> {
     }
     let mut m = Mount {
         target: target.trim_end_matches('/').to_string(),
+        spec: s.to_string(),
         ..Default::default()
     };
     m.kind = if source.is_empty() {
@@ -122,6 +123,7 @@ pub fn tmpfs_flag(s: &str) -> Result<Mount> {
     let mut m = Mount {
         kind: MountKind::Tmpfs,
         target: target.to_string(),
+        spec: s.to_string(),
         ..Default::default()
     };
     for o in opts.split(',').filter(|o| !o.is_empty()) {
@@ -153,6 +155,7 @@ mod tests {
             (MountKind::Volume, "data", "/x", true)
         );
         assert!(!m.from_mount_flag);
+        assert_eq!(m.spec, "data:/x:ro");
         let b = volume_flag("/tmp:/host-tmp/:rshared").unwrap();
         assert_eq!(
             (b.kind, b.target.as_str(), b.propagation.as_str()),
@@ -210,6 +213,7 @@ mod tests {
     fn tmpfs() {
         let f = tmpfs_flag("/run:size=64m,noexec,mode=700,ro").unwrap();
         assert_eq!(f.options, ["noexec"]);
+        assert_eq!(f.spec, "/run:size=64m,noexec,mode=700,ro");
         assert_eq!(
             (f.tmpfs_size, f.tmpfs_mode, f.read_only),
             (Some(64 << 20), Some(0o700), true)
