@@ -109,7 +109,8 @@ pub fn import(e: &Engine, a: ImportArgs) -> anyhow::Result<ExitCode> {
         message: a.message.clone(),
         platform,
         reference,
-        source: a.source.clone(),
+        // Docker's client streams a file as it does stdin: the comment says "-".
+        source: "-".into(),
     };
     check_import(&opts)?;
     let img = if a.source == "-" {
