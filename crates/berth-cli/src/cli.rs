@@ -10,17 +10,14 @@ use crate::system;
 #[derive(Parser, Debug)]
 #[command(name = "berth", version, about = "A daemonless container engine")]
 pub struct Cli {
-    /// Data root (images, containers, state).
-    #[arg(
-        long,
-        global = true,
-        env = "BERTH_ROOT",
-        default_value = "/var/lib/berth"
-    )]
+    /// Data root: images, containers, volumes, state (runtime files go to /run/berth, or
+    /// ROOT/run for another root). Options like this one go before the command, as
+    /// docker's global options do
+    #[arg(long, env = "BERTH_ROOT", default_value = "/var/lib/berth")]
     pub root: PathBuf,
 
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long = "log-level", global = true, default_value = "warn")]
+    /// Log level: error, warn, info, debug, trace
+    #[arg(long = "log-level", default_value = "warn")]
     pub log_level: String,
 
     #[command(subcommand)]
@@ -129,6 +126,11 @@ pub enum Command {
     Info(crate::info::InfoArgs),
     /// Show the Berth version information.
     Version(crate::info::InfoArgs),
+    /// Generate the shell completion script for bash, zsh or fish.
+    Completion(crate::completion::CompletionArgs),
+    /// Write the man pages of berth and every command into a directory.
+    #[command(hide = true)]
+    ManPages(crate::completion::ManArgs),
 }
 
 #[derive(Args, Debug)]

@@ -2,6 +2,7 @@
 //! `berth`: parse arguments and dispatch to one module per command group.
 
 mod cli;
+mod completion;
 mod container;
 mod events;
 mod image;
@@ -10,6 +11,7 @@ mod output;
 mod progress;
 mod registry;
 mod system;
+mod usage;
 mod volume;
 
 use std::process::ExitCode;
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };
-            let _ = e.print();
+            usage::print(&e);
             return ExitCode::from(code);
         }
     };
@@ -74,6 +76,8 @@ fn main() -> ExitCode {
         Command::Events(a) => events::events(&g, a),
         Command::Info(a) => info::info(&g, a),
         Command::Version(a) => info::version(&g, a),
+        Command::Completion(a) => completion::completion(a),
+        Command::ManPages(a) => completion::man_pages(a),
     };
     match res {
         Ok(code) => code,

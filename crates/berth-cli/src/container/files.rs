@@ -46,7 +46,11 @@ pub struct CommitArgs {
     /// Pause container during commit.
     #[arg(short, long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub pause: bool,
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
+    /// Name (and tag) for the new image (default: untagged)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
     pub repository: Option<String>,
 }
 
@@ -55,11 +59,15 @@ pub struct ExportArgs {
     /// Write to a file, instead of STDOUT.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
 
