@@ -83,7 +83,7 @@ fn usage(e: &clap::Error, root: &Command) -> (String, Vec<String>) {
     } else {
         path
     };
-    // The command's whole usage, as docker prints it ("berth cp [OPTIONS] <SRC> <DEST>"),
+    // The command's whole usage, as docker prints it ("berth cp [OPTIONS] CONTAINER:SRC_PATH ..."),
     // not only what the error lacked.
     let line = match find(root, &path) {
         Some(cmd) => {
@@ -96,7 +96,30 @@ fn usage(e: &clap::Error, root: &Command) -> (String, Vec<String>) {
         }
         None => line,
     };
-    (line, path)
+    (docker_usage(&line), path)
+}
+
+/// clap's usage in docker's notation: `<CONTAINER>` as `CONTAINER`, a list that is the
+/// rest of the line (`<IMAGE [COMMAND] [ARG...]>...`) without its `<>...`, the lines of
+/// a command with two forms (cp) joined by a tab as docker joins them.
+fn docker_usage(line: &str) -> String {
+    let lines: Vec<String> = line
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut out = String::new();
+    for l in lines.join("\n\t").split_inclusive('>') {
+        match l.rfind('<') {
+            Some(i) => {
+                out.push_str(&l[..i]);
+                out.push_str(l[i + 1..].strip_suffix('>').unwrap_or(&l[i + 1..]));
+            }
+            None => out.push_str(l),
+        }
+    }
+    // A list that already names its repetition ("[ARG...]"): no "..." after it.
+    out.replace("...]...", "...]")
 }
 
 /// The (sub)command at `path` ("berth image ls").
@@ -142,6 +165,31 @@ fn count_message(name: &str, cmd: Option<&Command>) -> String {
         None => format!("requires at least {}", arguments(min.max(1))),
     };
     format!("berth: '{name}' {what}")
+}
+
+/// A flag value the engine refused (`invalid argument "x" for "--memory" flag: ...`) in
+/// docker's layout: the message, the usage of the command on the command line, and where
+/// to read more. None for any other error.
+pub fn flag_value_error(msg: &str) -> Option<String> {
+    if !msg.starts_with("invalid argument ") || !msg.contains(" flag") || msg.contains('\n') {
+        return None;
+    }
+    let mut root = Cli::command();
+    root.build();
+    let args: Vec<String> = std::env::args().collect();
+    let path = path_from_args(&root, &args);
+    let cmd = find(&root, &path)?;
+    let line = docker_usage(
+        cmd.clone()
+            .render_usage()
+            .to_string()
+            .trim()
+            .trim_start_matches("Usage:"),
+    );
+    let name = path.join(" ");
+    Some(format!(
+        "{msg}\n\nUsage:  {line}\n\nRun '{name} --help' for more information\n"
+    ))
 }
 
 /// The whole message, ending with a newline.
@@ -271,8 +319,22 @@ mod tests {
             err(&["bogus"]),
             "berth: unknown command: berth bogus\n\nRun 'berth --help' for more information\n"
         );
+        assert_eq!(
+            docker_usage("berth run [OPTIONS] <IMAGE [COMMAND] [ARG...]>..."),
+            "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+        );
+        assert_eq!(
+            docker_usage("berth exec [OPTIONS] <CONTAINER> <COMMAND [ARG...]>..."),
+            "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]"
+        );
+        assert_eq!(
+            docker_usage("berth top <CONTAINER> [PS_ARGS]..."),
+            "berth top CONTAINER [PS_ARGS]..."
+        );
         assert!(
-            err(&["cp", "a"]).contains("\n\nUsage:  berth cp [OPTIONS] <SRC> <DEST>\n\n"),
+            err(&["cp", "a"]).contains(
+                "\n\nUsage:  berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH\n\n"
+            ),
             "{}",
             err(&["cp", "a"])
         );

@@ -11,6 +11,10 @@ use super::engine;
 use crate::cli::Global;
 
 #[derive(Args, Debug)]
+#[command(
+    override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       \
+    berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+)]
 pub struct CpArgs {
     /// Archive mode (copy all uid/gid information).
     #[arg(short, long)]
