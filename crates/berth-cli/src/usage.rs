@@ -360,4 +360,24 @@ mod tests {
         );
         assert!(!err(&["run"]).contains("error:"));
     }
+
+    /// Every argument of every command says what it is (`berth COMMAND --help`).
+    #[test]
+    fn every_positional_argument_is_described() {
+        fn walk(cmd: &Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_positionals() {
+                if a.get_help().is_none() && !a.is_hide_set() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut root = Cli::command();
+        root.build();
+        let mut missing = Vec::new();
+        walk(&root, "berth", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:#?}");
+    }
 }
