@@ -33,8 +33,9 @@ apt_get() {
 }
 
 apt_get update -q
+# procps: `berth top` runs the host's ps, as docker's does.
 apt_get install -y -q libseccomp-dev pkg-config busybox-static gcc curl ca-certificates \
-    bash-completion man-db
+    bash-completion man-db procps
 if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] || curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
     . "$HOME/.cargo/env"
@@ -76,7 +77,10 @@ cat <<EOF
 Berth is installed: $(command -v berth 2>/dev/null || echo "$berth") ($("$berth" --version)),
 with berth-monitor and berth-runtime next to it, shell completions and man pages (man berth).$path_note
 It keeps its data in /var/lib/berth (--root or BERTH_ROOT to choose another) and its
-configuration in /etc/berth/berth.toml (optional).
+configuration in /etc/berth/berth.toml (optional). To start the --restart always
+containers again at boot: cp contrib/systemd/berth-restore.service /etc/systemd/system/ &&
+systemctl enable berth-restore (it runs $prefix/bin/berth system restore; edit its path if
+PREFIX is not /usr/local).
 
 Next, from this directory (see README.md for more):
 
