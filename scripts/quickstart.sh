@@ -72,9 +72,14 @@ case ":$PATH:" in
 *) path_note="
 ($prefix/bin is not on your PATH: add it, e.g. export PATH=$prefix/bin:\$PATH)" ;;
 esac
+found=$(command -v berth 2>/dev/null || true)
+if [ -n "$found" ] && [ "$found" != "$berth" ]; then
+    path_note="$path_note
+(another berth comes first on your PATH: $found)"
+fi
 cat <<EOF
 
-Berth is installed: $(command -v berth 2>/dev/null || echo "$berth") ($("$berth" --version)),
+Berth is installed: $berth ($("$berth" --version)),
 with berth-monitor and berth-runtime next to it, shell completions and man pages (man berth).$path_note
 It keeps its data in /var/lib/berth (--root or BERTH_ROOT to choose another) and its
 configuration in /etc/berth/berth.toml (optional). To start the --restart always
