@@ -85,7 +85,7 @@ impl Drop for Cleanup {
         self.sh(
             "ids=$(berth ps -aq); [ -z \"$ids\" ] || berth rm -fv $ids; berth volume prune -af",
         );
-        self.sh("berth-runtime delete --force demo");
+        self.sh("for id in $(berth-runtime list -q); do berth-runtime delete --force $id; done");
         self.sh("podman rm -af; podman rmi -af");
         let root = self.dir.to_string_lossy().into_owned();
         let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
