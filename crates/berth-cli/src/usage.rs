@@ -58,11 +58,10 @@ fn path_from_args(root: &Command, args: &[String]) -> Vec<String> {
 }
 
 /// The usage line ("berth ps [OPTIONS]") and the command's path ("berth ps").
-fn usage(e: &clap::Error, root: &Command) -> (String, Vec<String>) {
+fn usage(e: &clap::Error, root: &Command, args: &[String]) -> (String, Vec<String>) {
     let mut text = string(e, ContextKind::Usage).unwrap_or_default();
     if text.trim().is_empty() {
-        let args: Vec<String> = std::env::args().collect();
-        let path = path_from_args(root, &args);
+        let path = path_from_args(root, args);
         if let Some(cmd) = find(root, &path) {
             text = cmd.clone().render_usage().to_string();
         }
@@ -83,6 +82,13 @@ fn usage(e: &clap::Error, root: &Command) -> (String, Vec<String>) {
     } else {
         path
     };
+    // The command as typed ("berth container cp"), where a usage names it shorter.
+    let typed = path_from_args(root, args);
+    let path = if typed.len() > path.len() && find(root, &typed).is_some() {
+        typed
+    } else {
+        path
+    };
     // The command's whole usage, as docker prints it ("berth cp [OPTIONS] CONTAINER:SRC_PATH ..."),
     // not only what the error lacked.
     let line = match find(root, &path) {
@@ -96,16 +102,26 @@ fn usage(e: &clap::Error, root: &Command) -> (String, Vec<String>) {
         }
         None => line,
     };
-    (docker_usage(&line), path)
+    (docker_usage(&line, &path.join(" ")), path)
 }
 
 /// clap's usage in docker's notation: `<CONTAINER>` as `CONTAINER`, a list that is the
 /// rest of the line (`<IMAGE [COMMAND] [ARG...]>...`) without its `<>...`, the lines of
 /// a command with two forms (cp) joined by a tab as docker joins them.
-fn docker_usage(line: &str) -> String {
+/// Each line starts with the command as `name` gives it ("berth container cp").
+fn docker_usage(line: &str, name: &str) -> String {
     let lines: Vec<String> = line
         .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let args = words
+                .iter()
+                .position(|w| w.starts_with(['[', '<']) || w.chars().any(|c| c.is_uppercase()))
+                .unwrap_or(words.len());
+            let mut line = vec![name];
+            line.extend_from_slice(&words[args..]);
+            line.join(" ")
+        })
         .filter(|l| !l.is_empty())
         .collect();
     let mut out = String::new();
@@ -179,24 +195,31 @@ pub fn flag_value_error(msg: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     let path = path_from_args(&root, &args);
     let cmd = find(&root, &path)?;
+    let name = path.join(" ");
     let line = docker_usage(
         cmd.clone()
             .render_usage()
             .to_string()
             .trim()
             .trim_start_matches("Usage:"),
+        &name,
     );
-    let name = path.join(" ");
     Some(format!(
         "{msg}\n\nUsage:  {line}\n\nRun '{name} --help' for more information\n"
     ))
 }
 
-/// The whole message, ending with a newline.
+/// The whole message, ending with a newline, for the command line of this process.
 pub fn render(e: &clap::Error) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    render_for(e, &args)
+}
+
+/// The whole message for the error `e` from parsing `args`.
+fn render_for(e: &clap::Error, args: &[String]) -> String {
     let mut root = Cli::command();
     root.build();
-    let (line, path) = usage(e, &root);
+    let (line, path) = usage(e, &root, args);
     let name = path.join(" ");
     let cmd = find(&root, &path);
     let invalid = string(e, ContextKind::InvalidArg).unwrap_or_default();
@@ -260,9 +283,10 @@ mod tests {
     fn err(args: &[&str]) -> String {
         let mut argv = vec!["berth"];
         argv.extend_from_slice(args);
+        let owned: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         match Cli::try_parse_from(argv) {
             Ok(_) => panic!("{args:?} parsed"),
-            Err(e) => render(&e),
+            Err(e) => render_for(&e, &owned),
         }
     }
 
@@ -303,6 +327,13 @@ mod tests {
             "berth: 'berth cp' requires 2 arguments"
         );
         assert_eq!(
+            err(&["container", "cp", "a"]),
+            "berth: 'berth container cp' requires 2 arguments\n\n\
+             Usage:  berth container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\t\
+             berth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH\n\n\
+             Run 'berth container cp --help' for more information\n"
+        );
+        assert_eq!(
             first(&["commit"]),
             "berth: 'berth commit' requires at least 1 and at most 2 arguments"
         );
@@ -320,16 +351,22 @@ mod tests {
             "berth: unknown command: berth bogus\n\nRun 'berth --help' for more information\n"
         );
         assert_eq!(
-            docker_usage("berth run [OPTIONS] <IMAGE [COMMAND] [ARG...]>..."),
+            docker_usage(
+                "berth run [OPTIONS] <IMAGE [COMMAND] [ARG...]>...",
+                "berth run"
+            ),
             "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
         );
         assert_eq!(
-            docker_usage("berth exec [OPTIONS] <CONTAINER> <COMMAND [ARG...]>..."),
+            docker_usage(
+                "berth exec [OPTIONS] <CONTAINER> <COMMAND [ARG...]>...",
+                "berth exec"
+            ),
             "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]"
         );
         assert_eq!(
-            docker_usage("berth top <CONTAINER> [PS_ARGS]..."),
-            "berth top CONTAINER [PS_ARGS]..."
+            docker_usage("berth top <CONTAINER> [PS_ARGS]...", "berth container top"),
+            "berth container top CONTAINER [PS_ARGS]..."
         );
         assert!(
             err(&["cp", "a"]).contains(
