@@ -19,17 +19,14 @@ pub struct Cli {
     #[arg(short = 'v', long = "version", visible_short_alias = 'V', action = clap::ArgAction::Version)]
     pub version: Option<bool>,
 
-    /// Data root (images, containers, state).
-    #[arg(
-        long,
-        global = true,
-        env = "BERTH_ROOT",
-        default_value = "/var/lib/berth"
-    )]
+    /// Data root: images, containers, volumes, state (runtime files go to /run/berth, or
+    /// ROOT/run for another root). Options like this one go before the command, as
+    /// docker's global options do
+    #[arg(long, env = "BERTH_ROOT", default_value = "/var/lib/berth")]
     pub root: PathBuf,
 
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long = "log-level", global = true, default_value = "warn")]
+    /// Log level: error, warn, info, debug, trace
+    #[arg(long = "log-level", default_value = "warn")]
     pub log_level: String,
 
     #[command(subcommand)]
@@ -138,6 +135,11 @@ pub enum Command {
     Info(crate::info::InfoArgs),
     /// Show the Berth version information.
     Version(crate::info::InfoArgs),
+    /// Generate the shell completion script for bash, zsh or fish.
+    Completion(crate::completion::CompletionArgs),
+    /// Write the man pages of berth and every command into a directory.
+    #[command(hide = true)]
+    ManPages(crate::completion::ManArgs),
 }
 
 #[derive(Args, Debug)]

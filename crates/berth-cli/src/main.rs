@@ -2,6 +2,7 @@
 //! `berth`: parse arguments and dispatch to one module per command group.
 
 mod cli;
+mod completion;
 mod container;
 mod events;
 mod image;
@@ -11,6 +12,7 @@ mod pipe;
 mod progress;
 mod registry;
 mod system;
+mod usage;
 mod volume;
 
 use std::io::Write;
@@ -72,6 +74,8 @@ fn main() -> ExitCode {
         Command::Events(a) => events::events(&g, a),
         Command::Info(a) => info::info(&g, a),
         Command::Version(a) => info::version(&g, a),
+        Command::Completion(a) => completion::completion(a),
+        Command::ManPages(a) => completion::man_pages(a),
     };
     match res {
         Ok(code) => code,
@@ -110,7 +114,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         },
         _ => 125,
     };
-    let _ = e.print();
+    usage::print(e);
     ExitCode::from(code)
 }
 

@@ -35,6 +35,11 @@ pub fn print_error(e: &anyhow::Error) {
             esc
         })
         .collect();
+    // A bad flag value is a usage error, printed as docker's client prints it.
+    if let Some(usage) = crate::usage::flag_value_error(&msg) {
+        let _ = write!(std::io::stderr(), "{usage}");
+        return;
+    }
     let _ = writeln!(std::io::stderr(), "Error: {}", capitalize(&msg));
 }
 

@@ -25,6 +25,7 @@ pub struct PullArgs {
     pub all_tags: bool,
     #[command(flatten)]
     pub trust: ContentTrust,
+    /// The image: [REGISTRY/]NAME[:TAG] or NAME@DIGEST (tag latest when none is given)
     #[arg(value_name = "NAME[:TAG|@DIGEST]")]
     pub name: String,
 }
@@ -62,6 +63,7 @@ pub struct PushArgs {
     pub all_tags: bool,
     #[command(flatten)]
     pub trust: ContentTrust,
+    /// The image: [REGISTRY/]NAME[:TAG] (tag latest when none is given)
     #[arg(value_name = "NAME[:TAG]")]
     pub name: String,
 }
@@ -75,12 +77,15 @@ pub struct LoginArgs {
     /// Take the password from stdin.
     #[arg(long = "password-stdin")]
     pub password_stdin: bool,
-    /// Registry (default docker.io).
+    /// The registry: HOST[:PORT] (default docker.io)
+    #[arg(value_name = "SERVER")]
     pub server: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct LogoutArgs {
+    /// The registry: HOST[:PORT] (default docker.io)
+    #[arg(value_name = "SERVER")]
     pub server: Option<String>,
 }
 

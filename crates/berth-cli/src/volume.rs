@@ -39,6 +39,8 @@ pub struct CreateArgs {
     /// Set driver specific options (uid=, gid=, mode=).
     #[arg(short, long = "opt")]
     pub opt: Vec<String>,
+    /// The volume's name ([a-zA-Z0-9][a-zA-Z0-9_.-]+; default: a random one)
+    #[arg(value_name = "VOLUME")]
     pub name: Option<String>,
 }
 
@@ -60,7 +62,8 @@ pub struct InspectArgs {
     /// Format output using a custom template.
     #[arg(short, long)]
     pub format: Option<String>,
-    #[arg(required = true)]
+    /// Volumes, by name
+    #[arg(required = true, value_name = "VOLUME")]
     pub names: Vec<String>,
 }
 
@@ -69,7 +72,8 @@ pub struct RmArgs {
     /// Force the removal of one or more volumes.
     #[arg(short, long)]
     pub force: bool,
-    #[arg(required = true)]
+    /// Volumes, by name
+    #[arg(required = true, value_name = "VOLUME")]
     pub names: Vec<String>,
 }
 

@@ -90,19 +90,28 @@ fn run(mut c: Command, stdin: Option<&str>) -> Out {
 struct Sides {
     berth: Berth,
     docker: Dockerd,
+    /// Each side's own host directory, `{tmp}` in a case (inside the test's temp dir).
+    berth_tmp: std::path::PathBuf,
+    docker_tmp: std::path::PathBuf,
+}
+
+/// Runs `c` with `args`, `{tmp}` standing for `tmp` in them and in what it prints.
+fn run_in(mut c: Command, args: &[String], tmp: &Path, stdin: Option<&str>) -> Out {
+    let tmp = tmp.to_string_lossy();
+    c.args(args.iter().map(|a| a.replace("{tmp}", &tmp)));
+    let mut o = run(c, stdin);
+    o.stdout = o.stdout.replace(&*tmp, "{tmp}");
+    o.stderr = o.stderr.replace(&*tmp, "{tmp}");
+    o
 }
 
 impl Sides {
     fn berth(&self, args: &[String], stdin: Option<&str>) -> Out {
-        let mut c = self.berth.cmd();
-        c.args(args);
-        run(c, stdin)
+        run_in(self.berth.cmd(), args, &self.berth_tmp, stdin)
     }
 
     fn docker(&self, args: &[String], stdin: Option<&str>) -> Out {
-        let mut c = self.docker.docker();
-        c.args(args);
-        run(c, stdin)
+        run_in(self.docker.docker(), args, &self.docker_tmp, stdin)
     }
 
     /// Both stores back to busybox alone: no containers, volumes or other images.
@@ -295,7 +304,13 @@ fn berth_behaves_as_docker() {
     let ddir = t.path().join("docker");
     std::fs::create_dir(&ddir).unwrap();
     let docker = Dockerd::start(&ddir).expect("dockerd starts");
-    let sides = Sides { berth, docker };
+    let (berth_tmp, docker_tmp) = (t.path().join("berth-tmp"), t.path().join("docker-tmp"));
+    let sides = Sides {
+        berth,
+        docker,
+        berth_tmp,
+        docker_tmp,
+    };
     let import: Vec<String> = ["import", "-c", "CMD [\"sh\"]"]
         .iter()
         .map(|s| s.to_string())
@@ -332,6 +347,11 @@ fn berth_behaves_as_docker() {
         let groups = cases::parse(f).unwrap_or_else(|e| panic!("{e}"));
         for g in groups {
             sides.clean();
+            // Each group starts with empty `{tmp}` directories.
+            for d in [&sides.berth_tmp, &sides.docker_tmp] {
+                let _ = std::fs::remove_dir_all(d);
+                std::fs::create_dir_all(d).unwrap();
+            }
             for case in &g.cases {
                 lines += 1;
                 let head = format!("{} [{}] {}", case.location(), g.title, case.command_line());

@@ -167,16 +167,35 @@ fn cp_flags_messages_and_contents() {
          chown 1234:5678 /d/f",
     ]);
 
-    // The size of what was copied on stderr, unless -q.
+    // Without a terminal on stdout, nothing but errors (the summary is in
+    // cp_summary_only_on_a_terminal).
     let (code, out, err) = b.run(&["cp", "box:/d", &h("d")]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "");
-    assert!(
-        err.starts_with("Successfully copied ") && err.trim_end().ends_with(&h("d")),
-        "{err}"
-    );
+    assert_eq!((out.as_str(), err.as_str()), ("", ""));
     let (_, _, err) = b.run(&["cp", "-q", "box:/d/f", &h("quiet")]);
     assert_eq!(err, "");
+    // The tar stream of `cp -`, as current Docker writes it: directories named with a
+    // trailing slash, numeric owners without names (moby's archive no longer looks names
+    // up), links as links.
+    let o = b.cmd().args(["cp", "box:/d", "-"]).output().unwrap();
+    assert!(o.status.success());
+    let mut ar = tar::Archive::new(&o.stdout[..]);
+    let mut seen = Vec::new();
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        let hd = e.header();
+        let raw = String::from_utf8_lossy(&hd.as_old().name)
+            .trim_end_matches('\0')
+            .to_owned();
+        assert_eq!(hd.username().unwrap(), Some(""), "{raw}");
+        assert_eq!(hd.groupname().unwrap(), Some(""), "{raw}");
+        seen.push(format!("{raw} {}:{}", hd.uid().unwrap(), hd.gid().unwrap()));
+    }
+    assert_eq!(
+        seen,
+        ["d/ 0:0", "d/f 1234:5678", "d/sub/ 0:0", "d/sub/g 0:0"],
+        "{seen:?}"
+    );
     // `SRC/.` copies the contents into an existing directory.
     std::fs::create_dir(host.join("contents")).unwrap();
     b.ok(&["cp", "box:/d/.", &h("contents")]);
@@ -227,6 +246,108 @@ fn cp_flags_messages_and_contents() {
     let (code, _, err) = b.run(&["cp", &h("nothing-here"), "box:/tmp"]);
     assert_eq!(code, 1);
     assert!(err.contains("nothing-here"), "{err}");
+}
+
+/// docker's client prints "Successfully copied SIZE to DEST" on stderr when its stdout is
+/// a terminal (docker 28: `opts.quiet = !dockerCLI.Out().IsTerminal()`), whatever stderr
+/// is, and names a host destination by its absolute path.
+#[test]
+#[ignore = "needs root"]
+fn cp_summary_only_on_a_terminal() {
+    let env = Env::with_busybox();
+    let b = &env.b;
+    let host = env.dir.path().join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    b.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    b.ok(&["exec", "box", "sh", "-c", "echo hello > /f"]);
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let o = b
+        .cmd()
+        .current_dir(&host)
+        .args(["cp", "box:/f", "./sub/../rel"])
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("Successfully copied 2.05kB to {}/rel\n", host.display())
+    );
+    let o = b
+        .cmd()
+        .args(["cp", &format!("{}/rel", host.display()), "box:/tmp/"])
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "Successfully copied 2.05kB to box:/tmp/\n"
+    );
+    // -q, or a stdout that is no terminal (stderr one): nothing.
+    for (args, quiet_stdout) in [(vec!["cp", "-q"], false), (vec!["cp"], true)] {
+        let mut c = b.cmd();
+        c.args(&args)
+            .args(["box:/f", &format!("{}/again", host.display())]);
+        if quiet_stdout {
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+        } else {
+            c.stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+                .stderr(Stdio::piped());
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success());
+        assert!(o.stderr.is_empty() && o.stdout.is_empty(), "{args:?}");
+    }
+    drop(pty);
+}
+
+/// `commit` pauses a running container while it reads its changes (unless
+/// `--pause=false`) and logs the commit before the unpause, as Docker does.
+#[test]
+#[ignore = "needs root"]
+fn commit_pauses_a_running_container() {
+    let env = Env::with_busybox();
+    let b = &env.b;
+    b.ok(&["run", "-d", "--name", "cr", "busybox", "sleep", "1000"]);
+    let since = b.ok(&["inspect", "-f", "{{.Created}}", "cr"]);
+    b.ok(&["commit", "cr", "paused"]);
+    b.ok(&["commit", "--pause=false", "cr", "unpaused"]);
+    b.ok(&["pause", "cr"]);
+    b.ok(&["commit", "cr", "already"]);
+    assert_eq!(
+        b.ok(&["inspect", "-f", "{{.State.Status}}", "cr"]),
+        "paused\n"
+    );
+    b.ok(&["unpause", "cr"]);
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let actions = b.ok(&[
+        "events",
+        "--since",
+        since.trim(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "container=cr",
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = actions
+        .lines()
+        .filter(|a| !matches!(*a, "create" | "start"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "pause", "commit", "unpause", "commit", "pause", "commit", "unpause"
+        ]
+    );
 }
 
 #[test]

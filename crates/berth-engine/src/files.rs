@@ -3,9 +3,27 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::container::Status;
+use serde_json::{Map, Value, json};
+
+use crate::config::MountKind;
+use crate::container::{Container, Status};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+
+/// The keys of a container's Config that an image config has: what a commit keeps.
+const IMAGE_KEYS: [&str; 11] = [
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "OnBuild",
+    "Labels",
+    "StopSignal",
+];
 
 /// One change of `diff`: 'A' added, 'C' changed, 'D' deleted.
 pub type Change = (char, String);
@@ -37,7 +55,10 @@ impl Engine {
         Ok(())
     }
 
-    /// `commit`: a new image from the container's changes (paused meanwhile if running).
+    /// `commit`: a new image from the container's changes (paused meanwhile if running
+    /// and `pause`), which runs what the container runs: its configuration (as `inspect`
+    /// shows it: the image's with the container's flags over it) with `opts.changes` over
+    /// it, as Docker's commit does. The history entry names the container's command.
     pub fn commit(
         &self,
         key: &str,
@@ -45,28 +66,91 @@ impl Engine {
         pause: bool,
     ) -> Result<berth_image::ImageRecord> {
         let c = self.container(key)?;
-        let mut opts = opts.clone();
-        if opts.created_by.is_empty() {
-            // Docker's history says what the container ran: its Cmd.
-            let store = self.store()?;
-            let image_config = store
-                .resolve(&c.config.image_id)
-                .and_then(|img| store.config_json(&img))
-                .unwrap_or(serde_json::Value::Null);
-            let eff = crate::spec::effective(&c.config, &image_config);
-            opts.created_by = eff.cmd.unwrap_or_default().join(" ");
-        }
+        let (config, created_by) = self.commit_config(&c)?;
+        let opts = berth_image::CommitOptions {
+            config: Some(config),
+            created_by,
+            ..opts.clone()
+        };
         let paused = pause && c.state.status == Status::Running;
         if paused {
             self.pause(&c.id)?;
         }
         let res = self.store()?.commit_snapshot(&c.id, &opts);
+        // Docker logs the commit while the container is still paused.
+        if res.is_ok() {
+            self.event("container", "commit", &c, &[]);
+        }
         if paused {
             self.unpause(&c.id)?;
         }
-        let img = res?;
-        self.event("container", "commit", &c, &[]);
-        Ok(img)
+        res.map_err(Into::into)
+    }
+}
+
+impl Engine {
+    /// The container's configuration in image config keys, and its command line (the
+    /// history's `created_by`, Docker's `Cmd` joined by blanks).
+    fn commit_config(&self, c: &Container) -> Result<(Map<String, Value>, String)> {
+        let full = serde_json::to_value(&self.inspect(&c.id)?.config)
+            .map_err(|e| Error::Internal(format!("container config as JSON: {e}")))?;
+        let mut cfg: Map<String, Value> = IMAGE_KEYS
+            .iter()
+            .filter_map(|k| full.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+        // Docker omits the health check's unset durations.
+        if let Some(Value::Object(h)) = cfg.get_mut("Healthcheck") {
+            h.retain(|_, v| v.as_u64() != Some(0) && !v.is_null());
+        }
+        // The image's labels and volumes are the container's too (under its own labels),
+        // and so are its anonymous `-v /path` volumes.
+        let store = self.store()?;
+        let image = store
+            .resolve(&c.config.image_id)
+            .and_then(|img| store.config_json(&img))
+            .unwrap_or(Value::Null);
+        let image = image
+            .get("config")
+            .filter(|c| c.is_object())
+            .unwrap_or(&image);
+        let mut volumes: Map<String, Value> = match image.get("Volumes") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        if let Some(Value::Object(m)) = full.get("Volumes") {
+            volumes.extend(m.clone());
+        }
+        for m in &c.config.host.mounts {
+            let anonymous = m.kind == MountKind::Volume
+                && !m.from_mount_flag
+                && self.volume(&m.source).is_ok_and(|v| v.anonymous);
+            if anonymous {
+                volumes.insert(m.target.clone(), json!({}));
+            }
+        }
+        cfg.insert("Volumes".into(), Value::Object(volumes));
+        if let Some(Value::Object(il)) = image.get("Labels") {
+            let labels = cfg.entry("Labels").or_insert_with(|| json!({}));
+            if !labels.is_object() {
+                *labels = json!({});
+            }
+            if let Some(l) = labels.as_object_mut() {
+                for (k, v) in il {
+                    l.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        let created_by = full
+            .get("Cmd")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        Ok((cfg, created_by))
     }
 }
 

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use serde_json::{Map, Value, json};
 
-use crate::changes::apply_change;
+use crate::changes::{apply_changes, merge_commit, prune_empty};
 use crate::db::ImageRecord;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -26,22 +26,31 @@ pub struct ImportOptions {
     pub platform: Option<Platform>,
     /// The name to tag the new image with.
     pub reference: Option<Reference>,
-    /// Where the tarball came from (for the default comment, "Imported from SOURCE"): `-`
-    /// for a file or standard input, as Docker's client says.
+    /// Where the tarball came from (for the default history comment), e.g. `-`.
     pub source: String,
 }
 
 /// Options of [`Store::commit_snapshot`].
 #[derive(Debug, Clone, Default)]
 pub struct CommitOptions {
+    /// `-c` instructions, applied over `config`.
     pub changes: Vec<String>,
+    /// `-m`: the history comment.
     pub message: Option<String>,
+    /// `-a`: the image's and the history entry's author.
     pub author: Option<String>,
     pub reference: Option<Reference>,
-    /// The new history entry's CREATED BY (Docker's: the container's command); none when
-    /// empty.
+    /// The container's configuration in Docker's image config keys (`User`, `Env`, `Cmd`,
+    /// `Entrypoint`, `Healthcheck`, ...): what the new image runs. `None` keeps the base
+    /// image's.
+    pub config: Option<Map<String, Value>>,
+    /// The history entry's `created_by` (Docker writes the container's command).
     pub created_by: String,
 }
+
+/// The diff ID of an empty layer (a tar of nothing but its end blocks): a commit without
+/// changes adds no layer, only a history entry marked `empty_layer`, as Docker's does.
+const EMPTY_TAR: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 
 impl Store {
     /// Make an image of one layer from a rootfs tarball (plain, gzip or zstd), like
@@ -56,20 +65,16 @@ impl Store {
         let platform = opts.platform.clone().unwrap_or_else(Platform::host);
         let now = format_rfc3339(now_unix(), 0);
         let mut cfg = Map::new();
-        for c in &opts.changes {
-            apply_change(&mut cfg, c)?;
-        }
+        apply_changes(&mut cfg, &opts.changes)?;
+        prune_empty(&mut cfg);
         let comment = opts
             .message
             .clone()
             .unwrap_or_else(|| format!("Imported from {}", opts.source));
-        // As Docker's: the comment in the config and its one history entry, which has no
-        // CREATED BY.
         let mut config = json!({
             "architecture": platform.arch,
             "os": platform.os,
             "created": now,
-            "comment": comment,
             "config": Value::Object(cfg),
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id.to_string()]},
             "history": [{"created": now, "comment": comment}],
@@ -88,19 +93,40 @@ impl Store {
         Ok(img)
     }
 
-    /// Make a new image from snapshot `id`: its base image plus one layer of its changes.
+    /// Make a new image from snapshot `id`: its base image plus one layer of its changes
+    /// (none when nothing changed), with `opts.config` (else the base image's) and the
+    /// changes over it, and a history entry.
     pub fn commit_snapshot(&self, id: &str, opts: &CommitOptions) -> Result<ImageRecord> {
         let ing = self.begin_ingest()?;
         let snap = self.snapshot(id)?;
         let base = self.image(&snap.image_id)?;
+        let bad = |why: &str| Error::manifest(format!("config of image {}", base.id), why);
         let mut config: Value =
             serde_json::from_slice(&self.config_bytes(&base)?).map_err(|e| Error::Json {
                 what: format!("config of image {}", base.id),
                 source: e,
             })?;
+        let Some(obj) = config.as_object_mut() else {
+            return Err(bad("not an object"));
+        };
+        // What the image runs: the container's configuration with the changes over it;
+        // what they leave empty comes back from the container's (Docker's merge).
+        let orig = match &opts.config {
+            Some(c) => c.clone(),
+            None => obj
+                .get("config")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let mut cfg = orig.clone();
+        apply_changes(&mut cfg, &opts.changes)?;
+        if opts.config.is_some() {
+            merge_commit(&mut cfg, &orig);
+        }
+        prune_empty(&mut cfg);
         let mut w = self.blob_writer(None)?;
-        let w2 = self.diff_snapshot(id, &mut w)?;
-        let _ = w2;
+        self.diff_snapshot(id, &mut w)?;
         let (blob, blob_size) = w.commit()?;
         let layer = LayerRef {
             diff_id: blob.clone(),
@@ -108,69 +134,57 @@ impl Store {
             blob_size,
             media_type: MT_OCI_LAYER.into(),
         };
-        self.ensure_layer_in(&layer, &ing)?;
+        let empty = layer.diff_id.to_string() == EMPTY_TAR;
+        if !empty {
+            self.ensure_layer_in(&layer, &ing)?;
+        }
         let now = format_rfc3339(now_unix(), 0);
-        let Some(obj) = config.as_object_mut() else {
-            return Err(Error::manifest(
-                format!("config of image {}", base.id),
-                "not an object",
-            ));
-        };
         obj.insert("created".into(), json!(now));
+        match &opts.author {
+            Some(a) => obj.insert("author".into(), json!(a)),
+            None => obj.remove("author"),
+        };
         // The image's comment is the commit's message, as Docker's (not the base's).
         match &opts.message {
             Some(m) => obj.insert("comment".into(), json!(m)),
             None => obj.remove("comment"),
         };
-        if let Some(a) = &opts.author {
-            obj.insert("author".into(), json!(a));
-        }
-        let cfg = obj.entry("config").or_insert_with(|| json!({}));
-        if cfg.is_null() {
-            *cfg = json!({});
-        }
-        if let Some(m) = cfg.as_object_mut() {
-            for c in &opts.changes {
-                apply_change(m, c)?;
-            }
-        }
-        let diff_ids = obj
-            .entry("rootfs")
-            .or_insert_with(|| json!({"type": "layers", "diff_ids": []}));
-        match diff_ids.get_mut("diff_ids").and_then(Value::as_array_mut) {
-            Some(a) => a.push(json!(layer.diff_id.to_string())),
-            None => {
-                return Err(Error::manifest(
-                    format!("config of image {}", base.id),
-                    "no rootfs.diff_ids",
-                ));
-            }
+        obj.insert("config".into(), Value::Object(cfg));
+        if !empty {
+            let rootfs = obj
+                .entry("rootfs")
+                .or_insert_with(|| json!({"type": "layers", "diff_ids": []}));
+            rootfs
+                .get_mut("diff_ids")
+                .and_then(Value::as_array_mut)
+                .ok_or_else(|| bad("no rootfs.diff_ids"))?
+                .push(json!(layer.diff_id.to_string()));
         }
         let mut hist = json!({"created": now});
         if !opts.created_by.is_empty() {
             hist["created_by"] = json!(opts.created_by);
         }
-        if let Some(m) = &opts.message {
+        if let Some(m) = opts.message.as_deref().filter(|m| !m.is_empty()) {
             hist["comment"] = json!(m);
         }
-        if let Some(a) = &opts.author {
+        if let Some(a) = opts.author.as_deref().filter(|a| !a.is_empty()) {
             hist["author"] = json!(a);
         }
-        match obj
-            .entry("history")
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            Some(h) => h.push(hist),
-            None => {
-                return Err(Error::manifest(
-                    format!("config of image {}", base.id),
-                    "history is not a list",
-                ));
-            }
+        if empty {
+            hist["empty_layer"] = json!(true);
         }
+        let history = obj.entry("history").or_insert_with(|| json!([]));
+        if history.is_null() {
+            *history = json!([]);
+        }
+        history
+            .as_array_mut()
+            .ok_or_else(|| bad("history is not a list"))?
+            .push(hist);
         let mut layers = base.layers.clone();
-        layers.push(layer);
+        if !empty {
+            layers.push(layer);
+        }
         let img = self.finish_image(
             &config,
             layers,

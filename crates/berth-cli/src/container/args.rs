@@ -152,7 +152,8 @@ pub struct CreateArgs {
     /// Connect a container to a network: none, host or container:<name|id>.
     #[arg(long = "network", alias = "net", default_value = "none")]
     pub network: String,
-    /// Publish a container's port(s) to the host.
+    /// Publish a container's port(s) to the host (not yet: refused until Berth has
+    /// bridge networks; --network host shares the host's ports)
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
     /// Expose a port or a range of ports.
@@ -183,8 +184,8 @@ pub struct CreateArgs {
     pub resources: super::resource_args::ResourceArgs,
     #[command(flatten)]
     pub more: super::args_more::MoreArgs,
-    /// The image, then the command and its arguments (one list, so that options after the
-    /// image, as in `run busybox -c`, belong to the command).
+    /// The image (NAME[:TAG], NAME@DIGEST or an ID), then the command to run and its
+    /// arguments (default: the image's); options after the image belong to the command
     #[arg(
         value_name = "IMAGE [COMMAND] [ARG...]",
         required = true,

@@ -57,7 +57,8 @@ pub struct MoreArgs {
     /// Storage driver options for the container.
     #[arg(long = "storage-opt")]
     pub storage_opt: Vec<String>,
-    /// Publish all exposed ports to random ports.
+    /// Publish all exposed ports to random ports (not yet: refused until Berth has bridge
+    /// networks)
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
     /// Container MAC address.

@@ -46,8 +46,17 @@ pub struct ExecArgs {
     /// Override the key sequence for detaching a container.
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
+    /// The running container, by name or ID
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    /// The command to run in it, and its arguments (not through a shell: use
+    /// `sh -c '...'` for one)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "COMMAND [ARG...]"
+    )]
     pub command: Vec<String>,
 }
 

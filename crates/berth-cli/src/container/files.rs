@@ -11,6 +11,10 @@ use super::engine;
 use crate::cli::Global;
 
 #[derive(Args, Debug)]
+#[command(
+    override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       \
+    berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+)]
 pub struct CpArgs {
     /// Archive mode (copy all uid/gid information).
     #[arg(short, long)]
@@ -18,10 +22,17 @@ pub struct CpArgs {
     /// Always follow symbol link in SRC_PATH.
     #[arg(short = 'L', long = "follow-link")]
     pub follow_link: bool,
-    /// Suppress progress output.
+    /// Suppress progress output during copy. Progress output is automatically
+    /// suppressed if no terminal is attached
     #[arg(short, long)]
     pub quiet: bool,
+    /// What to copy: CONTAINER:SRC_PATH (a path in a container), a host path, or - to
+    /// read a tar archive from stdin
+    #[arg(value_name = "SRC")]
     pub src: String,
+    /// Where to copy it: CONTAINER:DEST_PATH, a host path, or - to write a tar archive
+    /// to stdout
+    #[arg(value_name = "DEST")]
     pub dest: String,
 }
 
@@ -39,7 +50,11 @@ pub struct CommitArgs {
     /// Pause container during commit.
     #[arg(short, long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub pause: bool,
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
+    /// Name (and tag) for the new image (default: untagged)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
     pub repository: Option<String>,
 }
 
@@ -48,11 +63,15 @@ pub struct ExportArgs {
     /// Write to a file, instead of STDOUT.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
 
@@ -80,22 +99,60 @@ pub fn cp(g: &Global, a: CpArgs) -> Result<ExitCode> {
             out.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
-        (Some((c, path)), None) => e.copy_to_host(c, path, Path::new(&a.dest), &opts)?,
+        // Host paths are made absolute and cleaned first, as docker's client does
+        // (`./missing/../f` names `$PWD/f`).
+        (Some((c, path)), None) => e.copy_to_host(c, path, Path::new(&absolute(&a.dest)), &opts)?,
         (None, Some((c, path))) if a.src == "-" => {
             let mut input = std::io::stdin().lock();
             e.copy_in(c, path, &mut input, &opts)?;
             return Ok(ExitCode::SUCCESS);
         }
-        (None, Some((c, path))) => e.copy_from_host(Path::new(&a.src), c, path, &opts)?,
+        (None, Some((c, path))) => {
+            e.copy_from_host(Path::new(&absolute(&a.src)), c, path, &opts)?
+        }
     };
-    if !a.quiet {
+    // As docker's client: the summary goes to stderr, and only when stdout is a terminal
+    // (a script that redirects the output gets none); it names a host destination by its
+    // absolute path.
+    if !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        let dest = match split_container(&a.dest) {
+            Some(_) => a.dest.clone(),
+            None => absolute(&a.dest),
+        };
         eprintln!(
-            "Successfully copied {} to {}",
+            "Successfully copied {} to {dest}",
             crate::output::human_size(bytes),
-            a.dest
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `path` made absolute and cleaned as Go's `filepath.Abs` does, keeping a trailing `/` or
+/// `/.` (docker's `resolveLocalPath`).
+fn absolute(path: &str) -> String {
+    let joined = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        format!("{}/{path}", cwd.display())
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let mut out = format!("/{}", parts.join("/"));
+    if (path.ends_with("/.") || path == ".") && !out.ends_with("/.") {
+        out.push_str(if out == "/" { "." } else { "/." });
+    } else if path.ends_with('/') && !out.ends_with('/') {
+        out.push('/');
+    }
+    out
 }
 
 pub fn commit(g: &Global, a: CommitArgs) -> Result<ExitCode> {
@@ -157,4 +214,24 @@ pub fn diff(g: &Global, a: DiffArgs) -> Result<ExitCode> {
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_paths_as_docker_prints_them() {
+        let cwd = std::env::current_dir().unwrap();
+        let cwd = cwd.to_str().unwrap();
+        assert_eq!(absolute("/tmp//x/../y"), "/tmp/y");
+        assert_eq!(absolute("out"), format!("{cwd}/out"));
+        assert_eq!(absolute("./d/"), format!("{cwd}/d/"));
+        assert_eq!(absolute("d/."), format!("{cwd}/d/."));
+        assert_eq!(absolute("."), format!("{cwd}/."));
+        assert_eq!(absolute("/"), "/");
+        assert_eq!(split_container("c:/x"), Some(("c", "/x")));
+        assert_eq!(split_container("./a:b"), None);
+        assert_eq!(split_container("/a:b"), None);
+    }
 }

@@ -23,7 +23,9 @@ pub struct InspectArgs {
     /// Return JSON for the specified type (container, image, volume).
     #[arg(long = "type")]
     pub kind: Option<String>,
-    #[arg(required = true)]
+    /// Containers, images or volumes, by name or ID (containers first, as docker looks
+    /// them up; --type chooses)
+    #[arg(required = true, value_name = "NAME|ID")]
     pub names: Vec<String>,
 }
 

@@ -31,6 +31,8 @@ pub struct LogsArgs {
     /// Show extra details.
     #[arg(long)]
     pub details: bool,
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
 

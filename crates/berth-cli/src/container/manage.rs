@@ -18,7 +18,8 @@ pub struct StopArgs {
     /// Signal to send to the container.
     #[arg(short, long)]
     pub signal: Option<String>,
-    #[arg(required = true)]
+    /// Containers, by name or ID (or a unique prefix of an ID)
+    #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
@@ -27,13 +28,15 @@ pub struct KillArgs {
     /// Signal to send to the container.
     #[arg(short, long, default_value = "KILL")]
     pub signal: String,
-    #[arg(required = true)]
+    /// Containers, by name or ID (or a unique prefix of an ID)
+    #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct NamesArgs {
-    #[arg(required = true)]
+    /// Containers, by name or ID (or a unique prefix of an ID)
+    #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
@@ -45,19 +48,28 @@ pub struct RmArgs {
     /// Remove anonymous volumes associated with the container.
     #[arg(short, long)]
     pub volumes: bool,
-    #[arg(required = true)]
+    /// Containers, by name or ID (or a unique prefix of an ID)
+    #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct RenameArgs {
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
+    /// Its new name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)
+    #[arg(value_name = "NEW_NAME")]
     pub new_name: String,
 }
 
 #[derive(Args, Debug)]
 pub struct PortArgs {
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
+    /// Only this private port: PORT[/PROTO] (tcp when no protocol is given)
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
     pub port: Option<String>,
 }
 

@@ -53,7 +53,8 @@ pub struct StartArgs {
     /// Override the key sequence for detaching a container.
     #[arg(long = "detach-keys", default_value = "ctrl-p,ctrl-q")]
     pub detach_keys: String,
-    #[arg(required = true)]
+    /// Containers, by name or ID (or a unique prefix of an ID)
+    #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
@@ -68,6 +69,8 @@ pub struct AttachArgs {
     /// Override the key sequence for detaching a container.
     #[arg(long = "detach-keys", default_value = "ctrl-p,ctrl-q")]
     pub detach_keys: String,
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
 }
 

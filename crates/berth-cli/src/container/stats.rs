@@ -26,13 +26,17 @@ pub struct StatsArgs {
     /// Format output using a custom template.
     #[arg(long)]
     pub format: Option<String>,
+    /// Containers, by name or ID (default: all running ones)
+    #[arg(value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct TopArgs {
+    /// Container, by name or ID (or a unique prefix of its ID)
+    #[arg(value_name = "CONTAINER")]
     pub container: String,
-    /// Options for ps (default -ef).
+    /// Options for ps (default -ef)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
 }

@@ -17,7 +17,8 @@ pub struct UpdateArgs {
     /// Restart policy to apply when a container exits.
     #[arg(long)]
     pub restart: Option<String>,
-    #[arg(required = true)]
+    /// Containers, by name or ID (or a unique prefix of an ID)
+    #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 

@@ -60,7 +60,8 @@ pub struct LsArgs {
     /// Only show image IDs.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Only list images in this repository[:tag].
+    /// Only list images in this repository (and tag)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
     pub repository: Option<String>,
 }
 
@@ -72,14 +73,17 @@ pub struct RmArgs {
     /// Do not delete untagged parents (accepted for compatibility).
     #[arg(long = "no-prune")]
     pub no_prune: bool,
+    /// Images: NAME[:TAG], NAME@DIGEST, or IDs
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct TagArgs {
+    /// The image to tag: NAME[:TAG], NAME@DIGEST, or an ID
     #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
     pub source: String,
+    /// The new name: [REGISTRY/]NAME[:TAG] (tag latest when none is given)
     #[arg(value_name = "TARGET_IMAGE[:TAG]")]
     pub target: String,
 }
@@ -89,6 +93,7 @@ pub struct InspectArgs {
     /// Format output using a Go template, or json.
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Images: NAME[:TAG], NAME@DIGEST, or IDs
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 }
@@ -107,6 +112,8 @@ pub struct HistoryArgs {
     /// Only show image IDs.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Image: NAME[:TAG], NAME@DIGEST, or an ID
+    #[arg(value_name = "IMAGE")]
     pub image: String,
 }
 
@@ -118,6 +125,7 @@ pub struct SaveArgs {
     /// Archive format: docker (docker-archive) or oci (OCI image layout).
     #[arg(long, default_value = "docker")]
     pub format: String,
+    /// Images: NAME[:TAG], NAME@DIGEST, or IDs
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 }
@@ -146,9 +154,10 @@ pub struct ImportArgs {
     /// Set platform (os/arch[/variant]).
     #[arg(long)]
     pub platform: Option<String>,
-    /// A file, or - for STDIN.
+    /// A tar archive of a root filesystem (plain, gzip or zstd), or - for STDIN
     #[arg(value_name = "file|-")]
     pub source: String,
+    /// Name (and tag) for the new image (default: untagged)
     #[arg(value_name = "REPOSITORY[:TAG]")]
     pub reference: Option<String>,
 }

@@ -186,8 +186,11 @@ impl<W: Write> Walk<'_, W> {
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
                 let mut h = header(&st, tar::EntryType::Directory);
+                // Named with a trailing slash, as Docker's and GNU tar's archives are.
+                let mut name = path.as_os_str().to_owned();
+                name.push("/");
                 self.tar
-                    .append_data(&mut h, path, io::empty())
+                    .append_data(&mut h, Path::new(&name), io::empty())
                     .map_err(|e| self.write_error(e))?;
                 let dir = reopen(&fd, OFlags::RDONLY | OFlags::DIRECTORY)
                     .map_err(|e| self.read_error(path, e))?;
