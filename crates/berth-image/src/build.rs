@@ -26,7 +26,8 @@ pub struct ImportOptions {
     pub platform: Option<Platform>,
     /// The name to tag the new image with.
     pub reference: Option<Reference>,
-    /// Where the tarball came from (for the default history comment), e.g. `-`.
+    /// Where the tarball came from (for the default comment, "Imported from SOURCE"): `-`
+    /// for a file or standard input, as Docker's client says.
     pub source: String,
 }
 
@@ -71,10 +72,13 @@ impl Store {
             .message
             .clone()
             .unwrap_or_else(|| format!("Imported from {}", opts.source));
+        // As Docker's: the comment in the config and its one history entry, which has no
+        // CREATED BY.
         let mut config = json!({
             "architecture": platform.arch,
             "os": platform.os,
             "created": now,
+            "comment": comment,
             "config": Value::Object(cfg),
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id.to_string()]},
             "history": [{"created": now, "comment": comment}],
@@ -140,14 +144,14 @@ impl Store {
         }
         let now = format_rfc3339(now_unix(), 0);
         obj.insert("created".into(), json!(now));
-        match &opts.author {
-            Some(a) => obj.insert("author".into(), json!(a)),
-            None => obj.remove("author"),
-        };
         // The image's comment is the commit's message, as Docker's (not the base's).
         match &opts.message {
             Some(m) => obj.insert("comment".into(), json!(m)),
             None => obj.remove("comment"),
+        };
+        match &opts.author {
+            Some(a) => obj.insert("author".into(), json!(a)),
+            None => obj.remove("author"),
         };
         obj.insert("config".into(), Value::Object(cfg));
         if !empty {

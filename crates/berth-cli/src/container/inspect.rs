@@ -67,13 +67,33 @@ pub fn print<T: Serialize>(items: &[T], format: Option<&str>) -> Result<()> {
         }
         Some(t) => {
             for item in items {
-                out.push_str(&crate::output::render(t, &serde_json::to_value(item)?)?);
+                let mut v = serde_json::to_value(item)?;
+                as_the_client_sees(&mut v);
+                out.push_str(&crate::output::render(t, &v)?);
                 out.push('\n');
             }
         }
     }
     print!("{out}");
     Ok(())
+}
+
+/// What docker's client evaluates a template on: the daemon's JSON decoded into its Go
+/// types. An image's `Config` is the image spec's config there, whose keys all have
+/// `omitempty`: the empty `Cmd`, `Entrypoint`, `Labels`... the daemon sends are gone.
+fn as_the_client_sees(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    let is_image = v.get("RepoTags").is_some() && v.get("RootFS").is_some();
+    if let (true, Some(Value::Object(cfg))) = (is_image, v.get_mut("Config")) {
+        cfg.retain(|_, x| match x {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            Value::Number(_) => true,
+        });
+    }
 }
 
 /// Whether `kind` (None: any) is `want`.
