@@ -4,6 +4,7 @@
 mod cli;
 mod container;
 mod events;
+mod gojson;
 mod image;
 mod info;
 mod output;

@@ -136,16 +136,22 @@ impl Engine {
         Ok(Some(self.db.find(&c.id)?))
     }
 
-    /// Records an event (`berth events`); failures to record are not fatal.
+    /// Records an event of container `c` (`berth events`), with Docker's attributes (its
+    /// labels, image and name) and `extra`; failures to record are not fatal.
     pub(crate) fn event(&self, kind: &str, action: &str, c: &Container, extra: &[(&str, String)]) {
-        events::append(
-            &self.paths,
-            kind,
-            action,
-            &c.id,
-            &c.name,
-            &c.config.image,
-            extra,
+        events::append(&self.paths, kind, action, events::container_actor(c, extra));
+    }
+
+    /// Records a `die` of container `c` with its exit code and how long the run lasted.
+    pub(crate) fn die_event(&self, c: &Container, code: i32) {
+        self.event(
+            "container",
+            "die",
+            c,
+            &[
+                ("exitCode", code.to_string()),
+                ("execDuration", events::exec_duration(&c.state.started_at)),
+            ],
         );
     }
 

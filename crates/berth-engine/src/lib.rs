@@ -37,6 +37,7 @@ pub mod time {
     pub use berth_runtime::time::{format_rfc3339, format_rfc3339_nanos, now_unix, parse_rfc3339};
 }
 mod stats;
+mod stop;
 mod system;
 mod teardown;
 mod update;

@@ -300,6 +300,12 @@ impl Engine {
             self.remove(&c.id, false, false)?;
             deleted.push(c.id);
         }
+        crate::events::append(
+            &self.paths,
+            "container",
+            "prune",
+            crate::events::actor("", &[("reclaimed", freed.to_string())]),
+        );
         Ok((deleted, freed))
     }
 }

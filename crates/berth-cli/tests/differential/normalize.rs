@@ -30,6 +30,8 @@ fn rules() -> &'static [(Regex, &'static str)] {
                 r"\b\d+(\.\d+)?\s?(B|kB|KB|MB|GB|TB|KiB|MiB|GiB)\b",
                 "<size>",
             ),
+            // Event times in JSON lines (`events --format json`).
+            (r#""(time|timeNano)":\d+"#, r#""$1":<n>"#),
             (r"[ \t]{2,}", "  "),
         ]
         .into_iter()
@@ -158,6 +160,10 @@ mod tests {
                 "a".repeat(64)
             )),
             "<time> sha256:<digest>"
+        );
+        assert_eq!(
+            text(r#"{"time":1796546233,"timeNano":1796546233491708750}"#),
+            r#"{"time":<n>,"timeNano":<n>}"#
         );
     }
 }
