@@ -38,7 +38,8 @@ fn busybox_round_trip_through_the_cli() {
     assert!(out.contains(&id[7..19]), "{out}");
     assert!(out.contains("MB"), "{out}");
 
-    assert_eq!(b.ok(&["images", "-q"]).trim(), &id[7..19]);
+    // One line per tag, as Docker's.
+    assert_eq!(b.ok(&["images", "-q"]), format!("{0}\n{0}\n", &id[7..19]));
     assert_eq!(
         b.ok(&[
             "image",
