@@ -199,3 +199,40 @@ fn filters_and_bounds() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn kill_thaws_a_paused_container() {
+    let env = Env::with_busybox();
+    let b = &env.b;
+    b.ok(&["run", "-d", "--name", "ev-p", "busybox", "sleep", "100"]);
+    b.ok(&["pause", "ev-p"]);
+    // SIGKILL thaws it, as Docker's daemon does: the container dies now.
+    b.ok(&["kill", "ev-p"]);
+    assert_eq!(b.ok(&["wait", "ev-p"]).trim(), "137");
+    let got = events(
+        &env,
+        &["container=ev-p"],
+        "{{.Action}} {{.Actor.Attributes.signal}}",
+    );
+    let tail: Vec<&str> = got
+        .lines()
+        .skip_while(|l| !l.starts_with("pause"))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "pause <no value>",
+            "unpause <no value>",
+            "kill 9",
+            "die <no value>"
+        ],
+        "{got}"
+    );
+    // A rename to the same name is refused, and records nothing.
+    let (code, _, err) = b.run(&["rename", "ev-p", "ev-p"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("same name as its current name"), "{err}");
+    assert_eq!(events(&env, &["event=rename"], "{{.Action}}"), "");
+    b.ok(&["rm", "ev-p"]);
+}

@@ -128,11 +128,13 @@ impl Engine {
                 }
             }
         }
+        // Named volumes made here are removed again if the create fails.
+        let mut made_volumes = Vec::new();
         let res = (|| -> Result<()> {
             for name in &anonymous {
                 volumes::create_anonymous(self, name, &c.id)?;
             }
-            volumes::create_named_of(self, &c)?;
+            volumes::create_named_of(self, &c, &mut made_volumes)?;
             store.prepare_snapshot(&c.id, &img.id, None)?;
             store.init_snapshot(&c.id, &crate::spec::init_layer_entries(&c.config))?;
             let dir = self.paths.container_dir(&c.id);
@@ -142,6 +144,9 @@ impl Engine {
         })();
         if let Err(e) = res {
             let _ = self.remove_records(&c, true);
+            for v in &made_volumes {
+                let _ = self.volume_remove(v, true);
+            }
             return Err(e);
         }
         self.event("container", "create", &c, &[]);

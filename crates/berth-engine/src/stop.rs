@@ -56,9 +56,8 @@ impl Engine {
             return;
         };
         let sent = rc.kill(s, all).is_ok();
-        if rc.status() == berth_runtime::Status::Paused {
-            let _ = rc.resume();
-        }
+        // Its stop signal and SIGKILL are the signals that thaw a paused container.
+        self.thaw(c, &rc);
         if sent {
             self.event(
                 "container",
@@ -66,6 +65,27 @@ impl Engine {
                 c,
                 &[("signal", (s as i32).to_string())],
             );
+        }
+    }
+
+    /// Thaws `c` when it is paused, so that a signal just sent is acted on now (a frozen
+    /// process does not die of it), and records the `unpause`. The state says running
+    /// before the thaw, so the monitor's record of the exit that follows is never
+    /// overwritten.
+    fn thaw(&self, c: &Container, rc: &berth_runtime::Container) {
+        let paused =
+            c.state.status == Status::Paused || rc.status() == berth_runtime::Status::Paused;
+        if !paused {
+            return;
+        }
+        let _ = self.db.update_state(&c.id, |st| {
+            if st.status == Status::Paused {
+                st.status = Status::Running;
+            }
+            Ok(())
+        });
+        if rc.resume().is_ok() {
+            self.event("container", "unpause", c, &[]);
         }
     }
 
@@ -119,7 +139,18 @@ impl Engine {
             })?;
         }
         let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
-        rt.load(&c.id)?.kill(s, false)?;
+        let rc = rt.load(&c.id)?;
+        rc.kill(s, false)?;
+        // As Docker's daemon (killWithSignal): a paused container is thawed after SIGKILL,
+        // its stop signal, or any signal when it has no stop signal of its own.
+        let stop_signal = c
+            .config
+            .stop_signal
+            .as_deref()
+            .and_then(berth_runtime::util::parse_signal);
+        if matches!(s, Signal::SIGKILL) || stop_signal.is_none_or(|st| st == s) {
+            self.thaw(&c, &rc);
+        }
         self.event(
             "container",
             "kill",
@@ -194,9 +225,15 @@ impl Engine {
     pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
         let c = self.container(key)?;
         container::validate_name(new_name)?;
-        self.db.rename(&c.id, new_name.trim_start_matches('/'))?;
+        let new_name = new_name.trim_start_matches('/');
+        if new_name == c.name {
+            return Err(Error::Conflict(
+                "renaming a container with the same name as its current name".into(),
+            ));
+        }
+        self.db.rename(&c.id, new_name)?;
         let renamed = Container {
-            name: new_name.trim_start_matches('/').to_owned(),
+            name: new_name.to_owned(),
             ..c.clone()
         };
         self.event(

@@ -279,14 +279,21 @@ pub(crate) fn create_anonymous(engine: &Engine, name: &str, id: &str) -> Result<
 }
 
 /// Creates the named volumes that `c` mounts and that do not exist yet: at `create`, as
-/// Docker's daemon does (a start creates them too, should one have gone meanwhile).
-pub(crate) fn create_named_of(engine: &Engine, c: &Container) -> Result<()> {
+/// Docker's daemon does (a start creates them too, should one have gone meanwhile). Their
+/// names go to `made`, so that a create that fails later can remove them again.
+pub(crate) fn create_named_of(
+    engine: &Engine,
+    c: &Container,
+    made: &mut Vec<String>,
+) -> Result<()> {
     for m in &c.config.host.mounts {
         if m.kind == MountKind::Volume
             && !m.source.is_empty()
+            && !made.contains(&m.source)
             && matches!(engine.volume(&m.source), Err(Error::NoSuchVolume(_)))
         {
             engine.volume_create(Some(&m.source), BTreeMap::new(), BTreeMap::new())?;
+            made.push(m.source.clone());
         }
     }
     Ok(())
