@@ -39,27 +39,12 @@ pub fn events(g: &Global, a: EventsArgs) -> Result<ExitCode> {
     let mut failed: Option<anyhow::Error> = None;
     e.events(&o, &Cancel::new(), |ev| {
         let line = match a.format.as_deref() {
-            Some("json") => serde_json::to_string(ev).map_err(anyhow::Error::from),
-            Some(t) => serde_json::to_value(ev)
-                .map_err(anyhow::Error::from)
-                .and_then(|v| crate::output::render(t, &v)),
-            None => {
-                let t = event_time(ev.time_nano);
-                let attrs: Vec<String> = ev
-                    .actor
-                    .attributes
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                Ok(format!(
-                    "{} {} {} {} ({})",
-                    t,
-                    ev.kind,
-                    ev.action,
-                    ev.actor.id,
-                    attrs.join(", ")
-                ))
+            // The event itself, its keys in Docker's order.
+            Some(f) if crate::gojson::is_whole_json(f) => {
+                crate::gojson::to_string(ev).map_err(anyhow::Error::from)
             }
+            Some(t) => template_value(ev).and_then(|v| crate::output::render(t, &v)),
+            None => Ok(pretty(ev)),
         };
         match line {
             // A reader that went away ends the stream quietly.
@@ -74,6 +59,40 @@ pub fn events(g: &Global, a: EventsArgs) -> Result<ExitCode> {
         Some(err) => Err(err),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The event as templates see it: Docker's message has the legacy fields even when they
+/// are empty (`{{.ID}}` of a volume event is "").
+fn template_value(ev: &berth_engine::events::Event) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(ev)?;
+    if let Some(m) = v.as_object_mut() {
+        for k in ["status", "id", "from", "scope"] {
+            m.entry(k).or_insert_with(|| "".into());
+        }
+    }
+    Ok(v)
+}
+
+/// Docker's default line: time, type, action, actor, and the attributes (sorted) in
+/// parentheses when there are any.
+fn pretty(ev: &berth_engine::events::Event) -> String {
+    let mut line = format!(
+        "{} {} {} {}",
+        event_time(ev.time_nano),
+        ev.kind,
+        ev.action,
+        ev.actor.id
+    );
+    if !ev.actor.attributes.is_empty() {
+        let attrs: Vec<String> = ev
+            .actor
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        line.push_str(&format!(" ({})", attrs.join(", ")));
+    }
+    line
 }
 
 /// An event's time as docker prints it (RFC 3339 with nanoseconds).

@@ -5,6 +5,7 @@ mod cli;
 mod completion;
 mod container;
 mod events;
+mod gojson;
 mod image;
 mod info;
 mod output;

@@ -82,6 +82,16 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 /// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
 pub fn human_size(bytes: u64) -> String {
+    human_size_precision(bytes, 3)
+}
+
+/// Docker's `units.HumanSize`: decimal units, 4 significant digits ("1.986MB").
+pub fn human_size4(bytes: u64) -> String {
+    human_size_precision(bytes, 4)
+}
+
+/// Docker's `units.HumanSizeWithPrecision`: decimal units, `digits` significant digits.
+fn human_size_precision(bytes: u64, digits: usize) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes as f64;
     let mut i = 0;
@@ -89,11 +99,11 @@ pub fn human_size(bytes: u64) -> String {
         size /= 1000.0;
         i += 1;
     }
-    format!("{}{}", g3(size), UNITS[i])
+    format!("{}{}", g(size, digits), UNITS[i])
 }
 
-/// `%.3g` for values in [0, 1000).
-fn g3(v: f64) -> String {
+/// `%.Ng` for values in [0, 1000).
+fn g(v: f64, digits: usize) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -104,7 +114,7 @@ fn g3(v: f64) -> String {
     } else {
         1
     };
-    let decimals = 3usize.saturating_sub(int_digits);
+    let decimals = digits.saturating_sub(int_digits);
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -314,7 +324,7 @@ pub fn print_rows(format: &Format, columns: &[(&str, &str)], rows: &[Value]) -> 
     match format {
         Format::Json => {
             for r in rows {
-                out.push_str(&serde_json::to_string(r)?);
+                out.push_str(&crate::gojson::to_string(r)?);
                 out.push('\n');
             }
         }
@@ -411,6 +421,8 @@ mod tests {
         assert_eq!(human_size(55_100_000), "55.1MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(1_500_000_000), "1.5GB");
+        assert_eq!(human_size4(1_986_000), "1.986MB");
+        assert_eq!(human_size4(0), "0B");
     }
 
     #[test]

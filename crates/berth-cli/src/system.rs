@@ -3,13 +3,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use berth_engine::Engine;
+use berth_engine::{Engine, SystemDf};
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::cli::Global;
 use crate::container::engine;
-use crate::output::{Format, human_size, print_rows};
+use crate::output::{Format, human_size, human_size4, print_rows};
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -91,37 +91,71 @@ fn restore(g: &Global) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn pct(part: u64, whole: u64) -> String {
-    match (part * 100).checked_div(whole) {
-        Some(p) => format!("{p}%"),
-        None => "0%".into(),
+/// Docker's RECLAIMABLE: the bytes, with their share of `total` when there is any.
+fn reclaimable(part: u64, total: u64) -> String {
+    match (part.saturating_mul(100)).checked_div(total) {
+        Some(p) => format!("{} ({p}%)", human_size4(part)),
+        None => human_size4(part),
     }
 }
 
+/// The summary rows: images, containers, local volumes, build cache.
+fn df_rows(du: &SystemDf) -> Vec<Value> {
+    let s = &du.store;
+    // Images: the disk that layers and blobs take (with what their files hold beside
+    // it, for --format); reclaimable is what removing the images no container uses frees.
+    let images_size = s.layers_size + s.blobs_size;
+    let active_images = du.images.iter().filter(|i| i.containers > 0).count();
+    let containers_size: u64 = du.containers.iter().filter_map(|c| c.size_rw).sum();
+    let stopped_size: u64 = du
+        .containers
+        .iter()
+        .filter(|c| !c.is_active())
+        .filter_map(|c| c.size_rw)
+        .sum();
+    let volumes_size: u64 = du.volumes.iter().map(|v| v.size).sum();
+    let unused_volumes: u64 = du
+        .volumes
+        .iter()
+        .filter(|v| v.links == 0)
+        .map(|v| v.size)
+        .sum();
+    vec![
+        json!({
+            "Type": "Images", "TotalCount": du.images.len().to_string(),
+            "Active": active_images.to_string(),
+            "Size": human_size4(images_size),
+            "ApparentSize": human_size4(s.layers_apparent_size + s.blobs_size),
+            "Reclaimable": reclaimable(s.reclaimable, images_size),
+        }),
+        json!({
+            "Type": "Containers", "TotalCount": du.containers.len().to_string(),
+            "Active": du.containers.iter().filter(|c| c.is_active()).count().to_string(),
+            "Size": human_size4(containers_size),
+            "ApparentSize": human_size4(s.snapshots_apparent_size),
+            "Reclaimable": reclaimable(stopped_size, containers_size),
+        }),
+        json!({
+            "Type": "Local Volumes", "TotalCount": du.volumes.len().to_string(),
+            "Active": du.volumes.iter().filter(|v| v.links > 0).count().to_string(),
+            "Size": human_size4(volumes_size),
+            "ApparentSize": human_size4(volumes_size),
+            "Reclaimable": reclaimable(unused_volumes, volumes_size),
+        }),
+        json!({
+            "Type": "Build Cache", "TotalCount": "0", "Active": "0",
+            "Size": "0B", "ApparentSize": "0B", "Reclaimable": "0B",
+        }),
+    ]
+}
+
 fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
-    let du = e.disk_usage()?;
-    let images_size = du.layers_size + du.blobs_size;
-    let rows = vec![
-        json!({
-            "Type": "Images", "TotalCount": du.images.to_string(), "Active": du.active_images.to_string(),
-            "Size": human_size(images_size),
-            "ApparentSize": human_size(du.layers_apparent_size + du.blobs_size),
-            "Reclaimable": format!("{} ({})", human_size(du.reclaimable), pct(du.reclaimable, images_size)),
-        }),
-        json!({
-            "Type": "Layers", "TotalCount": du.layers.to_string(), "Active": "",
-            "Size": human_size(du.layers_size),
-            // Sizes are the disk taken; what the files say they hold (sparse files' holes
-            // included) is beside them, for --format.
-            "ApparentSize": human_size(du.layers_apparent_size),
-            "Reclaimable": format!("shared {} / unique {}", human_size(du.shared_size), human_size(du.unique_size)),
-        }),
-        json!({
-            "Type": "Containers", "TotalCount": du.snapshots.to_string(), "Active": du.snapshots.to_string(),
-            "Size": human_size(du.snapshots_size), "ApparentSize": human_size(du.snapshots_apparent_size),
-            "Reclaimable": "0B (0%)",
-        }),
-    ];
+    let du = e.system_df()?;
+    let format = Format::parse(a.format.as_deref());
+    if a.verbose && matches!(format, Format::Table) {
+        print!("{}", df_verbose(&du));
+        return Ok(ExitCode::SUCCESS);
+    }
     let cols = [
         ("TYPE", "Type"),
         ("TOTAL", "TotalCount"),
@@ -129,29 +163,98 @@ fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
         ("SIZE", "Size"),
         ("RECLAIMABLE", "Reclaimable"),
     ];
-    print_rows(&Format::parse(a.format.as_deref()), &cols, &rows)?;
-    if a.verbose {
-        let mut out = String::from("\nImages space usage:\n\n");
-        let mut t = vec![
-            vec!["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "CONTAINERS"]
-                .into_iter()
-                .map(String::from)
-                .collect::<Vec<_>>(),
-        ];
-        let none = || "<none>".to_owned();
-        for img in e.images_usage()? {
-            t.push(vec![
-                img.repository.unwrap_or_else(none),
-                img.tag.unwrap_or_else(none),
-                img.id.short().to_owned(),
-                human_size(img.size),
-                img.containers.to_string(),
-            ]);
-        }
-        out.push_str(&crate::output::table(&t));
-        std::io::stdout().write_all(out.as_bytes())?;
-    }
+    print_rows(&format, &cols, &df_rows(&du))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `system df -v`: Docker's four sections, one table each.
+fn df_verbose(du: &SystemDf) -> String {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut out = String::from("Images space usage:\n\n");
+    let mut t = vec![strings(&[
+        "REPOSITORY",
+        "TAG",
+        "IMAGE ID",
+        "CREATED",
+        "SIZE",
+        "SHARED SIZE",
+        "UNIQUE SIZE",
+        "CONTAINERS",
+    ])];
+    let none = || "<none>".to_owned();
+    for img in &du.images {
+        t.push(vec![
+            img.repository.clone().unwrap_or_else(none),
+            img.tag.clone().unwrap_or_else(none),
+            img.id.short().to_owned(),
+            if img.created > 0 {
+                crate::output::ago(img.created)
+            } else {
+                String::new()
+            },
+            human_size(img.size),
+            human_size4(img.shared_size),
+            human_size4(img.unique_size),
+            img.containers.to_string(),
+        ]);
+    }
+    out.push_str(&crate::output::table(&t));
+    out.push_str("\nContainers space usage:\n\n");
+    let mut t = vec![strings(&[
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "LOCAL VOLUMES",
+        "SIZE",
+        "CREATED",
+        "STATUS",
+        "NAMES",
+    ])];
+    for c in &du.containers {
+        // Without the virtual size, as Docker shows it here.
+        let c = berth_engine::ContainerSummary {
+            size_root_fs: None,
+            ..c.clone()
+        };
+        let r = crate::container::ps::row(&c, false);
+        t.push(
+            [
+                "ID",
+                "Image",
+                "Command",
+                "LocalVolumes",
+                "Size",
+                "RunningFor",
+                "Status",
+                "Names",
+            ]
+            .iter()
+            .map(|k| r[*k].as_str().unwrap_or_default().to_owned())
+            .collect(),
+        );
+    }
+    out.push_str(&crate::output::table(&t));
+    out.push_str("\nLocal Volumes space usage:\n\n");
+    let mut t = vec![strings(&["VOLUME NAME", "LINKS", "SIZE"])];
+    for v in &du.volumes {
+        t.push(vec![
+            v.name.clone(),
+            v.links.to_string(),
+            human_size4(v.size),
+        ]);
+    }
+    out.push_str(&crate::output::table(&t));
+    out.push_str("\nBuild cache usage: 0B\n\n");
+    out.push_str(&crate::output::table(&[strings(&[
+        "CACHE ID",
+        "CACHE TYPE",
+        "SIZE",
+        "CREATED",
+        "LAST USED",
+        "USAGE",
+        "SHARED",
+    ])]));
+    out
 }
 
 fn check(e: &Engine, a: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -127,9 +127,12 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             let rows: Vec<Value> = list
                 .iter()
                 .map(|v| {
-                    json!({"Driver": v.driver, "Name": v.name, "Scope": "local",
-                           "Mountpoint": v.mountpoint,
-                           "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(",")})
+                    // Docker's list has no usage data (Links, Size) and no cluster
+                    // volumes (Group, Availability, Status).
+                    json!({"Availability": "N/A", "Driver": v.driver, "Group": "N/A",
+                           "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(","),
+                           "Links": "N/A", "Mountpoint": v.mountpoint, "Name": v.name,
+                           "Scope": "local", "Size": "N/A", "Status": "N/A"})
                 })
                 .collect();
             output::print_rows(

@@ -38,7 +38,8 @@ fn busybox_round_trip_through_the_cli() {
     assert!(out.contains(&id[7..19]), "{out}");
     assert!(out.contains("MB"), "{out}");
 
-    assert_eq!(b.ok(&["images", "-q"]).trim(), &id[7..19]);
+    // One line per tag, as Docker's.
+    assert_eq!(b.ok(&["images", "-q"]), format!("{0}\n{0}\n", &id[7..19]));
     assert_eq!(
         b.ok(&[
             "image",
@@ -111,10 +112,14 @@ fn busybox_round_trip_through_the_cli() {
     let check = b.ok(&["system", "check"]);
     assert_eq!(check.trim(), "no problems found");
     let df = b.ok(&["system", "df"]);
-    assert!(df.contains("Images") && df.contains("Layers"), "{df}");
+    assert!(
+        df.contains("Images") && df.contains("Local Volumes") && df.contains("Build Cache"),
+        "{df}"
+    );
+    // Beside Size (the disk taken), what the files say they hold.
     let df = b.ok(&["system", "df", "--format", "{{.Type}} {{.ApparentSize}}"]);
     assert!(
-        df.contains("Layers ") && df.contains("Containers 0B"),
+        df.contains("Images ") && df.contains("Containers 0B"),
         "{df}"
     );
 }

@@ -69,6 +69,25 @@ fn busybox_push_rm_pull_same_digest() {
     let out = run(&["pull", &name]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
     assert_eq!(run(&["images", "-q", "--no-trunc"]).trim(), id);
+    // Docker's events of both: the reference is the actor, the repository its name.
+    let events = run(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "event=push",
+        "--filter",
+        "event=pull",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}",
+    ]);
+    let repo_name = format!("{}/test/busybox", reg.host());
+    assert_eq!(
+        events,
+        format!("image push {name} {repo_name}\nimage pull {name} {repo_name}\n")
+    );
     let digests = run(&["images", "--digests", "--format", "{{.Digest}}"]);
     assert_eq!(digests.trim(), digest);
     runs_under_the_runtime(&b.root, &name, t.path());

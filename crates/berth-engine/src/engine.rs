@@ -136,27 +136,22 @@ impl Engine {
         Ok(Some(self.db.find(&c.id)?))
     }
 
-    /// Records an event (`berth events`); failures to record are not fatal.
-    /// Records an event of container `c`: its labels are attributes too (as Docker's), so
-    /// `events --filter label=...` selects them; `extra` and the name and image come first.
+    /// Records an event of container `c` (`berth events`), with Docker's attributes (its
+    /// labels, image and name) and `extra`; failures to record are not fatal.
     pub(crate) fn event(&self, kind: &str, action: &str, c: &Container, extra: &[(&str, String)]) {
-        let mut attrs: Vec<(&str, String)> = c
-            .config
-            .labels
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "name" | "image"))
-            .filter(|(k, _)| !extra.iter().any(|(x, _)| x == k))
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        attrs.extend(extra.iter().cloned());
-        events::append(
-            &self.paths,
-            kind,
-            action,
-            &c.id,
-            &c.name,
-            &c.config.image,
-            &attrs,
+        events::append(&self.paths, kind, action, events::container_actor(c, extra));
+    }
+
+    /// Records a `die` of container `c` with its exit code and how long the run lasted.
+    pub(crate) fn die_event(&self, c: &Container, code: i32) {
+        self.event(
+            "container",
+            "die",
+            c,
+            &[
+                ("exitCode", code.to_string()),
+                ("execDuration", events::exec_duration(&c.state.started_at)),
+            ],
         );
     }
 

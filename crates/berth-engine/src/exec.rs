@@ -266,9 +266,23 @@ impl Engine {
             }
         }
         crate::proto::check_monitor(c.state.monitor_proto, &c.name)?;
+        let process = self.exec_process(&c, cfg)?;
+        // Docker's events of an exec: created and started here, its end recorded by the
+        // helper (which outlives a detached exec's caller) when the process exits.
+        let exec_id = crate::events::new_exec_id();
+        let actor = crate::events::container_actor(&c, &[("execID", exec_id)]);
+        for action in ["exec_create", "exec_start"] {
+            crate::events::append(
+                &self.paths,
+                "container",
+                &crate::events::exec_action(action, &cfg.cmd),
+                actor.clone(),
+            );
+        }
         let request = Request {
-            process: self.exec_process(&c, cfg)?,
+            process,
             detach: cfg.detach,
+            die_event: Some(actor),
         };
         let request = serde_json::to_vec(&request)
             .map_err(|e| Error::Internal(format!("encode the exec request: {e}")))?;

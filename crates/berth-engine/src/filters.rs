@@ -111,7 +111,7 @@ pub fn label_matches(labels: &BTreeMap<String, String>, filter: &str) -> bool {
 }
 
 /// A time as `--since`, `--until` and `until=` take it: RFC 3339, a unix time (with a
-/// fraction), or a Go duration before now ("10m"). Returns RFC 3339 (UTC), which sorts as
+/// fraction), or a Go duration before now ("10m"; "-10s" is after now). Returns RFC 3339 (UTC), which sorts as
 /// the times recorded in the state and logs do. `what` names the flag in errors.
 pub fn time_filter(v: &str, what: &str) -> Result<String> {
     if v.contains('T') || (v.contains('-') && v.len() >= 10) {
@@ -123,7 +123,14 @@ pub fn time_filter(v: &str, what: &str) -> Result<String> {
         .as_secs_f64();
     let secs = match v.parse::<f64>() {
         Ok(n) if n.is_finite() => n,
-        _ => now - crate::config::parse::duration_ns(what, v)? as f64 / 1e9,
+        // A Go duration may carry a sign: "-5s" is five seconds from now.
+        _ => match v.strip_prefix('-') {
+            Some(d) => now + crate::config::parse::duration_ns(what, d)? as f64 / 1e9,
+            None => {
+                let d = v.strip_prefix('+').unwrap_or(v);
+                now - crate::config::parse::duration_ns(what, d)? as f64 / 1e9
+            }
+        },
     };
     let t = UNIX_EPOCH + std::time::Duration::from_secs_f64(secs.max(0.0));
     Ok(berth_runtime::util::rfc3339(t))
@@ -216,5 +223,9 @@ mod tests {
                 .starts_with("2023-11-14T22:13:20")
         );
         assert!(time_filter("soon", "--since").is_err());
+        // A negative duration is in the future.
+        let later = time_filter("-1h", "--until").unwrap();
+        let now = time_filter("0s", "--until").unwrap();
+        assert!(unix_of(&later) > unix_of(&now) + 3000, "{later} {now}");
     }
 }

@@ -11,6 +11,7 @@ mod container;
 mod copyup;
 pub mod cp;
 mod db;
+mod df;
 mod engine;
 mod error;
 mod etc_files;
@@ -37,6 +38,7 @@ pub mod time {
     pub use berth_runtime::time::{format_rfc3339, format_rfc3339_nanos, now_unix, parse_rfc3339};
 }
 mod stats;
+mod stop;
 mod system;
 mod teardown;
 mod update;
@@ -47,6 +49,7 @@ pub use attach::{AttachStreams, Attachment};
 pub use cancel::Cancel;
 pub use container::{Container, Health, HealthResult, State, Status};
 pub use cp::{CopyError, CopyOptions};
+pub use df::{SystemDf, VolumeUsage};
 pub use engine::{Engine, exit_code_for};
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{ExecConfig, ExecIo, ExecProcess};
@@ -56,7 +59,7 @@ pub use lifecycle::{CreateRequest, StartMode, Started};
 pub use list::{ContainerSummary, ListOptions, human_duration};
 pub use logfile::Record;
 pub use stats::{ContainerStats, StatsTargets, Top};
-pub use system::{Info, VersionInfo, version};
+pub use system::{API_VERSION, Info, MIN_API_VERSION, VersionInfo, version};
 pub use update::UpdateRequest;
 pub use volumes::Volume;
 

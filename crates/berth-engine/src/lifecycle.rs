@@ -1,10 +1,8 @@
 //! Creating, starting, stopping and removing containers.
 
-use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
-use crate::cancel::Cancel;
 use crate::config::{ContainerConfig, MountKind};
 use crate::container::{self, Container, State, Status};
 use crate::engine::Engine;
@@ -137,23 +135,13 @@ impl Engine {
                 }
             }
         }
-        // Named volumes that do not exist yet are made now, as Docker's create makes them
-        // (`volume ls` shows them before the first start); undone if the create fails.
+        // Named volumes made here are removed again if the create fails.
         let mut made_volumes = Vec::new();
         let res = (|| -> Result<()> {
             for name in &anonymous {
                 volumes::create_anonymous(self, name, &c.id)?;
             }
-            for m in &c.config.host.mounts {
-                if m.kind == MountKind::Volume
-                    && !anonymous.contains(&m.source)
-                    && !made_volumes.contains(&m.source)
-                    && self.volume(&m.source).is_err()
-                {
-                    self.volume_create(Some(&m.source), BTreeMap::new(), BTreeMap::new())?;
-                    made_volumes.push(m.source.clone());
-                }
-            }
+            volumes::create_named_of(self, &c, &mut made_volumes)?;
             store.prepare_snapshot(&c.id, &img.id, None)?;
             store.init_snapshot(&c.id, &crate::spec::init_layer_entries(&c.config))?;
             let dir = self.paths.container_dir(&c.id);
@@ -288,14 +276,20 @@ impl Engine {
             }
             Status::Created | Status::Exited => {}
         }
+        if mode == StartMode::OnAttach {
+            // The caller attaches before the process starts, as Docker's client does.
+            self.event("container", "attach", &c, &[]);
+        }
         self.prepare_bundle(&c)?;
         self.db.update_state(&c.id, |s| {
             s.manually_stopped = false;
             s.error.clear();
             Ok(())
         })?;
+        volumes::mount_events(self, &c);
         let res = self.spawn_monitor(&c, mode);
         if res.is_err() {
+            volumes::unmount_events(self, &c);
             let _ = unmount_rootfs(self, &c.id);
         }
         res
@@ -432,143 +426,6 @@ impl Engine {
         e
     }
 
-    /// Stops a container: its stop signal, then SIGKILL after `timeout`. Returns whether it
-    /// was running.
-    pub fn stop(&self, key: &str, timeout: Option<Duration>, signal: Option<&str>) -> Result<bool> {
-        let c = self.container(key)?;
-        if !c.state.status.is_live() {
-            return Ok(false);
-        }
-        self.db.update_state(&c.id, |s| {
-            s.manually_stopped = true;
-            Ok(())
-        })?;
-        let sig = signal.map(String::from).unwrap_or_else(|| {
-            c.config
-                .stop_signal
-                .clone()
-                .unwrap_or_else(|| "SIGTERM".into())
-        });
-        let timeout = timeout.unwrap_or(Duration::from_secs(
-            c.config.stop_timeout.unwrap_or(10) as u64
-        ));
-        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
-        if let Ok(rc) = rt.load(&c.id) {
-            if c.state.status == Status::Paused {
-                let _ = rc.resume();
-            }
-            if !timeout.is_zero() {
-                let s = berth_runtime::util::parse_signal(&sig).ok_or_else(|| {
-                    Error::invalid("stop signal", format!("{sig:?} is not a signal"))
-                })?;
-                let _ = rc.kill(s, false);
-            }
-        }
-        if !crate::teardown::wait_down(self, &c.id, Some(timeout), None)? {
-            if let Ok(rc) = rt.load(&c.id) {
-                let _ = rc.kill(nix::sys::signal::Signal::SIGKILL, true);
-            }
-            if !crate::teardown::wait_down(self, &c.id, Some(Duration::from_secs(30)), None)? {
-                return Err(Error::Unavailable(format!(
-                    "container {} did not stop after SIGKILL",
-                    c.name
-                )));
-            }
-        }
-        self.event("container", "stop", &c, &[]);
-        Ok(true)
-    }
-
-    /// `restart`: stops the container (as `stop`) and starts it again.
-    pub fn restart(
-        &self,
-        key: &str,
-        timeout: Option<Duration>,
-        signal: Option<&str>,
-    ) -> Result<()> {
-        self.stop(key, timeout, signal)?;
-        self.start(key, StartMode::Now)?;
-        Ok(())
-    }
-
-    /// Sends a signal to a running container (`kill`).
-    pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
-        let c = self.container(key)?;
-        if !c.state.status.is_live() {
-            return Err(Error::Conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
-        let s = berth_runtime::util::parse_signal(signal)
-            .ok_or_else(|| Error::invalid("signal", format!("{signal:?} is not a signal")))?;
-        if matches!(s, nix::sys::signal::Signal::SIGKILL) {
-            // A kill is a stop on purpose: the restart policy must not undo it.
-            self.db.update_state(&c.id, |st| {
-                st.manually_stopped = true;
-                Ok(())
-            })?;
-        }
-        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
-        let rc = rt.load(&c.id)?;
-        rc.kill(s, false)?;
-        // As Docker's engine: a paused container is thawed after SIGKILL, its stop signal,
-        // or any signal when it has no stop signal of its own, so that the signal is acted
-        // on now (a frozen process does not die of it). The state says running before the
-        // thaw, so the monitor's record of the exit that follows is never overwritten.
-        let stop_signal = c
-            .config
-            .stop_signal
-            .as_deref()
-            .and_then(berth_runtime::util::parse_signal);
-        let thaw = c.state.status == Status::Paused
-            && (matches!(s, nix::sys::signal::Signal::SIGKILL)
-                || stop_signal.is_none_or(|st| st == s));
-        if thaw {
-            self.db.update_state(&c.id, |st| {
-                if st.status == Status::Paused {
-                    st.status = Status::Running;
-                }
-                Ok(())
-            })?;
-            if rc.resume().is_ok() {
-                self.event("container", "unpause", &c, &[]);
-            }
-        }
-        self.event(
-            "container",
-            "kill",
-            &c,
-            &[("signal", (s as i32).to_string())],
-        );
-        Ok(())
-    }
-
-    /// Waits until the container is not running; returns its exit code. A container removed
-    /// on exit (`--rm`) gives the code its monitor recorded in the event log; `cancel` ends
-    /// the wait with `Error::Cancelled`.
-    pub fn wait(&self, key: &str, cancel: &Cancel) -> Result<i32> {
-        let c = self.container(key)?;
-        let events_from = std::fs::metadata(self.paths.events_log())
-            .map(|m| m.len())
-            .unwrap_or(0);
-        if c.state.status.is_live() {
-            crate::teardown::wait_down(self, &c.id, None, Some(cancel))?;
-        }
-        match self.db.find(&c.id) {
-            Ok(c) => Ok(c.state.exit_code),
-            Err(Error::NoSuchContainer(_)) => {
-                crate::events::exit_code_since(&self.paths, &c.id, events_from).ok_or_else(|| {
-                    Error::Conflict(format!(
-                        "container {} was removed before its exit code could be read",
-                        c.name
-                    ))
-                })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Removes a container (`force`: stop it first) and, with `volumes`, its anonymous
     /// volumes.
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
@@ -607,7 +464,8 @@ impl Engine {
                     c.name, c.state.status
                 )));
             }
-            self.stop(&c.id, Some(Duration::ZERO), Some("SIGKILL"))?;
+            // Docker's forced removal kills (no `stop` is recorded).
+            self.kill_and_wait(&c)?;
         }
         let c = match self.db.find(&c.id) {
             Ok(c) => c,
@@ -655,56 +513,6 @@ impl Engine {
             volumes::release_anonymous_of(self, c)?;
         }
         self.db.delete_container(&c.id)?;
-        Ok(())
-    }
-
-    /// Pauses (freezes) a running container.
-    pub fn pause(&self, key: &str) -> Result<()> {
-        let c = self.container(key)?;
-        if c.state.status != Status::Running {
-            return Err(Error::Conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
-        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
-        rt.load(&c.id)?.pause()?;
-        self.db.update_state(&c.id, |s| {
-            s.status = Status::Paused;
-            Ok(())
-        })?;
-        self.event("container", "pause", &c, &[]);
-        Ok(())
-    }
-
-    /// Thaws a paused container.
-    pub fn unpause(&self, key: &str) -> Result<()> {
-        let c = self.container(key)?;
-        if c.state.status != Status::Paused {
-            return Err(Error::Conflict(format!("container {} is not paused", c.id)));
-        }
-        let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
-        rt.load(&c.id)?.resume()?;
-        self.db.update_state(&c.id, |s| {
-            s.status = Status::Running;
-            Ok(())
-        })?;
-        self.event("container", "unpause", &c, &[]);
-        Ok(())
-    }
-
-    /// Renames a container.
-    pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
-        let c = self.container(key)?;
-        container::validate_name(new_name)?;
-        let new_name = new_name.trim_start_matches('/');
-        if new_name == c.name {
-            return Err(Error::Conflict(
-                "renaming a container with the same name as its current name".into(),
-            ));
-        }
-        self.db.rename(&c.id, new_name)?;
-        self.event("container", "rename", &c, &[("oldName", c.name.clone())]);
         Ok(())
     }
 }

@@ -30,7 +30,8 @@ pub struct ContainerSummary {
     /// The image as the user named it, and its ID.
     pub image: String,
     pub image_id: String,
-    /// The command line, arguments joined by spaces.
+    /// The command line as Docker's API shows it: the arguments after the first joined by
+    /// spaces, each one that holds a space in single quotes.
     pub command: String,
     /// Creation time, RFC 3339, and seconds since the epoch.
     pub created: String,
@@ -39,7 +40,8 @@ pub struct ContainerSummary {
     /// Docker's STATUS text.
     pub status: String,
     pub labels: BTreeMap<String, String>,
-    /// Each mount's source (a volume's name, a bind's host path) or, without one, target.
+    /// Each volume's name and each bind's host path (tmpfs mounts are not listed, as in
+    /// Docker's).
     pub mounts: Vec<String>,
     /// How many volumes it mounts.
     pub local_volumes: usize,
@@ -136,6 +138,28 @@ impl Container {
             Status::Dead => "Dead".into(),
         }
     }
+}
+
+/// Docker's `Command` of a container summary: the path, then the arguments, each one that
+/// holds a space in single quotes (as `container/view.go` builds it).
+pub(crate) fn docker_command(args: &[String]) -> String {
+    let Some((path, rest)) = args.split_first() else {
+        return String::new();
+    };
+    if rest.is_empty() {
+        return path.clone();
+    }
+    let rest: Vec<String> = rest
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    format!("{path} {}", rest.join(" "))
 }
 
 /// Whether `c` passes the list filters (`all` is every container, for before=/since=).
@@ -267,7 +291,7 @@ impl Engine {
             name: c.name.clone(),
             image: c.config.image.clone(),
             image_id: c.config.image_id.clone(),
-            command: c.config.resolved_args.join(" "),
+            command: docker_command(&c.config.resolved_args),
             created: c.created.clone(),
             created_unix: unix_of(&c.created),
             state: c.state.status,
@@ -276,13 +300,8 @@ impl Engine {
             mounts: h
                 .mounts
                 .iter()
-                .map(|m| {
-                    if m.source.is_empty() {
-                        m.target.clone()
-                    } else {
-                        m.source.clone()
-                    }
-                })
+                .filter(|m| m.kind != MountKind::Tmpfs)
+                .map(|m| m.source.clone())
                 .collect(),
             local_volumes: h
                 .mounts
@@ -320,6 +339,12 @@ impl Engine {
             self.remove(&c.id, false, false)?;
             deleted.push(c.id);
         }
+        crate::events::append(
+            &self.paths,
+            "container",
+            "prune",
+            crate::events::actor("", &[("reclaimed", freed.to_string())]),
+        );
         Ok((deleted, freed))
     }
 }
@@ -327,6 +352,21 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_like_docker() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            docker_command(&v(&["echo", "hello world"])),
+            "echo 'hello world'"
+        );
+        assert_eq!(
+            docker_command(&v(&["sh", "-c", "sleep 1 && echo \"a b\""])),
+            "sh -c 'sleep 1 && echo \"a b\"'"
+        );
+        assert_eq!(docker_command(&v(&["top"])), "top");
+        assert_eq!(docker_command(&[]), "");
+    }
 
     #[test]
     fn durations_like_docker() {

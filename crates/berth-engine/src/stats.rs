@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 /// One container's usage, computed as Docker's CLI shows it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContainerStats {
+    /// The container as the caller named it, or its short ID when it asked for every one
+    /// (Docker's `{{.Container}}`).
+    pub container: String,
     pub id: String,
     pub name: String,
     /// Percent of one CPU times the number of CPUs (200% = two CPUs busy).
@@ -101,9 +104,15 @@ struct Sample {
     stats: berth_runtime::Stats,
 }
 
-fn compute(c: &Container, prev: Option<&Sample>, cur: Option<&Sample>) -> ContainerStats {
+fn compute(
+    key: &str,
+    c: &Container,
+    prev: Option<&Sample>,
+    cur: Option<&Sample>,
+) -> ContainerStats {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let mut out = ContainerStats {
+        container: key.to_owned(),
         id: c.id.clone(),
         name: c.name.clone(),
         ..Default::default()
@@ -158,15 +167,21 @@ impl Engine {
         })
     }
 
-    fn stats_targets(&self, t: &StatsTargets) -> Result<Vec<Container>> {
+    /// The targets, each with the key `{{.Container}}` shows: the name given, else the
+    /// short ID.
+    fn stats_targets(&self, t: &StatsTargets) -> Result<Vec<(String, Container)>> {
         if t.names.is_empty() {
             return Ok(self
                 .containers()?
                 .into_iter()
                 .filter(|c| t.all || c.state.status == Status::Running)
+                .map(|c| (c.id.chars().take(12).collect(), c))
                 .collect());
         }
-        t.names.iter().map(|n| self.container(n)).collect()
+        t.names
+            .iter()
+            .map(|n| Ok((n.clone(), self.container(n)?)))
+            .collect()
     }
 
     /// Samples the targets' usage and calls `sink` with it: first after half a second (CPU
@@ -188,24 +203,24 @@ impl Engine {
             if first {
                 prev = cs
                     .iter()
-                    .map(|c| (c.id.clone(), self.sample(&rt, c)))
+                    .map(|(_, c)| (c.id.clone(), self.sample(&rt, c)))
                     .collect();
                 cancel.sleep(Duration::from_millis(500), "stats")?;
                 first = false;
             }
             let cur: Vec<(String, Option<Sample>)> = cs
                 .iter()
-                .map(|c| (c.id.clone(), self.sample(&rt, c)))
+                .map(|(_, c)| (c.id.clone(), self.sample(&rt, c)))
                 .collect();
             let find = |v: &[(String, Option<Sample>)], id: &str| -> Option<usize> {
                 v.iter().position(|(i, s)| i == id && s.is_some())
             };
             let rows: Vec<ContainerStats> = cs
                 .iter()
-                .map(|c| {
+                .map(|(key, c)| {
                     let p = find(&prev, &c.id).and_then(|i| prev[i].1.as_ref());
                     let s = find(&cur, &c.id).and_then(|i| cur[i].1.as_ref());
-                    compute(c, p, s)
+                    compute(key, c, p, s)
                 })
                 .collect();
             if !sink(&rows) {

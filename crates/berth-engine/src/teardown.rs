@@ -248,7 +248,8 @@ fn recover_orphan(engine: &Engine, c: &Container) -> Result<()> {
     })?;
     unmount_rootfs(engine, &c.id)?;
     let _ = std::fs::remove_dir_all(engine.paths.run_dir(&c.id));
-    engine.event("container", "die", c, &[("exitCode", code.to_string())]);
+    crate::volumes::unmount_events(engine, c);
+    engine.die_event(c, code);
     if c.config.host.auto_remove {
         let fresh = engine.db.find(&c.id)?;
         engine.remove_records(&fresh, true)?;

@@ -93,7 +93,7 @@ impl Engine {
                 .execute("DELETE FROM volumes WHERE name = ?1", [name]);
             return Err(e);
         }
-        crate::events::append(&self.paths, "volume", "create", name, "", "", &[]);
+        volume_event(self, "create", &v);
         Ok(v)
     }
 
@@ -181,7 +181,7 @@ impl Engine {
         self.db
             .conn()?
             .execute("DELETE FROM volumes WHERE name = ?1", [name])?;
-        crate::events::append(&self.paths, "volume", "destroy", name, "", "", &[]);
+        volume_event(self, "destroy", &v);
         Ok(())
     }
 
@@ -229,6 +229,12 @@ impl Engine {
             self.volume_remove(&v.name, false)?;
             removed.push(v.name);
         }
+        crate::events::append(
+            &self.paths,
+            "volume",
+            "prune",
+            crate::events::actor("", &[("reclaimed", freed.to_string())]),
+        );
         Ok((removed, freed))
     }
 }
@@ -266,7 +272,95 @@ pub(crate) fn create_anonymous(engine: &Engine, name: &str, id: &str) -> Result<
     labels.insert("com.docker.volume.anonymous".to_string(), String::new());
     labels.insert("org.berth.container".to_string(), id.to_string());
     engine.insert_volume(name, &labels, &BTreeMap::new(), true)?;
-    make_dir(engine, &engine.volume(name)?)
+    let v = engine.volume(name)?;
+    make_dir(engine, &v)?;
+    volume_event(engine, "create", &v);
+    Ok(())
+}
+
+/// Creates the named volumes that `c` mounts and that do not exist yet: at `create`, as
+/// Docker's daemon does (a start creates them too, should one have gone meanwhile). Their
+/// names go to `made`, so that a create that fails later can remove them again.
+pub(crate) fn create_named_of(
+    engine: &Engine,
+    c: &Container,
+    made: &mut Vec<String>,
+) -> Result<()> {
+    for m in &c.config.host.mounts {
+        if m.kind == MountKind::Volume
+            && !m.source.is_empty()
+            && !made.contains(&m.source)
+            && matches!(engine.volume(&m.source), Err(Error::NoSuchVolume(_)))
+        {
+            engine.volume_create(Some(&m.source), BTreeMap::new(), BTreeMap::new())?;
+            made.push(m.source.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Records a volume event with Docker's attributes (the driver).
+fn volume_event(engine: &Engine, action: &str, v: &Volume) {
+    crate::events::append(
+        &engine.paths,
+        "volume",
+        action,
+        crate::events::actor(&v.name, &[("driver", v.driver.clone())]),
+    );
+}
+
+/// The `mount` events of a start: one per volume `c` mounts, with Docker's attributes.
+pub(crate) fn mount_events(engine: &Engine, c: &Container) {
+    for m in c
+        .config
+        .host
+        .mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume)
+    {
+        let driver = engine
+            .volume(&m.source)
+            .map_or_else(|_| "local".into(), |v| v.driver);
+        crate::events::append(
+            &engine.paths,
+            "volume",
+            "mount",
+            crate::events::actor(
+                &m.source,
+                &[
+                    ("driver", driver),
+                    ("container", c.id.clone()),
+                    ("destination", m.target.clone()),
+                    ("read/write", (!m.read_only).to_string()),
+                    ("propagation", m.propagation.clone()),
+                ],
+            ),
+        );
+    }
+}
+
+/// The `unmount` events of the end of a run: one per volume `c` mounts.
+pub(crate) fn unmount_events(engine: &Engine, c: &Container) {
+    for m in c
+        .config
+        .host
+        .mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume)
+    {
+        let driver = engine
+            .volume(&m.source)
+            .map_or_else(|_| "local".into(), |v| v.driver);
+        crate::events::append(
+            &engine.paths,
+            "volume",
+            "unmount",
+            crate::events::actor(
+                &m.source,
+                &[("driver", driver), ("container", c.id.clone())],
+            ),
+        );
+    }
 }
 
 /// `rm -v`: the container's anonymous volumes go too (when no other container uses them).
@@ -284,6 +378,7 @@ pub(crate) fn remove_anonymous_of(engine: &Engine, c: &Container) -> Result<()> 
                 .db
                 .conn()?
                 .execute("DELETE FROM volumes WHERE name = ?1", [&v.name])?;
+            volume_event(engine, "destroy", &v);
         }
     }
     Ok(())

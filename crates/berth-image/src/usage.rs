@@ -69,6 +69,15 @@ fn add_tree(p: &Path, seen: &mut HashSet<(u64, u64)>, out: &mut TreeSize) {
 }
 
 impl Store {
+    /// The disk each unpacked layer takes (allocated blocks, as an image's `size` counts
+    /// it), by diff ID: what an image shares with others, and what is its own.
+    pub fn layer_sizes(&self) -> Result<HashMap<Digest, u64>> {
+        Ok(db::all_layers(self.db().conn())?
+            .into_iter()
+            .map(|(d, row)| (d, row.size))
+            .collect())
+    }
+
     /// Disk usage of images, layers and snapshots.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
         let images = self.images()?;

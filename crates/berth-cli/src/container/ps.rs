@@ -48,31 +48,75 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Docker's `Ellipsis`: at most `n` characters, the last one `…` when cut.
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         return s.to_string();
     }
-    let mut t: String = s.chars().take(n - 1).collect();
+    let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
     t.push('…');
     t
+}
+
+/// Go's `strconv.Quote`: double quotes, with `"` and `\` escaped and control characters
+/// written as escapes.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if u32::from(c) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Docker's `Size` of a container: the writable layer's, with the virtual size when it
+/// is known ("0B" when sizes were not computed).
+fn size_text(c: &ContainerSummary) -> String {
+    let rw = output::human_size(c.size_rw.unwrap_or(0));
+    match c.size_root_fs {
+        Some(all) if all > 0 => format!("{rw} (virtual {})", output::human_size(all)),
+        _ => rw,
+    }
+}
+
+/// Whether a `--format` template shows `.Size` (then ps computes sizes, as Docker's does
+/// when its template uses the field; `{{json .}}` uses every field).
+pub fn template_uses_size(format: Option<&str>) -> bool {
+    match format {
+        None | Some("json") | Some("table") | Some("") => false,
+        Some(t) => t.contains(".Size") || crate::gojson::is_whole_json(t),
+    }
 }
 
 /// One row, with docker's template field names.
 pub fn row(c: &ContainerSummary, no_trunc: bool) -> Value {
     let cmd = if no_trunc {
-        format!("\"{}\"", c.command)
+        go_quote(&c.command)
     } else {
-        format!("\"{}\"", truncate(&c.command, 20))
+        go_quote(&truncate(&c.command, 20))
     };
     let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let size = match (c.size_rw, c.size_root_fs) {
-        (Some(rw), Some(all)) => format!(
-            "{} (virtual {})",
-            output::human_size(rw),
-            output::human_size(all)
-        ),
-        _ => String::new(),
-    };
+    let mounts: Vec<String> = c
+        .mounts
+        .iter()
+        .map(|m| if no_trunc { m.clone() } else { truncate(m, 15) })
+        .collect();
     json!({
         "ID": if no_trunc { c.id.clone() } else { short(&c.id) },
         "Image": c.image,
@@ -84,10 +128,13 @@ pub fn row(c: &ContainerSummary, no_trunc: bool) -> Value {
         "Status": c.status,
         "Names": c.name,
         "Labels": labels.join(","),
-        "Mounts": c.mounts.join(","),
+        "Mounts": mounts.join(","),
         "Networks": c.network,
         "LocalVolumes": c.local_volumes.to_string(),
-        "Size": size,
+        // The image's platform is not recorded with the container (Docker's is null
+        // for images from its graph drivers too).
+        "Platform": null,
+        "Size": size_text(c),
     })
 }
 
@@ -105,7 +152,7 @@ pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
     let list = e.list(&ListOptions {
         all: a.all,
         limit,
-        size: a.size,
+        size: a.size || template_uses_size(a.format.as_deref()),
         filters: Filters::parse(&a.filter)?,
     })?;
     if a.quiet {
@@ -141,6 +188,15 @@ pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoting_like_go() {
+        assert_eq!(go_quote("echo 'a b'"), "\"echo 'a b'\"");
+        assert_eq!(go_quote("x \"y\"\n\u{1}"), "\"x \\\"y\\\"\\n\\x01\"");
+        assert!(template_uses_size(Some("{{.Names}} {{.Size}}")));
+        assert!(template_uses_size(Some("{{json .}}")));
+        assert!(!template_uses_size(Some("json")) && !template_uses_size(None));
+    }
 
     #[test]
     fn truncation() {

@@ -75,7 +75,7 @@ fn row(s: &ContainerStats, no_trunc: bool) -> Value {
         s.id.chars().take(12).collect()
     };
     json!({
-        "Container": id,
+        "Container": s.container,
         "ID": id,
         "Name": s.name,
         "CPUPerc": format!("{:.2}%", s.cpu_percent),

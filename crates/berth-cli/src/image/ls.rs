@@ -31,19 +31,16 @@ pub fn run(e: &Engine, a: LsArgs) -> anyhow::Result<ExitCode> {
                 "Size": human_size(img.size),
                 "Tag": img.tag.unwrap_or_else(none),
                 "UniqueSize": "N/A",
-                "VirtualSize": human_size(img.size),
+                "VirtualSize": crate::output::human_size4(img.size),
             })
         })
         .collect();
     if a.quiet {
+        // One line per row, as Docker's: an image with two tags is listed twice.
         let mut out = String::new();
-        let mut seen = std::collections::HashSet::new();
         for r in &rows {
-            let id = r["ID"].as_str().unwrap_or_default();
-            if seen.insert(id.to_owned()) {
-                out.push_str(id);
-                out.push('\n');
-            }
+            out.push_str(r["ID"].as_str().unwrap_or_default());
+            out.push('\n');
         }
         std::io::stdout().write_all(out.as_bytes())?;
         return Ok(ExitCode::SUCCESS);

@@ -35,6 +35,8 @@ fn rules() -> &'static [(Regex, &'static str)] {
                 r"\b\d+(\.\d+)?\s?(B|kB|KB|MB|GB|TB|KiB|MiB|GiB)\b",
                 "<size>",
             ),
+            // Event times in JSON lines (`events --format json`).
+            (r#""(time|timeNano)":\d+"#, r#""$1":<n>"#),
             (r"[ \t]{2,}", "  "),
         ]
         .into_iter()
@@ -205,6 +207,10 @@ mod tests {
         assert_eq!(
             text("/tmp/x/docker/data/volumes/v1/_data /r/volumes/v1/_data"),
             "<root>/volumes/v1/_data <root>/volumes/v1/_data"
+        );
+        assert_eq!(
+            text(r#"{"time":1796546233,"timeNano":1796546233491708750}"#),
+            r#"{"time":<n>,"timeNano":<n>}"#
         );
     }
 }

@@ -26,6 +26,8 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 struct Args {
     runtime_root: PathBuf,
+    /// Where the `exec_die` event goes.
+    events_log: PathBuf,
     id: String,
 }
 
@@ -56,6 +58,7 @@ fn parse(args: &[String]) -> Result<Args> {
     let paths = crate::paths::Paths::new(&root, runroot.as_deref());
     Ok(Args {
         runtime_root: paths.runtime_root(),
+        events_log: paths.events_log(),
         id,
     })
 }
@@ -153,6 +156,15 @@ fn run(a: &Args, control: BorrowedFd<'_>) -> std::result::Result<(), (i32, Strin
     // Without a code (we could not wait for the process) the engine hears nothing more and
     // reports an error, never a made-up code.
     if let Some(code) = serve(ex.pid, control, engine_open, &sfd, kept) {
+        // Recorded before the engine hears of the exit, so that it is in the log when
+        // `exec` returns.
+        if let Some(mut actor) = req.die_event {
+            actor.attributes.insert("exitCode".into(), code.to_string());
+            crate::events::append_to(
+                &a.events_log,
+                &crate::events::event_now("container", "exec_die", actor),
+            );
+        }
         let _ = wire::send(control, Reply::Exit(code).encode().as_bytes(), None);
     }
     Ok(())

@@ -29,6 +29,10 @@ pub(crate) struct Request {
     pub process: oci_spec::runtime::Process,
     /// The engine does not wait: the helper keeps (and drains) a pty master itself.
     pub detach: bool,
+    /// The actor of the `exec_die` event the helper records when the process exits (the
+    /// container's attributes and the exec's ID); none: no event.
+    #[serde(default)]
+    pub die_event: Option<crate::events::Actor>,
 }
 
 /// A helper's message to the engine.

@@ -32,7 +32,12 @@ pub struct ImageUsage {
     /// Familiar repository of the first tag; None when dangling.
     pub repository: Option<String>,
     pub tag: Option<String>,
+    /// Creation time, seconds since the epoch (0 when unknown).
+    pub created: i64,
     pub size: u64,
+    /// Bytes of its layers that other images use too; the rest is its own.
+    pub shared_size: u64,
+    pub unique_size: u64,
     /// Containers (snapshots) using the image.
     pub containers: usize,
 }
@@ -186,8 +191,26 @@ impl Engine {
     /// store's order (`system df -v`).
     pub fn images_usage(&self) -> Result<Vec<ImageUsage>> {
         let store = self.store()?;
+        let images = store.images()?;
+        let sizes = store.layer_sizes()?;
+        // How many images use each layer.
+        let mut users = std::collections::HashMap::<&Digest, usize>::new();
+        for img in &images {
+            let distinct: std::collections::HashSet<&Digest> =
+                img.layers.iter().map(|l| &l.diff_id).collect();
+            for d in distinct {
+                *users.entry(d).or_default() += 1;
+            }
+        }
         let mut out = Vec::new();
-        for img in store.images()? {
+        for img in &images {
+            let distinct: std::collections::HashSet<&Digest> =
+                img.layers.iter().map(|l| &l.diff_id).collect();
+            let shared_size: u64 = distinct
+                .into_iter()
+                .filter(|d| users.get(d).is_some_and(|n| *n > 1))
+                .map(|d| sizes.get(d).copied().unwrap_or(0))
+                .sum();
             let containers = store.users(&img.id)?.len();
             let (repository, tag) = img
                 .familiar_tags()
@@ -196,10 +219,13 @@ impl Engine {
                 .map(|(r, t)| (Some(r.to_owned()), Some(t.to_owned())))
                 .unwrap_or((None, None));
             out.push(ImageUsage {
-                id: img.id,
+                id: img.id.clone(),
                 repository,
                 tag,
+                created: img.created,
                 size: img.size,
+                shared_size,
+                unique_size: img.size.saturating_sub(shared_size),
                 containers,
             });
         }

@@ -51,6 +51,7 @@ pub struct Logout {
 /// A pull whose reference, platform and registry configuration are checked: run it with
 /// [`PendingPull::run`].
 pub struct PendingPull<'e> {
+    engine: &'e Engine,
     store: &'e Store,
     client: Client,
     reference: Reference,
@@ -68,6 +69,12 @@ impl PendingPull<'_> {
         let p = self
             .client
             .pull(self.store, &self.reference, &self.platform, progress)?;
+        self.engine.image_event(
+            "pull",
+            &self.reference.familiar(),
+            &self.reference.familiar_name(),
+            &super::manage::labels_of(self.store, &p.image),
+        );
         Ok(Pulled {
             image: p.image,
             manifest: p.manifest,
@@ -79,6 +86,7 @@ impl PendingPull<'_> {
 /// A push whose image and registry configuration are checked: run it with
 /// [`PendingPush::run`].
 pub struct PendingPush<'e> {
+    engine: &'e Engine,
     store: &'e Store,
     client: Client,
     reference: Reference,
@@ -96,6 +104,12 @@ impl PendingPush<'_> {
         let p = self
             .client
             .push(self.store, &self.image, &self.reference, progress)?;
+        self.engine.image_event(
+            "push",
+            &self.reference.familiar(),
+            &self.reference.familiar_name(),
+            &super::manage::labels_of(self.store, &self.image),
+        );
         let size = self.store.blobs().size(&p.manifest).unwrap_or(0);
         Ok(Pushed {
             manifest: p.manifest,
@@ -144,6 +158,7 @@ impl Engine {
             None => Platform::host(),
         };
         Ok(PendingPull {
+            engine: self,
             store,
             client: client()?,
             reference,
@@ -158,6 +173,7 @@ impl Engine {
         let reference = Reference::parse_tagged(name)?;
         let image = store.resolve(name)?;
         Ok(PendingPush {
+            engine: self,
             store,
             client: client()?,
             reference,

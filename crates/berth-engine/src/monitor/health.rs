@@ -24,6 +24,8 @@ struct Running {
     start_rfc: String,
     output: OwnedFd,
     result: Option<i32>,
+    /// The actor of its exec events (the container's, with the check's exec ID).
+    actor: crate::events::Actor,
 }
 
 pub(crate) struct Checker {
@@ -182,6 +184,9 @@ impl Checker {
             if let Some(code) = r.result {
                 let r = self.running.take();
                 if let Some(r) = r {
+                    let mut actor = r.actor.clone();
+                    actor.attributes.insert("exitCode".into(), code.to_string());
+                    crate::events::append(&engine.paths, "container", "exec_die", actor);
                     let mut out = String::new();
                     let mut buf = [0u8; MAX_OUTPUT];
                     if let Ok(n) = nix::unistd::read(&r.output, &mut buf) {
@@ -218,6 +223,16 @@ impl Checker {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
         let devnull = std::fs::File::open("/dev/null").ok()?;
         let container = rt.load(&c.id).ok()?;
+        // A check is an exec for Docker, with the same events.
+        let actor = crate::events::container_actor(c, &[("execID", crate::events::new_exec_id())]);
+        for action in ["exec_create", "exec_start"] {
+            crate::events::append(
+                &engine.paths,
+                "container",
+                &crate::events::exec_action(action, &self.args()),
+                actor.clone(),
+            );
+        }
         let ex = container
             .exec(&ExecOptions {
                 process,
@@ -243,6 +258,7 @@ impl Checker {
             start_rfc: berth_runtime::util::rfc3339(std::time::SystemTime::now()),
             output: r,
             result: None,
+            actor,
         })
     }
 

@@ -338,12 +338,9 @@ fn supervise_runs(
             fresh.state.manually_stopped,
             fresh.state.restart_count,
         );
-        engine.event(
-            "container",
-            "die",
-            &fresh,
-            &[("exitCode", code.to_string())],
-        );
+        // Docker releases the volumes before it logs the exit.
+        crate::volumes::unmount_events(engine, &fresh);
+        engine.die_event(&fresh, code);
         if oom {
             engine.event("container", "oom", &fresh, &[]);
         }
@@ -374,6 +371,8 @@ fn supervise_runs(
                 return res;
             }
         }
+        // The next run mounts the volumes again, as Docker's start does.
+        crate::volumes::mount_events(engine, &fresh);
         m.reopen_stdio()?;
     }
 }

@@ -293,7 +293,10 @@ impl<'a> Monitor<'a> {
             }
             Ok(())
         })?;
-        self.engine.event("container", "start", &self.c, &[]);
+        // The record as it is now (a rename since the monitor started shows).
+        let now = self.engine.db.find(&self.c.id);
+        self.engine
+            .event("container", "start", now.as_ref().unwrap_or(&self.c), &[]);
         self.health.started();
         Ok(())
     }
