@@ -55,9 +55,13 @@ impl Engine {
         let Ok(rc) = rt.load(&c.id) else {
             return;
         };
+        let paused =
+            c.state.status == Status::Paused || rc.status() == berth_runtime::Status::Paused;
         let sent = rc.kill(s, all).is_ok();
-        // Its stop signal and SIGKILL are the signals that thaw a paused container.
-        self.thaw(c, &rc);
+        // Events before the thaw: the monitor's `die` must come after them.
+        if paused {
+            self.event("container", "unpause", c, &[]);
+        }
         if sent {
             self.event(
                 "container",
@@ -66,27 +70,26 @@ impl Engine {
                 &[("signal", (s as i32).to_string())],
             );
         }
+        // Its stop signal and SIGKILL are the signals that thaw a paused container.
+        if paused {
+            self.thaw(c, &rc);
+        }
     }
 
-    /// Thaws `c` when it is paused, so that a signal just sent is acted on now (a frozen
-    /// process does not die of it), and records the `unpause`. The state says running
+    /// Thaws paused `c`, so that a signal just sent is acted on now (a frozen process may
+    /// not die of it); the caller records the `unpause`. The state says running
     /// before the thaw, so the monitor's record of the exit that follows is never
     /// overwritten.
     fn thaw(&self, c: &Container, rc: &berth_runtime::Container) {
-        let paused =
-            c.state.status == Status::Paused || rc.status() == berth_runtime::Status::Paused;
-        if !paused {
-            return;
-        }
         let _ = self.db.update_state(&c.id, |st| {
             if st.status == Status::Paused {
                 st.status = Status::Running;
             }
             Ok(())
         });
-        if rc.resume().is_ok() {
-            self.event("container", "unpause", c, &[]);
-        }
+        // A process already dead of the signal leaves a frozen cgroup that the teardown
+        // thaws; the runtime refuses to resume a stopped container.
+        let _ = rc.resume();
     }
 
     /// Docker's forced kill: SIGKILL to everything in the container, then a wait until it
@@ -140,7 +143,6 @@ impl Engine {
         }
         let rt = berth_runtime::Runtime::new(self.paths.runtime_root())?;
         let rc = rt.load(&c.id)?;
-        rc.kill(s, false)?;
         // As Docker's daemon (killWithSignal): a paused container is thawed after SIGKILL,
         // its stop signal, or any signal when it has no stop signal of its own.
         let stop_signal = c
@@ -148,8 +150,14 @@ impl Engine {
             .stop_signal
             .as_deref()
             .and_then(berth_runtime::util::parse_signal);
-        if matches!(s, Signal::SIGKILL) || stop_signal.is_none_or(|st| st == s) {
-            self.thaw(&c, &rc);
+        let thaw = matches!(s, Signal::SIGKILL) || stop_signal.is_none_or(|st| st == s);
+        let paused =
+            c.state.status == Status::Paused || rc.status() == berth_runtime::Status::Paused;
+        rc.kill(s, false)?;
+        // The events go first: the process can die at once (current kernels let a fatal
+        // signal through the freezer), and its monitor's `die` must come after them.
+        if thaw && paused {
+            self.event("container", "unpause", &c, &[]);
         }
         self.event(
             "container",
@@ -157,6 +165,9 @@ impl Engine {
             &c,
             &[("signal", (s as i32).to_string())],
         );
+        if thaw && paused {
+            self.thaw(&c, &rc);
+        }
         Ok(())
     }
 
