@@ -384,7 +384,17 @@ fn exec(exe: &Path, p: &Process) -> Result<Infallible> {
     let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_>>()?;
     let path = CString::new(exe.as_os_str().as_bytes())
         .map_err(|_| Error::spec("process.args", "executable path contains NUL"))?;
-    let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+    // ETXTBSY: another process still holds the file open for writing. A multi-threaded
+    // engine that just wrote it (berth-init) cannot stop its other threads' children from
+    // inheriting that descriptor between their fork and exec; it is gone within moments.
+    let mut e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+    for _ in 0..50 {
+        if e != nix::errno::Errno::ETXTBSY {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+    }
     Err(Error::Exec {
         path: exe.display().to_string(),
         cause: ExecFailure::from_errno(e as i32, || e.desc().to_lowercase()),
