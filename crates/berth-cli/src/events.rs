@@ -35,14 +35,25 @@ pub fn events(g: &Global, a: EventsArgs) -> Result<ExitCode> {
         until: a.until.clone(),
         filters: Filters::parse(&a.filter)?,
     };
+    // docker refuses a bad template before it reads any event.
+    let tmpl = match a.format.as_deref() {
+        Some(t) if t != "json" => Some(crate::template::Template::parse("", t).map_err(|e| {
+            crate::output::template_failure(&format!("Error parsing format: {e}"), 64)
+        })?),
+        _ => None,
+    };
     let mut out = std::io::stdout();
     let mut failed: Option<anyhow::Error> = None;
     e.events(&o, &Cancel::new(), |ev| {
         let line = match a.format.as_deref() {
             Some("json") => serde_json::to_string(ev).map_err(anyhow::Error::from),
-            Some(t) => serde_json::to_value(ev)
-                .map_err(anyhow::Error::from)
-                .and_then(|v| crate::output::render(t, &v)),
+            Some(_) => match (serde_json::to_value(ev), &tmpl) {
+                (Ok(v), Some(t)) => t.execute(&v, &crate::template::docker::EVENT).map_err(|e| {
+                    crate::output::template_failure(&format!("Error parsing format: {e}"), 64)
+                }),
+                (Err(e), _) => Err(e.into()),
+                (Ok(_), None) => Ok(String::new()),
+            },
             None => {
                 let t = event_time(ev.time_nano);
                 let attrs: Vec<String> = ev

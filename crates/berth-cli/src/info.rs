@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::cli::Global;
 use crate::container::engine;
+use crate::template::{Schema, docker};
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -16,10 +17,17 @@ pub struct InfoArgs {
     pub format: Option<String>,
 }
 
-fn print(v: &Value, format: Option<&str>, text: impl FnOnce() -> String) -> Result<()> {
+/// Prints `v` as JSON, through the template `format` (docker names `version`'s template
+/// "version"), or as `text`.
+fn print(
+    v: &Value,
+    format: Option<&str>,
+    (name, schema): (&str, &Schema),
+    text: impl FnOnce() -> String,
+) -> Result<()> {
     match format {
         Some("json") => println!("{}", serde_json::to_string(v)?),
-        Some(t) => println!("{}", crate::output::render(t, v)?),
+        Some(t) => crate::output::print_template(name, t, v, schema)?,
         None => print!("{}", text()),
     }
     Ok(())
@@ -28,7 +36,7 @@ fn print(v: &Value, format: Option<&str>, text: impl FnOnce() -> String) -> Resu
 pub fn info(g: &Global, a: InfoArgs) -> Result<ExitCode> {
     let i = engine(g)?.info()?;
     let v = serde_json::to_value(&i)?;
-    print(&v, a.format.as_deref(), || {
+    print(&v, a.format.as_deref(), ("", &docker::INFO), || {
         format!(
             "Containers: {}\n Running: {}\n Paused: {}\n Stopped: {}\nImages: {}\n\
              Server Version: {}\nStorage Driver: {}\nLogging Driver: {}\n\
@@ -69,15 +77,20 @@ pub fn version(_g: &Global, a: InfoArgs) -> Result<ExitCode> {
         "Server": {"Version": v.version, "Os": v.os, "Arch": v.arch, "KernelVersion": v.kernel_version,
                    "Components": [{"Name": "berth-runtime", "Version": v.version}]},
     });
-    print(&json, a.format.as_deref(), || {
-        format!(
-            "Client:\n Version:    {0}\n OS/Arch:    linux/{1}\n\nServer:\n Engine:\n  Version:  {2} (daemonless)\n  OS/Arch:  {3}/{1}\n  Kernel:   {4}\n berth-runtime:\n  Version:  {2}\n",
-            env!("CARGO_PKG_VERSION"),
-            v.arch,
-            v.version,
-            v.os,
-            v.kernel_version
-        )
-    })?;
+    print(
+        &json,
+        a.format.as_deref(),
+        ("version", &docker::VERSION),
+        || {
+            format!(
+                "Client:\n Version:    {0}\n OS/Arch:    linux/{1}\n\nServer:\n Engine:\n  Version:  {2} (daemonless)\n  OS/Arch:  {3}/{1}\n  Kernel:   {4}\n berth-runtime:\n  Version:  {2}\n",
+                env!("CARGO_PKG_VERSION"),
+                v.arch,
+                v.version,
+                v.os,
+                v.kernel_version
+            )
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,8 @@ mod output;
 mod progress;
 mod registry;
 mod system;
+mod tabwriter;
+mod template;
 mod volume;
 
 use std::process::ExitCode;

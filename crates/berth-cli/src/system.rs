@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cli::Global;
 use crate::container::engine;
-use crate::output::{Format, human_size, print_rows};
+use crate::output::{Format, human_size};
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -129,7 +129,12 @@ fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
         ("SIZE", "Size"),
         ("RECLAIMABLE", "Reclaimable"),
     ];
-    print_rows(&Format::parse(a.format.as_deref()), &cols, &rows)?;
+    crate::output::print_rows_as(
+        &Format::parse(a.format.as_deref()),
+        &cols,
+        &rows,
+        &crate::output::Rows::of(&crate::template::docker::DF),
+    )?;
     if a.verbose {
         let mut out = String::from("\nImages space usage:\n\n");
         let mut t = vec![

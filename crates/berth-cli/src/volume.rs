@@ -128,10 +128,11 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
                            "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(",")})
                 })
                 .collect();
-            output::print_rows(
+            output::print_rows_as(
                 &Format::parse(a.format.as_deref()),
                 &[("DRIVER", "Driver"), ("VOLUME NAME", "Name")],
                 &rows,
+                &output::Rows::of(&crate::template::docker::VOLUMES),
             )?;
         }
         VolumeCommand::Inspect(a) => {
@@ -139,15 +140,22 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             let mut missing = false;
             for n in &a.names {
                 match e.volume(n) {
-                    Ok(_) => values.push(serde_json::to_value(e.volume_inspect(n)?)?),
+                    Ok(_) => values.push((
+                        serde_json::to_value(e.volume_inspect(n)?)?,
+                        &crate::template::docker::VOLUME,
+                        false,
+                    )),
                     Err(err) => {
                         output::print_error(&err.into());
                         missing = true;
                     }
                 }
             }
-            crate::container::print_values(&values, a.format.as_deref())?;
-            if missing {
+            let failed = crate::container::print_values(&values, a.format.as_deref())?;
+            for f in &failed {
+                eprintln!("{f}");
+            }
+            if missing || !failed.is_empty() {
                 return Err(anyhow::Error::new(Exit(1)));
             }
         }

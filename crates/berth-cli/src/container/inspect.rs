@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::engine;
 use crate::cli::Global;
+use crate::template::{Schema, docker};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -25,20 +26,20 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
-/// Prints values as a JSON array or through a template, one line each.
-pub fn print(values: &[Value], format: Option<&str>) -> Result<()> {
+/// Prints values as a JSON array (compact for `--format json`) or through a template, one
+/// line each; each value comes with the Go type docker reads it as, and whether docker falls
+/// back to its raw JSON. Returns the template errors, which the caller reports (exit 1).
+pub fn print(
+    values: &[(Value, &'static Schema, bool)],
+    format: Option<&str>,
+) -> Result<Vec<String>> {
+    let plain = || values.iter().map(|(v, _, _)| v.clone()).collect::<Vec<_>>();
     match format {
-        None | Some("") | Some("json") => println!("{}", serde_json::to_string_pretty(values)?),
-        Some(t) => {
-            let mut out = String::new();
-            for v in values {
-                out.push_str(&crate::output::render(t, v)?);
-                out.push('\n');
-            }
-            print!("{out}");
-        }
+        None | Some("") => println!("{}", serde_json::to_string_pretty(&plain())?),
+        Some("json") => println!("{}", serde_json::to_string(&plain())?),
+        Some(t) => return crate::output::print_inspect(values, t),
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
@@ -50,7 +51,7 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
         if kind.is_none_or(|k| k == "container") {
             match e.inspect(n) {
                 Ok(c) => {
-                    values.push(serde_json::to_value(c)?);
+                    values.push((serde_json::to_value(c)?, &docker::CONTAINER, true));
                     continue;
                 }
                 Err(err) if err.kind() != berth_engine::ErrorKind::NotFound => {
@@ -62,7 +63,7 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
         if kind.is_none_or(|k| k == "image") {
             match e.image_inspect(n) {
                 Ok(v) => {
-                    values.push(v);
+                    values.push((v, &docker::IMAGE, true));
                     continue;
                 }
                 Err(err) if err.kind() != berth_engine::ErrorKind::NotFound => {
@@ -74,16 +75,19 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
         if kind.is_none_or(|k| k == "volume")
             && let Ok(v) = e.volume_inspect(n)
         {
-            values.push(serde_json::to_value(v)?);
+            values.push((serde_json::to_value(v)?, &docker::VOLUME, true));
             continue;
         }
         missing.push(n.clone());
     }
-    print(&values, a.format.as_deref())?;
-    if !missing.is_empty() {
-        for m in &missing {
-            eprintln!("Error: No such object: {m}");
-        }
+    let failed = print(&values, a.format.as_deref())?;
+    for f in &failed {
+        eprintln!("{f}");
+    }
+    for m in &missing {
+        eprintln!("Error: No such object: {m}");
+    }
+    if !missing.is_empty() || !failed.is_empty() {
         return Err(anyhow::Error::new(super::Exit(1)));
     }
     Ok(ExitCode::SUCCESS)

@@ -134,7 +134,12 @@ pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
     if a.size {
         columns.push(("SIZE", "Size"));
     }
-    output::print_rows(&Format::parse(a.format.as_deref()), &columns, &rows)?;
+    let kind = output::Rows {
+        schema: &crate::template::docker::PS,
+        parse_error: "failed to parse template",
+        exec_error: "failed to execute template",
+    };
+    output::print_rows_as(&Format::parse(a.format.as_deref()), &columns, &rows, &kind)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,7 +9,8 @@ use berth_engine::time::format_rfc3339;
 use serde_json::{Value, json};
 
 use super::{HistoryArgs, InspectArgs, PruneArgs, RmArgs, TagArgs};
-use crate::output::{Format, ago, human_size, print_error, print_rows, render};
+use crate::output::{Format, Rows, ago, human_size, print_error, print_rows_as};
+use crate::template::docker;
 
 pub fn rm(e: &Engine, a: RmArgs) -> anyhow::Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
@@ -48,19 +49,29 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> anyhow::Result<ExitCode> {
             Err(e) => errors.push(e),
         }
     }
-    let mut out = String::new();
-    match a.format.as_deref() {
-        None | Some("") | Some("json") => {
-            out = pretty(&Value::Array(found))?;
-            out.push('\n');
-        }
+    let code_ok = errors.is_empty();
+    let out = match a.format.as_deref() {
+        None | Some("") => pretty(&Value::Array(found))? + "\n",
+        Some("json") => serde_json::to_string(&found)? + "\n",
         Some(t) => {
-            for v in &found {
-                out.push_str(&render(t, v)?);
-                out.push('\n');
+            let values: Vec<_> = found
+                .into_iter()
+                .map(|v| (v, &docker::IMAGE, true))
+                .collect();
+            let failed = crate::output::print_inspect(&values, t)?;
+            for e in errors {
+                print_error(&e.into());
             }
+            for f in &failed {
+                eprintln!("{f}");
+            }
+            return Ok(if failed.is_empty() && code_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
         }
-    }
+    };
     std::io::stdout().write_all(out.as_bytes())?;
     let code = if errors.is_empty() {
         ExitCode::SUCCESS
@@ -117,7 +128,12 @@ pub fn history(e: &Engine, a: HistoryArgs) -> anyhow::Result<ExitCode> {
         ("SIZE", "Size"),
         ("COMMENT", "Comment"),
     ];
-    print_rows(&Format::parse(a.format.as_deref()), &cols, &vals)?;
+    print_rows_as(
+        &Format::parse(a.format.as_deref()),
+        &cols,
+        &vals,
+        &Rows::of(&docker::HISTORY),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,649 @@
+//! The parser of Go's text/template: tokens to a tree of nodes, with Go's checks (functions
+//! and variables must be defined, `break` only inside `range`...) and error messages
+//! (`template: NAME:LINE: MESSAGE`).
+
+use std::collections::HashMap;
+
+use super::lexer::{Item, Kind, lex};
+use super::node::{Arg, Branch, Command, Node, Number, Pipe};
+use super::printf::unquote;
+
+/// Nested parentheses deeper than this are refused (Go allows 10000; a deep recursion here
+/// would use the stack up).
+const MAX_PAREN_DEPTH: usize = 100;
+
+/// What ends a list of nodes.
+enum End {
+    End,
+    Else,
+}
+
+/// Parses `text` into its trees: the main one under `name`, and those of `define` and
+/// `block`. `is_func` says which identifiers are functions.
+pub fn parse(
+    name: &str,
+    text: &str,
+    is_func: &dyn Fn(&str) -> bool,
+) -> Result<HashMap<String, Vec<Node>>, String> {
+    let mut p = Parser {
+        name,
+        items: lex(text),
+        idx: 0,
+        line: 1,
+        action_line: 0,
+        vars: vec!["$".into()],
+        range_depth: 0,
+        paren_depth: 0,
+        trees: HashMap::new(),
+        is_func,
+    };
+    let root = p.parse_top()?;
+    p.add(name, root)?;
+    Ok(p.trees)
+}
+
+struct Parser<'a> {
+    name: &'a str,
+    items: Vec<Item>,
+    idx: usize,
+    line: usize,
+    action_line: usize,
+    vars: Vec<String>,
+    range_depth: usize,
+    paren_depth: usize,
+    trees: HashMap<String, Vec<Node>>,
+    is_func: &'a dyn Fn(&str) -> bool,
+}
+
+type R<T> = Result<T, String>;
+
+fn is_empty_tree(nodes: &[Node]) -> bool {
+    nodes.iter().all(|n| match n {
+        Node::Text(t) => t.trim().is_empty(),
+        _ => false,
+    })
+}
+
+impl Parser<'_> {
+    fn next(&mut self) -> Item {
+        let i = self
+            .items
+            .get(self.idx)
+            .or_else(|| self.items.last())
+            .cloned()
+            .unwrap_or(Item {
+                kind: Kind::Eof,
+                pos: 0,
+                val: String::new(),
+                line: 1,
+            });
+        if self.idx < self.items.len() {
+            self.idx += 1;
+        }
+        self.line = i.line;
+        i
+    }
+
+    fn backup(&mut self) {
+        self.idx = self.idx.saturating_sub(1);
+    }
+
+    fn peek(&mut self) -> Item {
+        let i = self.next();
+        self.backup();
+        i
+    }
+
+    fn next_non_space(&mut self) -> Item {
+        loop {
+            let i = self.next();
+            if i.kind != Kind::Space {
+                return i;
+            }
+        }
+    }
+
+    /// Skips spaces and returns the next token without consuming it.
+    fn peek_non_space(&mut self) -> Item {
+        let i = self.next_non_space();
+        self.backup();
+        i
+    }
+
+    fn errorf(&self, msg: impl std::fmt::Display) -> String {
+        format!("template: {}:{}: {msg}", self.name, self.line)
+    }
+
+    fn expect(&mut self, kind: Kind, context: &str) -> R<Item> {
+        let t = self.next_non_space();
+        if t.kind != kind {
+            return Err(self.unexpected(&t, context));
+        }
+        Ok(t)
+    }
+
+    fn unexpected(&self, t: &Item, context: &str) -> String {
+        if t.kind == Kind::Error {
+            let mut extra = String::new();
+            if self.action_line != 0 && self.action_line != t.line {
+                extra = format!(" in action started at {}:{}", self.name, self.action_line);
+                if t.val.ends_with(" action") {
+                    extra = extra[" in action".len()..].to_owned();
+                }
+            }
+            return self.errorf(format!("{t}{extra}"));
+        }
+        self.errorf(format!("unexpected {t} in {context}"))
+    }
+
+    fn add(&mut self, name: &str, root: Vec<Node>) -> R<()> {
+        match self.trees.get(name) {
+            Some(old) if !is_empty_tree(old) && !is_empty_tree(&root) => Err(self.errorf(format!(
+                "template: multiple definition of template {}",
+                quote(name)
+            ))),
+            Some(_) if is_empty_tree(&root) => Ok(()),
+            _ => {
+                self.trees.insert(name.to_owned(), root);
+                Ok(())
+            }
+        }
+    }
+
+    fn parse_top(&mut self) -> R<Vec<Node>> {
+        let mut root = Vec::new();
+        while self.peek().kind != Kind::Eof {
+            if self.peek().kind == Kind::LeftDelim {
+                let save = self.idx;
+                self.next();
+                if self.next_non_space().kind == Kind::Define {
+                    self.parse_definition()?;
+                    continue;
+                }
+                self.idx = save;
+            }
+            match self.text_or_action()? {
+                Ok(n) => root.push(n),
+                Err(End::End) => return Err(self.errorf("unexpected {{end}}")),
+                Err(End::Else) => return Err(self.errorf("unexpected {{else}}")),
+            }
+        }
+        if let Some(t) = self.items.last().filter(|t| t.kind == Kind::Error) {
+            let t = t.clone();
+            return Err(self.unexpected(&t, "input"));
+        }
+        Ok(root)
+    }
+
+    fn parse_definition(&mut self) -> R<()> {
+        const CONTEXT: &str = "define clause";
+        let t = self.next_non_space();
+        if !matches!(t.kind, Kind::String | Kind::RawString) {
+            return Err(self.unexpected(&t, CONTEXT));
+        }
+        let name = unquote(&t.val).map_err(|e| self.errorf(e))?;
+        self.expect(Kind::RightDelim, CONTEXT)?;
+        let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let (list, end) = self.item_list()?;
+        self.vars = saved;
+        if !matches!(end, End::End) {
+            return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
+        }
+        self.add(&name, list)
+    }
+
+    /// Nodes up to `{{end}}` or `{{else}}`, which is returned apart.
+    fn item_list(&mut self) -> R<(Vec<Node>, End)> {
+        let mut list = Vec::new();
+        while self.peek_non_space().kind != Kind::Eof {
+            match self.text_or_action()? {
+                Ok(n) => list.push(n),
+                Err(end) => return Ok((list, end)),
+            }
+        }
+        Err(self.errorf("unexpected EOF"))
+    }
+
+    fn text_or_action(&mut self) -> R<Result<Node, End>> {
+        let t = self.next_non_space();
+        match t.kind {
+            Kind::Text => Ok(Ok(Node::Text(t.val))),
+            Kind::LeftDelim => {
+                self.action_line = t.line;
+                let r = self.action();
+                self.action_line = 0;
+                r
+            }
+            _ => Err(self.unexpected(&t, "input")),
+        }
+    }
+
+    fn action(&mut self) -> R<Result<Node, End>> {
+        let t = self.next_non_space();
+        let node = match t.kind {
+            Kind::Block => self.block()?,
+            Kind::Break | Kind::Continue => {
+                let word = if t.kind == Kind::Break {
+                    "break"
+                } else {
+                    "continue"
+                };
+                let n = self.next_non_space();
+                if n.kind != Kind::RightDelim {
+                    return Err(self.unexpected(&n, &format!("{{{{{word}}}}}")));
+                }
+                if self.range_depth == 0 {
+                    return Err(self.errorf(format!("{{{{{word}}}}} outside {{{{range}}}}")));
+                }
+                if t.kind == Kind::Break {
+                    Node::Break
+                } else {
+                    Node::Continue
+                }
+            }
+            Kind::Else => {
+                let peek = self.peek_non_space();
+                if !matches!(peek.kind, Kind::If | Kind::With) {
+                    self.expect(Kind::RightDelim, "else")?;
+                }
+                return Ok(Err(End::Else));
+            }
+            Kind::End => {
+                self.expect(Kind::RightDelim, "end")?;
+                return Ok(Err(End::End));
+            }
+            Kind::If => Node::If(self.control("if")?),
+            Kind::Range => Node::Range(self.control("range")?),
+            Kind::With => Node::With(self.control("with")?),
+            Kind::Template => {
+                const CONTEXT: &str = "template clause";
+                let tok = self.next_non_space();
+                let name = self.template_name(&tok, CONTEXT)?;
+                let pipe = if self.next_non_space().kind != Kind::RightDelim {
+                    self.backup();
+                    Some(self.pipeline(CONTEXT, Kind::RightDelim)?)
+                } else {
+                    None
+                };
+                Node::Template {
+                    pos: tok.pos,
+                    name,
+                    pipe,
+                }
+            }
+            _ => {
+                self.backup();
+                let pos = self.peek().pos;
+                Node::Action {
+                    pos,
+                    pipe: self.pipeline("command", Kind::RightDelim)?,
+                }
+            }
+        };
+        Ok(Ok(node))
+    }
+
+    fn template_name(&self, t: &Item, context: &str) -> R<String> {
+        match t.kind {
+            Kind::String | Kind::RawString => unquote(&t.val).map_err(|e| self.errorf(e)),
+            _ => Err(self.unexpected(t, context)),
+        }
+    }
+
+    fn block(&mut self) -> R<Node> {
+        const CONTEXT: &str = "block clause";
+        let tok = self.next_non_space();
+        let name = self.template_name(&tok, CONTEXT)?;
+        let pipe = self.pipeline(CONTEXT, Kind::RightDelim)?;
+        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_depth = std::mem::replace(&mut self.range_depth, 0);
+        let (list, end) = self.item_list()?;
+        self.vars = saved_vars;
+        self.range_depth = saved_depth;
+        if !matches!(end, End::End) {
+            return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
+        }
+        self.add(&name, list)?;
+        Ok(Node::Template {
+            pos: tok.pos,
+            name,
+            pipe: Some(pipe),
+        })
+    }
+
+    fn control(&mut self, context: &str) -> R<Branch> {
+        let mark = self.vars.len();
+        let pipe = self.pipeline(context, Kind::RightDelim)?;
+        if context == "range" {
+            self.range_depth += 1;
+        }
+        let listed = self.item_list();
+        if context == "range" {
+            self.range_depth -= 1;
+        }
+        let (list, end) = listed?;
+        let mut else_list = None;
+        if matches!(end, End::Else) {
+            let peek = self.peek();
+            if context == "if" && peek.kind == Kind::If {
+                self.next();
+                else_list = Some(vec![Node::If(self.control("if")?)]);
+            } else if context == "with" && peek.kind == Kind::With {
+                self.next();
+                else_list = Some(vec![Node::With(self.control("with")?)]);
+            } else {
+                let (l, end) = self.item_list()?;
+                if !matches!(end, End::End) {
+                    return Err(self.errorf("expected end; found {{else}}"));
+                }
+                else_list = Some(l);
+            }
+        }
+        self.vars.truncate(mark);
+        Ok(Branch {
+            pipe,
+            list,
+            else_list,
+        })
+    }
+
+    fn pipeline(&mut self, context: &str, end: Kind) -> R<Pipe> {
+        let start = self.peek_non_space();
+        let mut pipe = Pipe {
+            pos: start.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
+        'decls: loop {
+            if self.peek_non_space().kind != Kind::Variable {
+                break;
+            }
+            let save = self.idx;
+            let v = self.next();
+            let next = self.peek_non_space();
+            match next.kind {
+                Kind::Assign | Kind::Declare => {
+                    pipe.is_assign = next.kind == Kind::Assign;
+                    self.next_non_space();
+                    pipe.decl.push(v.val.clone());
+                    self.vars.push(v.val);
+                }
+                Kind::Char if next.val == "," => {
+                    self.next_non_space();
+                    pipe.decl.push(v.val.clone());
+                    self.vars.push(v.val);
+                    if context == "range" && pipe.decl.len() < 2 {
+                        match self.peek_non_space().kind {
+                            Kind::Variable | Kind::RightDelim | Kind::RightParen => continue 'decls,
+                            _ => return Err(self.errorf("range can only initialize variables")),
+                        }
+                    }
+                    return Err(self.errorf(format!("too many declarations in {context}")));
+                }
+                _ => self.idx = save,
+            }
+            break;
+        }
+        loop {
+            let t = self.next_non_space();
+            match t.kind {
+                k if k == end => {
+                    if pipe.cmds.is_empty() {
+                        return Err(self.errorf(format!("missing value for {context}")));
+                    }
+                    for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
+                        if matches!(
+                            c.args.first(),
+                            Some(
+                                Arg::Bool { .. }
+                                    | Arg::Dot { .. }
+                                    | Arg::Nil { .. }
+                                    | Arg::Number { .. }
+                                    | Arg::String { .. }
+                            )
+                        ) {
+                            return Err(self.errorf(format!(
+                                "non executable command in pipeline stage {}",
+                                i + 1
+                            )));
+                        }
+                    }
+                    return Ok(pipe);
+                }
+                Kind::Bool
+                | Kind::CharConstant
+                | Kind::Dot
+                | Kind::Field
+                | Kind::Identifier
+                | Kind::Number
+                | Kind::Nil
+                | Kind::RawString
+                | Kind::String
+                | Kind::Variable
+                | Kind::LeftParen => {
+                    self.backup();
+                    let c = self.command()?;
+                    pipe.cmds.push(c);
+                }
+                _ => return Err(self.unexpected(&t, context)),
+            }
+        }
+    }
+
+    fn command(&mut self) -> R<Command> {
+        let pos = self.peek_non_space().pos;
+        let mut args = Vec::new();
+        loop {
+            self.peek_non_space();
+            if let Some(a) = self.operand()? {
+                args.push(a);
+            }
+            let t = self.next();
+            match t.kind {
+                Kind::Space => continue,
+                Kind::RightDelim | Kind::RightParen => self.backup(),
+                Kind::Pipe => {}
+                _ => return Err(self.unexpected(&t, "operand")),
+            }
+            break;
+        }
+        if args.is_empty() {
+            return Err(self.errorf("empty command"));
+        }
+        Ok(Command { pos, args })
+    }
+
+    fn operand(&mut self) -> R<Option<Arg>> {
+        let Some(term) = self.term()? else {
+            return Ok(None);
+        };
+        if self.peek().kind != Kind::Field {
+            return Ok(Some(term));
+        }
+        let pos = self.peek().pos;
+        let mut fields = Vec::new();
+        while self.peek().kind == Kind::Field {
+            let f = self.next();
+            fields.push(f.val.trim_start_matches('.').to_owned());
+        }
+        Ok(Some(match term {
+            Arg::Field { mut idents, .. } => {
+                idents.extend(fields);
+                Arg::Field { pos, idents }
+            }
+            Arg::Variable { mut idents, .. } => {
+                idents.extend(fields);
+                Arg::Variable { pos, idents }
+            }
+            Arg::Bool { .. }
+            | Arg::String { .. }
+            | Arg::Number { .. }
+            | Arg::Nil { .. }
+            | Arg::Dot { .. } => {
+                return Err(self.errorf(format!(
+                    "unexpected . after term {}",
+                    quote(&term.to_string())
+                )));
+            }
+            other => Arg::Chain {
+                pos,
+                node: Box::new(other),
+                fields,
+            },
+        }))
+    }
+
+    fn term(&mut self) -> R<Option<Arg>> {
+        let t = self.next_non_space();
+        let pos = t.pos;
+        Ok(Some(match t.kind {
+            Kind::Identifier => {
+                if !(self.is_func)(&t.val) {
+                    return Err(self.errorf(format!("function {} not defined", quote(&t.val))));
+                }
+                Arg::Identifier { pos, name: t.val }
+            }
+            Kind::Dot => Arg::Dot { pos },
+            Kind::Nil => Arg::Nil { pos },
+            Kind::Variable => {
+                let idents: Vec<String> = t.val.split('.').map(str::to_owned).collect();
+                if !self.vars.iter().any(|v| *v == idents[0]) {
+                    return Err(self.errorf(format!("undefined variable {}", quote(&idents[0]))));
+                }
+                Arg::Variable { pos, idents }
+            }
+            Kind::Field => Arg::Field {
+                pos,
+                idents: vec![t.val.trim_start_matches('.').to_owned()],
+            },
+            Kind::Bool => Arg::Bool {
+                pos,
+                val: t.val == "true",
+            },
+            Kind::CharConstant | Kind::Number => Arg::Number {
+                pos,
+                num: self.number(&t)?,
+            },
+            Kind::LeftParen => {
+                if self.paren_depth >= MAX_PAREN_DEPTH {
+                    return Err(self.errorf("max expression depth exceeded"));
+                }
+                self.paren_depth += 1;
+                let p = self.pipeline("parenthesized pipeline", Kind::RightParen);
+                self.paren_depth -= 1;
+                Arg::Pipe(Box::new(p?))
+            }
+            Kind::String | Kind::RawString => {
+                let text = unquote(&t.val).map_err(|e| self.errorf(e))?;
+                Arg::String {
+                    pos,
+                    quoted: t.val,
+                    text,
+                }
+            }
+            _ => {
+                self.backup();
+                return Ok(None);
+            }
+        }))
+    }
+
+    fn number(&self, t: &Item) -> R<Number> {
+        let text = t.val.clone();
+        if t.kind == Kind::CharConstant {
+            let inner = unquote(&format!("\"{}\"", &text[1..text.len() - 1]))
+                .ok()
+                .filter(|s| s.chars().count() == 1)
+                .ok_or_else(|| self.errorf(format!("malformed character constant: {text}")))?;
+            let c = u32::from(inner.chars().next().unwrap_or('\0'));
+            return Ok(Number {
+                text,
+                int: Some(i64::from(c)),
+                uint: Some(u64::from(c)),
+                float: Some(f64::from(c)),
+            });
+        }
+        let (uint, int) = parse_int(&text);
+        #[allow(clippy::cast_precision_loss)] // Go converts the same way
+        let float = int
+            .map(|i| i as f64)
+            .or_else(|| uint.map(|u| u as f64))
+            .or_else(|| parse_float(&text));
+        let (mut int, mut uint) = (int, uint);
+        if let Some(f) = float {
+            if int.is_none() && f.fract() == 0.0 && f.abs() < 9.2e18 {
+                #[allow(clippy::cast_possible_truncation)] // integral and in range: exact
+                {
+                    int = Some(f as i64);
+                }
+            }
+            if uint.is_none() && f.fract() == 0.0 && (0.0..1.8e19).contains(&f) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                // integral, non-negative and in range: exact
+                {
+                    uint = Some(f as u64);
+                }
+            }
+        }
+        if int.is_none() && uint.is_none() && float.is_none() {
+            return Err(self.errorf(format!("illegal number syntax: {}", quote(&text))));
+        }
+        Ok(Number {
+            text,
+            int,
+            uint,
+            float,
+        })
+    }
+}
+
+fn quote(s: &str) -> String {
+    super::printf::quote(s)
+}
+
+/// Go's `strconv.ParseUint`/`ParseInt` with base 0 (prefixes 0x, 0o, 0b, a leading 0 for
+/// octal, underscores after a prefix).
+pub(super) fn parse_int(text: &str) -> (Option<u64>, Option<i64>) {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d.to_owned(), true)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d.to_owned(), true)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d.to_owned(), true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].to_owned(), true)
+    } else {
+        (10, lower.clone(), false)
+    };
+    if digits.is_empty() || (!prefixed && digits.contains('_')) {
+        return (None, None);
+    }
+    let digits = digits.replace('_', "");
+    let Ok(mag) = u64::from_str_radix(&digits, radix) else {
+        return (None, None);
+    };
+    if neg {
+        let int = if mag <= 1 << 63 {
+            Some(0i64.wrapping_sub_unsigned(mag))
+        } else {
+            None
+        };
+        (None, int)
+    } else {
+        (Some(mag), i64::try_from(mag).ok())
+    }
+}
+
+pub(super) fn parse_float(text: &str) -> Option<f64> {
+    if text.contains(['x', 'X', '_']) {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
+}
