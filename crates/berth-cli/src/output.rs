@@ -76,6 +76,11 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 /// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
 pub fn human_size(bytes: u64) -> String {
+    human_size_prec(bytes, 3)
+}
+
+/// Docker's `units.HumanSizeWithPrecision(size, prec)` (`units.HumanSize` is precision 4).
+pub fn human_size_prec(bytes: u64, prec: usize) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes as f64;
     let mut i = 0;
@@ -83,11 +88,11 @@ pub fn human_size(bytes: u64) -> String {
         size /= 1000.0;
         i += 1;
     }
-    format!("{}{}", g3(size), UNITS[i])
+    format!("{}{}", g(size, prec), UNITS[i])
 }
 
-/// `%.3g` for values in [0, 1000).
-fn g3(v: f64) -> String {
+/// `%.{prec}g` for values in [0, 1000).
+fn g(v: f64, prec: usize) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -98,7 +103,7 @@ fn g3(v: f64) -> String {
     } else {
         1
     };
-    let decimals = 3usize.saturating_sub(int_digits);
+    let decimals = prec.saturating_sub(int_digits);
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -269,7 +274,10 @@ pub fn print_rows_as(
         Format::Json => {
             let mut out = String::new();
             for r in rows {
-                out.push_str(&serde_json::to_string(r)?);
+                // docker's rows marshal themselves with json.Marshal, which escapes HTML.
+                out.push_str(&crate::template::escape_html_json(&serde_json::to_string(
+                    r,
+                )?));
                 out.push('\n');
             }
             std::io::stdout().write_all(out.as_bytes())?;
@@ -325,6 +333,8 @@ mod tests {
         assert_eq!(human_size(55_100_000), "55.1MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(1_500_000_000), "1.5GB");
+        assert_eq!(human_size_prec(1_986_000, 4), "1.986MB");
+        assert_eq!(human_size_prec(1_000, 4), "1kB");
     }
 
     #[test]

@@ -125,6 +125,10 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
                 .map(|v| {
                     json!({"Driver": v.driver, "Name": v.name, "Scope": "local",
                            "Mountpoint": v.mountpoint,
+                           // Usage data and cluster volumes, which docker shows as N/A
+                           // without them.
+                           "Links": "N/A", "Size": "N/A", "Group": "N/A",
+                           "Availability": "N/A", "Status": "N/A",
                            "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(",")})
                 })
                 .collect();

@@ -65,13 +65,11 @@ pub fn row(c: &ContainerSummary, no_trunc: bool) -> Value {
         format!("\"{}\"", truncate(&c.command, 20))
     };
     let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let size = match (c.size_rw, c.size_root_fs) {
-        (Some(rw), Some(all)) => format!(
-            "{} (virtual {})",
-            output::human_size(rw),
-            output::human_size(all)
-        ),
-        _ => String::new(),
+    // docker's ContainerContext.Size: zero sizes when they were not asked for.
+    let rw = output::human_size(c.size_rw.unwrap_or(0));
+    let size = match c.size_root_fs {
+        Some(all) if all > 0 => format!("{rw} (virtual {})", output::human_size(all)),
+        _ => rw,
     };
     json!({
         "ID": if no_trunc { c.id.clone() } else { short(&c.id) },
@@ -95,8 +93,50 @@ fn short(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
+/// docker checks a `--format` template before listing: it parses it and runs it over an
+/// empty row ("failed to parse template", "failed to execute template", exit 1, even when
+/// nothing is listed), and asks for sizes when the template shows `.Size` (`json` does).
+fn check_format(format: Option<&str>) -> Result<bool> {
+    let tmpl = match Format::parse(format) {
+        Format::Table => return Ok(false),
+        Format::Json => return Ok(false),
+        Format::Template { tmpl, .. } => tmpl,
+    };
+    let t = crate::template::Template::parse("", &tmpl)
+        .map_err(|e| output::template_failure(&format!("failed to parse template: {e}"), 1))?;
+    let empty: serde_json::Map<String, Value> = EMPTY_ROW
+        .iter()
+        .map(|k| ((*k).to_owned(), Value::String(String::new())))
+        .collect();
+    t.execute(&Value::Object(empty), &crate::template::docker::PS)
+        .map_err(|e| output::template_failure(&format!("failed to execute template: {e}"), 1))?;
+    Ok(tmpl.contains(".Size") || tmpl.contains("json ."))
+}
+
+/// The fields of a `ps` row.
+const EMPTY_ROW: [&str; 14] = [
+    "ID",
+    "Image",
+    "Command",
+    "CreatedAt",
+    "RunningFor",
+    "Ports",
+    "State",
+    "Status",
+    "Names",
+    "Labels",
+    "Mounts",
+    "Networks",
+    "LocalVolumes",
+    "Size",
+];
+
 pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
     let e = engine(g)?;
+    if a.quiet && a.format.as_deref().is_some_and(|f| !f.is_empty()) {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+    }
+    let size = check_format(a.format.as_deref())? && !a.quiet || a.size;
     let limit = if a.latest {
         Some(1)
     } else {
@@ -105,7 +145,7 @@ pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
     let list = e.list(&ListOptions {
         all: a.all,
         limit,
-        size: a.size,
+        size,
         filters: Filters::parse(&a.filter)?,
     })?;
     if a.quiet {

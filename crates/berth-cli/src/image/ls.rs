@@ -31,7 +31,7 @@ pub fn run(e: &Engine, a: LsArgs) -> anyhow::Result<ExitCode> {
                 "Size": human_size(img.size),
                 "Tag": img.tag.unwrap_or_else(none),
                 "UniqueSize": "N/A",
-                "VirtualSize": human_size(img.size),
+                "VirtualSize": crate::output::human_size_prec(img.size, 4),
             })
         })
         .collect();

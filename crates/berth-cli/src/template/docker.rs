@@ -107,6 +107,7 @@ const fn typed(type_name: &'static str) -> Schema {
         methods: &[],
         raw: false,
         root_map: false,
+        html_json: false,
     }
 }
 
@@ -118,10 +119,17 @@ pub const VOLUME: Schema = Schema {
     types: &[("UsageData", "*volume.UsageData")],
     ..typed("volume.Volume")
 };
-pub const INFO: Schema = typed("system.dockerInfo");
+pub const INFO: Schema = Schema {
+    types: &[
+        ("Swarm", "swarm.Info"),
+        ("Plugins", "system.PluginsInfo"),
+        ("RegistryConfig", "*registry.ServiceConfig"),
+    ],
+    ..typed("system.dockerInfo")
+};
 pub const VERSION: Schema = Schema {
     types: &[
-        ("Client", "*system.clientVersion"),
+        ("Client", "system.clientVersion"),
         ("Server", "*types.Version"),
     ],
     ..typed("system.versionInfo")
@@ -142,6 +150,7 @@ pub const fn row(type_name: &'static str) -> Schema {
         methods: &[("Label", label)],
         raw: false,
         root_map: false,
+        html_json: true,
     }
 }
 
@@ -186,6 +195,7 @@ const HEADER: Schema = Schema {
     methods: &[("Label", header_label)],
     raw: false,
     root_map: true,
+    html_json: false,
 };
 
 /// Runs an inspect template: over docker's typed view first, and when that fails (a field

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 pub use funcs::{Func, HEADER_FUNCS};
-pub use value::{Key, NilKind, Schema, Val, Zero};
+pub use value::{Key, NilKind, Schema, Val, Zero, escape_html_json};
 
 /// A template error: its message is Go's (`template: :1: unclosed action`).
 #[derive(Debug, Clone, PartialEq, Eq)]

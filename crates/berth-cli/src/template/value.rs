@@ -88,6 +88,9 @@ pub struct Schema {
     pub raw: bool,
     /// The data is a Go map (docker's table headers), not a struct.
     pub root_map: bool,
+    /// The data marshals itself with `json.Marshal` (docker's list rows): `{{json .}}`
+    /// escapes `<`, `>` and `&` as Go's encoder does by default.
+    pub html_json: bool,
 }
 
 impl Schema {
@@ -101,6 +104,7 @@ impl Schema {
         methods: &[],
         raw: false,
         root_map: false,
+        html_json: false,
     };
 
     /// Docker inspect's fallback over the raw JSON.
@@ -313,7 +317,10 @@ impl<'a> Val<'a> {
     pub fn to_json(&self, schema: &Schema) -> String {
         let mut s = String::new();
         self.write_json(&mut s, schema);
-        s
+        match self {
+            Val::Obj(_, _, k) if k.key.is_none() && schema.html_json => escape_html_json(&s),
+            _ => s,
+        }
     }
 
     fn write_json(&self, out: &mut String, schema: &Schema) {
@@ -370,6 +377,13 @@ fn json_float(f: f64) -> String {
 }
 
 /// A JSON string as Go writes it with HTML escaping off.
+/// Go's `json.Marshal` escaping of `<`, `>` and `&` (which only occur inside strings).
+pub fn escape_html_json(s: &str) -> String {
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
