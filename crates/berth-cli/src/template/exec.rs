@@ -481,6 +481,10 @@ impl<'t, 'a> Exec<'t, 'a> {
                 "nil pointer evaluating {}.{name}",
                 recv.type_name(schema)
             ))),
+            // docker's raw data is interface{} all the way down.
+            _ if schema.raw => Err(self.error(format!(
+                "can't evaluate field {name} in type interface {{}}"
+            ))),
             other => Err(self.error(format!(
                 "can't evaluate field {name} in type {}",
                 other.type_name(schema)

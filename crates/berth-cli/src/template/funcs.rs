@@ -84,11 +84,11 @@ pub static FUNCS: &[Func] = &[
     f("urlquery", &[], Some(Any), |a, s| {
         Ok(owned(urlquery(&eval_args(&a, s))))
     }),
-    f("eq", &[V], Some(V), |a, _| {
-        eq(&a[0], &a[1..]).map(Val::Bool)
+    f("eq", &[V], Some(V), |a, s| {
+        eq_in(&a[0], &a[1..], s).map(Val::Bool)
     }),
-    f("ne", &[V, V], None, |a, _| {
-        eq(&a[0], &a[1..]).map(|t| Val::Bool(!t))
+    f("ne", &[V, V], None, |a, s| {
+        eq_in(&a[0], &a[1..], s).map(|t| Val::Bool(!t))
     }),
     f("lt", &[V, V], None, |a, _| lt(&a[0], &a[1]).map(Val::Bool)),
     f("le", &[V, V], None, |a, _| le(&a[0], &a[1]).map(Val::Bool)),
@@ -425,6 +425,11 @@ fn is_nil(v: &Val<'_>) -> bool {
 
 /// Go's `eq arg1 arg2...`: whether arg1 equals any of the others.
 pub fn eq(a: &Val<'_>, rest: &[Val<'_>]) -> Result<bool, String> {
+    eq_in(a, rest, &Schema::PLAIN)
+}
+
+/// [`eq`], with the schema that names the types of values that cannot be compared.
+pub fn eq_in(a: &Val<'_>, rest: &[Val<'_>], schema: &Schema) -> Result<bool, String> {
     if rest.is_empty() {
         return Err("missing argument for comparison".into());
     }
@@ -449,7 +454,13 @@ pub fn eq(a: &Val<'_>, rest: &[Val<'_>]) -> Result<bool, String> {
                 (Val::Float(x), Val::Float(y)) => x == y,
                 _ if k1 == BasicKind::Str => text(a) == text(b),
                 _ if is_nil(a) || is_nil(b) => is_nil(a) == is_nil(b),
-                _ => return Err("non-comparable types".into()),
+                _ => {
+                    return Err(format!(
+                        "non-comparable type {}: {}",
+                        b.print(schema),
+                        b.type_name(schema)
+                    ));
+                }
             }
         };
         if truth {

@@ -361,10 +361,10 @@ impl Lexer<'_> {
                 self.paren += 1;
             }
             ')' => {
-                self.emit(Kind::RightParen);
                 if self.paren == 0 {
-                    return self.error(format!("unexpected right paren {}", unicode_plus(c)));
+                    return self.error("unexpected right paren".to_owned());
                 }
+                self.emit(Kind::RightParen);
                 self.paren -= 1;
             }
             c if c.is_ascii() && !c.is_ascii_control() => self.emit(Kind::Char),

@@ -251,6 +251,9 @@ impl<'a> Val<'a> {
             Val::Str(_) => "string".into(),
             Val::JsonNum(_) => "json.Number".into(),
             Val::Arr(..) | Val::List(_) if schema.raw => "[]interface {}".into(),
+            Val::Arr(_, k) if matches!(k.key, Some("Cmd" | "Entrypoint" | "Shell")) => {
+                "strslice.StrSlice".into()
+            }
             Val::Arr(..) | Val::List(_) => "[]string".into(),
             Val::Obj(_, _, _) if schema.raw => "map[string]interface {}".into(),
             Val::Obj(_, ObjKind::Map, _) => "map[string]string".into(),

@@ -49,6 +49,6 @@ fn errors() {
     assert_eq!(last("{{/* x"), "unclosed comment");
     assert_eq!(last("{{\"x}}"), "unterminated quoted string");
     assert_eq!(last("{{(.A}}"), "unclosed left paren");
-    assert_eq!(last("{{.A)}}"), "unexpected right paren U+0029 ')'");
+    assert_eq!(last("{{.A)}}"), "unexpected right paren");
     assert_eq!(last("{{3x}}"), "bad number syntax: \"3x\"");
 }

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::{Schema, Template, docker};
 
+mod exec;
 mod funcs;
 mod lexer;
 mod parse;

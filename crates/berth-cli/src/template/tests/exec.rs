@@ -1,0 +1,354 @@
+//! The executor over a container's inspect data: every expected output and error below is
+//! what the docker 28.2 CLI printed for `docker inspect -f TEMPLATE` on a container with
+//! the same data (`create --name t1 -l a=b -l c=d -e X=1 busybox sleep 1000`, started).
+
+use serde_json::{Value, json};
+
+use super::run;
+
+fn container() -> Value {
+    json!({
+        "Name": "/t1",
+        "Config": {
+            "Cmd": ["sleep", "1000"],
+            "Labels": {"a": "b", "c": "d"},
+            "Env": ["X=1"],
+            "Healthcheck": null,
+            "Image": "busybox",
+            "Tty": false,
+        },
+        "State": {"Status": "running", "Running": true, "ExitCode": 0, "Pid": 4242},
+        "HostConfig": {"Memory": 0, "ShmSize": 67108864, "Binds": null},
+        "Mounts": [],
+    })
+}
+
+const CASES: &[(&str, Result<&str, &str>)] = &[
+    (r#"{{.Name}}"#, Ok(r#"/t1"#)),
+    (r#"{{.Config.Cmd}}"#, Ok(r#"[sleep 1000]"#)),
+    (r#"{{.Config.Labels}}"#, Ok(r#"map[a:b c:d]"#)),
+    (r#"{{.Config.Labels.a}}"#, Ok(r#"b"#)),
+    (r#"{{.Config.Labels.zz}}"#, Ok(r#"<no value>"#)),
+    (r#"{{index .Config.Labels "c"}}"#, Ok(r#"d"#)),
+    (r#"{{index .Config.Labels "zz"}}"#, Ok(r#""#)),
+    (r#"{{index .Config.Cmd 1}}"#, Ok(r#"1000"#)),
+    (
+        r#"{{index .Config.Cmd 5}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <index .Config.Cmd 5>: error calling index: index out of range: 5"#,
+        ),
+    ),
+    (r#"{{(index .Config.Cmd 0)}}"#, Ok(r#"sleep"#)),
+    (
+        r#"{{len .Config.Cmd}} {{len .Config.Labels}} {{len .Name}}"#,
+        Ok(r#"2 2 3"#),
+    ),
+    (r#"{{if eq .State.Status "running"}}R{{end}}"#, Ok(r#"R"#)),
+    (
+        r#"{{if eq .State.Status "exited"}}E{{else if .State.Running}}run{{else}}other{{end}}"#,
+        Ok(r#"run"#),
+    ),
+    (
+        r#"{{if not .State.Running}}stopped{{else}}up{{end}}"#,
+        Ok(r#"up"#),
+    ),
+    (
+        r#"{{eq .State.Status "exited" "dead" "running"}}"#,
+        Ok(r#"true"#),
+    ),
+    (
+        r#"{{ne .State.ExitCode 0}} {{lt .State.ExitCode 1}} {{le 2 2}} {{gt 3 2}} {{ge 1 2}}"#,
+        Ok(r#"false true true true false"#),
+    ),
+    (r#"{{eq .State.ExitCode 0}}"#, Ok(r#"true"#)),
+    (r#"{{eq .State.ExitCode "0"}}"#, Ok(r#"true"#)),
+    (
+        r#"{{lt 1 2.5}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <lt 1 2.5>: error calling lt: incompatible types for comparison"#,
+        ),
+    ),
+    (
+        r#"{{lt "a" 1}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <lt "a" 1>: error calling lt: incompatible types for comparison"#,
+        ),
+    ),
+    (
+        r#"{{eq .Config.Cmd .Config.Cmd}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <eq .Config.Cmd .Config.Cmd>: error calling eq: non-comparable type [sleep 1000]: []interface {}"#,
+        ),
+    ),
+    (
+        r#"{{and 1 0 2}} {{and 1 2}} {{or 0 "" "x"}} {{or 0 ""}} {{not 0}} {{not "a"}}"#,
+        Ok(r#"0 2 x  true false"#),
+    ),
+    (
+        r#"{{range .Config.Cmd}}[{{.}}]{{end}}"#,
+        Ok(r#"[sleep][1000]"#),
+    ),
+    (
+        r#"{{range $i, $v := .Config.Cmd}}{{$i}}:{{$v}} {{end}}"#,
+        Ok(r#"0:sleep 1:1000 "#),
+    ),
+    (
+        r#"{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}"#,
+        Ok(r#"a=b;c=d;"#),
+    ),
+    (
+        r#"{{range .Config.Env}}{{.}}{{else}}none{{end}}"#,
+        Ok(r#"X=1"#),
+    ),
+    (
+        r#"{{range .Mounts}}{{.}}{{else}}no mounts{{end}}"#,
+        Ok(r#"no mounts"#),
+    ),
+    (
+        r#"{{range .Config.Cmd}}{{if eq . "sleep"}}{{continue}}{{end}}{{.}}{{end}}"#,
+        Ok(r#"1000"#),
+    ),
+    (
+        r#"{{range .Config.Cmd}}{{.}}{{break}}{{end}}"#,
+        Ok(r#"sleep"#),
+    ),
+    (
+        r#"{{range $i, $c := .Config.Cmd}}{{if $i}},{{end}}{{$c}}{{end}}"#,
+        Ok(r#"sleep,1000"#),
+    ),
+    (r#"{{with .Config.Labels.a}}a={{.}}{{end}}"#, Ok(r#"a=b"#)),
+    (
+        r#"{{with .Config.Labels.zz}}zz={{.}}{{else}}no zz{{end}}"#,
+        Ok(r#"no zz"#),
+    ),
+    (r#"{{with $x := .Name}}{{$x}}{{end}}"#, Ok(r#"/t1"#)),
+    (r#"{{$x := 1}}{{$x = 2}}{{$x}}"#, Ok(r#"2"#)),
+    (
+        r#"{{$n := .Name}}{{range .Config.Cmd}}{{$n}}{{end}}"#,
+        Ok(r#"/t1/t1"#),
+    ),
+    (r#"{{range .Config.Cmd}}{{$.Name}}{{end}}"#, Ok(r#"/t1/t1"#)),
+    (r#"{{/* comment */}}x"#, Ok(r#"x"#)),
+    (r#"a {{- " b " -}} c"#, Ok(r#"a b c"#)),
+    (r#"a   {{- /* trimmed */ -}}   b"#, Ok(r#"ab"#)),
+    (
+        r#"{{define "x"}}[{{.}}]{{end}}{{template "x" .Name}}"#,
+        Ok(r#"[/t1]"#),
+    ),
+    (
+        r#"{{block "y" .Config.Cmd}}<{{len .}}>{{end}}"#,
+        Ok(r#"<2>"#),
+    ),
+    (
+        r#"{{template "z"}}"#,
+        Err(r#"template: :1:11: executing "" at <{{template "z"}}>: template "z" not defined"#),
+    ),
+    (r#"{{.Name | printf "%s!" | upper}}"#, Ok(r#"/T1!"#)),
+    (
+        r#"{{printf "%s %d %v %q %t" .Name .State.ExitCode .Config.Cmd .Name .State.Running}}"#,
+        Ok(r#"/t1 0 [sleep 1000] "/t1" true"#),
+    ),
+    (
+        r#"{{printf "%-10s|%10s|%5.2f|%x|%X|%o|%e" "ab" "cd" 3.14159 255 255 8 1234.5}}"#,
+        Ok(r#"ab        |        cd| 3.14|ff|FF|10|1.234500e+03"#),
+    ),
+    (
+        r#"{{printf "%05d|%+d|% d|%-5d|" 42 42 42 42}}"#,
+        Ok(r#"00042|+42| 42|42   |"#),
+    ),
+    (
+        r#"{{printf "%v %v" .Config.Labels .HostConfig.Memory}}"#,
+        Ok(r#"map[a:b c:d] 0"#),
+    ),
+    (r#"{{printf "%d" "x"}}"#, Ok(r#"%!d(string=x)"#)),
+    (r#"{{printf "%s"}}"#, Ok(r#"%!s(MISSING)"#)),
+    (r#"{{printf "%s" 1 2}}"#, Ok(r#"%!s(int=1)%!(EXTRA int=2)"#)),
+    (
+        r#"{{printf "%T %T %T %T" 1 "a" .Config.Cmd .State.Running}}"#,
+        Ok(r#"int string strslice.StrSlice bool"#),
+    ),
+    (r#"{{printf "%6.2f%%" 12.345}}"#, Ok(r#" 12.35%"#)),
+    (r#"{{printf "%x" "hi"}}"#, Ok(r#"6869"#)),
+    (r#"{{printf "%q" .Config.Cmd}}"#, Ok(r#"["sleep" "1000"]"#)),
+    (r#"{{printf "%v" .Config.Healthcheck}}"#, Ok(r#"<nil>"#)),
+    (r#"{{print 1 2 "a" "b" 3 true}}"#, Ok(r#"1 2ab3 true"#)),
+    (
+        r#"{{println "a" 1}}"#,
+        Ok(r#"a 1
+"#),
+    ),
+    (r#"{{print nil}}"#, Ok(r#"<nil>"#)),
+    (
+        r#"{{json .Config.Cmd}} {{json .Config.Labels}} {{json .State.ExitCode}}"#,
+        Ok(r#"["sleep","1000"] {"a":"b","c":"d"} 0"#),
+    ),
+    (r#"{{json "<a>&"}}"#, Ok(r#""<a>&""#)),
+    (r#"{{json .Config.Healthcheck}}"#, Ok(r#"null"#)),
+    (r#"{{join .Config.Cmd ", "}}"#, Ok(r#"sleep, 1000"#)),
+    (
+        r#"{{split "a:b:c" ":"}} {{len (split "a:b:c" ":")}}"#,
+        Ok(r#"[a b c] 3"#),
+    ),
+    (
+        r#"{{title "hello world"}} {{upper "abc"}} {{lower "ABC"}}"#,
+        Ok(r#"Hello World ABC abc"#),
+    ),
+    (
+        r#"{{pad "x" 2 3}}|{{truncate "abcdef" 3}}|{{truncate "ab" 5}}"#,
+        Ok(r#"  x   |abc|ab"#),
+    ),
+    (
+        r#"{{slice .Name 1}} {{slice .Name 1 2}} {{slice .Config.Cmd 1}}"#,
+        Ok(r#"t1 t [1000]"#),
+    ),
+    (
+        r#"{{slice .Name 5}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <slice .Name 5>: error calling slice: index out of range: 5"#,
+        ),
+    ),
+    (
+        r#"{{html "<a href='x'>&</a>"}} {{js "it's \"q\" <b>"}} {{urlquery "a b&c=d/e"}}"#,
+        Ok(
+            r#"&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt; it\'s \"q\" \u003Cb\u003E a+b%26c%3Dd%2Fe"#,
+        ),
+    ),
+    (r#"{{.Config.Healthcheck}}"#, Ok(r#"<nil>"#)),
+    (r#"{{.HostConfig.Binds}}"#, Ok(r#"[]"#)),
+    (r#"{{.Mounts}}"#, Ok(r#"[]"#)),
+    (
+        r#"{{.HostConfig.Memory}} {{.HostConfig.ShmSize}}"#,
+        Ok(r#"0 67108864"#),
+    ),
+    (r#"{{.State.Pid | printf "%T"}}"#, Ok(r#"int"#)),
+    (
+        r#"{{1.5}} {{1e3}} {{0x10}} {{-3}} {{'a'}} {{"a\tb"}} {{`raw`}}"#,
+        Ok(r#"1.5 1000 16 -3 97 a	b raw"#),
+    ),
+    (
+        r#"{{.Nope}}"#,
+        Err(r#"template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope""#),
+    ),
+    (
+        r#"{{.Config.Nope}}"#,
+        Err(r#"template: :1:9: executing "" at <.Config.Nope>: map has no entry for key "Nope""#),
+    ),
+    (
+        r#"{{.Name.Nope}}"#,
+        Err(
+            r#"template: :1:7: executing "" at <.Name.Nope>: can't evaluate field Nope in type interface {}"#,
+        ),
+    ),
+    (r#"{{index .Name 0}}"#, Ok(r#"47"#)),
+    (
+        r#"{{nil}}"#,
+        Err(r#"template: :1:2: executing "" at <nil>: nil is not a command"#),
+    ),
+    (r#"{{.Name"#, Err(r#"template: :1: unclosed action"#)),
+    (
+        r#"{{if}}{{end}}"#,
+        Err(r#"template: :1: missing value for if"#),
+    ),
+    (
+        r#"{{range .Config.Cmd}}"#,
+        Err(r#"template: :1: unexpected EOF"#),
+    ),
+    (r#"{{end}}"#, Err(r#"template: :1: unexpected {{end}}"#)),
+    (r#"{{else}}"#, Err(r#"template: :1: unexpected {{else}}"#)),
+    (r#"{{$y}}"#, Err(r#"template: :1: undefined variable "$y""#)),
+    (
+        r#"{{nosuchfunc 1}}"#,
+        Err(r#"template: :1: function "nosuchfunc" not defined"#),
+    ),
+    (r#"{{.Name | len | printf "%d"}}"#, Ok(r#"3"#)),
+    (
+        r#"{{break}}"#,
+        Err(r#"template: :1: {{break}} outside {{range}}"#),
+    ),
+    (
+        r#"{{"unterminated}}"#,
+        Err(r#"template: :1: unterminated quoted string"#),
+    ),
+    (
+        r#"{{( .Name}}"#,
+        Err(r#"template: :1: unclosed left paren"#),
+    ),
+    (
+        r#"{{.Name)}}"#,
+        Err(r#"template: :1: unexpected right paren"#),
+    ),
+    (
+        r#"{{template "x" .}}"#,
+        Err(r#"template: :1:11: executing "" at <{{template "x" .}}>: template "x" not defined"#),
+    ),
+    (
+        r#"{{len 3}}"#,
+        Err(r#"template: :1:2: executing "" at <len 3>: error calling len: len of type int"#),
+    ),
+    (
+        r#"{{index .Config.Labels 1}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <index .Config.Labels 1>: error calling index: value has type int; should be string"#,
+        ),
+    ),
+    (
+        r#"{{index 3 1}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <index 3 1>: error calling index: can't index item of type int"#,
+        ),
+    ),
+    (
+        r#"{{not}}"#,
+        Err(r#"template: :1:2: executing "" at <not>: wrong number of args for not: want 1 got 0"#),
+    ),
+    (
+        r#"{{eq}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <eq>: wrong number of args for eq: want at least 1 got 0"#,
+        ),
+    ),
+    (
+        r#"{{and}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <and>: wrong number of args for and: want at least 1 got 0"#,
+        ),
+    ),
+    (r#"{{3 | printf "%d %d" 4}}"#, Ok(r#"4 3"#)),
+    (
+        r#"{{.Config.Labels.a.b}}"#,
+        Err(
+            r#"template: :1:9: executing "" at <.Config.Labels.a.b>: can't evaluate field b in type interface {}"#,
+        ),
+    ),
+    (
+        r#"{{with .Config.Cmd}}{{index . 0}}{{end}}"#,
+        Ok(r#"sleep"#),
+    ),
+    (
+        r#"{{if and .State.Running (eq .State.ExitCode 0)}}ok{{end}}"#,
+        Ok(r#"ok"#),
+    ),
+    (
+        r#"{{if or (eq .State.Status "a") (eq .State.Status "running")}}ok{{end}}"#,
+        Ok(r#"ok"#),
+    ),
+    (
+        r#"{{range $k, $v := .Config.Labels}}{{if eq $k "c"}}{{break}}{{end}}{{$k}}{{end}}"#,
+        Ok(r#"a"#),
+    ),
+    (r#"{{range 3}}{{.}}{{end}}"#, Ok(r#"012"#)),
+];
+
+#[test]
+fn inspect_templates_as_docker() {
+    let v = container();
+    let mut failed = Vec::new();
+    for (t, want) in CASES {
+        let got = run(t, &v);
+        let got = got.as_ref().map(String::as_str).map_err(String::as_str);
+        if got != *want {
+            failed.push(format!("{t}\n  got:  {got:?}\n  want: {want:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
