@@ -35,11 +35,22 @@ pub fn events(g: &Global, a: EventsArgs) -> Result<ExitCode> {
         until: a.until.clone(),
         filters: Filters::parse(&a.filter)?,
     };
-    // docker refuses a bad template before it reads any event.
+    // docker refuses a bad template before it reads any event: one that does not parse, or
+    // fails over an empty message (`{{.badField}}`).
+    let bad = |e: crate::template::Error| {
+        crate::output::template_failure(&format!("Error parsing format: {e}"), 64)
+    };
     let tmpl = match a.format.as_deref() {
-        Some(t) if t != "json" => Some(crate::template::Template::parse("", t).map_err(|e| {
-            crate::output::template_failure(&format!("Error parsing format: {e}"), 64)
-        })?),
+        Some(t) if t != "json" => {
+            let t = crate::template::Template::parse("", t).map_err(bad)?;
+            let empty = serde_json::json!({
+                "status": "", "id": "", "from": "", "Type": "", "Action": "",
+                "Actor": {"ID": "", "Attributes": null}, "scope": "", "time": 0, "timeNano": 0,
+            });
+            t.execute(&empty, &crate::template::docker::EVENT)
+                .map_err(bad)?;
+            Some(t)
+        }
         _ => None,
     };
     let mut out = std::io::stdout();
