@@ -119,7 +119,7 @@ impl<'t, 'a> Exec<'t, 'a> {
                 };
             }
             Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot, dot.clone(), n, idents, std::slice::from_ref(n), None)?
+                self.eval_field_chain(dot, dot.clone(), idents, std::slice::from_ref(n), None)?
             }
             Arg::Variable { .. } => self.eval_variable(dot, n, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
@@ -150,7 +150,7 @@ impl<'t, 'a> Exec<'t, 'a> {
                 };
             }
         };
-        self.at(n.pos(), n);
+        // Go leaves the location where the argument's evaluation left it.
         self.validate(v, ty)
     }
 }

@@ -12,6 +12,8 @@ use super::value::{Key, NilKind, ObjKind, Schema, Val, Zero};
 /// Nested `{{template}}` calls deeper than this are refused (Go allows 100000, which a
 /// recursive walk here could not).
 const MAX_DEPTH: usize = 1000;
+/// Nested lists (`if` in `range` in a template call...) and template calls together.
+const MAX_NEST: usize = 2 * MAX_DEPTH;
 
 /// Whether a list ended normally or by `{{break}}`/`{{continue}}`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,9 @@ pub struct Exec<'t, 'a> {
     pub funcs: &'t [Func],
     pub vars: Vec<(&'t str, Val<'a>)>,
     pub depth: usize,
+    nest: usize,
+    /// The receiver of a chain's fields is a function's result, not docker's data.
+    typed_recv: bool,
     pub out: String,
     /// The node being evaluated, for errors: its offset and its text.
     at: (usize, String),
@@ -57,6 +62,8 @@ impl<'t, 'a> Exec<'t, 'a> {
             funcs,
             vars: Vec::new(),
             depth: 0,
+            nest: 0,
+            typed_recv: false,
             out: String::new(),
             at: (0, String::new()),
         }
@@ -96,7 +103,19 @@ impl<'t, 'a> Exec<'t, 'a> {
         )
     }
 
+    /// Runs `nodes`; nested lists and template calls together go no deeper than
+    /// `MAX_NEST`, so that no template exhausts the stack.
     fn walk(&mut self, dot: &Val<'a>, nodes: &'t [Node]) -> R<Flow> {
+        if self.nest >= MAX_NEST {
+            return Err(self.error(format!("exceeded maximum template depth ({MAX_DEPTH})")));
+        }
+        self.nest += 1;
+        let r = self.walk_nested(dot, nodes);
+        self.nest -= 1;
+        r
+    }
+
+    fn walk_nested(&mut self, dot: &Val<'a>, nodes: &'t [Node]) -> R<Flow> {
         for n in nodes {
             let flow = match n {
                 Node::Text(t) => {
@@ -293,7 +312,7 @@ impl<'t, 'a> Exec<'t, 'a> {
         match first {
             Arg::Field { pos, idents } => {
                 self.at(*pos, first);
-                return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin);
+                return self.eval_field_chain(dot, dot.clone(), idents, &cmd.args, fin);
             }
             Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, fin),
             Arg::Identifier { pos, name } => {
@@ -360,7 +379,11 @@ impl<'t, 'a> Exec<'t, 'a> {
             }
             return Ok(value);
         }
-        self.eval_field_chain(dot, value, var, &idents[1..], args, fin)
+        // Variables hold pipelines' results, which Go unwraps from `interface {}`.
+        self.typed_recv = true;
+        let r = self.eval_field_chain(dot, value, &idents[1..], args, fin);
+        self.typed_recv = false;
+        r
     }
 
     pub(super) fn eval_chain(
@@ -378,36 +401,41 @@ impl<'t, 'a> Exec<'t, 'a> {
             return Err(self.error(format!("indirection through explicit nil in {chain}")));
         }
         let recv = self.eval_arg(dot, Ty::Value, node)?;
-        self.at(*pos, chain);
-        self.eval_field_chain(dot, recv, chain, fields, args, fin)
+        // Go reports errors in the fields at the node last evaluated; a pipeline's or a
+        // function's result has its own Go type even in docker's raw data (Go unwraps
+        // `interface {}` values there).
+        self.typed_recv = true;
+        let r = self.eval_field_chain(dot, recv, fields, args, fin);
+        self.typed_recv = false;
+        r
     }
 
     pub(super) fn eval_field_chain(
         &mut self,
         dot: &Val<'a>,
         mut recv: Val<'a>,
-        node: &'t Arg,
         idents: &'t [String],
         args: &'t [Arg],
         fin: Option<Val<'a>>,
     ) -> R<Val<'a>> {
         let n = idents.len();
         for id in &idents[..n - 1] {
-            recv = self.eval_field(dot, id, node, &[], None, recv)?;
+            recv = self.eval_field(dot, id, &[], None, recv)?;
+            // What a field of docker's raw data holds is an `interface {}` again.
+            self.typed_recv = false;
         }
-        self.eval_field(dot, &idents[n - 1], node, args, fin, recv)
+        self.eval_field(dot, &idents[n - 1], args, fin, recv)
     }
 
     fn eval_field(
         &mut self,
         dot: &Val<'a>,
         name: &'t str,
-        node: &'t Arg,
         args: &'t [Arg],
         fin: Option<Val<'a>>,
         recv: Val<'a>,
     ) -> R<Val<'a>> {
-        self.at(node.pos(), node);
+        // Errors name the node last evaluated (the caller's), as Go's evalField does.
         let has_args = args.len() > 1 || fin.is_some();
         let schema = self.schema;
         match recv {
@@ -482,7 +510,7 @@ impl<'t, 'a> Exec<'t, 'a> {
                 recv.type_name(schema)
             ))),
             // docker's raw data is interface{} all the way down.
-            _ if schema.raw => Err(self.error(format!(
+            _ if schema.raw && !self.typed_recv => Err(self.error(format!(
                 "can't evaluate field {name} in type interface {{}}"
             ))),
             other => Err(self.error(format!(

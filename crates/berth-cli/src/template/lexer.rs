@@ -539,13 +539,16 @@ impl Lexer<'_> {
             ));
         }
         if matches!(self.peek(), Some('+' | '-')) {
-            // A complex constant (1+2i): not supported by Berth's templates.
-            self.scan_number();
+            // A complex constant (1+2i): not supported by Berth's templates; anything else
+            // after a sign is Go's "bad number syntax".
+            let complex = self.scan_number() && self.input[..self.pos].ends_with('i');
             let text = self.input[self.start..self.pos].to_owned();
-            return self.error(format!(
-                "complex constants are not supported: {}",
-                super::printf::quote(&text)
-            ));
+            let what = if complex {
+                "complex constants are not supported"
+            } else {
+                "bad number syntax"
+            };
+            return self.error(format!("{what}: {}", super::printf::quote(&text)));
         }
         self.emit(Kind::Number);
         State::Inside

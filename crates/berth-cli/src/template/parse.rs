@@ -11,6 +11,9 @@ use super::printf::unquote;
 /// Nested parentheses deeper than this are refused (Go allows 10000; a deep recursion here
 /// would use the stack up).
 const MAX_PAREN_DEPTH: usize = 100;
+/// How deep `if`/`range`/`with`/`define`/`block` may nest: Go sets no limit, Berth does so
+/// that hostile templates cannot exhaust the stack.
+const MAX_NEST_DEPTH: usize = 200;
 
 /// What ends a list of nodes.
 enum End {
@@ -34,6 +37,7 @@ pub fn parse(
         vars: vec!["$".into()],
         range_depth: 0,
         paren_depth: 0,
+        nest_depth: 0,
         trees: HashMap::new(),
         is_func,
     };
@@ -51,6 +55,7 @@ struct Parser<'a> {
     vars: Vec<String>,
     range_depth: usize,
     paren_depth: usize,
+    nest_depth: usize,
     trees: HashMap<String, Vec<Node>>,
     is_func: &'a dyn Fn(&str) -> bool,
 }
@@ -194,6 +199,16 @@ impl Parser<'_> {
 
     /// Nodes up to `{{end}}` or `{{else}}`, which is returned apart.
     fn item_list(&mut self) -> R<(Vec<Node>, End)> {
+        if self.nest_depth >= MAX_NEST_DEPTH {
+            return Err(self.errorf(format!("max nesting depth exceeded ({MAX_NEST_DEPTH})")));
+        }
+        self.nest_depth += 1;
+        let r = self.item_list_nested();
+        self.nest_depth -= 1;
+        r
+    }
+
+    fn item_list_nested(&mut self) -> R<(Vec<Node>, End)> {
         let mut list = Vec::new();
         while self.peek_non_space().kind != Kind::Eof {
             match self.text_or_action()? {
@@ -311,7 +326,18 @@ impl Parser<'_> {
         })
     }
 
+    /// An `if`, `range` or `with` (an `else if` chain nests too).
     fn control(&mut self, context: &str) -> R<Branch> {
+        if self.nest_depth >= MAX_NEST_DEPTH {
+            return Err(self.errorf(format!("max nesting depth exceeded ({MAX_NEST_DEPTH})")));
+        }
+        self.nest_depth += 1;
+        let r = self.control_nested(context);
+        self.nest_depth -= 1;
+        r
+    }
+
+    fn control_nested(&mut self, context: &str) -> R<Branch> {
         let mark = self.vars.len();
         let pipe = self.pipeline(context, Kind::RightDelim)?;
         if context == "range" {

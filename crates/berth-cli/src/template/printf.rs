@@ -100,8 +100,28 @@ pub fn unquote(s: &str) -> Result<String, String> {
 
 /// A float in exponent form, Go style (`1.5e+06`, at least two exponent digits).
 pub fn format_e(f: f64, prec: usize, e: char) -> String {
-    let s = format!("{f:.prec$e}");
+    let p = prec.min(EXACT_DIGITS);
+    let s = format!("{f:.p$e}");
+    let s = match s.split_once('e') {
+        Some((m, x)) if prec > p => format!("{m}{}e{x}", "0".repeat(prec - p)),
+        _ => s,
+    };
     go_exponent(&s, e)
+}
+
+/// Go's limit on widths and precisions.
+const TOO_LARGE: usize = 1_000_000;
+
+/// More decimals than any f64 has (the smallest subnormal needs 1074): the rest are zeros,
+/// and Rust's formatter refuses precisions above 65535.
+const EXACT_DIGITS: usize = 1100;
+
+/// `%.{prec}f`.
+fn format_fixed(f: f64, prec: usize) -> String {
+    let p = prec.min(EXACT_DIGITS);
+    let mut s = format!("{f:.p$}");
+    s.push_str(&"0".repeat(prec - p));
+    s
 }
 
 fn go_exponent(rust: &str, e: char) -> String {
@@ -129,7 +149,7 @@ pub fn format_g(f: f64, prec: Option<usize>, e: char) -> String {
             split_exp(&s)
         }
         Some(p) => {
-            let p = p.max(1) - 1;
+            let p = p.clamp(1, EXACT_DIGITS) - 1;
             let s = format!("{f:.p$e}");
             split_exp(&s)
         }
@@ -257,10 +277,15 @@ pub fn sprintf(format: &str, args: &[Val<'_>], schema: &Schema) -> String {
                 chars.next();
                 let v = args.get(*argi).cloned();
                 *argi += 1;
-                return match v {
+                let n = match v {
                     Some(Val::Int(i)) => usize::try_from(i).ok(),
                     Some(Val::Uint(u)) => usize::try_from(u).ok(),
-                    _ => {
+                    _ => None,
+                };
+                // Go's fmt refuses numbers above 1e6 ("tooLarge").
+                return match n.filter(|n| *n <= TOO_LARGE) {
+                    Some(n) => Some(n),
+                    None => {
                         out.push_str(&format!("%!({what})"));
                         None
                     }
@@ -268,8 +293,13 @@ pub fn sprintf(format: &str, args: &[Val<'_>], schema: &Schema) -> String {
             }
             let mut n: Option<usize> = None;
             while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                if n.is_some_and(|n| n > TOO_LARGE) {
+                    // Go gives up on the rest of the format: "%!(NOVERB)".
+                    for _ in chars.by_ref() {}
+                    return None;
+                }
                 chars.next();
-                n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize));
+                n = Some(n.unwrap_or(0) * 10 + d as usize);
             }
             n
         };
@@ -431,10 +461,7 @@ fn format_float(f: f64, verb: char, spec: &Spec) -> Option<String> {
         'G' => format_g(a, spec.prec, 'E'),
         'e' => format_e(a, spec.prec.unwrap_or(6), 'e'),
         'E' => format_e(a, spec.prec.unwrap_or(6), 'E'),
-        'f' | 'F' => {
-            let p = spec.prec.unwrap_or(6);
-            format!("{a:.p$}")
-        }
+        'f' | 'F' => format_fixed(a, spec.prec.unwrap_or(6)),
         _ => return None,
     };
     Some(spec.pad_num(&spec.sign(neg, body)))

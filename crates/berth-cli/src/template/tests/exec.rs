@@ -337,6 +337,67 @@ const CASES: &[(&str, Result<&str, &str>)] = &[
         Ok(r#"a"#),
     ),
     (r#"{{range 3}}{{.}}{{end}}"#, Ok(r#"012"#)),
+    (
+        r#"{{js.HostConfig.Memory }}"#,
+        Err(
+            r#"template: :1:2: executing "" at <js>: can't evaluate field HostConfig in type string"#,
+        ),
+    ),
+    (
+        r#"{{(js .Name).X}}"#,
+        Err(r#"template: :1:6: executing "" at <.Name>: can't evaluate field X in type string"#),
+    ),
+    (
+        r#"{{(index .Config.Cmd 0).X}}"#,
+        Err(r#"template: :1:21: executing "" at <0>: can't evaluate field X in type string"#),
+    ),
+    (
+        r#"{{(printf "a").X}}"#,
+        Err(r#"template: :1:10: executing "" at <"a">: can't evaluate field X in type string"#),
+    ),
+    (
+        r#"{{(.Name).X}}"#,
+        Err(r#"template: :1:3: executing "" at <.Name>: can't evaluate field X in type string"#),
+    ),
+    (
+        r#"{{$x := .Name}}{{$x.X}}"#,
+        Err(r#"template: :1:19: executing "" at <$x.X>: can't evaluate field X in type string"#),
+    ),
+    (
+        r#"{{$.Name.X}}"#,
+        Err(
+            r#"template: :1:3: executing "" at <$.Name.X>: can't evaluate field X in type interface {}"#,
+        ),
+    ),
+    (
+        r#"{{01e3-2}}"#,
+        Err(r#"template: :1: bad number syntax: "01e3-2""#),
+    ),
+    (r#"{{printf "%*d" 2000000 1}}"#, Ok(r#"%!(BADWIDTH)1"#)),
+    (
+        r#"{{printf "%99999999999d|%s" 1 "a"}}"#,
+        Ok(r#"%!(NOVERB)%!(EXTRA int=1, string=a)"#),
+    ),
+    (r#"{{printf "%.70000g" 1.5}}"#, Ok(r#"1.5"#)),
+    (
+        r#"{{printf "%.3f %8.2e %g %.3g" 3.14159 1234.5 0.000012 1234.5}}"#,
+        Ok(r#"3.142 1.23e+03 1.2e-05 1.23e+03"#),
+    ),
+    (
+        r#"{{len .Nope}}"#,
+        Err(r#"template: :1:6: executing "" at <.Nope>: map has no entry for key "Nope""#),
+    ),
+    (
+        r#"{{upper 1}}"#,
+        Err(r#"template: :1:8: executing "" at <1>: expected string; found 1"#),
+    ),
+    (
+        r#"{{index .Config.Labels 1}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <index .Config.Labels 1>: error calling index: value has type int; should be string"#,
+        ),
+    ),
+    (r#"{{printf "%d" (len .Config.Cmd) | len}}"#, Ok(r#"1"#)),
 ];
 
 #[test]
@@ -351,4 +412,32 @@ fn inspect_templates_as_docker() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// Hostile templates end in an error, not a crash: nesting past Berth's limits (Go has
+/// none, and docker's CLI itself overflows its stack on some), recursion, huge widths.
+#[test]
+fn hostile_templates_fail_cleanly() {
+    // The main thread's stack, as the `berth` binary runs templates.
+    let t = std::thread::Builder::new().stack_size(8 << 20).spawn(|| {
+        let v = container();
+        let ifs = |n: usize| format!("{}x{}", "{{if 1}}".repeat(n), "{{end}}".repeat(n));
+        let deep = run(&ifs(5000), &v).unwrap_err();
+        assert!(deep.contains("max nesting depth exceeded"), "{deep}");
+        assert_eq!(run(&ifs(99), &v).as_deref(), Ok("x"));
+        let chain = format!("{{{{if 0}}}}{}{{{{end}}}}", "{{else if 0}}".repeat(5000));
+        assert!(run(&chain, &v).is_err());
+        let parens = format!("{{{{{}.Name{}}}}}", "(".repeat(5000), ")".repeat(5000));
+        assert!(run(&parens, &v).is_err());
+        let rec = format!(
+            "{{{{define \"a\"}}}}{}{{{{template \"a\"}}}}{}{{{{end}}}}{{{{template \"a\"}}}}",
+            "{{if 1}}".repeat(99),
+            "{{end}}".repeat(99)
+        );
+        let rec = run(&rec, &v).unwrap_err();
+        assert!(rec.contains("exceeded maximum template depth"), "{rec}");
+        let wide = run(r#"{{printf "%.1000001f" 1.0}}"#, &v).unwrap_or_default();
+        assert_eq!(wide.len(), 1_000_003);
+    });
+    assert!(t.is_ok_and(|h| h.join().is_ok()));
 }
