@@ -127,6 +127,15 @@ pub fn table(rows: &[Vec<String>]) -> String {
     crate::tabwriter::align(&text, 10, 3)
 }
 
+/// JSON with 4-space indentation, as docker prints inspect results.
+pub fn json_indented<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser)?;
+    Ok(String::from_utf8(buf)?)
+}
+
 /// A parsed `--format` value of a list command.
 pub enum Format {
     /// The default table.
@@ -243,13 +252,14 @@ pub fn print_template(name: &str, tmpl: &str, v: &Value, schema: &Schema) -> any
             ));
         }
     };
+    let mut out = std::io::stdout();
     match t.execute_with(v, schema, &[]) {
         Ok(s) => {
-            println!("{s}");
+            out.write_all(format!("{s}\n").as_bytes())?;
             Ok(())
         }
         Err((e, partial)) => {
-            println!("{partial}");
+            out.write_all(format!("{partial}\n").as_bytes())?;
             Err(template_failure(&e.to_string(), 1))
         }
     }

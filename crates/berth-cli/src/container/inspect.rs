@@ -34,11 +34,13 @@ pub fn print(
     format: Option<&str>,
 ) -> Result<Vec<String>> {
     let plain = || values.iter().map(|(v, _, _)| v.clone()).collect::<Vec<_>>();
-    match format {
-        None | Some("") => println!("{}", serde_json::to_string_pretty(&plain())?),
-        Some("json") => println!("{}", serde_json::to_string(&plain())?),
+    let text = match format {
+        None | Some("") => crate::output::json_indented(&plain())?,
+        Some("json") => serde_json::to_string(&plain())?,
         Some(t) => return crate::output::print_inspect(values, t),
-    }
+    };
+    // A reader that went away is an error (reported quietly), not a panic.
+    std::io::Write::write_all(&mut std::io::stdout(), format!("{text}\n").as_bytes())?;
     Ok(Vec::new())
 }
 

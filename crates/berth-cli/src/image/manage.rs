@@ -86,11 +86,7 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> anyhow::Result<ExitCode> {
 
 /// JSON with 4-space indentation, like docker.
 fn pretty(v: &Value) -> anyhow::Result<String> {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    serde::Serialize::serialize(v, &mut ser)?;
-    Ok(String::from_utf8(buf)?)
+    crate::output::json_indented(v)
 }
 
 pub fn history(e: &Engine, a: HistoryArgs) -> anyhow::Result<ExitCode> {
