@@ -95,14 +95,14 @@ fn short(id: &str) -> String {
 
 /// docker checks a `--format` template before listing: it parses it and runs it over an
 /// empty row ("failed to parse template", "failed to execute template", exit 1, even when
-/// nothing is listed), and asks for sizes when the template shows `.Size` (`json` does).
+/// nothing is listed), and asks for sizes when the template shows `.Size` (`{{json .}}`
+/// does). It checks the format as given: "table {{.X}}", "json" and "table" are templates
+/// too (which places errors after "table ").
 fn check_format(format: Option<&str>) -> Result<bool> {
-    let tmpl = match Format::parse(format) {
-        Format::Table => return Ok(false),
-        Format::Json => return Ok(false),
-        Format::Template { tmpl, .. } => tmpl,
+    let Some(tmpl) = format.filter(|f| !f.is_empty()) else {
+        return Ok(false);
     };
-    let t = crate::template::Template::parse("", &tmpl)
+    let t = crate::template::Template::parse("", tmpl)
         .map_err(|e| output::template_failure(&format!("failed to parse template: {e}"), 1))?;
     let empty: serde_json::Map<String, Value> = EMPTY_ROW
         .iter()
