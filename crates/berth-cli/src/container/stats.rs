@@ -64,14 +64,25 @@ pub fn binary_size(bytes: u64) -> String {
     format!("{s}{}", UNITS[i])
 }
 
-fn row(s: &ContainerStats, no_trunc: bool) -> Value {
-    let id = if no_trunc {
+/// One row; `given` are the names or ids on the command line: docker's `.Container` is the
+/// one that names this container (the id when none was given).
+fn row(s: &ContainerStats, no_trunc: bool, given: &[String]) -> Value {
+    let id: String = if no_trunc {
         s.id.clone()
     } else {
         s.id.chars().take(12).collect()
     };
+    let container = given
+        .iter()
+        .find(|g| {
+            let g = g.strip_prefix('/').unwrap_or(g);
+            g == s.name.strip_prefix('/').unwrap_or(&s.name)
+                || (!g.is_empty() && s.id.starts_with(g))
+        })
+        .cloned()
+        .unwrap_or_else(|| id.clone());
     json!({
-        "Container": id,
+        "Container": container,
         "ID": id,
         "Name": s.name,
         "CPUPerc": format!("{:.2}%", s.cpu_percent),
@@ -106,7 +117,10 @@ pub fn stats(g: &Global, a: StatsArgs) -> Result<ExitCode> {
     };
     let mut failed: Option<anyhow::Error> = None;
     e.stats_stream(&targets, &Cancel::new(), |stats| {
-        let rows: Vec<Value> = stats.iter().map(|s| row(s, a.no_trunc)).collect();
+        let rows: Vec<Value> = stats
+            .iter()
+            .map(|s| row(s, a.no_trunc, &a.containers))
+            .collect();
         if !a.no_stream {
             // Clear the screen, as docker does while streaming.
             print!("\x1b[2J\x1b[H");
