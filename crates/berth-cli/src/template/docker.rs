@@ -108,8 +108,26 @@ const fn typed(type_name: &'static str) -> Schema {
         raw: false,
         root_map: false,
         html_json: false,
+        renamed: RENAMED,
     }
 }
+
+/// Fields of docker's API types whose Go names differ from their JSON keys.
+const RENAMED: &[(&str, &str)] = &[
+    ("Id", "ID"),
+    ("CpuShares", "CPUShares"),
+    ("NanoCpus", "NanoCPUs"),
+    ("CpuPeriod", "CPUPeriod"),
+    ("CpuQuota", "CPUQuota"),
+    ("CpuRealtimePeriod", "CPURealtimePeriod"),
+    ("CpuRealtimeRuntime", "CPURealtimeRuntime"),
+    ("CpuCount", "CPUCount"),
+    ("CpuPercent", "CPUPercent"),
+    ("Dns", "DNS"),
+    ("DnsOptions", "DNSOptions"),
+    ("DnsSearch", "DNSSearch"),
+    ("ApiVersion", "APIVersion"),
+];
 
 /// `docker inspect` of a container, an image, a volume (with the raw fallback).
 pub const CONTAINER: Schema = typed("container.InspectResponse");
@@ -151,6 +169,7 @@ pub const fn row(type_name: &'static str) -> Schema {
         raw: false,
         root_map: false,
         html_json: true,
+        renamed: &[],
     }
 }
 
@@ -196,6 +215,7 @@ const HEADER: Schema = Schema {
     raw: false,
     root_map: true,
     html_json: false,
+    renamed: &[],
 };
 
 /// Runs an inspect template: over docker's typed view first, and when that fails (a field

@@ -477,9 +477,15 @@ impl<'t, 'a> Exec<'t, 'a> {
                         None => Ok(Val::Missing),
                     };
                 }
-                let found = m
-                    .get_key_value(name)
-                    .or_else(|| m.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)));
+                // A struct's field goes by its Go name; docker's JSON keys mostly are the
+                // same (events' are lower-case: any case of a key matches then).
+                let found = match schema.renamed(name) {
+                    Ok(Some(json)) => m.get_key_value(json),
+                    Err(()) => None,
+                    Ok(None) => m
+                        .get_key_value(name)
+                        .or_else(|| m.iter().find(|(key, _)| key.eq_ignore_ascii_case(name))),
+                };
                 if let Some((key, v)) = found {
                     if has_args {
                         return Err(self.error(format!(

@@ -91,6 +91,10 @@ pub struct Schema {
     /// The data marshals itself with `json.Marshal` (docker's list rows): `{{json .}}`
     /// escapes `<`, `>` and `&` as Go's encoder does by default.
     pub html_json: bool,
+    /// Struct fields whose Go name is not their JSON key, as (JSON key, Go name): the Go
+    /// name reaches the field, the JSON key does not (docker then falls back to the raw
+    /// data, where numbers are `json.Number`s).
+    pub renamed: &'static [(&'static str, &'static str)],
 }
 
 impl Schema {
@@ -105,6 +109,7 @@ impl Schema {
         raw: false,
         root_map: false,
         html_json: false,
+        renamed: &[],
     };
 
     /// Docker inspect's fallback over the raw JSON.
@@ -136,6 +141,20 @@ impl Schema {
             .iter()
             .find(|(p, _)| key_matches(p, k))
             .map(|(_, t)| *t)
+    }
+
+    /// The JSON key of struct field `name` under `parent`, when Go names it otherwise; or
+    /// `Err` when `name` is a JSON key that Go names otherwise.
+    pub fn renamed(&self, name: &str) -> Result<Option<&'static str>, ()> {
+        for (json, go) in self.renamed {
+            if *go == name {
+                return Ok(Some(json));
+            }
+            if *json == name {
+                return Err(());
+            }
+        }
+        Ok(None)
     }
 
     pub fn method(&self, name: &str) -> Option<Method> {

@@ -1,6 +1,7 @@
 //! The executor over a container's inspect data: every expected output and error below is
 //! what the docker 28.2 CLI printed for `docker inspect -f TEMPLATE` on a container with
-//! the same data (`create --name t1 -l a=b -l c=d -e X=1 busybox sleep 1000`, started).
+//! the same data (`create --name t1 -l a=b -l c=d -e X=1 busybox sleep 1000`, started;
+//! `--cpus 1.5` for NanoCpus).
 
 use serde_json::{Value, json};
 
@@ -18,7 +19,14 @@ fn container() -> Value {
             "Tty": false,
         },
         "State": {"Status": "running", "Running": true, "ExitCode": 0, "Pid": 4242},
-        "HostConfig": {"Memory": 0, "ShmSize": 67108864, "Binds": null},
+        "HostConfig": {
+            "Memory": 0,
+            "ShmSize": 67108864,
+            "Binds": null,
+            "NanoCpus": 1500000000,
+            "CpuShares": 0,
+            "Dns": [],
+        },
         "Mounts": [],
     })
 }
@@ -398,6 +406,33 @@ const CASES: &[(&str, Result<&str, &str>)] = &[
         ),
     ),
     (r#"{{printf "%d" (len .Config.Cmd) | len}}"#, Ok(r#"1"#)),
+    // Go names some fields otherwise than their JSON keys (NanoCPUs, json:"NanoCpus"):
+    // the JSON key fails over the typed data, and the raw data holds json.Numbers.
+    (
+        r#"{{gt .HostConfig.NanoCpus 0}}"#,
+        Err(
+            r#"template: :1:2: executing "" at <gt .HostConfig.NanoCpus 0>: error calling gt: incompatible types for comparison"#,
+        ),
+    ),
+    (r#"{{gt .HostConfig.NanoCPUs 0}}"#, Ok(r#"true"#)),
+    (
+        r#"{{printf "%T" .HostConfig.CpuShares}}"#,
+        Ok(r#"json.Number"#),
+    ),
+    (
+        r#"{{printf "%d" .HostConfig.NanoCpus}}"#,
+        Ok(r#"%!d(json.Number=1500000000)"#),
+    ),
+    (
+        r#"{{.HostConfig.NanoCPUs}} {{.HostConfig.CPUShares}}"#,
+        Ok(r#"1500000000 0"#),
+    ),
+    (
+        r#"{{printf "%T" .HostConfig.Dns}} {{.HostConfig.DNS}}"#,
+        Err(
+            r#"template: :1:45: executing "" at <.HostConfig.DNS>: map has no entry for key "DNS""#,
+        ),
+    ),
 ];
 
 #[test]
