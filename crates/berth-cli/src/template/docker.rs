@@ -109,8 +109,48 @@ const fn typed(type_name: &'static str) -> Schema {
         root_map: false,
         html_json: false,
         renamed: RENAMED,
+        structs: STRUCTS,
     }
 }
+
+/// docker's structs that print as Go structs, with their fields in Go's order (structs
+/// holding pointers print addresses in Go and are left as maps).
+const STRUCTS: &[(&str, &[(&str, Zero)])] = &[
+    (
+        "Mounts.[]",
+        &[
+            ("Type", Zero::Str),
+            ("Name", Zero::Str),
+            ("Source", Zero::Str),
+            ("Destination", Zero::Str),
+            ("Driver", Zero::Str),
+            ("Mode", Zero::Str),
+            ("RW", Zero::Bool),
+            ("Propagation", Zero::Str),
+        ],
+    ),
+    (
+        "RestartPolicy",
+        &[("Name", Zero::Str), ("MaximumRetryCount", Zero::Int)],
+    ),
+    (
+        "LogConfig",
+        &[("Type", Zero::Str), ("Config", Zero::Nil(NilKind::Map))],
+    ),
+    (
+        "GraphDriver",
+        &[("Data", Zero::Nil(NilKind::Map)), ("Name", Zero::Str)],
+    ),
+    (
+        "RootFS",
+        &[("Type", Zero::Str), ("Layers", Zero::Nil(NilKind::Slice))],
+    ),
+    // Port bindings, in the maps of Ports and PortBindings.
+    ("*.[]", &[("HostIp", Zero::Str), ("HostPort", Zero::Str)]),
+    // struct{} values of ExposedPorts and Volumes.
+    ("ExposedPorts.*", &[]),
+    ("Volumes.*", &[]),
+];
 
 /// Fields of docker's API types whose Go names differ from their JSON keys.
 const RENAMED: &[(&str, &str)] = &[
@@ -170,6 +210,7 @@ pub const fn row(type_name: &'static str) -> Schema {
         root_map: false,
         html_json: true,
         renamed: &[],
+        structs: &[],
     }
 }
 
@@ -216,6 +257,7 @@ const HEADER: Schema = Schema {
     root_map: true,
     html_json: false,
     renamed: &[],
+    structs: &[],
 };
 
 /// Runs an inspect template: over docker's typed view first, and when that fails (a field

@@ -503,6 +503,7 @@ impl<'t, 'a> Exec<'t, 'a> {
                         Zero::Nil(n) => Val::Nil(n),
                         Zero::Str => Val::Str(Cow::Borrowed("")),
                         Zero::Bool => Val::Bool(false),
+                        Zero::Int => Val::Int(0),
                     });
                 }
                 Err(self.error(format!(

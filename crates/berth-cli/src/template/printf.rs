@@ -378,6 +378,24 @@ fn format_arg(a: &Val<'_>, verb: char, spec: &Spec, schema: &Schema) -> String {
                 .collect();
             spec.pad(&format!("[{}]", items.join(" ")))
         }
+        Val::Obj(..)
+            if matches!(verb, 'v' | 's' | 'd' | 'q' | 'x')
+                && let Some(fields) = a.struct_view(schema) =>
+        {
+            // Go's structs: `{a b}`, `%+v` names the fields.
+            let items: Vec<String> = fields
+                .iter()
+                .map(|(name, v)| {
+                    let item = format_arg(v, verb, &Spec::default(), schema);
+                    if verb == 'v' && spec.plus {
+                        format!("{name}:{item}")
+                    } else {
+                        item
+                    }
+                })
+                .collect();
+            spec.pad(&format!("{{{}}}", items.join(" ")))
+        }
         Val::Obj(m, _, k) if matches!(verb, 'v' | 's' | 'd' | 'q' | 'x') => {
             let items: Vec<String> = m
                 .keys()

@@ -62,6 +62,7 @@ pub enum Zero {
     Nil(NilKind),
     Str,
     Bool,
+    Int,
 }
 
 /// A method of the data's Go type: `.Label "com.example.x"` on `ps` rows.
@@ -95,6 +96,9 @@ pub struct Schema {
     /// name reaches the field, the JSON key does not (docker then falls back to the raw
     /// data, where numbers are `json.Number`s).
     pub renamed: &'static [(&'static str, &'static str)],
+    /// Structs that print as Go prints them (`{bind  /src /dst  ro false rprivate}`): their
+    /// fields in Go's order, with the zero value of each.
+    pub structs: &'static [(&'static str, &'static [(&'static str, Zero)])],
 }
 
 impl Schema {
@@ -110,6 +114,7 @@ impl Schema {
         root_map: false,
         html_json: false,
         renamed: &[],
+        structs: &[],
     };
 
     /// Docker inspect's fallback over the raw JSON.
@@ -155,6 +160,14 @@ impl Schema {
             }
         }
         Ok(None)
+    }
+
+    /// The fields of the struct at `k`, when it prints as a Go struct.
+    pub fn struct_fields(&self, k: Key<'_>) -> Option<&'static [(&'static str, Zero)]> {
+        self.structs
+            .iter()
+            .find(|(p, _)| key_matches(p, k))
+            .map(|(_, f)| *f)
     }
 
     pub fn method(&self, name: &str) -> Option<Method> {
@@ -312,6 +325,16 @@ impl<'a> Val<'a> {
                 }
                 out.push(']');
             }
+            Val::Obj(..) if let Some(fields) = self.struct_view(schema) => {
+                out.push('{');
+                for (i, (_, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    v.write(out, schema, false);
+                }
+                out.push('}');
+            }
             Val::Obj(m, _, k) => {
                 out.push_str("map[");
                 for (i, name) in m.keys().enumerate() {
@@ -325,6 +348,35 @@ impl<'a> Val<'a> {
                 out.push(']');
             }
         }
+    }
+
+    /// The fields of a struct that prints as Go prints structs (see `Schema::structs`), in
+    /// Go's order; a field Berth's JSON lacks has its zero value. None for other values, and
+    /// for objects with keys the struct does not have.
+    pub fn struct_view(&self, schema: &Schema) -> Option<Vec<(&'static str, Val<'a>)>> {
+        let Val::Obj(m, ObjKind::Struct, k) = self else {
+            return None;
+        };
+        let fields = schema.struct_fields(*k)?;
+        if !m.keys().all(|n| fields.iter().any(|(name, _)| name == n)) {
+            return None;
+        }
+        let view = fields
+            .iter()
+            .map(|(name, zero)| {
+                let v = match m.get_key_value(*name) {
+                    Some((key, _)) => Val::entry(m, *k, key, schema),
+                    None => match zero {
+                        Zero::Str => Val::Str(Cow::Borrowed("")),
+                        Zero::Bool => Val::Bool(false),
+                        Zero::Int => Val::Int(0),
+                        Zero::Nil(n) => Val::Nil(*n),
+                    },
+                };
+                (*name, v)
+            })
+            .collect();
+        Some(view)
     }
 
     /// The string inside, for functions that take a Go string.
@@ -366,7 +418,16 @@ impl<'a> Val<'a> {
             }
             Val::Obj(m, _, k) => {
                 out.push('{');
-                for (i, name) in m.keys().enumerate() {
+                // Known structs in Go's field order (the keys Berth's JSON has).
+                let go_order: Vec<&str> = match self.struct_view(schema) {
+                    Some(fields) => fields
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .filter(|n| m.contains_key(*n))
+                        .collect(),
+                    None => m.keys().map(String::as_str).collect(),
+                };
+                for (i, name) in go_order.into_iter().enumerate() {
                     if i > 0 {
                         out.push(',');
                     }

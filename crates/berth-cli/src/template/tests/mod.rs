@@ -23,3 +23,51 @@ fn basics() {
     );
     let _ = Schema::PLAIN;
 }
+
+/// Docker's structs print as Go structs, fields in Go's order (zero values for the fields
+/// docker's JSON leaves out); outputs are docker 28.2's for a container created with
+/// `-v /tmp/src:/dst:ro -v vm1:/vol --restart on-failure:3`.
+#[test]
+fn structs_print_as_go() {
+    let v = json!({
+        "Mounts": [
+            {"Type": "bind", "Source": "/tmp/src", "Destination": "/dst", "Mode": "ro",
+             "RW": false, "Propagation": "rprivate"},
+            {"Type": "volume", "Name": "vm1", "Source": "/v/_data", "Destination": "/vol",
+             "Driver": "local", "Mode": "z", "RW": true, "Propagation": ""},
+        ],
+        "HostConfig": {"RestartPolicy": {"MaximumRetryCount": 3, "Name": "on-failure"}},
+        "Config": {"ExposedPorts": {"80/tcp": {}}},
+    });
+    let cases = [
+        (
+            "{{.Mounts}}",
+            "[{bind  /tmp/src /dst  ro false rprivate} {volume vm1 /v/_data /vol local z true }]",
+        ),
+        (
+            "{{range .Mounts}}{{.}}{{end}}",
+            "{bind  /tmp/src /dst  ro false rprivate}{volume vm1 /v/_data /vol local z true }",
+        ),
+        ("{{.HostConfig.RestartPolicy}}", "{on-failure 3}"),
+        (
+            r#"{{printf "%+v" .HostConfig.RestartPolicy}}"#,
+            "{Name:on-failure MaximumRetryCount:3}",
+        ),
+        (
+            r#"{{printf "%s" .HostConfig.RestartPolicy}}"#,
+            "{on-failure %!s(int=3)}",
+        ),
+        (
+            "{{json .HostConfig.RestartPolicy}}",
+            r#"{"Name":"on-failure","MaximumRetryCount":3}"#,
+        ),
+        (
+            "{{json (index .Mounts 0)}}",
+            r#"{"Type":"bind","Source":"/tmp/src","Destination":"/dst","Mode":"ro","RW":false,"Propagation":"rprivate"}"#,
+        ),
+        ("{{.Config.ExposedPorts}}", "map[80/tcp:{}]"),
+    ];
+    for (t, want) in cases {
+        assert_eq!(run(t, &v).as_deref(), Ok(want), "{t}");
+    }
+}
