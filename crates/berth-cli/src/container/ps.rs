@@ -106,29 +106,29 @@ fn check_format(format: Option<&str>) -> Result<bool> {
         .map_err(|e| output::template_failure(&format!("failed to parse template: {e}"), 1))?;
     let empty: serde_json::Map<String, Value> = EMPTY_ROW
         .iter()
-        .map(|k| ((*k).to_owned(), Value::String(String::new())))
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
         .collect();
     t.execute(&Value::Object(empty), &crate::template::docker::PS)
         .map_err(|e| output::template_failure(&format!("failed to execute template: {e}"), 1))?;
     Ok(tmpl.contains(".Size") || tmpl.contains("json ."))
 }
 
-/// The fields of a `ps` row.
-const EMPTY_ROW: [&str; 14] = [
-    "ID",
-    "Image",
-    "Command",
-    "CreatedAt",
-    "RunningFor",
-    "Ports",
-    "State",
-    "Status",
-    "Names",
-    "Labels",
-    "Mounts",
-    "Networks",
-    "LocalVolumes",
-    "Size",
+/// A `ps` row of an empty container, as docker's ContainerContext shows it.
+const EMPTY_ROW: [(&str, &str); 14] = [
+    ("ID", ""),
+    ("Image", "<no image>"),
+    ("Command", "\"\""),
+    ("CreatedAt", "1970-01-01 00:00:00 +0000 UTC"),
+    ("RunningFor", "56 years ago"),
+    ("Ports", ""),
+    ("State", ""),
+    ("Status", ""),
+    ("Names", ""),
+    ("Labels", ""),
+    ("Mounts", ""),
+    ("Networks", ""),
+    ("LocalVolumes", "0"),
+    ("Size", "0B"),
 ];
 
 pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {

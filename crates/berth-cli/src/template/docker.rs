@@ -110,6 +110,7 @@ const fn typed(type_name: &'static str) -> Schema {
         html_json: false,
         renamed: RENAMED,
         structs: STRUCTS,
+        methods_only: false,
     }
 }
 
@@ -211,6 +212,7 @@ pub const fn row(type_name: &'static str) -> Schema {
         html_json: true,
         renamed: &[],
         structs: &[],
+        methods_only: true,
     }
 }
 
@@ -258,6 +260,7 @@ const HEADER: Schema = Schema {
     html_json: false,
     renamed: &[],
     structs: &[],
+    methods_only: false,
 };
 
 /// Runs an inspect template: over docker's typed view first, and when that fails (a field

@@ -487,6 +487,11 @@ impl<'t, 'a> Exec<'t, 'a> {
                         .or_else(|| m.iter().find(|(key, _)| key.eq_ignore_ascii_case(name))),
                 };
                 if let Some((key, v)) = found {
+                    if has_args && schema.methods_only && k.key.is_none() {
+                        let got = args.len().saturating_sub(1) + usize::from(fin.is_some());
+                        return Err(self
+                            .error(format!("wrong number of args for {name}: want 0 got {got}")));
+                    }
                     if has_args {
                         return Err(self.error(format!(
                             "{name} has arguments but cannot be invoked as function"

@@ -99,6 +99,9 @@ pub struct Schema {
     /// Structs that print as Go prints them (`{bind  /src /dst  ro false rprivate}`): their
     /// fields in Go's order, with the zero value of each.
     pub structs: &'static [(&'static str, &'static [(&'static str, Zero)])],
+    /// The top-level fields are Go methods without arguments (docker's list rows): given
+    /// arguments, they fail as Go's calls do ("wrong number of args").
+    pub methods_only: bool,
 }
 
 impl Schema {
@@ -115,6 +118,7 @@ impl Schema {
         html_json: false,
         renamed: &[],
         structs: &[],
+        methods_only: false,
     };
 
     /// Docker inspect's fallback over the raw JSON.
