@@ -378,6 +378,13 @@ mod tests {
             render("{{.Status}} {{.Actor.Attributes.name}}", &e).unwrap(),
             "die w1"
         );
+        // Fields of docker's events.Message that the JSON may leave out read as "".
+        let t = Template::parse("", "[{{.ID}}][{{.From}}][{{.Status}}] {{.Action}}").unwrap();
+        let ev = json!({"Action": "create", "Type": "volume", "Actor": {"ID": "v"}});
+        assert_eq!(
+            t.execute(&ev, &docker::EVENT).as_deref(),
+            Ok("[][][] create")
+        );
         let err = |t: &str| {
             render(t, &v)
                 .err()

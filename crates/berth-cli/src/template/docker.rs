@@ -195,6 +195,13 @@ pub const VERSION: Schema = Schema {
 };
 pub const EVENT: Schema = Schema {
     types: &[("Actor", "events.Actor")],
+    // The message's fields that its JSON may leave out (`omitempty`, or older shapes).
+    omitted: &[
+        ("Status", Zero::Str),
+        ("ID", Zero::Str),
+        ("From", Zero::Str),
+        ("Scope", Zero::Str),
+    ],
     ..typed("*events.Message")
 };
 
