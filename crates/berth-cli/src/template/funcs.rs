@@ -110,10 +110,10 @@ pub static FUNCS: &[Func] = &[
         Ok(owned(title(str_of(&a[0]))))
     }),
     f("lower", &[Str], None, |a, _| {
-        Ok(owned(str_of(&a[0]).to_lowercase()))
+        Ok(owned(str_of(&a[0]).chars().map(lower_char).collect()))
     }),
     f("upper", &[Str], None, |a, _| {
-        Ok(owned(str_of(&a[0]).to_uppercase()))
+        Ok(owned(str_of(&a[0]).chars().map(upper_char).collect()))
     }),
     f("pad", &[Str, Int, Int], None, pad),
     f("truncate", &[Str, Int], None, truncate),
@@ -216,7 +216,7 @@ pub(super) fn js(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            c if u32::from(c) < 0x20 || c.is_control() => {
+            c if u32::from(c) < 0x20 || !super::printf::is_print(c) => {
                 out.push_str(&format!("\\u{:04X}", u32::from(c)));
             }
             c => out.push(c),
@@ -532,13 +532,27 @@ pub(super) fn join<'a>(a: Vec<Val<'a>>, s: &Schema) -> Result<Val<'a>, String> {
     Ok(owned(items.join(&sep)))
 }
 
+/// Go's `unicode.ToUpper`: one character for one (`ß` stays, where Rust writes `SS`).
+pub(super) fn upper_char(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower`: one character for one (`İ` is `i`).
+pub(super) fn lower_char(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
 /// Go's `strings.Title`: each word's first letter in upper case.
 pub(super) fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev_sep = true;
     for c in s.chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            out.push(upper_char(c));
         } else {
             out.push(c);
         }

@@ -7,13 +7,49 @@ use super::value::{NilKind, Schema, Val};
 
 /// Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {
+    quote_with(s, false)
+}
+
+/// Go's `strconv.QuoteToASCII` (`%+q`) when `ascii`, else `strconv.Quote`.
+fn quote_with(s: &str, ascii: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        quote_char(&mut out, c, '"');
+        if ascii && !c.is_ascii() {
+            let n = u32::from(c);
+            if n < 0x10000 {
+                out.push_str(&format!("\\u{n:04x}"));
+            } else {
+                out.push_str(&format!("\\U{n:08x}"));
+            }
+        } else {
+            quote_char(&mut out, c, '"');
+        }
     }
     out.push('"');
     out
+}
+
+/// Go's `strconv.CanBackquote`.
+fn can_backquote(s: &str) -> bool {
+    s.chars()
+        .all(|c| c == '\t' || !(c == '`' || c == '\u{feff}' || c.is_control()))
+}
+
+/// Go's `unicode.IsPrint`, near enough: letters, marks, numbers, punctuation, symbols and
+/// the ASCII space; not controls, other spaces and separators, format characters,
+/// private use or non-characters.
+pub fn is_print(c: char) -> bool {
+    let n = u32::from(c);
+    !(c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(n, 0xa0 | 0x1680 | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x206f)
+        || matches!(
+            n,
+            0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x3000
+        )
+        || matches!(n, 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff | 0xf0000..)
+        || n & 0xfffe == 0xfffe)
 }
 
 fn quote_char(out: &mut String, c: char, q: char) {
@@ -30,7 +66,7 @@ fn quote_char(out: &mut String, c: char, q: char) {
             out.push('\\');
             out.push(c);
         }
-        c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+        c if !is_print(c) => {
             let n = u32::from(c);
             if n < 0x80 {
                 out.push_str(&format!("\\x{n:02x}"));
@@ -215,6 +251,17 @@ impl Spec {
             format!("{s}{fill}")
         } else {
             format!("{fill}{s}")
+        }
+    }
+
+    /// Pads a string: with zeros on the left under the `0` flag, as Go's fmt does.
+    fn pad_str(&self, s: &str) -> String {
+        match self.width {
+            Some(w) if self.zero && !self.minus => {
+                let n = s.chars().count();
+                format!("{}{s}", "0".repeat(w.saturating_sub(n)))
+            }
+            _ => self.pad(s),
         }
     }
 
@@ -493,8 +540,10 @@ fn format_str(s: &str, verb: char, spec: &Spec) -> Option<String> {
         }
     };
     Some(match verb {
-        'v' | 's' => spec.pad(&cut(s)),
-        'q' => spec.pad(&quote(&cut(s))),
+        'v' if spec.sharp => spec.pad_str(&quote(s)),
+        'v' | 's' => spec.pad_str(&cut(s)),
+        'q' if spec.sharp && can_backquote(&cut(s)) => spec.pad_str(&format!("`{}`", cut(s))),
+        'q' => spec.pad_str(&quote_with(&cut(s), spec.plus)),
         'x' | 'X' => {
             let bytes = match spec.prec {
                 Some(p) => &s.as_bytes()[..p.min(s.len())],
@@ -511,7 +560,7 @@ fn format_str(s: &str, verb: char, spec: &Spec) -> Option<String> {
                     }
                 })
                 .collect();
-            spec.pad(&hex.join(sep))
+            spec.pad_str(&hex.join(sep))
         }
         _ => return None,
     })

@@ -433,6 +433,43 @@ const CASES: &[(&str, Result<&str, &str>)] = &[
             r#"template: :1:45: executing "" at <.HostConfig.DNS>: map has no entry for key "DNS""#,
         ),
     ),
+    // Unicode: quoting, escaping, case mapping and padding as Go does them.
+    (
+        r#"{{printf "%x %X % x %q %+q %U %c" "é" "é" "日本" "日本\x01" "é" 233 233}}"#,
+        Ok(r#"c3a9 C3A9 e6 97 a5 e6 9c ac "日本\x01" "\u00e9" U+00E9 é"#),
+    ),
+    (
+        r#"{{js "日本\u2028<\u00ad"}}"#,
+        Ok(r#"日本\u2028\u003C\u00AD"#),
+    ),
+    (
+        r#"{{upper "straße"}} {{lower "İA"}} {{title "ßa"}}"#,
+        Ok(r#"STRAßE ia ßa"#),
+    ),
+    (
+        r#"{{printf "%08.3s|%x|%05q|%-05s|" "abc" -255 "a" "b"}}"#,
+        Ok(r#"00000abc|-ff|00"a"|b    |"#),
+    ),
+    (
+        r#"{{printf "%#x %#o %#v %#q %#q %+q" 255 8 "a" "b" "c`d" "日\U0001F600"}}"#,
+        Ok(r#"0xff 010 "a" `b` "c`d" "\u65e5\U0001f600""#),
+    ),
+    (
+        r#"{{printf "%q" "a\u00a0b\u200bc\u2028"}}"#,
+        Ok(r#""a\u00a0b\u200bc\u2028""#),
+    ),
+    (
+        r#"{{printf "%q %+q" "😀" "😀"}}"#,
+        Ok(r#""😀" "\U0001f600""#),
+    ),
+    (
+        r#"{{index "héllo" 1}} {{len "日本"}} {{pad "日" 1 1}} {{html "日<"}} {{urlquery "日 本"}}"#,
+        Ok(r#"195 6  日  日&lt; %E6%97%A5+%E6%9C%AC"#),
+    ),
+    (
+        r#"{{printf "%5s|%-5s|%.1s" "日本" "é" "日本"}}"#,
+        Ok(r#"   日本|é    |日"#),
+    ),
 ];
 
 #[test]
