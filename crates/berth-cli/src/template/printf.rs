@@ -1,233 +1,23 @@
-//! Go's `fmt.Sprintf` as templates use it (`printf "%-10s %5.2f" .A .B`): flags, widths,
-//! precisions and the verbs %v %s %q %d %t %x %X %o %b %c %U %e %E %f %F %g %G %T %%, with
-//! Go's `%!d(string=x)`, `%!d(MISSING)` and `%!(EXTRA ...)` for mismatches; and Go's
-//! `strconv.Quote`/`Unquote`.
+//! Go's `fmt.Sprintf` as templates use it (`printf "%-10s %5.2f" .A .B`): flags, argument
+//! indexes (`%[2]d`), widths and precisions (`*` included) and the verbs %v %s %q %d %t %x
+//! %X %o %O %b %c %U %e %E %f %F %g %G %T %%, with Go's `%!d(string=x)`, `%!d(MISSING)`,
+//! `%!d(BADINDEX)` and `%!(EXTRA ...)` for mismatches. Floats are in `float`, quoting in
+//! `quote`.
+
+use std::borrow::Cow;
 
 use super::value::{NilKind, Schema, Val};
 
-/// Go's `strconv.Quote`.
-pub fn quote(s: &str) -> String {
-    quote_with(s, false)
-}
+mod float;
+mod quote;
 
-/// Go's `strconv.QuoteToASCII` (`%+q`) when `ascii`, else `strconv.Quote`.
-fn quote_with(s: &str, ascii: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if ascii && !c.is_ascii() {
-            let n = u32::from(c);
-            if n < 0x10000 {
-                out.push_str(&format!("\\u{n:04x}"));
-            } else {
-                out.push_str(&format!("\\U{n:08x}"));
-            }
-        } else {
-            quote_char(&mut out, c, '"');
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `strconv.CanBackquote`.
-fn can_backquote(s: &str) -> bool {
-    s.chars()
-        .all(|c| c == '\t' || !(c == '`' || c == '\u{feff}' || c.is_control()))
-}
-
-/// Go's `unicode.IsPrint`, near enough: letters, marks, numbers, punctuation, symbols and
-/// the ASCII space; not controls, other spaces and separators, format characters,
-/// private use or non-characters.
-pub fn is_print(c: char) -> bool {
-    let n = u32::from(c);
-    !(c.is_control()
-        || (c.is_whitespace() && c != ' ')
-        || matches!(n, 0xa0 | 0x1680 | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x206f)
-        || matches!(
-            n,
-            0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x3000
-        )
-        || matches!(n, 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff | 0xf0000..)
-        || n & 0xfffe == 0xfffe)
-}
-
-fn quote_char(out: &mut String, c: char, q: char) {
-    match c {
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == q => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if !is_print(c) => {
-            let n = u32::from(c);
-            if n < 0x80 {
-                out.push_str(&format!("\\x{n:02x}"));
-            } else if n < 0x10000 {
-                out.push_str(&format!("\\u{n:04x}"));
-            } else {
-                out.push_str(&format!("\\U{n:08x}"));
-            }
-        }
-        c => out.push(c),
-    }
-}
-
-/// Go's `strconv.Unquote` for "..." and `...` literals.
-pub fn unquote(s: &str) -> Result<String, String> {
-    let bad = || "invalid syntax".to_owned();
-    if let Some(raw) = s.strip_prefix('`').and_then(|r| r.strip_suffix('`')) {
-        return Ok(raw.replace('\r', ""));
-    }
-    let inner = s
-        .strip_prefix('"')
-        .and_then(|r| r.strip_suffix('"'))
-        .ok_or_else(bad)?;
-    let mut out = String::new();
-    let mut it = inner.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let e = it.next().ok_or_else(bad)?;
-        let mut hex = |n: usize| -> Result<u32, String> {
-            let s: String = (0..n).filter_map(|_| it.next()).collect();
-            if s.len() != n {
-                return Err(bad());
-            }
-            u32::from_str_radix(&s, 16).map_err(|_| bad())
-        };
-        match e {
-            'a' => out.push('\u{7}'),
-            'b' => out.push('\u{8}'),
-            'f' => out.push('\u{c}'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'v' => out.push('\u{b}'),
-            '\\' => out.push('\\'),
-            '"' => out.push('"'),
-            '\'' => out.push('\''),
-            'x' => {
-                let n = hex(2)?;
-                out.push(char::from_u32(n).ok_or_else(bad)?);
-            }
-            'u' => out.push(char::from_u32(hex(4)?).ok_or_else(bad)?),
-            'U' => out.push(char::from_u32(hex(8)?).ok_or_else(bad)?),
-            '0'..='7' => {
-                let a = e.to_digit(8).unwrap_or(0);
-                let b = it.next().and_then(|c| c.to_digit(8)).ok_or_else(bad)?;
-                let c = it.next().and_then(|c| c.to_digit(8)).ok_or_else(bad)?;
-                out.push(char::from_u32(a * 64 + b * 8 + c).ok_or_else(bad)?);
-            }
-            _ => return Err(bad()),
-        }
-    }
-    Ok(out)
-}
-
-/// A float in exponent form, Go style (`1.5e+06`, at least two exponent digits).
-pub fn format_e(f: f64, prec: usize, e: char) -> String {
-    let p = prec.min(EXACT_DIGITS);
-    let s = format!("{f:.p$e}");
-    let s = match s.split_once('e') {
-        Some((m, x)) if prec > p => format!("{m}{}e{x}", "0".repeat(prec - p)),
-        _ => s,
-    };
-    go_exponent(&s, e)
-}
+use float::format_float;
+pub use float::format_g;
+use quote::{can_backquote, quote_char, quote_with};
+pub use quote::{is_print, quote, unquote};
 
 /// Go's limit on widths and precisions.
 const TOO_LARGE: usize = 1_000_000;
-
-/// More decimals than any f64 has (the smallest subnormal needs 1074): the rest are zeros,
-/// and Rust's formatter refuses precisions above 65535.
-const EXACT_DIGITS: usize = 1100;
-
-/// `%.{prec}f`.
-fn format_fixed(f: f64, prec: usize) -> String {
-    let p = prec.min(EXACT_DIGITS);
-    let mut s = format!("{f:.p$}");
-    s.push_str(&"0".repeat(prec - p));
-    s
-}
-
-fn go_exponent(rust: &str, e: char) -> String {
-    match rust.split_once('e') {
-        Some((m, x)) => {
-            let (sign, digits) = match x.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', x),
-            };
-            let pad = if digits.len() < 2 { "0" } else { "" };
-            format!("{m}{e}{sign}{pad}{digits}")
-        }
-        None => rust.to_owned(),
-    }
-}
-
-/// Go's `%g` (and `%v` of a float): the shortest form when `prec` is None.
-pub fn format_g(f: f64, prec: Option<usize>, e: char) -> String {
-    if !f.is_finite() {
-        return special(f);
-    }
-    let (mantissa, exp) = match prec {
-        None => {
-            let s = format!("{f:e}");
-            split_exp(&s)
-        }
-        Some(p) => {
-            let p = p.clamp(1, EXACT_DIGITS) - 1;
-            let s = format!("{f:.p$e}");
-            split_exp(&s)
-        }
-    };
-    let m = mantissa
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_owned();
-    let nd = m.chars().filter(char::is_ascii_digit).count();
-    let dp = exp + 1;
-    let eprec = match prec {
-        None => 6,
-        Some(p) => {
-            let p = i64::try_from(p.max(1)).unwrap_or(i64::MAX);
-            let nd = i64::try_from(nd).unwrap_or(0);
-            if p > nd && nd >= dp { nd } else { p }
-        }
-    };
-    if exp < -4 || exp >= eprec {
-        return go_exponent(&format!("{m}e{exp}"), e);
-    }
-    let nd = i64::try_from(nd).unwrap_or(0);
-    let decimals = usize::try_from((nd - dp).max(0)).unwrap_or(0);
-    format!("{f:.decimals$}")
-}
-
-fn split_exp(s: &str) -> (String, i64) {
-    match s.split_once('e') {
-        Some((m, x)) => (m.to_owned(), x.parse().unwrap_or(0)),
-        None => (s.to_owned(), 0),
-    }
-}
-
-fn special(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f > 0.0 {
-        "+Inf".into()
-    } else {
-        "-Inf".into()
-    }
-}
 
 #[derive(Default, Clone, Copy)]
 struct Spec {
@@ -238,10 +28,26 @@ struct Spec {
     zero: bool,
     width: Option<usize>,
     prec: Option<usize>,
+    /// `%+v` and `%#v`: Go moves `+` and `#` here for the `v` verb.
+    plus_v: bool,
+    sharp_v: bool,
 }
 
 impl Spec {
+    /// Go's `fmt.pad`: to the width, with zeros on the left under the `0` flag.
     fn pad(&self, s: &str) -> String {
+        if self.zero && !self.minus {
+            let n = s.chars().count();
+            return match self.width.filter(|w| *w > n) {
+                Some(w) => format!("{}{s}", "0".repeat(w - n)),
+                None => s.to_owned(),
+            };
+        }
+        self.pad_spaces(s)
+    }
+
+    /// Pads with spaces whatever the flags (integers with a precision, Inf and NaN).
+    fn pad_spaces(&self, s: &str) -> String {
         let n = s.chars().count();
         let Some(w) = self.width.filter(|w| *w > n) else {
             return s.to_owned();
@@ -251,17 +57,6 @@ impl Spec {
             format!("{s}{fill}")
         } else {
             format!("{fill}{s}")
-        }
-    }
-
-    /// Pads a string: with zeros on the left under the `0` flag, as Go's fmt does.
-    fn pad_str(&self, s: &str) -> String {
-        match self.width {
-            Some(w) if self.zero && !self.minus => {
-                let n = s.chars().count();
-                format!("{}{s}", "0".repeat(w.saturating_sub(n)))
-            }
-            _ => self.pad(s),
         }
     }
 
@@ -293,87 +88,116 @@ impl Spec {
     }
 }
 
-/// Go's `fmt.Sprintf(format, args...)`.
+/// Go's `fmt.Sprintf(format, args...)`, following its `doPrintf`: flags, an argument
+/// index (`%[2]d`), width and precision (`*` takes an argument), then the verb.
 pub fn sprintf(format: &str, args: &[Val<'_>], schema: &Schema) -> String {
+    let chars: Vec<char> = format.chars().collect();
+    let end = chars.len();
     let mut out = String::new();
-    let mut argi = 0;
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
+    let mut p = Args {
+        n: args.len(),
+        num: 0,
+        reordered: false,
+        good: true,
+    };
+    let mut i = 0;
+    while i < end {
+        if chars[i] != '%' {
+            out.push(chars[i]);
+            i += 1;
             continue;
         }
+        i += 1;
         let mut spec = Spec::default();
-        while let Some(&f) = chars.peek() {
-            match f {
-                '-' => spec.minus = true,
-                '+' => spec.plus = true,
+        p.good = true;
+        while i < end {
+            match chars[i] {
                 '#' => spec.sharp = true,
-                ' ' => spec.space = true,
                 '0' => spec.zero = !spec.minus,
+                '+' => spec.plus = true,
+                '-' => {
+                    spec.minus = true;
+                    spec.zero = false;
+                }
+                ' ' => spec.space = true,
                 _ => break,
             }
-            chars.next();
+            i += 1;
         }
-        let number = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
-                      argi: &mut usize,
-                      out: &mut String,
-                      what: &str|
-         -> Option<usize> {
-            if chars.peek() == Some(&'*') {
-                chars.next();
-                let v = args.get(*argi).cloned();
-                *argi += 1;
-                let n = match v {
-                    Some(Val::Int(i)) => usize::try_from(i).ok(),
-                    Some(Val::Uint(u)) => usize::try_from(u).ok(),
-                    _ => None,
-                };
-                // Go's fmt refuses numbers above 1e6 ("tooLarge").
-                return match n.filter(|n| *n <= TOO_LARGE) {
-                    Some(n) => Some(n),
-                    None => {
-                        out.push_str(&format!("%!({what})"));
-                        None
-                    }
-                };
-            }
-            let mut n: Option<usize> = None;
-            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                if n.is_some_and(|n| n > TOO_LARGE) {
-                    // Go gives up on the rest of the format: "%!(NOVERB)".
-                    for _ in chars.by_ref() {}
-                    return None;
+        let mut after_index;
+        (i, after_index) = p.arg_number(&chars, i);
+        if i < end && chars[i] == '*' {
+            i += 1;
+            match p.int_from_arg(args) {
+                Some(n) if n < 0 => {
+                    spec.width = usize::try_from(n.unsigned_abs()).ok();
+                    spec.minus = true;
+                    spec.zero = false;
                 }
-                chars.next();
-                n = Some(n.unwrap_or(0) * 10 + d as usize);
+                Some(n) => spec.width = usize::try_from(n).ok(),
+                None => out.push_str("%!(BADWIDTH)"),
             }
-            n
-        };
-        spec.width = number(&mut chars, &mut argi, &mut out, "BADWIDTH");
-        if chars.peek() == Some(&'.') {
-            chars.next();
-            spec.prec = Some(number(&mut chars, &mut argi, &mut out, "BADPREC").unwrap_or(0));
+            after_index = false;
+        } else {
+            let (n, ni) = parse_num(&chars, i);
+            i = ni;
+            spec.width = n;
+            if after_index && n.is_some() {
+                p.good = false;
+            }
         }
-        let Some(verb) = chars.next() else {
+        if i + 1 < end && chars[i] == '.' {
+            i += 1;
+            if after_index {
+                p.good = false;
+            }
+            (i, after_index) = p.arg_number(&chars, i);
+            if i < end && chars[i] == '*' {
+                i += 1;
+                spec.prec = p.int_from_arg(args).and_then(|n| usize::try_from(n).ok());
+                if spec.prec.is_none() {
+                    out.push_str("%!(BADPREC)");
+                }
+                after_index = false;
+            } else {
+                let (n, ni) = parse_num(&chars, i);
+                i = ni;
+                spec.prec = Some(n.unwrap_or(0));
+            }
+        }
+        if !after_index {
+            (i, _) = p.arg_number(&chars, i);
+        }
+        if i >= end {
             out.push_str("%!(NOVERB)");
             break;
-        };
-        if verb == '%' {
-            out.push('%');
-            continue;
         }
-        match args.get(argi) {
-            Some(a) => out.push_str(&format_arg(a, verb, &spec, schema)),
-            None => out.push_str(&format!("%!{verb}(MISSING)")),
+        let verb = chars[i];
+        i += 1;
+        match verb {
+            '%' => out.push('%'),
+            _ if !p.good => out.push_str(&format!("%!{verb}(BADINDEX)")),
+            _ if p.num >= args.len() => out.push_str(&format!("%!{verb}(MISSING)")),
+            _ => {
+                if verb == 'v' {
+                    (spec.plus_v, spec.plus) = (spec.plus, false);
+                    (spec.sharp_v, spec.sharp) = (spec.sharp, false);
+                }
+                out.push_str(&format_arg(&args[p.num], verb, &spec, schema));
+                p.num += 1;
+            }
         }
-        argi += 1;
     }
-    if argi < args.len() {
+    // Go does not look for unused arguments once an index reordered them.
+    if !p.reordered && p.num < args.len() {
         out.push_str("%!(EXTRA ");
-        for (i, a) in args[argi..].iter().enumerate() {
+        for (i, a) in args[p.num..].iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
+            }
+            if matches!(a, Val::Missing | Val::Nil(NilKind::Iface)) {
+                out.push_str("<nil>");
+                continue;
             }
             out.push_str(&a.type_name(schema));
             out.push('=');
@@ -384,13 +208,84 @@ pub fn sprintf(format: &str, args: &[Val<'_>], schema: &Schema) -> String {
     out
 }
 
-fn bad_verb(a: &Val<'_>, verb: char, schema: &Schema) -> String {
+/// Where `sprintf` is in its arguments.
+struct Args {
+    n: usize,
+    num: usize,
+    reordered: bool,
+    good: bool,
+}
+
+impl Args {
+    /// Go's `argNumber`: an explicit `[n]` at `i` moves to argument n; returns the position
+    /// after it and whether there was one.
+    fn arg_number(&mut self, chars: &[char], i: usize) -> (usize, bool) {
+        if chars.get(i) != Some(&'[') {
+            return (i, false);
+        }
+        self.reordered = true;
+        let close = chars[i..].iter().position(|c| *c == ']');
+        let parsed = match close {
+            Some(c) if c >= 2 => {
+                let (n, ni) = parse_num(chars, i + 1);
+                match n {
+                    Some(n) if ni == i + c => Some((n, i + c + 1)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match parsed {
+            Some((n, ni)) if n >= 1 && n - 1 < self.n => {
+                self.num = n - 1;
+                (ni, true)
+            }
+            Some((_, ni)) => {
+                self.good = false;
+                (ni, true)
+            }
+            None => {
+                self.good = false;
+                (close.map_or(i + 1, |c| i + c + 1), false)
+            }
+        }
+    }
+
+    /// Go's `intFromArg`: the argument as a width or precision, None when it is not an
+    /// integer or too large.
+    fn int_from_arg(&mut self, args: &[Val<'_>]) -> Option<i64> {
+        let a = args.get(self.num)?;
+        self.num += 1;
+        let n = match a {
+            Val::Int(i) => Some(*i),
+            Val::Uint(u) => i64::try_from(*u).ok(),
+            _ => None,
+        }?;
+        (n.unsigned_abs() <= TOO_LARGE as u64).then_some(n)
+    }
+}
+
+/// Go's `parsenum`: digits at `i`; a number above 1e6 gives up on the rest of the format.
+fn parse_num(chars: &[char], mut i: usize) -> (Option<usize>, usize) {
+    let mut n: Option<usize> = None;
+    while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
+        if n.is_some_and(|n| n > TOO_LARGE) {
+            return (None, chars.len());
+        }
+        n = Some(n.unwrap_or(0) * 10 + d as usize);
+        i += 1;
+    }
+    (n, i)
+}
+
+/// Go's `badVerb`: the value printed with `%v` and the verb's flags, width and precision.
+fn bad_verb(a: &Val<'_>, verb: char, spec: &Spec, schema: &Schema) -> String {
     match a {
         Val::Missing | Val::Nil(_) => format!("%!{verb}(<nil>)"),
         _ => format!(
             "%!{verb}({}={})",
             a.type_name(schema),
-            format_arg(a, 'v', &Spec::default(), schema)
+            format_arg(a, 'v', spec, schema)
         ),
     }
 }
@@ -398,62 +293,65 @@ fn bad_verb(a: &Val<'_>, verb: char, schema: &Schema) -> String {
 fn format_arg(a: &Val<'_>, verb: char, spec: &Spec, schema: &Schema) -> String {
     if verb == 'T' {
         let t = match a {
-            Val::Missing => "<nil>".to_owned(),
+            Val::Missing | Val::Nil(NilKind::Iface) => "<nil>".to_owned(),
             _ => a.type_name(schema),
         };
-        return spec.pad(&t);
+        // A type's name is a string: the precision cuts it.
+        return format_str(&t, 's', spec).unwrap_or(t);
     }
     match a {
         Val::Missing | Val::Nil(NilKind::Iface | NilKind::Ptr) if verb == 'v' => spec.pad("<nil>"),
         Val::Nil(k @ (NilKind::Slice | NilKind::Map)) => spec.pad(&Val::Nil(*k).print(schema)),
         Val::Bool(b) if matches!(verb, 'v' | 't') => spec.pad(if *b { "true" } else { "false" }),
         Val::Int(i) => format_int(i.unsigned_abs(), *i < 0, verb, spec)
-            .unwrap_or_else(|| bad_verb(a, verb, schema)),
+            .unwrap_or_else(|| bad_verb(a, verb, spec, schema)),
         Val::Uint(u) => {
-            format_int(*u, false, verb, spec).unwrap_or_else(|| bad_verb(a, verb, schema))
+            format_int(*u, false, verb, spec).unwrap_or_else(|| bad_verb(a, verb, spec, schema))
         }
-        Val::Float(f) => format_float(*f, verb, spec).unwrap_or_else(|| bad_verb(a, verb, schema)),
+        Val::Float(f) => {
+            format_float(*f, verb, spec).unwrap_or_else(|| bad_verb(a, verb, spec, schema))
+        }
         Val::Str(s) | Val::JsonNum(s) => {
-            format_str(s, verb, spec).unwrap_or_else(|| bad_verb(a, verb, schema))
+            format_str(s, verb, spec).unwrap_or_else(|| bad_verb(a, verb, spec, schema))
         }
         Val::Arr(..) | Val::List(_) => {
             let items: Vec<String> = a
                 .elements(schema)
                 .unwrap_or_default()
                 .iter()
-                .map(|e| format_arg(e, verb, &Spec::default(), schema))
+                .map(|e| format_arg(e, verb, spec, schema))
                 .collect();
-            spec.pad(&format!("[{}]", items.join(" ")))
+            // Go pads each element, not the whole.
+            format!("[{}]", items.join(" "))
         }
-        Val::Obj(..)
-            if matches!(verb, 'v' | 's' | 'd' | 'q' | 'x')
-                && let Some(fields) = a.struct_view(schema) =>
-        {
+        Val::Obj(..) if let Some(fields) = a.struct_view(schema) => {
             // Go's structs: `{a b}`, `%+v` names the fields.
             let items: Vec<String> = fields
                 .iter()
                 .map(|(name, v)| {
-                    let item = format_arg(v, verb, &Spec::default(), schema);
-                    if verb == 'v' && spec.plus {
+                    let item = format_arg(v, verb, spec, schema);
+                    if verb == 'v' && spec.plus_v {
                         format!("{name}:{item}")
                     } else {
                         item
                     }
                 })
                 .collect();
-            spec.pad(&format!("{{{}}}", items.join(" ")))
+            format!("{{{}}}", items.join(" "))
         }
-        Val::Obj(m, _, k) if matches!(verb, 'v' | 's' | 'd' | 'q' | 'x') => {
+        // Go formats a map's keys and values with the verb, whatever it is.
+        Val::Obj(m, _, k) => {
             let items: Vec<String> = m
                 .keys()
                 .map(|n| {
                     let v = Val::entry(m, *k, n, schema);
-                    format!("{n}:{}", format_arg(&v, verb, &Spec::default(), schema))
+                    let key = format_arg(&Val::Str(Cow::Borrowed(n)), verb, spec, schema);
+                    format!("{key}:{}", format_arg(&v, verb, spec, schema))
                 })
                 .collect();
-            spec.pad(&format!("map[{}]", items.join(" ")))
+            format!("map[{}]", items.join(" "))
         }
-        _ => bad_verb(a, verb, schema),
+        _ => bad_verb(a, verb, spec, schema),
     }
 }
 
@@ -467,6 +365,7 @@ fn format_int(mag: u64, neg: bool, verb: char, spec: &Spec) -> Option<String> {
         'c' => {
             let c = u32::try_from(mag)
                 .ok()
+                .filter(|_| !neg)
                 .and_then(char::from_u32)
                 .unwrap_or('\u{fffd}');
             return Some(spec.pad(&c.to_string()));
@@ -474,19 +373,46 @@ fn format_int(mag: u64, neg: bool, verb: char, spec: &Spec) -> Option<String> {
         'q' => {
             let c = u32::try_from(mag)
                 .ok()
+                .filter(|_| !neg)
                 .and_then(char::from_u32)
                 .unwrap_or('\u{fffd}');
             let mut s = String::from("'");
-            quote_char(&mut s, c, '\'');
+            if spec.plus && !c.is_ascii() {
+                // `%+q`: ASCII only.
+                let n = u32::from(c);
+                s.push_str(&if n < 0x10000 {
+                    format!("\\u{n:04x}")
+                } else {
+                    format!("\\U{n:08x}")
+                });
+            } else {
+                quote_char(&mut s, c, '\'');
+            }
             s.push('\'');
             return Some(spec.pad(&s));
         }
-        'U' => return Some(spec.pad(&format!("U+{mag:04X}"))),
+        'U' => {
+            // A negative number is its two's complement.
+            let u64v = if neg { mag.wrapping_neg() } else { mag };
+            let mut u = format!("U+{u64v:04X}");
+            // `%#U` adds the character when it prints.
+            if spec.sharp
+                && let Some(c) = u32::try_from(mag).ok().and_then(char::from_u32)
+                && is_print(c)
+            {
+                u.push_str(&format!(" '{c}'"));
+            }
+            // Go pads `%U` with spaces whatever the flags.
+            return Some(spec.pad_spaces(&u));
+        }
         _ => return None,
     };
+    if spec.prec == Some(0) && mag == 0 {
+        // Precision 0 and value 0: nothing but the padding.
+        return Some(spec.pad_spaces(""));
+    }
     let mut digits = match spec.prec {
         Some(p) if digits.len() < p => format!("{}{digits}", "0".repeat(p - digits.len())),
-        Some(0) if mag == 0 => String::new(),
         _ => digits,
     };
     if spec.sharp {
@@ -503,33 +429,10 @@ fn format_int(mag: u64, neg: bool, verb: char, spec: &Spec) -> Option<String> {
     }
     let s = spec.sign(neg, digits);
     Some(if spec.prec.is_some() {
-        spec.pad(&s)
+        spec.pad_spaces(&s)
     } else {
         spec.pad_num(&s)
     })
-}
-
-fn format_float(f: f64, verb: char, spec: &Spec) -> Option<String> {
-    if !f.is_finite() {
-        let s = special(f);
-        let s = if s == "+Inf" && !spec.plus {
-            "Inf".to_owned()
-        } else {
-            s
-        };
-        return Some(spec.pad(&s));
-    }
-    let neg = f.is_sign_negative() && f != 0.0;
-    let a = f.abs();
-    let body = match verb {
-        'v' | 'g' => format_g(a, spec.prec, 'e'),
-        'G' => format_g(a, spec.prec, 'E'),
-        'e' => format_e(a, spec.prec.unwrap_or(6), 'e'),
-        'E' => format_e(a, spec.prec.unwrap_or(6), 'E'),
-        'f' | 'F' => format_fixed(a, spec.prec.unwrap_or(6)),
-        _ => return None,
-    };
-    Some(spec.pad_num(&spec.sign(neg, body)))
 }
 
 fn format_str(s: &str, verb: char, spec: &Spec) -> Option<String> {
@@ -540,16 +443,26 @@ fn format_str(s: &str, verb: char, spec: &Spec) -> Option<String> {
         }
     };
     Some(match verb {
-        'v' if spec.sharp => spec.pad_str(&quote(s)),
-        'v' | 's' => spec.pad_str(&cut(s)),
-        'q' if spec.sharp && can_backquote(&cut(s)) => spec.pad_str(&format!("`{}`", cut(s))),
-        'q' => spec.pad_str(&quote_with(&cut(s), spec.plus)),
+        'v' if spec.sharp_v => spec.pad(&quote(s)),
+        'v' | 's' => spec.pad(&cut(s)),
+        'q' if spec.sharp && can_backquote(&cut(s)) => spec.pad(&format!("`{}`", cut(s))),
+        'q' => spec.pad(&quote_with(&cut(s), spec.plus)),
         'x' | 'X' => {
             let bytes = match spec.prec {
                 Some(p) => &s.as_bytes()[..p.min(s.len())],
                 None => s.as_bytes(),
             };
-            let sep = if spec.space { " " } else { "" };
+            // `#` puts 0x before the digits (before each byte with the space flag).
+            let prefix = if spec.sharp {
+                format!("0{verb}")
+            } else {
+                String::new()
+            };
+            let sep = if spec.space {
+                format!(" {prefix}")
+            } else {
+                String::new()
+            };
             let hex: Vec<String> = bytes
                 .iter()
                 .map(|b| {
@@ -560,7 +473,11 @@ fn format_str(s: &str, verb: char, spec: &Spec) -> Option<String> {
                     }
                 })
                 .collect();
-            spec.pad_str(&hex.join(sep))
+            if hex.is_empty() {
+                spec.pad("")
+            } else {
+                spec.pad(&format!("{prefix}{}", hex.join(&sep)))
+            }
         }
         _ => return None,
     })

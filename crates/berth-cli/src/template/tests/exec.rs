@@ -470,6 +470,52 @@ const CASES: &[(&str, Result<&str, &str>)] = &[
         r#"{{printf "%5s|%-5s|%.1s" "日本" "é" "日本"}}"#,
         Ok(r#"   日本|é    |日"#),
     ),
+    // printf as Go's fmt: argument indexes, flags on bad verbs, hex and binary floats,
+    // `#`, zero padding, composites formatted element by element.
+    (r#"{{printf "%[2]d %[1]s %d" "a" 5 6}}"#, Ok(r#"5 a 5"#)),
+    (
+        r#"{{printf "%[3]d|%[0]d|%[x]d|%[1]*d|%-[1]d" 1 2}}"#,
+        Ok(r#"%!d(BADINDEX)|%!d(BADINDEX)|%!d(BADINDEX)|2|1"#),
+    ),
+    (
+        r#"{{printf "%[1]*.[2]*[3]f" 8 2 3.14159}}"#,
+        Ok(r#"    3.14"#),
+    ),
+    (
+        r#"{{printf "% 8.5f|%.0f|%-8.3s|" true "héllo" "abcdef"}}"#,
+        Ok(r#"%!f(bool=    true)|%!f(string=)|abc     |"#),
+    ),
+    (
+        r#"{{printf "%#8.2x|%x|%X|%.3x|%x|%b|%b" -2.25 0.1 1e-7 1.0 5e-324 0.1 0.0}}"#,
+        Ok(
+            r#"-0x1.20p+01|0x1.999999999999ap-04|0X1.AD7F29ABCAF48P-24|0x1.000p+00|0x1p-1074|7205759403792794p-56|0p-1074"#,
+        ),
+    ),
+    (
+        r#"{{printf "%#g %#g %#.3g %#e %#.0f %#g" 1.5 100000.0 2.0 2.0 3.0 0.0}}"#,
+        Ok(r#"1.50000 100000. 2.00 2.000000e+00 3. 0.00000"#),
+    ),
+    (
+        r#"{{printf "%08U|%#U|%.2T|%5T|%c|%+q" 65 233 "a" 1 -1 233}}"#,
+        Ok(r#"  U+0041|U+00E9 'é'|st|  int|�|'\u00e9'"#),
+    ),
+    (
+        r#"{{printf "%5v|%-4d|%x" .Config.Cmd .Config.Cmd .Config.Labels}}"#,
+        Ok(r#"[sleep  1000]|[%!d(string=sleep) %!d(string=1000)]|map[61:62 63:64]"#),
+    ),
+    (
+        r#"{{printf "%08s|%08q|%-08s|%08v" "ab" "c" "d" true}}"#,
+        Ok(r#"000000ab|00000"c"|d       |0000true"#),
+    ),
+    (
+        r#"{{printf "%+v|%+d|%#v|%#q|%+.1e" 5 5 "s" "b" 12345.678}}"#,
+        Ok(r#"5|+5|"s"|`b`|+1.2e+04"#),
+    ),
+    (r#"{{printf "%#.0x|%.0d|%5.0d|" 0 0 0}}"#, Ok(r#"||     |"#)),
+    (
+        r#"{{printf "%!|%z|%" 1 2}}"#,
+        Ok(r#"%!!(int=1)|%!z(int=2)|%!(NOVERB)"#),
+    ),
 ];
 
 #[test]
