@@ -286,6 +286,22 @@ pub fn inspect(
     }
 }
 
+/// The names after dots in a template's text that look like exported Go fields (`.Names`).
+fn field_names(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('.') {
+        let rest = &text[i + 1..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// A column title derived from a field name as docker's headers read: "CreatedAt" is
 /// "CREATED AT".
 pub fn title_of(field: &str) -> String {
@@ -311,6 +327,18 @@ pub fn header(tmpl: &Template, titles: &[(&str, &str)], rows: &[Value]) -> Strin
             for k in o.keys() {
                 m.insert(k.clone(), Value::String(title_of(k)));
             }
+        }
+    }
+    // Fields the template names, when no row shows them (nothing listed).
+    for field in field_names(&tmpl.text) {
+        if !m.contains_key(field) {
+            m.insert(field.to_owned(), Value::String(title_of(field)));
+        }
+    }
+    // Titles docker gives fields outside the command's default columns.
+    for (field, title) in [("VirtualSize", "SIZE")] {
+        if m.contains_key(field) {
+            m.insert(field.to_owned(), Value::String(title.to_owned()));
         }
     }
     for (field, title) in titles {
