@@ -115,7 +115,8 @@ const fn typed(type_name: &'static str) -> Schema {
 }
 
 /// docker's structs that print as Go structs, with their fields in Go's order (structs
-/// holding pointers print addresses in Go and are left as maps).
+/// holding non-nil pointers print addresses in Go and are left as maps); `&` marks a
+/// pointer to the struct, which printf writes as `&{...}`.
 const STRUCTS: &[(&str, &[(&str, Zero)])] = &[
     (
         "Mounts.[]",
@@ -128,6 +129,25 @@ const STRUCTS: &[(&str, &[(&str, Zero)])] = &[
             ("Mode", Zero::Str),
             ("RW", Zero::Bool),
             ("Propagation", Zero::Str),
+        ],
+    ),
+    // A container's state (its Health is a pointer: <nil> when absent, as here; Go
+    // prints an address otherwise).
+    (
+        "&State",
+        &[
+            ("Status", Zero::Str),
+            ("Running", Zero::Bool),
+            ("Paused", Zero::Bool),
+            ("Restarting", Zero::Bool),
+            ("OOMKilled", Zero::Bool),
+            ("Dead", Zero::Bool),
+            ("Pid", Zero::Int),
+            ("ExitCode", Zero::Int),
+            ("Error", Zero::Str),
+            ("StartedAt", Zero::Str),
+            ("FinishedAt", Zero::Str),
+            ("Health", Zero::Nil(NilKind::Ptr)),
         ],
     ),
     (

@@ -183,7 +183,16 @@ pub fn sprintf(format: &str, args: &[Val<'_>], schema: &Schema) -> String {
                     (spec.plus_v, spec.plus) = (spec.plus, false);
                     (spec.sharp_v, spec.sharp) = (spec.sharp, false);
                 }
-                out.push_str(&format_arg(&args[p.num], verb, &spec, schema));
+                let a = &args[p.num];
+                // A pointer to a struct, given to printf itself, prints as &{...}.
+                if let Val::Obj(_, _, k) = a
+                    && verb != 'T'
+                    && schema.struct_is_pointer(*k)
+                    && a.struct_view(schema).is_some()
+                {
+                    out.push('&');
+                }
+                out.push_str(&format_arg(a, verb, &spec, schema));
                 p.num += 1;
             }
         }

@@ -170,8 +170,16 @@ impl Schema {
     pub fn struct_fields(&self, k: Key<'_>) -> Option<&'static [(&'static str, Zero)]> {
         self.structs
             .iter()
-            .find(|(p, _)| key_matches(p, k))
+            .find(|(p, _)| key_matches(p.trim_start_matches('&'), k))
             .map(|(_, f)| *f)
+    }
+
+    /// Whether the struct at `k` is a pointer in Go (its pattern starts with `&`): printf
+    /// writes `&{...}` for it.
+    pub fn struct_is_pointer(&self, k: Key<'_>) -> bool {
+        self.structs
+            .iter()
+            .any(|(p, _)| p.starts_with('&') && key_matches(&p[1..], k))
     }
 
     pub fn method(&self, name: &str) -> Option<Method> {

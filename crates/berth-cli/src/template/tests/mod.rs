@@ -38,6 +38,9 @@ fn structs_print_as_go() {
         ],
         "HostConfig": {"RestartPolicy": {"MaximumRetryCount": 3, "Name": "on-failure"}},
         "Config": {"ExposedPorts": {"80/tcp": {}}},
+        "State": {"Dead": false, "Error": "", "ExitCode": 0, "FinishedAt": "F", "OOMKilled": false,
+                  "Paused": false, "Pid": 0, "Restarting": false, "Running": false,
+                  "StartedAt": "S", "Status": "created"},
     });
     let cases = [
         (
@@ -66,6 +69,14 @@ fn structs_print_as_go() {
             r#"{"Type":"bind","Source":"/tmp/src","Destination":"/dst","Mode":"ro","RW":false,"Propagation":"rprivate"}"#,
         ),
         ("{{.Config.ExposedPorts}}", "map[80/tcp:{}]"),
+        (
+            "{{.State}}",
+            "{created false false false false false 0 0  S F <nil>}",
+        ),
+        (
+            r#"{{printf "%v" .State}}"#,
+            "&{created false false false false false 0 0  S F <nil>}",
+        ),
     ];
     for (t, want) in cases {
         assert_eq!(run(t, &v).as_deref(), Ok(want), "{t}");
