@@ -188,6 +188,12 @@ const RENAMED: &[(&str, &str)] = &[
     ("DnsOptions", "DNSOptions"),
     ("DnsSearch", "DNSSearch"),
     ("ApiVersion", "APIVersion"),
+    // docker info's
+    ("HttpProxy", "HTTPProxy"),
+    ("HttpsProxy", "HTTPSProxy"),
+    ("CpuCfsPeriod", "CPUCfsPeriod"),
+    ("CpuCfsQuota", "CPUCfsQuota"),
+    ("BridgeNfIp6tables", "BridgeNfIP6tables"),
 ];
 
 /// `docker inspect` of a container, an image, a volume (with the raw fallback).

@@ -480,7 +480,8 @@ impl<'t, 'a> Exec<'t, 'a> {
                 // A struct's field goes by its Go name; docker's JSON keys mostly are the
                 // same (events' are lower-case: any case of a key matches then).
                 let found = match schema.renamed(name) {
-                    Ok(Some(json)) => m.get_key_value(json),
+                    // (info's CPUShares is keyed CPUShares, a container's CpuShares)
+                    Ok(Some(json)) => m.get_key_value(json).or_else(|| m.get_key_value(name)),
                     Err(()) => None,
                     Ok(None) => m
                         .get_key_value(name)

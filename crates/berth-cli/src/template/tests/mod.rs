@@ -82,3 +82,26 @@ fn structs_print_as_go() {
         assert_eq!(run(t, &v).as_deref(), Ok(want), "{t}");
     }
 }
+
+/// Go names some fields otherwise than their JSON keys: only the Go name reaches them over
+/// docker's typed data (docker info has no raw fallback).
+#[test]
+fn renamed_fields_by_go_name() {
+    let info = json!({"HttpProxy": "p", "CpuCfsPeriod": true, "CPUShares": true});
+    let t = |s: &str| {
+        Template::parse("", s)
+            .and_then(|t| t.execute(&info, &docker::INFO))
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        t("{{.HTTPProxy}} {{.CPUCfsPeriod}} {{.CPUShares}}").as_deref(),
+        Ok("p true true")
+    );
+    assert_eq!(
+        t("{{.HttpProxy}}"),
+        Err(
+            "template: :1:2: executing \"\" at <.HttpProxy>: can't evaluate field HttpProxy in type system.dockerInfo"
+                .to_owned()
+        )
+    );
+}
