@@ -119,7 +119,11 @@ impl<'t, 'a> Exec<'t, 'a> {
                 };
             }
             Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot, dot.clone(), idents, std::slice::from_ref(n), None)?
+                self.typed_recv = self.dot_typed;
+                let r =
+                    self.eval_field_chain(dot, dot.clone(), idents, std::slice::from_ref(n), None);
+                self.typed_recv = false;
+                r?
             }
             Arg::Variable { .. } => self.eval_variable(dot, n, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,

@@ -39,7 +39,10 @@ pub struct Exec<'t, 'a> {
     pub depth: usize,
     nest: usize,
     /// The receiver of a chain's fields is a function's result, not docker's data.
-    typed_recv: bool,
+    pub(super) typed_recv: bool,
+    /// The dot is a pipeline's result (`with`, `template`), not an element of docker's
+    /// raw data (`range`): it has its own Go type.
+    pub(super) dot_typed: bool,
     pub out: String,
     /// The node being evaluated, for errors: its offset and its text.
     at: (usize, String),
@@ -64,6 +67,7 @@ impl<'t, 'a> Exec<'t, 'a> {
             depth: 0,
             nest: 0,
             typed_recv: false,
+            dot_typed: false,
             out: String::new(),
             at: (0, String::new()),
         }
@@ -152,7 +156,11 @@ impl<'t, 'a> Exec<'t, 'a> {
         let mark = self.vars.len();
         let v = self.eval_pipeline(dot, &b.pipe)?;
         let flow = if v.truth() {
-            self.walk(if with { &v } else { dot }, &b.list)?
+            let saved = self.dot_typed;
+            self.dot_typed = saved || with;
+            let r = self.walk(if with { &v } else { dot }, &b.list);
+            self.dot_typed = saved;
+            r?
         } else if let Some(e) = &b.else_list {
             self.walk(dot, e)?
         } else {
@@ -201,6 +209,9 @@ impl<'t, 'a> Exec<'t, 'a> {
         };
         let empty = items.is_empty();
         let decl = &b.pipe.decl;
+        // Elements of docker's raw data are `interface {}`s; numbers and made lists are not.
+        let saved_typed = self.dot_typed;
+        self.dot_typed = matches!(val, Val::Int(_) | Val::Uint(_) | Val::List(_));
         for (index, elem) in items {
             if !decl.is_empty() {
                 if b.pipe.is_assign {
@@ -223,6 +234,7 @@ impl<'t, 'a> Exec<'t, 'a> {
                 break;
             }
         }
+        self.dot_typed = saved_typed;
         self.vars.truncate(mark);
         if empty && let Some(e) = &b.else_list {
             return self.walk(dot, e);
@@ -247,7 +259,9 @@ impl<'t, 'a> Exec<'t, 'a> {
         let saved_vars = std::mem::replace(&mut self.vars, vec![("$", dot.clone())]);
         let saved_name = std::mem::replace(&mut self.tmpl_name, name);
         self.depth += 1;
+        let saved_typed = std::mem::replace(&mut self.dot_typed, true);
         let r = self.walk(&dot, tree);
+        self.dot_typed = saved_typed;
         self.depth -= 1;
         self.tmpl_name = saved_name;
         self.vars = saved_vars;
@@ -312,7 +326,10 @@ impl<'t, 'a> Exec<'t, 'a> {
         match first {
             Arg::Field { pos, idents } => {
                 self.at(*pos, first);
-                return self.eval_field_chain(dot, dot.clone(), idents, &cmd.args, fin);
+                self.typed_recv = self.dot_typed;
+                let r = self.eval_field_chain(dot, dot.clone(), idents, &cmd.args, fin);
+                self.typed_recv = false;
+                return r;
             }
             Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, fin),
             Arg::Identifier { pos, name } => {
