@@ -35,6 +35,24 @@ pub fn events(g: &Global, a: EventsArgs) -> Result<ExitCode> {
         until: a.until.clone(),
         filters: Filters::parse(&a.filter)?,
     };
+    // docker refuses a bad template before it reads any event: one that does not parse, or
+    // fails over an empty message (`{{.badField}}`).
+    let bad = |e: crate::template::Error| {
+        crate::output::template_failure(&format!("Error parsing format: {e}"), 64)
+    };
+    let tmpl = match a.format.as_deref() {
+        Some(t) if !crate::gojson::is_whole_json(t) => {
+            let t = crate::template::Template::parse("", t).map_err(bad)?;
+            let empty = serde_json::json!({
+                "status": "", "id": "", "from": "", "Type": "", "Action": "",
+                "Actor": {"ID": "", "Attributes": null}, "scope": "", "time": 0, "timeNano": 0,
+            });
+            t.execute(&empty, &crate::template::docker::EVENT)
+                .map_err(bad)?;
+            Some(t)
+        }
+        _ => None,
+    };
     let mut out = std::io::stdout();
     let mut failed: Option<anyhow::Error> = None;
     e.events(&o, &Cancel::new(), |ev| {
@@ -43,7 +61,13 @@ pub fn events(g: &Global, a: EventsArgs) -> Result<ExitCode> {
             Some(f) if crate::gojson::is_whole_json(f) => {
                 crate::gojson::to_string(ev).map_err(anyhow::Error::from)
             }
-            Some(t) => template_value(ev).and_then(|v| crate::output::render(t, &v)),
+            Some(_) => match (template_value(ev), &tmpl) {
+                (Ok(v), Some(t)) => t.execute(&v, &crate::template::docker::EVENT).map_err(|e| {
+                    crate::output::template_failure(&format!("Error parsing format: {e}"), 64)
+                }),
+                (Err(e), _) => Err(e),
+                (Ok(_), None) => Ok(String::new()),
+            },
             None => Ok(pretty(ev)),
         };
         match line {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::Global;
 use crate::container::engine;
+use crate::template::{Schema, docker};
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -72,7 +73,13 @@ struct FullInfo<'a> {
 
 /// Prints `v` as JSON (`json`, `{{json .}}`, keys in Docker's order) or through a template;
 /// None: the caller prints its text.
-fn formatted<T: Serialize>(v: &T, format: Option<&str>) -> Result<bool> {
+/// Templates run over the Go type docker reads the value as (docker names `version`'s
+/// template "version").
+fn formatted<T: Serialize>(
+    v: &T,
+    format: Option<&str>,
+    (name, schema): (&str, &Schema),
+) -> Result<bool> {
     match format {
         None | Some("") => Ok(false),
         Some(f) if crate::gojson::is_whole_json(f) => {
@@ -80,7 +87,7 @@ fn formatted<T: Serialize>(v: &T, format: Option<&str>) -> Result<bool> {
             Ok(true)
         }
         Some(t) => {
-            println!("{}", crate::output::render(t, &serde_json::to_value(v)?)?);
+            crate::output::print_template(name, t, &serde_json::to_value(v)?, schema)?;
             Ok(true)
         }
     }
@@ -97,7 +104,7 @@ pub fn info(g: &Global, a: InfoArgs) -> Result<ExitCode> {
             warnings: None,
         },
     };
-    if formatted(&full, a.format.as_deref())? {
+    if formatted(&full, a.format.as_deref(), ("", &docker::INFO))? {
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", info_text(&i));
@@ -298,7 +305,7 @@ pub fn version(_g: &Global, a: InfoArgs) -> Result<ExitCode> {
             build_time: v.build_time.clone(),
         },
     };
-    if formatted(&all, a.format.as_deref())? {
+    if formatted(&all, a.format.as_deref(), ("version", &docker::VERSION))? {
         return Ok(ExitCode::SUCCESS);
     }
     let c = &all.client;

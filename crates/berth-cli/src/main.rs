@@ -13,6 +13,8 @@ mod pipe;
 mod progress;
 mod registry;
 mod system;
+mod tabwriter;
+mod template;
 mod usage;
 mod volume;
 

@@ -1,11 +1,13 @@
 //! Output helpers shared by command groups: docker-style sizes and durations, aligned
-//! tables, a Go-template subset for `--format`, and error printing.
+//! tables, `--format` templates as docker runs them (the language is in `template`), and
+//! error printing.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use berth_engine::time::{format_rfc3339, now_unix};
 use serde_json::Value;
+
+use crate::template::{Schema, Template, docker};
 
 /// Print `Error: <Message>` (first letter capitalized, like docker) on stderr.
 pub fn print_error(e: &anyhow::Error) {
@@ -82,16 +84,16 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 /// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
 pub fn human_size(bytes: u64) -> String {
-    human_size_precision(bytes, 3)
+    human_size_prec(bytes, 3)
 }
 
 /// Docker's `units.HumanSize`: decimal units, 4 significant digits ("1.986MB").
 pub fn human_size4(bytes: u64) -> String {
-    human_size_precision(bytes, 4)
+    human_size_prec(bytes, 4)
 }
 
-/// Docker's `units.HumanSizeWithPrecision`: decimal units, `digits` significant digits.
-fn human_size_precision(bytes: u64, digits: usize) -> String {
+/// Docker's `units.HumanSizeWithPrecision(size, prec)` (`units.HumanSize` is precision 4).
+pub fn human_size_prec(bytes: u64, prec: usize) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes as f64;
     let mut i = 0;
@@ -99,11 +101,11 @@ fn human_size_precision(bytes: u64, digits: usize) -> String {
         size /= 1000.0;
         i += 1;
     }
-    format!("{}{}", g(size, digits), UNITS[i])
+    format!("{}{}", g(size, prec), UNITS[i])
 }
 
-/// `%.Ng` for values in [0, 1000).
-fn g(v: f64, digits: usize) -> String {
+/// `%.{prec}g` for values in [0, 1000).
+fn g(v: f64, prec: usize) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -114,7 +116,7 @@ fn g(v: f64, digits: usize) -> String {
     } else {
         1
     };
-    let decimals = digits.saturating_sub(int_digits);
+    let decimals = prec.saturating_sub(int_digits);
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -128,40 +130,33 @@ pub fn ago(ts: i64) -> String {
     format!("{} ago", berth_engine::human_duration(now_unix() - ts))
 }
 
-/// Docker's tabwriter (minwidth 10, padding 3): align columns, last one unpadded.
+/// Docker's tabwriter (minwidth 10, padding 3) over rows of cells.
 pub fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0usize; cols];
+    let mut text = String::new();
     for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
+        text.push_str(&r.join("\t"));
+        text.push('\n');
     }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(c);
-            } else {
-                let w = (widths[i] + 3).max(10);
-                line.push_str(c);
-                line.extend(std::iter::repeat_n(' ', w - c.chars().count()));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    crate::tabwriter::align(&text, 10, 3)
 }
 
-/// A parsed `--format` value.
+/// JSON with 4-space indentation, as docker prints inspect results.
+pub fn json_indented<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<String> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser)?;
+    Ok(String::from_utf8(buf)?)
+}
+
+/// A parsed `--format` value of a list command.
 pub enum Format {
     /// The default table.
     Table,
     /// One JSON object per line.
     Json,
-    /// A Go-template subset; `table` prefix prints a header row.
+    /// A Go template (docker's preparation done: `table` cut off, spaces trimmed, `\t` and
+    /// `\n` escapes replaced); `table` aligns the rows under a header row.
     Template { tmpl: String, table: bool },
 }
 
@@ -170,240 +165,180 @@ impl Format {
         match s {
             None | Some("") | Some("table") => Format::Table,
             Some("json") => Format::Json,
-            Some(t) => match t.strip_prefix("table") {
-                Some(rest) => Format::Template {
-                    tmpl: rest.trim_start().to_owned(),
-                    table: true,
-                },
-                None => Format::Template {
-                    tmpl: t.to_owned(),
-                    table: false,
-                },
-            },
-        }
-    }
-}
-
-/// Render a Go-template subset: `{{.Field}}`, `{{.A.B}}`, `{{json .}}`, `{{json .Field}}`,
-/// `{{upper .F}}`, `{{lower .F}}`, `{{join .F ","}}`, `{{index .F "key"}}`; `\t` and `\n`
-/// escapes.
-pub fn render(tmpl: &str, v: &Value) -> anyhow::Result<String> {
-    let mut out = String::new();
-    let mut rest = tmpl;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&unescape(&rest[..start]));
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| {
-            anyhow::anyhow!("template parsing error: unclosed action in {tmpl:?}")
-        })?;
-        let action = after[..end]
-            .trim()
-            .trim_start_matches('-')
-            .trim_end_matches('-')
-            .trim();
-        out.push_str(&eval(action, v)?);
-        rest = &after[end + 2..];
-    }
-    out.push_str(&unescape(rest));
-    Ok(out)
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("\\t", "\t").replace("\\n", "\n")
-}
-
-/// A member by its name, else by the same name in another case: Docker's templates see Go
-/// field names (`.Status`) where the JSON has lower-case keys (`status` in events).
-fn member<'a>(m: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    m.get(name).or_else(|| {
-        m.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
-fn lookup<'a>(path: &str, v: &'a Value) -> anyhow::Result<&'a Value> {
-    if path == "." {
-        return Ok(v);
-    }
-    static NULL: Value = Value::Null;
-    let mut cur = v;
-    for (i, part) in path.trim_start_matches('.').split('.').enumerate() {
-        cur = match cur {
-            // An unknown top-level field is an error, as in Docker's templates; an absent
-            // member further down reads as nil (an unset pointer or a map's missing key).
-            Value::Object(m) if i == 0 => member(m, part)
-                .ok_or_else(|| anyhow::anyhow!("template: can't evaluate field {part}"))?,
-            Value::Object(m) => member(m, part).unwrap_or(&NULL),
-            Value::Null => anyhow::bail!("template: nil pointer evaluating {path}"),
-            _ => anyhow::bail!("template: can't evaluate field {part} in {path}"),
-        };
-    }
-    Ok(cur)
-}
-
-fn plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "<no value>".into(),
-        Value::Array(a) => format!("[{}]", a.iter().map(plain).collect::<Vec<_>>().join(" ")),
-        Value::Object(m) => {
-            let m: BTreeMap<_, _> = m.iter().collect();
-            format!(
-                "map[{}]",
-                m.iter()
-                    .map(|(k, v)| format!("{k}:{}", plain(v)))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        }
-        other => other.to_string(),
-    }
-}
-
-fn eval(action: &str, v: &Value) -> anyhow::Result<String> {
-    let words: Vec<&str> = action.split_whitespace().collect();
-    match words.as_slice() {
-        [field] if field.starts_with('.') => Ok(plain(lookup(field, v)?)),
-        ["json", field] => Ok(serde_json::to_string(lookup(field, v)?)?),
-        ["index", field, key] => {
-            let v = lookup(field, v)?;
-            let key = key.trim_matches('"');
-            let got = match v {
-                Value::Object(m) => m.get(key),
-                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
-                _ => None,
-            };
-            match got {
-                Some(x) => Ok(plain(x)),
-                // A missing key indexes to the map's zero value: nothing, for the string
-                // maps (labels, options) templates index, as in Docker.
-                None if matches!(v, Value::Object(_)) => Ok(String::new()),
-                None => {
-                    anyhow::bail!("template: error calling index: cannot index {field} with {key}")
+            Some(t) => {
+                let (rest, table) = match t.strip_prefix("table") {
+                    Some(rest) => (rest, true),
+                    None => (t, false),
+                };
+                Format::Template {
+                    tmpl: rest
+                        .trim_matches(' ')
+                        .replace("\\t", "\t")
+                        .replace("\\n", "\n"),
+                    table,
                 }
             }
         }
-        // Docker's `.Label "key"` on list rows: one label, from a "k=v,..." string or a map.
-        [".Label", key] => {
-            let key = key.trim_matches('"');
-            let got = match v.get("Labels") {
-                Some(Value::Object(m)) => m.get(key).map(plain),
-                Some(Value::String(s)) => s
-                    .split(',')
-                    .filter_map(|kv| kv.split_once('='))
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v.to_string()),
-                _ => None,
-            };
-            Ok(got.unwrap_or_default())
+    }
+}
+
+/// How a list command reports template errors, and the Go type of its rows.
+pub struct Rows {
+    pub schema: &'static Schema,
+    /// Prefixes of docker's messages: "template parsing error" for most commands; `ps`
+    /// says "failed to parse template" and "failed to execute template".
+    pub parse_error: &'static str,
+    pub exec_error: &'static str,
+}
+
+impl Rows {
+    pub const fn of(schema: &'static Schema) -> Rows {
+        Rows {
+            schema,
+            parse_error: "template parsing error",
+            exec_error: "template parsing error",
         }
-        ["len", field] => match lookup(field, v)? {
-            Value::Array(a) => Ok(a.len().to_string()),
-            Value::Object(m) => Ok(m.len().to_string()),
-            Value::String(s) => Ok(s.len().to_string()),
-            Value::Null => Ok("0".into()),
-            _ => anyhow::bail!("template: error calling len: len of type {field} is not supported"),
-        },
-        ["upper", field] => Ok(plain(lookup(field, v)?).to_uppercase()),
-        ["lower", field] => Ok(plain(lookup(field, v)?).to_lowercase()),
-        ["join", field, sep] => {
-            let sep = sep.trim_matches('"');
-            match lookup(field, v)? {
-                Value::Array(a) => Ok(a.iter().map(plain).collect::<Vec<_>>().join(sep)),
-                other => Ok(plain(other)),
+    }
+}
+
+/// Writes `msg` on stderr as docker does for template errors (no "Error:" prefix) and
+/// returns the error that exits with `code`.
+pub fn template_failure(msg: &str, code: u8) -> anyhow::Error {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+    anyhow::Error::new(crate::container::Exit(code))
+}
+
+/// Render a Go template over `v` as `docker inspect` does (a typed view, then the raw
+/// JSON when that fails); errors read "template parsing error: ...".
+#[allow(dead_code)] // kept for command groups that render one value
+pub fn render(tmpl: &str, v: &Value) -> anyhow::Result<String> {
+    let t =
+        Template::parse("", tmpl).map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
+    docker::inspect(&t, v, &docker::CONTAINER, true)
+        .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))
+}
+
+/// Prints inspect values through the template `tmpl` as docker does: a parse error exits
+/// 64 before anything is printed; an element whose template fails is left out and its
+/// error reported at the end (exit 1); nothing printed at all still prints an empty line.
+/// Each value comes with its schema and whether docker falls back to its raw JSON.
+pub fn print_inspect(
+    values: &[(Value, &'static Schema, bool)],
+    tmpl: &str,
+) -> anyhow::Result<Vec<String>> {
+    let t = match Template::parse("", tmpl) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(template_failure(
+                &format!("template parsing error: {e}"),
+                64,
+            ));
+        }
+    };
+    let mut out = String::new();
+    let mut errors = Vec::new();
+    for (v, schema, fallback) in values {
+        match docker::inspect(&t, v, schema, *fallback) {
+            Ok(s) => {
+                out.push_str(&s);
+                out.push('\n');
             }
+            Err(e) => errors.push(format!("template parsing error: {e}")),
         }
-        _ => anyhow::bail!("template: unsupported action {{{{{action}}}}}"),
+    }
+    if out.is_empty() {
+        out.push('\n');
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(errors)
+}
+
+/// `info --format` and `version --format`: parse errors exit 64; an execution error
+/// prints what was written and an empty line, then the error, and exits 1.
+pub fn print_template(name: &str, tmpl: &str, v: &Value, schema: &Schema) -> anyhow::Result<()> {
+    let t = match Template::parse(name, tmpl) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(template_failure(
+                &format!("template parsing error: {e}"),
+                64,
+            ));
+        }
+    };
+    let mut out = std::io::stdout();
+    match t.execute_with(v, schema, &[]) {
+        Ok(s) => {
+            out.write_all(format!("{s}\n").as_bytes())?;
+            Ok(())
+        }
+        Err((e, partial)) => {
+            out.write_all(format!("{partial}\n").as_bytes())?;
+            Err(template_failure(&e.to_string(), 1))
+        }
     }
 }
 
 /// Print rows of JSON objects in the requested format; `columns` are (header, field).
+#[allow(dead_code)] // kept for command groups without a Go type of their own
 pub fn print_rows(format: &Format, columns: &[(&str, &str)], rows: &[Value]) -> anyhow::Result<()> {
-    let mut out = String::new();
-    match format {
+    static ROWS: Schema = docker::row("*formatter.rowContext");
+    print_rows_as(format, columns, rows, &Rows::of(&ROWS))
+}
+
+/// [`print_rows`] with the command's Go type and error wording.
+pub fn print_rows_as(
+    format: &Format,
+    columns: &[(&str, &str)],
+    rows: &[Value],
+    kind: &Rows,
+) -> anyhow::Result<()> {
+    let default;
+    let (tmpl, table) = match format {
         Format::Json => {
+            let mut out = String::new();
             for r in rows {
-                out.push_str(&crate::gojson::to_string(r)?);
+                // docker's rows marshal themselves with json.Marshal, which escapes HTML.
+                out.push_str(&crate::template::escape_html_json(&serde_json::to_string(
+                    r,
+                )?));
                 out.push('\n');
             }
+            std::io::stdout().write_all(out.as_bytes())?;
+            return Ok(());
         }
         Format::Table => {
-            let mut t = vec![
-                columns
-                    .iter()
-                    .map(|(h, _)| h.to_string())
-                    .collect::<Vec<_>>(),
-            ];
-            for r in rows {
-                t.push(columns.iter().map(|(_, f)| plain(&r[*f])).collect());
-            }
-            out = table(&t);
+            default = columns
+                .iter()
+                .map(|(_, f)| format!("{{{{.{f}}}}}"))
+                .collect::<Vec<_>>()
+                .join("\t");
+            (default.as_str(), true)
         }
-        Format::Template { tmpl, table: true } => {
-            let header = header_row(tmpl, columns);
-            let mut t: Vec<Vec<String>> = vec![header.split('\t').map(str::to_owned).collect()];
-            for r in rows {
-                t.push(render(tmpl, r)?.split('\t').map(str::to_owned).collect());
-            }
-            out = table(&t);
+        Format::Template { tmpl, table } => (tmpl.as_str(), *table),
+    };
+    let t = match Template::parse("", tmpl) {
+        Ok(t) => t,
+        Err(e) => return Err(template_failure(&format!("{}: {e}", kind.parse_error), 1)),
+    };
+    let mut body = String::new();
+    for r in rows {
+        match t.execute(r, kind.schema) {
+            Ok(s) => body.push_str(&s),
+            Err(e) => return Err(template_failure(&format!("{}: {e}", kind.exec_error), 1)),
         }
-        Format::Template { tmpl, table: false } => {
-            for r in rows {
-                out.push_str(&render(tmpl, r)?);
-                out.push('\n');
-            }
-        }
+        body.push('\n');
     }
+    let out = if table {
+        let titles: Vec<(&str, &str)> = columns.iter().map(|(h, f)| (*f, *h)).collect();
+        let mut all = docker::header(&t, &titles, rows);
+        all.push('\n');
+        all.push_str(&body);
+        crate::tabwriter::align(&all, 10, 3)
+    } else {
+        body
+    };
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(())
-}
-
-/// The header of a `table` template: field names replaced by column titles.
-fn header_row(tmpl: &str, columns: &[(&str, &str)]) -> String {
-    let mut h = unescape(tmpl);
-    for (title, field) in columns {
-        h = h.replace(&format!("{{{{.{field}}}}}"), title);
-    }
-    // Any other action gets a title derived as docker's formatter does: `.Label "a.b-c"`
-    // is "B C"; a field is its name split into upper-case words ("CreatedAt": "CREATED AT").
-    let mut out = String::new();
-    let mut rest = h.as_str();
-    while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else {
-            break;
-        };
-        out.push_str(&rest[..start]);
-        out.push_str(&derived_title(&rest[start + 2..start + len]));
-        rest = &rest[start + len + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn derived_title(action: &str) -> String {
-    let words: Vec<&str> = action.split_whitespace().collect();
-    match words.as_slice() {
-        [".Label", key] => {
-            let key = key.trim_matches('"');
-            let last = key.rsplit('.').next().unwrap_or(key);
-            last.replace(['-', '_'], " ").to_uppercase()
-        }
-        _ => {
-            let field = words.last().copied().unwrap_or("");
-            let field = field.rsplit('.').next().unwrap_or(field);
-            let mut t = String::new();
-            let mut prev_lower = false;
-            for ch in field.chars() {
-                if ch.is_uppercase() && prev_lower {
-                    t.push(' ');
-                }
-                prev_lower = ch.is_lowercase();
-                t.extend(ch.to_uppercase());
-            }
-            t
-        }
-    }
 }
 
 #[cfg(test)]
@@ -421,8 +356,8 @@ mod tests {
         assert_eq!(human_size(55_100_000), "55.1MB");
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(1_500_000_000), "1.5GB");
-        assert_eq!(human_size4(1_986_000), "1.986MB");
-        assert_eq!(human_size4(0), "0B");
+        assert_eq!(human_size_prec(1_986_000, 4), "1.986MB");
+        assert_eq!(human_size_prec(1_000, 4), "1kB");
     }
 
     #[test]
@@ -444,39 +379,53 @@ mod tests {
             render("{{.Repository}}:{{.Tag}}", &v).unwrap(),
             "busybox:latest"
         );
+        // inspect templates keep `\t` as it is; list formats replace it.
         assert_eq!(
             render("{{ .Repository }}\\t{{json .Labels}}", &v).unwrap(),
-            "busybox\t{\"a\":\"b\"}"
+            "busybox\\t{\"a\":\"b\"}"
         );
-        assert_eq!(render("{{join .L \",\"}}", &v).unwrap(), "x,y");
-        assert_eq!(render("{{upper .Tag}}", &v).unwrap(), "LATEST");
-        assert_eq!(render("{{len .L}} {{len .Labels}}", &v).unwrap(), "2 1");
-        assert_eq!(
-            render("{{.Label \"a\"}}|{{.Label \"zz\"}}", &v).unwrap(),
-            "b|"
-        );
-        let row = json!({"Labels": "app=web,tier=db"});
-        assert_eq!(render("{{.Label \"tier\"}}", &row).unwrap(), "db");
         assert_eq!(go_time(0), "1970-01-01 00:00:00 +0000 UTC");
-        assert_eq!(
-            header_row(
-                "table {{.Names}}\\t{{.Label \"com.example.team-name\"}}\\t{{.CreatedAt}}\\t{{json .ID}}",
-                &[("NAMES", "Names")]
-            ),
-            "table NAMES\tTEAM NAME\tCREATED AT\tID"
-        );
         // Go field names reach lower-case JSON keys (events' "status").
         let e = json!({"status": "die", "Actor": {"Attributes": {"name": "w1"}}});
         assert_eq!(
             render("{{.Status}} {{.Actor.Attributes.name}}", &e).unwrap(),
             "die w1"
         );
+        // Fields of docker's events.Message that the JSON may leave out read as "".
+        let t = Template::parse("", "[{{.ID}}][{{.From}}][{{.Status}}] {{.Action}}").unwrap();
+        let ev = json!({"Action": "create", "Type": "volume", "Actor": {"ID": "v"}});
         assert_eq!(
-            render("{{index .Labels \"a\"}} {{index .L 1}}", &v).unwrap(),
-            "b y"
+            t.execute(&ev, &docker::EVENT).as_deref(),
+            Ok("[][][] create")
         );
-        assert!(render("{{.Nope}}", &v).is_err());
-        assert!(render("{{.Repository", &v).is_err());
-        assert!(render("{{range .L}}", &v).is_err());
+        let err = |t: &str| {
+            render(t, &v)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            err("{{.Nope}}"),
+            "template parsing error: template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\""
+        );
+        assert_eq!(
+            err("{{.Repository"),
+            "template parsing error: template: :1: unclosed action"
+        );
+        assert_eq!(
+            err("{{range .L}}"),
+            "template parsing error: template: :1: unexpected EOF"
+        );
+    }
+
+    #[test]
+    fn formats_as_docker_prepares_them() {
+        let Format::Template { tmpl, table } = Format::parse(Some("table  {{.A}}\\t{{.B}} "))
+        else {
+            panic!("a template")
+        };
+        assert_eq!((tmpl.as_str(), table), ("{{.A}}\t{{.B}}", true));
+        assert!(matches!(Format::parse(Some("table")), Format::Table));
+        assert!(matches!(Format::parse(Some("json")), Format::Json));
     }
 }

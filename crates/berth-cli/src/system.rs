@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cli::Global;
 use crate::container::engine;
-use crate::output::{Format, human_size, human_size4, print_rows};
+use crate::output::{Format, human_size, human_size4, print_rows_as};
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -163,7 +163,12 @@ fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
         ("SIZE", "Size"),
         ("RECLAIMABLE", "Reclaimable"),
     ];
-    print_rows(&format, &cols, &df_rows(&du))?;
+    print_rows_as(
+        &format,
+        &cols,
+        &df_rows(&du),
+        &crate::output::Rows::of(&crate::template::docker::DF),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -135,10 +135,11 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
                            "Scope": "local", "Size": "N/A", "Status": "N/A"})
                 })
                 .collect();
-            output::print_rows(
+            output::print_rows_as(
                 &Format::parse(a.format.as_deref()),
                 &[("DRIVER", "Driver"), ("VOLUME NAME", "Name")],
                 &rows,
+                &output::Rows::of(&crate::template::docker::VOLUMES),
             )?;
         }
         VolumeCommand::Inspect(a) => {
@@ -146,15 +147,20 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             let mut missing = false;
             for n in &a.names {
                 match e.volume(n) {
-                    Ok(_) => values.push(serde_json::to_value(e.volume_inspect(n)?)?),
+                    Ok(_) => values.push(crate::container::inspect::Object::Volume(
+                        e.volume_inspect(n)?,
+                    )),
                     Err(err) => {
                         output::print_error(&err.into());
                         missing = true;
                     }
                 }
             }
-            crate::container::print_values(&values, a.format.as_deref())?;
-            if missing {
+            let failed = crate::container::print_values(&values, a.format.as_deref())?;
+            for f in &failed {
+                eprintln!("{f}");
+            }
+            if missing || !failed.is_empty() {
                 return Err(anyhow::Error::new(Exit(1)));
             }
         }

@@ -15,7 +15,7 @@ const LAYERS: [(&str, u32); 5] = [
 ];
 
 /// What the CLI may use besides berth-engine, and why.
-const CLI_ALLOWED: [(&str, &str); 9] = [
+const CLI_ALLOWED: [(&str, &str); 10] = [
     ("anyhow", "errors of the binary"),
     ("clap", "argument parsing"),
     ("indicatif", "progress bars"),
@@ -23,6 +23,10 @@ const CLI_ALLOWED: [(&str, &str); 9] = [
     ("serde_json", "output formats"),
     ("tracing", "log output"),
     ("tracing-subscriber", "log output"),
+    (
+        "unicode-width",
+        "table columns measured as docker's tabwriter does",
+    ),
     (
         "nix",
         "the attach terminal: termios, signalfd, poll, the window-size ioctl",

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::engine;
 use crate::cli::Global;
+use crate::template::{Schema, docker};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -46,36 +47,45 @@ const TYPES: [&str; 10] = [
 /// One inspected object.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Object {
+pub enum Object {
     Container(Box<ContainerInspect>),
     Image(Box<ImageInspect>),
     Volume(VolumeInspect),
 }
 
-/// Prints `items` as Docker does: one JSON array, indented by 4 spaces with each object's
-/// keys in its model's order, or each item through a template, one line each.
-pub fn print<T: Serialize>(items: &[T], format: Option<&str>) -> Result<()> {
-    let mut out = String::new();
-    match format {
-        None | Some("") | Some("json") => {
-            let mut buf = Vec::new();
-            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-            items.serialize(&mut ser)?;
-            out = String::from_utf8(buf)?;
-            out.push('\n');
+impl Object {
+    /// The Go type docker's client reads it as, and whether docker falls back to its raw
+    /// JSON for fields its type lacks.
+    fn schema(&self) -> (&'static Schema, bool) {
+        match self {
+            Object::Container(_) => (&docker::CONTAINER, true),
+            Object::Image(_) => (&docker::IMAGE, true),
+            Object::Volume(_) => (&docker::VOLUME, false),
         }
+    }
+}
+
+/// Prints `items` as Docker does: one JSON array, indented by 4 spaces with each object's
+/// keys in its model's order (compact for `--format json`), or each item through a
+/// template, one line each. Returns the template errors, which the caller reports (exit 1).
+pub fn print(items: &[Object], format: Option<&str>) -> Result<Vec<String>> {
+    let text = match format {
+        None | Some("") => crate::output::json_indented(items)?,
+        Some("json") => serde_json::to_string(items)?,
         Some(t) => {
+            let mut values = Vec::new();
             for item in items {
                 let mut v = serde_json::to_value(item)?;
                 as_the_client_sees(&mut v);
-                out.push_str(&crate::output::render(t, &v)?);
-                out.push('\n');
+                let (schema, fallback) = item.schema();
+                values.push((v, schema, fallback));
             }
+            return crate::output::print_inspect(&values, t);
         }
-    }
-    print!("{out}");
-    Ok(())
+    };
+    // A reader that went away is an error (reported quietly), not a panic.
+    std::io::Write::write_all(&mut std::io::stdout(), format!("{text}\n").as_bytes())?;
+    Ok(Vec::new())
 }
 
 /// What docker's client evaluates a template on: the daemon's JSON decoded into its Go
@@ -158,8 +168,11 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
         }
         missing.push(n.clone());
     }
-    print(&objects, a.format.as_deref())?;
-    if !missing.is_empty() {
+    let failed = print(&objects, a.format.as_deref())?;
+    for f in &failed {
+        eprintln!("{f}");
+    }
+    if !missing.is_empty() || !failed.is_empty() {
         for m in &missing {
             match kind {
                 Some("container") => eprintln!("Error: No such container: {m}"),

@@ -142,8 +142,50 @@ fn short(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
+/// docker checks a `--format` template before listing: it parses it and runs it over an
+/// empty row ("failed to parse template", "failed to execute template", exit 1, even when
+/// nothing is listed), and asks for sizes when the template shows `.Size` (`{{json .}}`
+/// does). It checks the format as given: "table {{.X}}", "json" and "table" are templates
+/// too (which places errors after "table ").
+fn check_format(format: Option<&str>) -> Result<bool> {
+    let Some(tmpl) = format.filter(|f| !f.is_empty()) else {
+        return Ok(false);
+    };
+    let t = crate::template::Template::parse("", tmpl)
+        .map_err(|e| output::template_failure(&format!("failed to parse template: {e}"), 1))?;
+    let empty: serde_json::Map<String, Value> = EMPTY_ROW
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+        .collect();
+    t.execute(&Value::Object(empty), &crate::template::docker::PS)
+        .map_err(|e| output::template_failure(&format!("failed to execute template: {e}"), 1))?;
+    Ok(tmpl.contains(".Size") || tmpl.contains("json ."))
+}
+
+/// A `ps` row of an empty container, as docker's ContainerContext shows it.
+const EMPTY_ROW: [(&str, &str); 14] = [
+    ("ID", ""),
+    ("Image", "<no image>"),
+    ("Command", "\"\""),
+    ("CreatedAt", "1970-01-01 00:00:00 +0000 UTC"),
+    ("RunningFor", "56 years ago"),
+    ("Ports", ""),
+    ("State", ""),
+    ("Status", ""),
+    ("Names", ""),
+    ("Labels", ""),
+    ("Mounts", ""),
+    ("Networks", ""),
+    ("LocalVolumes", "0"),
+    ("Size", "0B"),
+];
+
 pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
     let e = engine(g)?;
+    if a.quiet && a.format.as_deref().is_some_and(|f| !f.is_empty()) {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+    }
+    let size = check_format(a.format.as_deref())? && !a.quiet || a.size;
     let limit = if a.latest {
         Some(1)
     } else {
@@ -152,7 +194,7 @@ pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
     let list = e.list(&ListOptions {
         all: a.all,
         limit,
-        size: a.size || template_uses_size(a.format.as_deref()),
+        size: size || (template_uses_size(a.format.as_deref()) && !a.quiet),
         filters: Filters::parse(&a.filter)?,
     })?;
     if a.quiet {
@@ -181,7 +223,12 @@ pub fn ps(g: &Global, a: PsArgs) -> Result<ExitCode> {
     if a.size {
         columns.push(("SIZE", "Size"));
     }
-    output::print_rows(&Format::parse(a.format.as_deref()), &columns, &rows)?;
+    let kind = output::Rows {
+        schema: &crate::template::docker::PS,
+        parse_error: "failed to parse template",
+        exec_error: "failed to execute template",
+    };
+    output::print_rows_as(&Format::parse(a.format.as_deref()), &columns, &rows, &kind)?;
     Ok(ExitCode::SUCCESS)
 }
 

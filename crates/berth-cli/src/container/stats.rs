@@ -69,7 +69,7 @@ pub fn binary_size(bytes: u64) -> String {
 }
 
 fn row(s: &ContainerStats, no_trunc: bool) -> Value {
-    let id = if no_trunc {
+    let id: String = if no_trunc {
         s.id.clone()
     } else {
         s.id.chars().take(12).collect()
@@ -115,7 +115,8 @@ pub fn stats(g: &Global, a: StatsArgs) -> Result<ExitCode> {
             // Clear the screen, as docker does while streaming.
             print!("\x1b[2J\x1b[H");
         }
-        if let Err(err) = output::print_rows(&format, &columns, &rows)
+        let kind = output::Rows::of(&crate::template::docker::STATS);
+        if let Err(err) = output::print_rows_as(&format, &columns, &rows, &kind)
             .and_then(|_| Ok(std::io::stdout().flush()?))
         {
             failed = Some(err);

@@ -7,7 +7,7 @@ use berth_engine::Engine;
 use serde_json::{Value, json};
 
 use super::LsArgs;
-use crate::output::{Format, ago, human_size, print_rows};
+use crate::output::{Format, Rows, ago, human_size, print_rows_as};
 
 pub fn run(e: &Engine, a: LsArgs) -> anyhow::Result<ExitCode> {
     let images = e.images(&a.filter, a.repository.as_deref())?;
@@ -54,6 +54,11 @@ pub fn run(e: &Engine, a: LsArgs) -> anyhow::Result<ExitCode> {
         ("CREATED", "CreatedSince"),
         ("SIZE", "Size"),
     ]);
-    print_rows(&Format::parse(a.format.as_deref()), &cols, &rows)?;
+    print_rows_as(
+        &Format::parse(a.format.as_deref()),
+        &cols,
+        &rows,
+        &Rows::of(&crate::template::docker::IMAGES),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,8 @@ use berth_engine::time::format_rfc3339;
 use serde_json::{Value, json};
 
 use super::{HistoryArgs, InspectArgs, PruneArgs, RmArgs, TagArgs};
-use crate::output::{Format, ago, human_size, print_error, print_rows};
+use crate::output::{Format, Rows, ago, human_size, print_error, print_rows_as};
+use crate::template::docker;
 
 pub fn rm(e: &Engine, a: RmArgs) -> anyhow::Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
@@ -52,7 +53,20 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> anyhow::Result<ExitCode> {
             Err(e) => errors.push(e),
         }
     }
-    crate::container::print_values(&found, a.format.as_deref())?;
+    let objects: Vec<_> = found
+        .into_iter()
+        .map(|i| crate::container::inspect::Object::Image(Box::new(i)))
+        .collect();
+    let failed = crate::container::print_values(&objects, a.format.as_deref())?;
+    for f in &failed {
+        eprintln!("{f}");
+    }
+    if !failed.is_empty() {
+        for e in errors {
+            print_error(&e.into());
+        }
+        return Ok(ExitCode::from(1));
+    }
     let code = if errors.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -99,7 +113,12 @@ pub fn history(e: &Engine, a: HistoryArgs) -> anyhow::Result<ExitCode> {
         ("SIZE", "Size"),
         ("COMMENT", "Comment"),
     ];
-    print_rows(&Format::parse(a.format.as_deref()), &cols, &vals)?;
+    print_rows_as(
+        &Format::parse(a.format.as_deref()),
+        &cols,
+        &vals,
+        &Rows::of(&docker::HISTORY),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
