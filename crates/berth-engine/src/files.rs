@@ -51,8 +51,21 @@ impl Engine {
     /// `export`: the container's filesystem as a tar.
     pub fn export(&self, key: &str, out: &mut dyn Write) -> Result<()> {
         let c = self.container(key)?;
-        self.store()?.export_snapshot(&c.id, out)?;
-        Ok(())
+        // Walked by descriptors (cp_out), so a running container that swaps a directory
+        // for a symlink meanwhile never makes the export read a host file.
+        self.store()?
+            .with_snapshot_root(&c.id, |root| -> Result<()> {
+                let dir = rustix::fs::open(
+                    root,
+                    rustix::fs::OFlags::PATH
+                        | rustix::fs::OFlags::DIRECTORY
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .map_err(|e| Error::io(format!("open the filesystem of {}", c.name), e.into()))?;
+                crate::cp::cp_out::write_tree_tar(dir, &c.name, out)?;
+                Ok(())
+            })
     }
 
     /// `commit`: a new image from the container's changes (paused meanwhile if running

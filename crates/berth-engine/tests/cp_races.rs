@@ -178,3 +178,42 @@ fn cp_out_never_reads_a_host_file() {
         "{escapes} of {tries} copies out of the container returned a host file"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn export_never_reads_a_host_file() {
+    // As cp_out_never_reads_a_host_file, for `export` of the running container: the
+    // whole filesystem is walked while the racer swaps names under /out.
+    let env = Env::new();
+    let secret = format!("host-secret-{}-{}", std::process::id(), line!());
+    let canary = env.dir.path().join("canary-file");
+    std::fs::write(&canary, &secret).unwrap();
+    let tree = env.dir.path().join("canary-tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("x"), &secret).unwrap();
+    let setup = format!(
+        "mkdir -p /out/sub && echo inside > /out/f && echo inside > /out/sub/x && \
+         ln -s {} /out/s && ln -s {} /out/hs",
+        canary.display(),
+        tree.display()
+    );
+    let id = racing_container(&env, "racy-export", &setup, "/out", "f s sub hs");
+    let (mut tries, mut failed, mut escapes) = (0, 0, 0);
+    let end = Instant::now() + BUDGET;
+    while tries < TRIES / 4 && Instant::now() < end {
+        tries += 1;
+        let mut out = Vec::new();
+        if env.engine.export(&id, &mut out).is_err() {
+            failed += 1;
+        }
+        if out.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+            escapes += 1;
+        }
+    }
+    eprintln!("export: {tries} tries, {failed} refused, {escapes} returned the host file");
+    assert!(tries > failed, "every export failed");
+    assert_eq!(
+        escapes, 0,
+        "{escapes} of {tries} exports of the container returned a host file"
+    );
+}

@@ -220,15 +220,27 @@ impl Store {
 
     /// Write the whole root filesystem of snapshot `id` as a tar (`berth export`).
     pub fn export_snapshot<W: Write>(&self, id: &str, out: W) -> Result<W> {
+        self.with_snapshot_root(id, |root| export_dir(root, out))
+    }
+
+    /// Runs `f` with the path of snapshot `id`'s whole filesystem: its directory (a copy
+    /// snapshot) or a private overlay mount of it, unmounted when `f` returns. The path is
+    /// under the data root; what lies below it belongs to the container (walk it by
+    /// descriptors).
+    pub fn with_snapshot_root<T, E: From<Error>>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Path) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let spec = self.mount_spec(id)?;
         match spec.kind {
-            SnapshotKind::Copy => export_dir(&spec.rootfs, out),
+            SnapshotKind::Copy => f(&spec.rootfs),
             SnapshotKind::Overlay => {
                 let mnt = self.snapshot_dir(id).join("export");
                 fs::create_dir_all(&mnt).ctx("create export mount point", &mnt)?;
                 mount_overlay(&spec, &mnt)?;
                 let guard = UnmountOnDrop(mnt.clone());
-                let res = export_dir(&mnt, out);
+                let res = f(&mnt);
                 drop(guard);
                 let _ = fs::remove_dir(&mnt);
                 res
@@ -237,7 +249,9 @@ impl Store {
     }
 }
 
-/// Tar a directory tree (symlinks kept as symlinks).
+/// Tar a directory tree (symlinks kept as symlinks). It walks by path: only for trees no
+/// running container can change (a container's goes through [`Store::with_snapshot_root`]
+/// and a walk by descriptors).
 pub fn export_dir<W: Write>(dir: &Path, out: W) -> Result<W> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);

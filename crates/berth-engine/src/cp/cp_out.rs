@@ -94,6 +94,17 @@ pub(crate) fn write_tar<W: Write>(src: &Located, top: &Path, what: &str, out: W)
         None => open_path(&src.dir, OsStr::new(".")),
     }
     .map_err(|e| Error::io(format!("open {what}"), e.into()))?;
+    walk(fd, top, what, out)
+}
+
+/// Writes the tree under directory `root` as a tar whose entries are named relative to it
+/// (`etc/`, `etc/passwd`; no entry for the root itself), as `export` does; returns the
+/// bytes written.
+pub(crate) fn write_tree_tar<W: Write>(root: OwnedFd, what: &str, out: W) -> Result<u64> {
+    walk(root, Path::new(""), what, out)
+}
+
+fn walk<W: Write>(fd: OwnedFd, top: &Path, what: &str, out: W) -> Result<u64> {
     let mut w = Walk {
         tar: tar::Builder::new(Counter {
             inner: BufWriter::with_capacity(256 * 1024, out),
@@ -185,13 +196,16 @@ impl<W: Write> Walk<'_, W> {
         let st = rustix::fs::fstat(&fd).map_err(|e| self.read_error(path, e))?;
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
-                let mut h = header(&st, tar::EntryType::Directory);
-                // Named with a trailing slash, as Docker's and GNU tar's archives are.
-                let mut name = path.as_os_str().to_owned();
-                name.push("/");
-                self.tar
-                    .append_data(&mut h, Path::new(&name), io::empty())
-                    .map_err(|e| self.write_error(e))?;
+                // Named with a trailing slash, as Docker's and GNU tar's archives are; an
+                // empty path is the root of an export, which has no entry of its own.
+                if !path.as_os_str().is_empty() {
+                    let mut h = header(&st, tar::EntryType::Directory);
+                    let mut name = path.as_os_str().to_owned();
+                    name.push("/");
+                    self.tar
+                        .append_data(&mut h, Path::new(&name), io::empty())
+                        .map_err(|e| self.write_error(e))?;
+                }
                 let dir = reopen(&fd, OFlags::RDONLY | OFlags::DIRECTORY)
                     .map_err(|e| self.read_error(path, e))?;
                 if parent_dev != Some(st.st_dev) && pseudo_fs(&dir) {

@@ -13,7 +13,7 @@
 //! source is copied as a link unless `-L`; one in the destination is followed.
 
 mod cp_in;
-mod cp_out;
+pub(crate) mod cp_out;
 mod resolve;
 
 use std::ffi::{OsStr, OsString};
