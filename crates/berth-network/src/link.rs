@@ -1,0 +1,253 @@
+//! Bridges and veth endpoints through rtnetlink.
+//!
+//! Every call runs on a thread of its own with a single-threaded tokio runtime: rtnetlink
+//! is asynchronous, Berth's callers are not, and a netlink socket belongs to the network
+//! namespace of the thread that opened it, so a thread that joined a container's namespace
+//! (`netns::enter`) acts inside it and nothing else does.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+
+use crate::error::{Error, Result};
+use crate::subnet::Ipv4Net;
+
+/// A network's bridge: its name, the gateway address it holds, the subnet, the MTU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bridge {
+    pub name: String,
+    pub gateway: Ipv4Addr,
+    pub subnet: Ipv4Net,
+    pub mtu: Option<u32>,
+}
+
+/// One endpoint to make: the host end's name, the container's address, its default route
+/// (`None` on an internal network), its MAC address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSpec {
+    pub host_ifname: String,
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub mac: [u8; 6],
+    pub mtu: Option<u32>,
+}
+
+/// An endpoint made: the host end's name and the container end's MAC address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host_ifname: String,
+    pub mac: [u8; 6],
+}
+
+/// The name of the container's end of every veth.
+pub const CONTAINER_IFNAME: &str = "eth0";
+
+/// Runs `f` with a netlink handle on a thread of its own, inside the namespace pinned at
+/// `netns` when given (else in the caller's).
+fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce(Handle) -> Fut + Send,
+    Fut: Future<Output = Result<T>>,
+{
+    std::thread::scope(|s| {
+        s.spawn(move || -> Result<T> {
+            if let Some(ns) = netns {
+                crate::netns::enter(ns)?;
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .map_err(|e| Error::io(format!("{what}: start the netlink runtime"), e))?;
+            rt.block_on(async move {
+                let (conn, handle, _) = rtnetlink::new_connection()
+                    .map_err(|e| Error::io(format!("{what}: open a netlink socket"), e))?;
+                let task = tokio::spawn(conn);
+                let r = f(handle).await;
+                task.abort();
+                r
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::netlink(what, "the netlink thread panicked")))
+    })
+}
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.to_io().raw_os_error(),
+        _ => None,
+    }
+}
+
+/// The index of link `name`, if it exists.
+async fn index_of(h: &Handle, name: &str) -> Result<Option<u32>> {
+    let r = h
+        .link()
+        .get()
+        .match_name(name.to_string())
+        .execute()
+        .try_next()
+        .await;
+    match r {
+        Ok(Some(m)) => Ok(Some(m.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(Error::netlink(format!("find link {name}"), e)),
+    }
+}
+
+async fn need_index(h: &Handle, name: &str) -> Result<u32> {
+    index_of(h, name)
+        .await?
+        .ok_or_else(|| Error::netlink(format!("find link {name}"), "it does not exist"))
+}
+
+async fn set_up(h: &Handle, index: u32, name: &str) -> Result<()> {
+    h.link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("bring {name} up"), e))
+}
+
+/// Makes the bridge if it is missing, gives it its gateway address and brings it up.
+/// Returns whether it was made now (two callers racing both succeed).
+pub fn ensure_bridge(b: &Bridge) -> Result<bool> {
+    with_netlink(None, &format!("bridge {}", b.name), |h| async move {
+        let mut made = false;
+        if index_of(&h, &b.name).await?.is_none() {
+            let mut msg = LinkBridge::new(&b.name);
+            if let Some(m) = b.mtu {
+                msg = msg.mtu(m);
+            }
+            match h.link().add(msg.build()).execute().await {
+                Ok(()) => made = true,
+                Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+                Err(e) => return Err(Error::netlink(format!("create bridge {}", b.name), e)),
+            }
+        }
+        let index = need_index(&h, &b.name).await?;
+        h.address()
+            .add(index, IpAddr::V4(b.gateway), b.subnet.prefix())
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| {
+                Error::netlink(format!("give bridge {} address {}", b.name, b.gateway), e)
+            })?;
+        set_up(&h, index, &b.name).await?;
+        Ok(made)
+    })
+}
+
+/// Whether a link called `name` exists in the caller's namespace.
+pub fn link_exists(name: &str) -> Result<bool> {
+    with_netlink(None, &format!("link {name}"), |h| async move {
+        Ok(index_of(&h, name).await?.is_some())
+    })
+}
+
+/// Whether bridge `name` exists.
+pub fn bridge_exists(name: &str) -> Result<bool> {
+    link_exists(name)
+}
+
+async fn delete_link(h: &Handle, name: &str) -> Result<()> {
+    let Some(index) = index_of(h, name).await? else {
+        return Ok(());
+    };
+    match h.link().del(index).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+        Err(e) => Err(Error::netlink(format!("delete link {name}"), e)),
+    }
+}
+
+/// Removes bridge `name` (nothing to do if it is gone).
+pub fn remove_bridge(name: &str) -> Result<()> {
+    with_netlink(None, &format!("bridge {name}"), |h| async move {
+        delete_link(&h, name).await
+    })
+}
+
+/// Removes an endpoint by its host end (its peer goes with it); nothing to do if gone.
+pub fn detach(host_ifname: &str) -> Result<()> {
+    with_netlink(None, &format!("endpoint {host_ifname}"), |h| async move {
+        delete_link(&h, host_ifname).await
+    })
+}
+
+/// Makes an endpoint: a veth pair whose host end (`spec.host_ifname`) is on `bridge` and up,
+/// and whose other end is made directly inside the namespace pinned at `netns` as `eth0`,
+/// with the MAC address, the address, the default route via the gateway, and `lo` up.
+/// On failure nothing is left.
+pub fn attach(netns: &Path, bridge: &Bridge, spec: &EndpointSpec) -> Result<Endpoint> {
+    let what = format!("endpoint {}", spec.host_ifname);
+    let ns = std::fs::File::open(netns)
+        .map_err(|e| Error::io(format!("open network namespace {}", netns.display()), e))?;
+    let ns_fd = ns.as_raw_fd();
+    with_netlink(None, &what, |h| async move {
+        let br = need_index(&h, &bridge.name).await?;
+        let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(CONTAINER_IFNAME.to_string())
+            .address(spec.mac.to_vec())
+            .setns_by_fd(ns_fd);
+        let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            .name(spec.host_ifname.clone())
+            .controller(br);
+        if let Some(m) = spec.mtu {
+            peer = peer.mtu(m);
+            msg = msg.mtu(m);
+        }
+        let msg = msg
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+            .up()
+            .build();
+        h.link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("create veth {}", spec.host_ifname), e))
+    })?;
+    drop(ns);
+    let inside = with_netlink(Some(netns), &what, |h| async move {
+        let lo = need_index(&h, "lo").await?;
+        set_up(&h, lo, "lo").await?;
+        let eth = need_index(&h, CONTAINER_IFNAME).await?;
+        h.address()
+            .add(eth, IpAddr::V4(spec.address), spec.prefix)
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("give eth0 address {}", spec.address), e))?;
+        set_up(&h, eth, CONTAINER_IFNAME).await?;
+        if let Some(gw) = spec.gateway {
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gw)
+                .output_interface(eth)
+                .build();
+            h.route()
+                .add(route)
+                .execute()
+                .await
+                .map_err(|e| Error::netlink(format!("add the default route via {gw}"), e))?;
+        }
+        Ok(())
+    });
+    if let Err(e) = inside {
+        let _ = detach(&spec.host_ifname);
+        return Err(e);
+    }
+    Ok(Endpoint {
+        host_ifname: spec.host_ifname.clone(),
+        mac: spec.mac,
+    })
+}
