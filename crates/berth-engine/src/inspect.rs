@@ -398,10 +398,45 @@ impl Engine {
                 .into(),
             }
         };
-        let endpoint = EndpointSettings {
+        let mut endpoint = EndpointSettings {
             network_id: String::new(),
             endpoint_id: String::new(),
             address: Address::default(),
+        };
+        let mut sandbox_key = String::new();
+        if let crate::config::NetworkMode::Network(name) = &h.network_mode
+            && let Ok(n) = self.network(name)
+        {
+            endpoint.network_id = n.id.clone();
+            if let Some(e) = self
+                .db
+                .endpoints(Some(&c.id))
+                .unwrap_or_default()
+                .into_iter()
+                .find(|e| e.network_id == n.id)
+            {
+                endpoint.endpoint_id = e.id.clone();
+                endpoint.address = Address {
+                    gateway: if n.internal {
+                        String::new()
+                    } else {
+                        n.gateway.clone()
+                    },
+                    ip_address: e.ip.to_string(),
+                    ip_prefix_len: n
+                        .subnet
+                        .parse::<berth_network::Ipv4Net>()
+                        .map_or(0, |s| u32::from(s.prefix())),
+                    mac_address: e.mac.clone(),
+                };
+                sandbox_key = e.netns.clone();
+            }
+        }
+        // Docker fills the top-level addresses for its default bridge only.
+        let top = if network == "bridge" {
+            endpoint.address.clone()
+        } else {
+            Address::default()
         };
         ContainerInspect {
             id: c.id.clone(),
@@ -612,9 +647,9 @@ impl Engine {
                 sandbox_key: if s.pid > 0 && network == "none" {
                     format!("/proc/{}/ns/net", s.pid)
                 } else {
-                    String::new()
+                    sandbox_key
                 },
-                address: Address::default(),
+                address: top,
                 networks: [(network, endpoint)].into(),
             },
         }

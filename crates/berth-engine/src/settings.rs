@@ -9,6 +9,9 @@
 //! [storage]           # ceilings on what images unpack to (apparent size, holes count)
 //! max-layer-size = "64g"    # one layer; "-1": no ceiling
 //! max-image-size = "256g"   # all layers one pull, load or import unpacks; "-1": none
+//!
+//! # subnets of new networks (as Docker's daemon.json; default: Docker's pools)
+//! default-address-pools = [{ base = "10.10.0.0/16", size = 24 }]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -25,6 +28,8 @@ pub struct Settings {
     pub log: LogConfig,
     /// Ceilings on unpacked image sizes, handed to the image store.
     pub storage: berth_image::Limits,
+    /// Pools new networks take their subnets from (empty: Docker's defaults).
+    pub address_pools: Vec<berth_network::Pool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -32,6 +37,15 @@ struct FileSettings {
     #[serde(rename = "log-opts")]
     log_opts: Option<LogOpts>,
     storage: Option<Storage>,
+    #[serde(rename = "default-address-pools")]
+    default_address_pools: Option<Vec<AddressPool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressPool {
+    base: String,
+    size: u8,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +158,12 @@ impl Settings {
                     })?;
                 }
             }
+        }
+        for p in f.default_address_pools.unwrap_or_default() {
+            let base = berth_network::Ipv4Net::parse_strict(&p.base, "default-address-pools base")
+                .map_err(|e| bad(e.to_string()))?;
+            let pool = berth_network::Pool::new(base, p.size).map_err(|e| bad(e.to_string()))?;
+            s.address_pools.push(pool);
         }
         Ok(s)
     }

@@ -149,7 +149,8 @@ pub struct CreateArgs {
     /// Log driver options (max-size=, max-file=).
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
-    /// Connect a container to a network: none, host or container:<name|id>.
+    /// Connect a container to a network: none (berth's default), host,
+    /// container:<name|id>, bridge or a network's name.
     #[arg(long = "network", alias = "net", default_value = "none")]
     pub network: String,
     /// Publish a container's port(s) to the host.
@@ -280,6 +281,8 @@ impl CreateArgs {
             mounts: self.mounts()?,
             volumes_from: self.volumes_from.clone(),
             network_mode: parse::network(&self.network)?,
+            ipv4_address: more.ip.clone(),
+            mac_address: more.mac_address.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

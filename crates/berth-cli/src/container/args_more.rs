@@ -115,8 +115,6 @@ impl MoreArgs {
     pub fn refuse_unsupported(&self) -> Result<()> {
         let needs_bridge = [
             ("-P/--publish-all", self.publish_all),
-            ("--mac-address", self.mac_address.is_some()),
-            ("--ip", self.ip.is_some()),
             ("--ip6", self.ip6.is_some()),
             ("--network-alias", !self.network_alias.is_empty()),
             ("--link", !self.link.is_empty()),
