@@ -120,7 +120,8 @@ pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
 
 /// Releases the endpoints that crashed runs left: rows of containers that are gone, or
 /// not running, without a monitor, and not being started or removed by anyone (their
-/// lock is free). Best effort: what fails now is tried again by the next command.
+/// lock is free); a live container whose monitor died is brought up to date first (see
+/// `Engine::container`). Best effort: what fails now is tried again by the next command.
 pub(crate) fn reconcile(engine: &Engine) {
     if !engine.db.any_endpoint().unwrap_or(false) {
         return;
@@ -136,6 +137,18 @@ pub(crate) fn reconcile(engine: &Engine) {
             }
             Err(_) => continue,
             Ok(c) => c,
+        };
+        // A live container whose monitor is gone: bringing it up to date adopts it (it
+        // still runs) or records its end, which releases its endpoint.
+        let c = if c.state.status.is_live()
+            && !crate::engine::monitor_alive(c.state.monitor_pid, c.state.monitor_start)
+        {
+            match engine.container(&c.id) {
+                Ok(c) => c,
+                Err(_) => continue,
+            }
+        } else {
+            c
         };
         let busy = |c: &Container| {
             c.state.status.is_live()
