@@ -47,7 +47,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub internal: bool,
     /// Enable IPv6 networking (not supported yet).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub ipv6: Option<bool>,
     /// Enable manual container attachment.
     #[arg(long)]
