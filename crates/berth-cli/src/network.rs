@@ -242,17 +242,25 @@ pub fn run(g: &Global, cmd: NetworkCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let removed = e.network_prune(&Filters::parse(&a.filter)?)?;
-            if !removed.is_empty() {
-                let mut out = String::from("Deleted Networks:\n");
-                for r in &removed {
-                    out.push_str(r);
-                    out.push('\n');
-                }
-                print!("{out}");
-            }
+            let mut out = String::new();
+            deleted_networks(&mut out, &removed);
+            print!("{out}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Docker's "Deleted Networks:" section (nothing when nothing was removed).
+pub(crate) fn deleted_networks(out: &mut String, removed: &[String]) {
+    if removed.is_empty() {
+        return;
+    }
+    out.push_str("Deleted Networks:\n");
+    for r in removed {
+        out.push_str(r);
+        out.push('\n');
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use common::Env;
 struct NetEnv {
     env: Env,
     ns: String,
+    /// berth.toml for every command (none: the defaults).
+    config: Option<std::path::PathBuf>,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -34,21 +36,27 @@ impl NetEnv {
             .status()
             .unwrap();
         assert!(st.success(), "ip netns add {ns}");
-        let n = NetEnv { env, ns };
+        let n = NetEnv {
+            env,
+            ns,
+            config: None,
+        };
         n.host(&["ip", "link", "set", "lo", "up"]);
         n
     }
 
     /// `berth ARGS` inside the test's namespace: (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let o = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", self.ns))
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.ns))
             .arg(env!("CARGO_BIN_EXE_berth"))
             .args(args)
             .env("BERTH_ROOT", &self.env.b.root)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run berth");
+            .stdin(Stdio::null());
+        if let Some(p) = &self.config {
+            c.env("BERTH_CONFIG", p);
+        }
+        let o = c.output().expect("run berth");
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -724,5 +732,53 @@ fn a_crashed_run_leaks_nothing() {
     assert_eq!(
         t.field(&id, "{{.NetworkSettings.Networks.bt-crash.IPAddress}}"),
         "10.206.0.2"
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn subnets_come_from_the_configured_pools_and_avoid_host_routes() {
+    let mut t = NetEnv::new();
+    let cfg = t.env.dir.path().join("berth.toml");
+    std::fs::write(
+        &cfg,
+        "default-address-pools = [{ base = \"10.210.0.0/16\", size = 24 }]\n",
+    )
+    .unwrap();
+    t.config = Some(cfg);
+    // A route of the test's host takes 10.210.1.0/24: no network may shadow it.
+    t.host(&[
+        "ip", "link", "add", "bt-r0", "type", "veth", "peer", "name", "bt-r1",
+    ]);
+    t.host(&["ip", "addr", "add", "10.210.1.1/24", "dev", "bt-r0"]);
+    t.host(&["ip", "link", "set", "bt-r1", "up"]);
+    t.host(&["ip", "link", "set", "bt-r0", "up"]);
+    let routes = t.host(&["ip", "route"]);
+    assert!(routes.contains("10.210.1.0/24"), "{routes}");
+    t.ok(&["network", "create", "bt-p1"]);
+    t.ok(&["network", "create", "bt-p2"]);
+    let subnet = |n: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(&t.ok(&["network", "inspect", "-f", "{{json .IPAM.Config}}", n]))
+                .unwrap();
+        v[0]["Subnet"].as_str().unwrap().to_string()
+    };
+    assert_eq!(subnet("bridge"), "10.210.0.0/24");
+    assert_eq!(subnet("bt-p1"), "10.210.2.0/24");
+    assert_eq!(subnet("bt-p2"), "10.210.3.0/24");
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "p1",
+        "--network",
+        "bt-p2",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        t.field("p1", "{{.NetworkSettings.Networks.bt-p2.IPAddress}}"),
+        "10.210.3.2"
     );
 }

@@ -226,4 +226,30 @@ mod tests {
         std::fs::write(&p, "[storage]\nmax-layers = \"1g\"\n").unwrap();
         assert!(Settings::load(&p).is_err());
     }
+
+    #[test]
+    fn address_pools() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("berth.toml");
+        assert!(Settings::load(&p).unwrap().address_pools.is_empty());
+        std::fs::write(
+            &p,
+            "default-address-pools = [{ base = \"10.10.0.0/16\", size = 24 }]\n",
+        )
+        .unwrap();
+        let s = Settings::load(&p).unwrap();
+        assert_eq!(s.address_pools.len(), 1);
+        assert_eq!(s.address_pools[0].base.to_string(), "10.10.0.0/16");
+        assert_eq!(s.address_pools[0].size, 24);
+        for bad in [
+            "default-address-pools = [{ base = \"10.10.0.0/16\", size = 8 }]\n",
+            "default-address-pools = [{ base = \"10.10.0.1/16\", size = 24 }]\n",
+            "default-address-pools = [{ base = \"nope\", size = 24 }]\n",
+            "default-address-pools = [{ base = \"10.10.0.0/16\" }]\n",
+        ] {
+            std::fs::write(&p, bad).unwrap();
+            let e = Settings::load(&p).unwrap_err().to_string();
+            assert!(e.contains("berth.toml"), "{bad}: {e}");
+        }
+    }
 }

@@ -11,7 +11,9 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
+};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -88,8 +90,8 @@ fn errno(e: &rtnetlink::Error) -> Option<i32> {
     }
 }
 
-/// The index of link `name`, if it exists.
-async fn index_of(h: &Handle, name: &str) -> Result<Option<u32>> {
+/// Link `name`, if it exists.
+async fn find(h: &Handle, name: &str) -> Result<Option<LinkMessage>> {
     let r = h
         .link()
         .get()
@@ -98,11 +100,24 @@ async fn index_of(h: &Handle, name: &str) -> Result<Option<u32>> {
         .try_next()
         .await;
     match r {
-        Ok(Some(m)) => Ok(Some(m.header.index)),
-        Ok(None) => Ok(None),
+        Ok(m) => Ok(m),
         Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(Error::netlink(format!("find link {name}"), e)),
     }
+}
+
+/// The index of link `name`, if it exists.
+async fn index_of(h: &Handle, name: &str) -> Result<Option<u32>> {
+    Ok(find(h, name).await?.map(|m| m.header.index))
+}
+
+fn is_bridge(m: &LinkMessage) -> bool {
+    m.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos
+            .iter()
+            .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge))),
+        _ => false,
+    })
 }
 
 async fn need_index(h: &Handle, name: &str) -> Result<u32> {
@@ -124,7 +139,17 @@ async fn set_up(h: &Handle, index: u32, name: &str) -> Result<()> {
 pub fn ensure_bridge(b: &Bridge) -> Result<bool> {
     with_netlink(None, &format!("bridge {}", b.name), |h| async move {
         let mut made = false;
-        if index_of(&h, &b.name).await?.is_none() {
+        let existing = find(&h, &b.name).await?;
+        if let Some(m) = &existing
+            && !is_bridge(m)
+        {
+            // Never take over an interface of the host's.
+            return Err(Error::invalid(
+                format!("bridge {}", b.name),
+                "an interface of that name exists and is not a bridge",
+            ));
+        }
+        if existing.is_none() {
             let mut msg = LinkBridge::new(&b.name);
             if let Some(m) = b.mtu {
                 msg = msg.mtu(m);

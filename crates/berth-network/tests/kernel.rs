@@ -100,6 +100,12 @@ fn bridge_endpoint_and_firewall() {
         assert!(!berth_network::link_exists("vethtest1").unwrap());
         netns::remove(&ns).unwrap();
         assert!(!ns.exists());
+        // An interface that is not a bridge is never taken over.
+        let lo = Bridge {
+            name: "lo".into(),
+            ..b.clone()
+        };
+        assert!(berth_network::ensure_bridge(&lo).is_err());
         berth_network::remove_bridge("br-test1").unwrap();
         assert!(!berth_network::bridge_exists("br-test1").unwrap());
     });
