@@ -645,6 +645,16 @@ fn ls_filters_and_builtins() {
     let ids = t.ok(&["network", "ls", "-q"]);
     assert_eq!(ids.lines().count(), 5);
     assert!(ids.lines().all(|l| l.len() == 12));
+    // `inspect` finds networks too.
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{.Driver}}", "bt-web"]).trim(),
+        "bridge"
+    );
+    assert_eq!(
+        t.ok(&["inspect", "--type", "network", "-f", "{{.Name}}", "none"])
+            .trim(),
+        "none"
+    );
     let bridge = t.ok(&["network", "inspect", "bridge"]);
     let v: serde_json::Value = serde_json::from_str(&bridge).unwrap();
     assert_eq!(v[0]["Options"]["com.docker.network.bridge.name"], "berth0");

@@ -218,9 +218,7 @@ impl CreateArgs {
         }
         self.more.refuse_unsupported()?;
         if !self.publish.is_empty() {
-            bail!(
-                "publishing ports (-p) needs bridge networks, which this version of berth does not have yet"
-            );
+            bail!("publishing ports (-p) is not supported by this version of berth yet");
         }
         let mut env = Vec::new();
         for f in &self.env_file {

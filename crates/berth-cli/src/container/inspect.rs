@@ -18,7 +18,7 @@ pub struct InspectArgs {
     /// Display total file sizes.
     #[arg(short, long)]
     pub size: bool,
-    /// Return JSON for the specified type (container, image, volume).
+    /// Return JSON for the specified type (container, image, volume, network).
     #[arg(long = "type")]
     pub kind: Option<String>,
     #[arg(required = true)]
@@ -50,7 +50,7 @@ pub fn inspect_containers(g: &Global, a: InspectArgs) -> Result<ExitCode> {
     inspect_kind(g, a, Some("container"), "container")
 }
 
-/// `inspect`: containers, images and volumes, or the kind `--type` names.
+/// `inspect`: containers, images, volumes and networks, or the kind `--type` names.
 pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
     let kind = a.kind.clone();
     inspect_kind(g, a, kind.as_deref(), "object")
@@ -87,6 +87,12 @@ fn inspect_kind(g: &Global, a: InspectArgs, kind: Option<&str>, what: &str) -> R
         }
         if kind.is_none_or(|k| k == "volume")
             && let Ok(v) = e.volume_inspect(n)
+        {
+            values.push(serde_json::to_value(v)?);
+            continue;
+        }
+        if kind.is_none_or(|k| k == "network")
+            && let Ok(v) = e.network_inspect(n)
         {
             values.push(serde_json::to_value(v)?);
             continue;
