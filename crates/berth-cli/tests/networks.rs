@@ -792,3 +792,76 @@ fn subnets_come_from_the_configured_pools_and_avoid_host_routes() {
         "10.210.3.2"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn concurrent_starts_never_share_an_address() {
+    let t = NetEnv::new();
+    t.ok(&["network", "create", "--subnet", "10.207.0.0/28", "bt-par"]);
+    // Eight starts at once on a network whose bridge does not exist yet.
+    let outs: Vec<(i32, String, String)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8)
+            .map(|i| {
+                let t = &t;
+                s.spawn(move || {
+                    let name = format!("par{i}");
+                    t.run(&[
+                        "run",
+                        "-d",
+                        "--name",
+                        &name,
+                        "--network",
+                        "bt-par",
+                        "busybox",
+                        "sleep",
+                        "300",
+                    ])
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (code, out, err) in &outs {
+        assert_eq!(*code, 0, "{out}{err}");
+    }
+    let mut ips: Vec<String> = (0..8)
+        .map(|i| {
+            t.field(
+                &format!("par{i}"),
+                "{{.NetworkSettings.Networks.bt-par.IPAddress}}",
+            )
+        })
+        .collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 8, "{ips:?}");
+    assert_eq!(t.veths().len(), 8);
+    // A /28 has 13 addresses for containers: the 14th start is refused, cleanly.
+    for i in 8..13 {
+        t.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &format!("par{i}"),
+            "--network",
+            "bt-par",
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+    }
+    let (code, _, err) = t.run(&[
+        "run",
+        "-d",
+        "--name",
+        "par13",
+        "--network",
+        "bt-par",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.to_lowercase().contains("no address left"), "{err}");
+    assert_eq!(t.veths().len(), 13);
+}
