@@ -865,3 +865,106 @@ fn concurrent_starts_never_share_an_address() {
     assert!(err.to_lowercase().contains("no address left"), "{err}");
     assert_eq!(t.veths().len(), 13);
 }
+
+/// A second namespace, "the outside world", wired to the test's host by a veth pair:
+/// 192.0.2.1 on the host's end, 192.0.2.2 on its own. Deleted on drop.
+struct Outside {
+    ns: String,
+}
+
+impl Outside {
+    fn new(t: &NetEnv) -> Outside {
+        let ns = format!("{}-out", t.ns);
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().unwrap();
+            assert!(st.success(), "ip {args:?}");
+        };
+        ip(&["netns", "add", &ns]);
+        let o = Outside { ns };
+        ip(&[
+            "-n", &t.ns, "link", "add", "bt-up0", "type", "veth", "peer", "name", "bt-up1",
+        ]);
+        ip(&["-n", &t.ns, "link", "set", "bt-up1", "netns", &o.ns]);
+        ip(&["-n", &t.ns, "addr", "add", "192.0.2.1/24", "dev", "bt-up0"]);
+        ip(&["-n", &t.ns, "link", "set", "bt-up0", "up"]);
+        ip(&["-n", &o.ns, "addr", "add", "192.0.2.2/24", "dev", "bt-up1"]);
+        ip(&["-n", &o.ns, "link", "set", "bt-up1", "up"]);
+        ip(&["-n", &o.ns, "link", "set", "lo", "up"]);
+        o
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn outbound_traffic_is_masqueraded_and_internal_networks_stay_in() {
+    let t = NetEnv::new();
+    let out = Outside::new(&t);
+    t.ok(&["network", "create", "--subnet", "10.208.0.0/24", "bt-out"]);
+    t.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.209.0.0/24",
+        "bt-in",
+    ]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "o1",
+        "--network",
+        "bt-out",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "n1",
+        "--cap-add",
+        "NET_ADMIN",
+        "--network",
+        "bt-in",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    // The outside has no route to 10.208.0.0/24: only a masqueraded ping gets its answer.
+    let (code, out, err) = t.run(&["exec", "o1", "ping", "-c1", "-W2", "192.0.2.2"]);
+    assert_eq!(code, 0, "o1 -> outside: {out}{err}");
+    let nat = t.host(&["nft", "list", "table", "ip", "berth-nat"]);
+    assert!(
+        nat.contains("masquerade") && nat.contains("10.208.0.0/24"),
+        "{nat}"
+    );
+    // The internal network's container has no way out, not even through its gateway.
+    let (code, _, _) = t.run(&["exec", "n1", "ping", "-c1", "-W1", "192.0.2.2"]);
+    assert_ne!(code, 0);
+    t.ok(&[
+        "exec",
+        "n1",
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.209.0.1",
+    ]);
+    let (code, _, _) = t.run(&["exec", "n1", "ping", "-c1", "-W1", "192.0.2.2"]);
+    assert_ne!(
+        code, 0,
+        "an internal network's container got out through its gateway"
+    );
+    // Nor can the container of the other network reach it.
+    let (code, _, _) = t.run(&["exec", "o1", "ping", "-c1", "-W1", "10.209.0.2"]);
+    assert_ne!(code, 0);
+}
