@@ -256,6 +256,8 @@ fn internal_network_has_no_way_out() {
         "--internal",
         "--subnet",
         "10.202.0.0/24",
+        "--ip-range",
+        "10.202.0.128/25",
         "bt-int",
     ]);
     t.ok(&[
@@ -283,16 +285,26 @@ fn internal_network_has_no_way_out() {
     let route = t.ok(&["exec", "i1", "ip", "route"]);
     assert!(!route.contains("default"), "{route}");
     assert!(route.contains("10.202.0.0/24 dev eth0"), "{route}");
-    let (code, _, _) = t.run(&["exec", "i1", "ping", "-c1", "-W2", "10.202.0.3"]);
+    // Addresses come from the range, its first address included (as Docker's).
+    assert_eq!(
+        t.field("i2", "{{.NetworkSettings.Networks.bt-int.IPAddress}}"),
+        "10.202.0.129"
+    );
+    let (code, _, _) = t.run(&["exec", "i1", "ping", "-c1", "-W2", "10.202.0.129"]);
     assert_eq!(
         code, 0,
         "containers of an internal network reach each other"
     );
     let (code, _, err) = t.run(&["exec", "i1", "ping", "-c1", "-W1", "192.0.2.1"]);
     assert_ne!(code, 0, "{err}");
+    // Docker shows the gateway of an internal network, though no route uses it.
     assert_eq!(
         t.field("i1", "{{.NetworkSettings.Networks.bt-int.Gateway}}"),
-        ""
+        "10.202.0.1"
+    );
+    assert_eq!(
+        t.field("i1", "{{.NetworkSettings.Networks.bt-int.IPAddress}}"),
+        "10.202.0.128"
     );
     assert_eq!(
         t.ok(&["network", "inspect", "-f", "{{.Internal}}", "bt-int"])

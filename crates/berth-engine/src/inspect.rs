@@ -258,12 +258,20 @@ pub struct InspectConfig {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EndpointSettings {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<serde_json::Value>,
+    pub links: Option<Vec<String>>,
+    pub aliases: Option<Vec<String>>,
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    pub gw_priority: i64,
     #[serde(rename = "NetworkID")]
     pub network_id: String,
     #[serde(rename = "EndpointID")]
     pub endpoint_id: String,
     #[serde(flatten)]
     pub address: Address,
+    #[serde(rename = "DNSNames")]
+    pub dns_names: Option<Vec<String>>,
 }
 
 /// An endpoint's addresses (also the default endpoint's, at the top of NetworkSettings).
@@ -275,6 +283,12 @@ pub struct Address {
     pub ip_address: String,
     #[serde(rename = "IPPrefixLen")]
     pub ip_prefix_len: u32,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u32,
     pub mac_address: String,
 }
 
@@ -287,6 +301,16 @@ pub struct NetworkSettings {
     pub hairpin_mode: bool,
     pub ports: BTreeMap<String, serde_json::Value>,
     pub sandbox_key: String,
+    #[serde(rename = "LinkLocalIPv6Address")]
+    pub link_local_ipv6_address: String,
+    #[serde(rename = "LinkLocalIPv6PrefixLen")]
+    pub link_local_ipv6_prefix_len: u32,
+    #[serde(rename = "SecondaryIPAddresses")]
+    pub secondary_ip_addresses: Option<Vec<String>>,
+    #[serde(rename = "SecondaryIPv6Addresses")]
+    pub secondary_ipv6_addresses: Option<Vec<String>>,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
     #[serde(flatten)]
     pub address: Address,
     pub networks: BTreeMap<String, EndpointSettings>,
@@ -399,9 +423,15 @@ impl Engine {
             }
         };
         let mut endpoint = EndpointSettings {
+            ipam_config: None,
+            links: None,
+            aliases: None,
+            driver_opts: None,
+            gw_priority: 0,
             network_id: String::new(),
             endpoint_id: String::new(),
             address: Address::default(),
+            dns_names: None,
         };
         let mut sandbox_key = String::new();
         if let crate::config::NetworkMode::Network(name) = &h.network_mode
@@ -417,26 +447,26 @@ impl Engine {
             {
                 endpoint.endpoint_id = e.id.clone();
                 endpoint.address = Address {
-                    gateway: if n.internal {
-                        String::new()
-                    } else {
-                        n.gateway.clone()
-                    },
+                    gateway: n.gateway.clone(),
                     ip_address: e.ip.to_string(),
                     ip_prefix_len: n
                         .subnet
                         .parse::<berth_network::Ipv4Net>()
                         .map_or(0, |s| u32::from(s.prefix())),
                     mac_address: e.mac.clone(),
+                    ..Default::default()
                 };
+                if let Some(ip) = &h.ipv4_address {
+                    endpoint.ipam_config = Some(serde_json::json!({ "IPv4Address": ip }));
+                }
                 sandbox_key = e.netns.clone();
             }
         }
         // Docker fills the top-level addresses for its default bridge only.
-        let top = if network == "bridge" {
-            endpoint.address.clone()
+        let (top, top_endpoint) = if network == "bridge" {
+            (endpoint.address.clone(), endpoint.endpoint_id.clone())
         } else {
-            Address::default()
+            (Address::default(), String::new())
         };
         ContainerInspect {
             id: c.id.clone(),
@@ -649,6 +679,11 @@ impl Engine {
                 } else {
                     sandbox_key
                 },
+                link_local_ipv6_address: String::new(),
+                link_local_ipv6_prefix_len: 0,
+                secondary_ip_addresses: None,
+                secondary_ipv6_addresses: None,
+                endpoint_id: top_endpoint,
                 address: top,
                 networks: [(network, endpoint)].into(),
             },

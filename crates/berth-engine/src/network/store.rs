@@ -163,10 +163,17 @@ impl Db {
                 }
                 ip
             }
-            None => range
-                .unwrap_or(subnet)
-                .hosts()
-                .find(|ip| *ip != gateway && !used.contains(ip) && subnet.contains(*ip))
+            // Every address of the range (its first included, as Docker's), but never the
+            // subnet's own, its broadcast or the gateway.
+            None => (0..)
+                .map_while(|n| range.unwrap_or(subnet).nth(n))
+                .find(|ip| {
+                    *ip != gateway
+                        && *ip != subnet.addr()
+                        && *ip != subnet.broadcast()
+                        && !used.contains(ip)
+                        && subnet.contains(*ip)
+                })
                 .ok_or_else(|| {
                     Error::Unavailable(format!(
                         "no address left on network {} ({subnet})",
