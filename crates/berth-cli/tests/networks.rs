@@ -916,7 +916,7 @@ impl Drop for Outside {
 #[ignore = "needs root"]
 fn outbound_traffic_is_masqueraded_and_internal_networks_stay_in() {
     let t = NetEnv::new();
-    let out = Outside::new(&t);
+    let outside = Outside::new(&t);
     t.ok(&["network", "create", "--subnet", "10.208.0.0/24", "bt-out"]);
     t.ok(&[
         "network",
@@ -971,6 +971,21 @@ fn outbound_traffic_is_masqueraded_and_internal_networks_stay_in() {
         "via",
         "10.209.0.1",
     ]);
+    // ...even when the outside knows the way back (no masquerade needed): the firewall
+    // drops it.
+    let st = Command::new("ip")
+        .args([
+            "-n",
+            &outside.ns,
+            "route",
+            "add",
+            "10.209.0.0/24",
+            "via",
+            "192.0.2.1",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
     let (code, _, _) = t.run(&["exec", "n1", "ping", "-c1", "-W1", "192.0.2.2"]);
     assert_ne!(
         code, 0,
