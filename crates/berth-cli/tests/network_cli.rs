@@ -203,7 +203,19 @@ fn bad_input_is_one_line_and_changes_nothing() {
 #[ignore = "needs root"]
 fn ls_filters_and_builtins() {
     let t = NetEnv::new();
-    t.ok(&["network", "create", "--label", "tier=web", "bt-web"]);
+    t.ok(&[
+        "network",
+        "create",
+        "--attachable",
+        "--label",
+        "tier=web",
+        "bt-web",
+    ]);
+    assert_eq!(
+        t.ok(&["network", "inspect", "-f", "{{.Attachable}}", "bt-web"])
+            .trim(),
+        "true"
+    );
     t.ok(&["network", "create", "bt-db"]);
     let names = |args: &[&str]| -> Vec<String> {
         let mut a = vec!["network", "ls", "--format", "{{.Name}}"];

@@ -135,7 +135,7 @@ impl Engine {
                 config,
             },
             internal: n.internal,
-            attachable: false,
+            attachable: n.attachable,
             ingress: false,
             config_from: ConfigFrom {
                 network: String::new(),

@@ -47,6 +47,8 @@ pub struct Network {
     /// The user gave the gateway, or the pool was chosen by Berth (inspect shows it then).
     pub show_gateway: bool,
     pub internal: bool,
+    /// `--attachable` (recorded and shown; every network can be joined by `run`).
+    pub attachable: bool,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
     /// The kernel bridge's name.
@@ -412,6 +414,7 @@ impl Engine {
                 user_subnet: p.subnet.is_some(),
                 show_gateway: p.subnet.is_none() || p.gateway.is_some(),
                 internal: req.internal,
+                attachable: req.attachable,
                 labels: req.labels.clone(),
                 options: req.options.clone(),
                 bridge: bridge.clone(),
