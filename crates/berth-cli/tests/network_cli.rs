@@ -61,6 +61,16 @@ fn bad_input_is_one_line_and_changes_nothing() {
             1,
             "range",
         ),
+        (
+            &["network", "create", "--subnet", "0.0.0.0/0", "x1"],
+            1,
+            "unicast",
+        ),
+        (
+            &["network", "create", "--subnet", "127.0.0.0/16", "x1"],
+            1,
+            "unicast",
+        ),
         (&["network", "create", "bt-ok"], 1, "already exists"),
         (&["network", "create", "-d", "nosuch", "x1"], 1, "nosuch"),
         (

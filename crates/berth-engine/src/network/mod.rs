@@ -193,6 +193,22 @@ fn plan(req: &NetworkCreate) -> Result<Plan> {
             "every ip-range or gateway must have a corresponding subnet".into(),
         ));
     }
+    if let Some(s) = subnet {
+        // A subnet that would take over the host's routing (0.0.0.0/0, a /4...), loopback,
+        // "this network", multicast or reserved space is no network for containers.
+        let reserved = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/3"];
+        if s.prefix() < 8
+            || reserved
+                .iter()
+                .filter_map(|r| r.parse::<Ipv4Net>().ok())
+                .any(|r| r.overlaps(&s))
+        {
+            return Err(inv(
+                format!("--subnet {s}"),
+                "it is not a range of unicast addresses a network can use (a prefix of 8 or more, outside 0/8, 127/8 and 224/3)".into(),
+            ));
+        }
+    }
     if let Some(s) = subnet
         && s.prefix() > 30
     {
