@@ -283,6 +283,16 @@ fn ls_filters_and_builtins() {
     assert!(links.contains("berth0"), "{links}");
     // prune removes the unused user networks only.
     t.ok(&["rm", "-f", "d1"]);
+    // A network only a stopped container is configured for is unused, as Docker's.
+    t.ok(&[
+        "create",
+        "--name",
+        "cc",
+        "--network",
+        "bt-db",
+        "busybox",
+        "true",
+    ]);
     let out = t.ok(&["network", "prune", "-f"]);
     assert!(out.contains("bt-web") && out.contains("bt-db"), "{out}");
     assert_eq!(names(&[]), ["bridge", "host", "none"]);

@@ -508,23 +508,15 @@ impl Engine {
         Ok(out)
     }
 
-    /// Ids of the networks some container is configured for or holds an address on.
+    /// Ids of the networks some container holds an address on (a running one: as
+    /// Docker's, a network only stopped containers are configured for counts as unused).
     fn used_networks(&self) -> Result<std::collections::HashSet<String>> {
-        let all = self.db.networks()?;
-        let mut used: std::collections::HashSet<String> = self
+        Ok(self
             .db
             .endpoints(None)?
             .into_iter()
             .map(|e| e.network_id)
-            .collect();
-        for c in self.db.containers()? {
-            if let crate::config::NetworkMode::Network(name) = &c.config.host.network_mode
-                && let Some(n) = all.iter().find(|n| &n.name == name)
-            {
-                used.insert(n.id.clone());
-            }
-        }
-        Ok(used)
+            .collect())
     }
 
     /// `network rm`: refused for the built-ins and while containers are attached (the
