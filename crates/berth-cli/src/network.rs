@@ -151,11 +151,11 @@ fn row(n: &Network, no_trunc: bool) -> Value {
         "Name": n.name,
         "Driver": n.driver,
         "Scope": "local",
+        "IPv4": (n.driver == "bridge").to_string(),
         "IPv6": "false",
         "Internal": n.internal.to_string(),
         "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "CreatedAt": go_time(&n.created),
-        "LabelMap": n.labels,
     })
 }
 
