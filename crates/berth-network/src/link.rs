@@ -12,7 +12,7 @@ use std::path::Path;
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
@@ -42,11 +42,13 @@ pub struct EndpointSpec {
     pub mtu: Option<u32>,
 }
 
-/// An endpoint made: the host end's name and the container end's MAC address.
+/// An endpoint made: the host end's name, the container end's MAC address, and whether
+/// the bridge was made for it (then the firewall should learn of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub host_ifname: String,
     pub mac: [u8; 6],
+    pub bridge_made: bool,
 }
 
 /// The name of the container's end of every veth.
@@ -138,40 +140,49 @@ async fn set_up(h: &Handle, index: u32, name: &str) -> Result<()> {
 /// Returns whether it was made now (two callers racing both succeed).
 pub fn ensure_bridge(b: &Bridge) -> Result<bool> {
     with_netlink(None, &format!("bridge {}", b.name), |h| async move {
-        let mut made = false;
-        let existing = find(&h, &b.name).await?;
-        if let Some(m) = &existing
-            && !is_bridge(m)
-        {
-            // Never take over an interface of the host's.
-            return Err(Error::invalid(
-                format!("bridge {}", b.name),
-                "an interface of that name exists and is not a bridge",
-            ));
-        }
-        if existing.is_none() {
-            let mut msg = LinkBridge::new(&b.name);
-            if let Some(m) = b.mtu {
-                msg = msg.mtu(m);
-            }
-            match h.link().add(msg.build()).execute().await {
-                Ok(()) => made = true,
-                Err(e) if errno(&e) == Some(libc::EEXIST) => {}
-                Err(e) => return Err(Error::netlink(format!("create bridge {}", b.name), e)),
-            }
-        }
-        let index = need_index(&h, &b.name).await?;
-        h.address()
-            .add(index, IpAddr::V4(b.gateway), b.subnet.prefix())
-            .replace()
-            .execute()
-            .await
-            .map_err(|e| {
-                Error::netlink(format!("give bridge {} address {}", b.name, b.gateway), e)
-            })?;
-        set_up(&h, index, &b.name).await?;
-        Ok(made)
+        Ok(ensure_bridge_on(&h, b).await?.1)
     })
+}
+
+/// `ensure_bridge` on an open handle: the bridge's index, and whether it was made now.
+async fn ensure_bridge_on(h: &Handle, b: &Bridge) -> Result<(u32, bool)> {
+    let mut made = false;
+    let existing = find(h, &b.name).await?;
+    if let Some(m) = &existing
+        && !is_bridge(m)
+    {
+        // Never take over an interface of the host's.
+        return Err(Error::invalid(
+            format!("bridge {}", b.name),
+            "an interface of that name exists and is not a bridge",
+        ));
+    }
+    if existing.is_none() {
+        let mut msg = LinkBridge::new(&b.name);
+        if let Some(m) = b.mtu {
+            msg = msg.mtu(m);
+        }
+        match h.link().add(msg.build()).execute().await {
+            Ok(()) => made = true,
+            Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+            Err(e) => return Err(Error::netlink(format!("create bridge {}", b.name), e)),
+        }
+    }
+    let (index, up) = match &existing {
+        Some(m) => (m.header.index, m.header.flags.contains(LinkFlags::Up)),
+        None => (need_index(h, &b.name).await?, false),
+    };
+    // Idempotent: a bridge whose address someone removed gets it back.
+    h.address()
+        .add(index, IpAddr::V4(b.gateway), b.subnet.prefix())
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("give bridge {} address {}", b.name, b.gateway), e))?;
+    if !up {
+        set_up(h, index, &b.name).await?;
+    }
+    Ok((index, made))
 }
 
 /// Whether a link called `name` exists in the caller's namespace.
@@ -211,40 +222,85 @@ pub fn detach(host_ifname: &str) -> Result<()> {
     })
 }
 
-/// Makes an endpoint: a veth pair whose host end (`spec.host_ifname`) is on `bridge` and up,
-/// and whose other end is made directly inside the namespace pinned at `netns` as `eth0`,
-/// with the MAC address, the address, the default route via the gateway, and `lo` up.
-/// On failure nothing is left.
+/// Makes an endpoint: the bridge if it is missing (as `ensure_bridge`), then a veth pair
+/// whose host end (`spec.host_ifname`) is on the bridge and up, and whose other end is made
+/// directly inside the namespace pinned at `netns` as `eth0`, with the MAC address, the
+/// address, the default route via the gateway, and `lo` up. One thread does it all, with a
+/// netlink socket opened in the caller's namespace and another after joining `netns`.
+/// On failure nothing is left but the bridge.
 pub fn attach(netns: &Path, bridge: &Bridge, spec: &EndpointSpec) -> Result<Endpoint> {
     let what = format!("endpoint {}", spec.host_ifname);
     let ns = std::fs::File::open(netns)
         .map_err(|e| Error::io(format!("open network namespace {}", netns.display()), e))?;
     let ns_fd = ns.as_raw_fd();
-    with_netlink(None, &what, |h| async move {
-        let br = need_index(&h, &bridge.name).await?;
-        let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
-            .name(CONTAINER_IFNAME.to_string())
-            .address(spec.mac.to_vec())
-            .setns_by_fd(ns_fd);
-        let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
-            .name(spec.host_ifname.clone())
-            .controller(br);
-        if let Some(m) = spec.mtu {
-            peer = peer.mtu(m);
-            msg = msg.mtu(m);
-        }
-        let msg = msg
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
-            .up()
-            .build();
-        h.link()
-            .add(msg)
-            .execute()
-            .await
-            .map_err(|e| Error::netlink(format!("create veth {}", spec.host_ifname), e))
+    let what = &what;
+    let made = std::thread::scope(|s| {
+        s.spawn(move || -> Result<bool> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .map_err(|e| Error::io(format!("{what}: start the netlink runtime"), e))?;
+            rt.block_on(async move {
+                let (conn, host, _) = rtnetlink::new_connection()
+                    .map_err(|e| Error::io(format!("{what}: open a netlink socket"), e))?;
+                let host_task = tokio::spawn(conn);
+                let r = endpoint_in(&host, netns, ns_fd, bridge, spec, what).await;
+                if r.is_err() {
+                    let _ = delete_link(&host, &spec.host_ifname).await;
+                }
+                host_task.abort();
+                r
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::netlink(what.as_str(), "the netlink thread panicked")))
     })?;
     drop(ns);
-    let inside = with_netlink(Some(netns), &what, |h| async move {
+    Ok(Endpoint {
+        host_ifname: spec.host_ifname.clone(),
+        mac: spec.mac,
+        bridge_made: made,
+    })
+}
+
+/// The body of `attach`, on the calling thread: host side through `host`, then this
+/// thread joins `netns` and configures the container's side through a socket of its own.
+async fn endpoint_in(
+    host: &Handle,
+    netns: &Path,
+    ns_fd: i32,
+    bridge: &Bridge,
+    spec: &EndpointSpec,
+    what: &str,
+) -> Result<bool> {
+    let (br, made) = ensure_bridge_on(host, bridge).await?;
+    let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(CONTAINER_IFNAME.to_string())
+        .address(spec.mac.to_vec())
+        .setns_by_fd(ns_fd);
+    let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(spec.host_ifname.clone())
+        .controller(br);
+    if let Some(m) = spec.mtu {
+        peer = peer.mtu(m);
+        msg = msg.mtu(m);
+    }
+    let msg = msg
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        .up()
+        .build();
+    host.link()
+        .add(msg)
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("create veth {}", spec.host_ifname), e))?;
+    // This thread is the netlink runtime's only one and ends with it: joining the
+    // container's namespace here changes nothing else.
+    crate::netns::enter(netns)?;
+    let (conn, h, _) = rtnetlink::new_connection()
+        .map_err(|e| Error::io(format!("{what}: open a netlink socket in the namespace"), e))?;
+    let task = tokio::spawn(conn);
+    let r = async {
         let lo = need_index(&h, "lo").await?;
         set_up(&h, lo, "lo").await?;
         let eth = need_index(&h, CONTAINER_IFNAME).await?;
@@ -265,14 +321,9 @@ pub fn attach(netns: &Path, bridge: &Bridge, spec: &EndpointSpec) -> Result<Endp
                 .await
                 .map_err(|e| Error::netlink(format!("add the default route via {gw}"), e))?;
         }
-        Ok(())
-    });
-    if let Err(e) = inside {
-        let _ = detach(&spec.host_ifname);
-        return Err(e);
+        Ok(made)
     }
-    Ok(Endpoint {
-        host_ifname: spec.host_ifname.clone(),
-        mac: spec.mac,
-    })
+    .await;
+    task.abort();
+    r
 }

@@ -65,14 +65,10 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
     )?;
     let made = (|| -> Result<()> {
         let bridge = net.bridge_spec()?;
-        if berth_network::ensure_bridge(&bridge)? {
-            // A new bridge (first use, or after a reboot): the rules come back with it.
-            engine.apply_firewall()?;
-        }
         berth_network::netns::create(&path)?;
         let (subnet, gateway, _) = net.ipv4()?;
         let mac = berth_network::subnet::parse_mac(&row.mac)?;
-        berth_network::attach(
+        let ep = berth_network::attach(
             &path,
             &bridge,
             &berth_network::EndpointSpec {
@@ -84,6 +80,10 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
                 mtu: net.mtu,
             },
         )?;
+        if ep.bridge_made {
+            // A new bridge (first use, or after a reboot): the rules come back with it.
+            engine.apply_firewall()?;
+        }
         Ok(())
     })();
     if let Err(e) = made {
