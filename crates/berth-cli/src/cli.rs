@@ -79,6 +79,8 @@ pub enum Command {
     Container(ContainerGroup),
     /// Manage volumes.
     Volume(VolumeGroup),
+    /// Manage networks.
+    Network(NetworkGroup),
     /// Create and run a new container from an image.
     #[command(disable_help_flag = true)]
     Run(Box<crate::container::RunArgs>),
@@ -152,6 +154,12 @@ pub struct ContainerGroup {
 pub struct VolumeGroup {
     #[command(subcommand)]
     pub command: crate::volume::VolumeCommand,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkGroup {
+    #[command(subcommand)]
+    pub command: crate::network::NetworkCommand,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ mod events;
 mod gojson;
 mod image;
 mod info;
+mod network;
 mod output;
 mod pipe;
 mod progress;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::System(c) => system::run(&g, c.command),
         Command::Container(c) => container::run(&g, c.command),
         Command::Volume(c) => volume::run(&g, c.command),
+        Command::Network(c) => network::run(&g, c.command),
         Command::Run(a) => container::run(&g, ContainerCommand::Run(a)),
         Command::Create(a) => container::run(&g, ContainerCommand::Create(a)),
         Command::Start(a) => container::run(&g, ContainerCommand::Start(a)),

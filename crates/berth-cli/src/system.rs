@@ -287,8 +287,8 @@ fn check(e: &Engine, a: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `system prune`: container prune, then volume prune (--volumes), then image prune, as
-/// Docker orders them; one confirmation for all.
+/// `system prune`: container prune, network prune, then volume prune (--volumes), then
+/// image prune, as Docker orders them; one confirmation for all.
 fn prune(g: &Global, a: PruneArgs) -> anyhow::Result<ExitCode> {
     if !a.filter.is_empty() {
         // The image store's prune takes no filters yet: refuse rather than prune more
@@ -298,7 +298,9 @@ fn prune(g: &Global, a: PruneArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if !a.force {
-        let mut what = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+        let mut what = String::from(
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+        );
         if a.volumes {
             what.push_str("  - all anonymous volumes not used by at least one container\n");
         }
@@ -323,6 +325,8 @@ fn prune(g: &Global, a: PruneArgs) -> anyhow::Result<ExitCode> {
         }
         out.push('\n');
     }
+    let networks = engine.network_prune(&berth_engine::filters::Filters::none())?;
+    crate::network::deleted_networks(&mut out, &networks);
     if a.volumes {
         let (volumes, bytes) =
             engine.volume_prune(false, &berth_engine::filters::Filters::none())?;

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 /// Each workspace crate's layer: a crate may depend on crates of lower layers only.
-const LAYERS: [(&str, u32); 5] = [
+const LAYERS: [(&str, u32); 6] = [
     ("berth-runtime", 0),
     ("berth-image", 1),
     ("berth-registry", 2),
+    ("berth-network", 2),
     ("berth-engine", 3),
     ("berth-cli", 4),
 ];

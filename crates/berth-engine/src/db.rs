@@ -1,4 +1,5 @@
-//! The engine's records in SQLite (WAL, busy timeout): containers and volumes. Several
+//! The engine's records in SQLite (WAL, busy timeout): containers, volumes, networks and
+//! their endpoints (`network/store.rs`). Several
 //! `berth` processes and monitors open it at once; every change is one short transaction,
 //! and no transaction is held across slow work.
 
@@ -10,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
@@ -27,6 +28,23 @@ CREATE TABLE IF NOT EXISTS volumes (
     labels TEXT NOT NULL,
     options TEXT NOT NULL,
     anonymous INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    id TEXT PRIMARY KEY,
+    network_id TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    mac TEXT NOT NULL,
+    ifname TEXT NOT NULL,
+    netns TEXT NOT NULL,
+    UNIQUE (network_id, ip),
+    UNIQUE (network_id, container_id)
 );
 ";
 

@@ -26,6 +26,9 @@ pub enum Error {
     NoSuchContainer(String),
     #[error("no such volume: {0}")]
     NoSuchVolume(String),
+    /// Docker's wording: "network NAME not found".
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
     #[error("{0}")]
     Conflict(String),
     #[error("invalid {what}: {msg}")]
@@ -52,6 +55,8 @@ pub enum Error {
     Runtime(#[from] berth_runtime::Error),
     #[error(transparent)]
     Registry(#[from] berth_registry::Error),
+    #[error(transparent)]
+    Network(#[from] berth_network::Error),
     /// `run --pull=never --platform P` of a local image made for another platform.
     #[error(
         "image with reference {reference} was found but its platform ({found}) does not match the specified platform ({wanted})"
@@ -83,9 +88,11 @@ impl Error {
     /// The class of the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchContainer(_) | Error::NoSuchVolume(_) | Error::PlatformMismatch { .. } => {
-                ErrorKind::NotFound
-            }
+            Error::NoSuchContainer(_)
+            | Error::NoSuchVolume(_)
+            | Error::NoSuchNetwork(_)
+            | Error::PlatformMismatch { .. } => ErrorKind::NotFound,
+            Error::Network(berth_network::Error::Invalid { .. }) => ErrorKind::Invalid,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Copy(crate::cp::CopyError::NotFound { .. }) => ErrorKind::NotFound,
             Error::Copy(_) => ErrorKind::Invalid,

@@ -1,4 +1,4 @@
-//! The Berth engine: containers, volumes and images as user objects.
+//! The Berth engine: containers, volumes, networks and images as user objects.
 //!
 //! `Engine` is the one interface over the state (SQLite, WAL) that the CLI, the API server
 //! and orchestration call; every running container has its own monitor process
@@ -26,6 +26,7 @@ mod list;
 mod logfile;
 pub mod logs;
 mod monitor;
+pub mod network;
 mod paths;
 mod pidfd;
 mod proto;
@@ -58,6 +59,7 @@ pub use inspect::{ContainerInspect, ImageInspect, VolumeInspect};
 pub use lifecycle::{CreateRequest, StartMode, Started};
 pub use list::{ContainerSummary, ListOptions, human_duration};
 pub use logfile::Record;
+pub use network::{Network, NetworkCreate, NetworkInspect};
 pub use stats::{ContainerStats, StatsTargets, Top};
 pub use system::{API_VERSION, Info, MIN_API_VERSION, VersionInfo, version};
 pub use update::UpdateRequest;

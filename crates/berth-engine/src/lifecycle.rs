@@ -56,6 +56,7 @@ impl Engine {
         let mut config = req.config;
         // Checked before the image is looked at, as Docker's daemon does.
         let warnings = crate::config::validate::prepare(&mut config)?;
+        crate::network::check_config(self, &mut config)?;
         let store = self.store()?;
         let img = store.resolve(&config.image)?;
         config.image_id = img.id.to_string();
@@ -306,7 +307,9 @@ impl Engine {
             let img = store.resolve(&c.config.image_id)?;
             let image_config = store.config_json(&img)?;
             let dir = self.paths.container_dir(&c.id);
-            crate::etc_files::write(&dir, c)?;
+            // The endpoint first: /etc/hosts names the container's own address.
+            let joined = crate::network::join(self, c)?;
+            crate::etc_files::write(&dir, c, joined.as_ref().map(|j| j.ip))?;
             let mounts = volumes::resolve_mounts(self, c, &rootfs)?;
             let init_path = if c.config.host.init {
                 Some(crate::spec::install_init(&self.paths.bin())?)
@@ -317,7 +320,7 @@ impl Engine {
                 crate::config::NetworkMode::Container(other) => {
                     Some(self.namespace_of(other, "net")?)
                 }
-                _ => None,
+                _ => joined.map(|j| j.netns),
             };
             let ns_of = |mode: &str, kind: &str| -> Result<Option<std::path::PathBuf>> {
                 match mode.strip_prefix("container:") {

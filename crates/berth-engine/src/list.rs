@@ -218,7 +218,7 @@ fn matches(e: &Engine, f: &Filters, c: &Container, all: &[Container]) -> bool {
             };
             c.config.exposed_ports.contains(&want)
         })
-        // No port is published before bridge networks exist; no container is a task.
+        // No port is published before port publishing exists; no container is a task.
         && f.any("publish", |_| false)
         && f.any("is-task", |v| matches!(v, "false" | "0"))
         && f.any("before", |v| created_rel(v, false))

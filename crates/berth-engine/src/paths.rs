@@ -9,6 +9,8 @@
 //! <root>/bin/berth-init                  the --init binary
 //! <runroot>/runtime/                     berth-runtime's state
 //! <runroot>/containers/<id>/             attach.sock, monitor.pid
+//! <runroot>/netns/<id>                   the pinned network namespace of a container on a
+//!                                        bridge network (while it runs)
 //! ```
 //! The run root is /run/berth for the default data root, else `<root>/run`, so that tests
 //! with their own data roots never share it.

@@ -9,6 +9,9 @@
 //! [storage]           # ceilings on what images unpack to (apparent size, holes count)
 //! max-layer-size = "64g"    # one layer; "-1": no ceiling
 //! max-image-size = "256g"   # all layers one pull, load or import unpacks; "-1": none
+//!
+//! # subnets of new networks (as Docker's daemon.json; default: Docker's pools)
+//! default-address-pools = [{ base = "10.10.0.0/16", size = 24 }]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -25,6 +28,8 @@ pub struct Settings {
     pub log: LogConfig,
     /// Ceilings on unpacked image sizes, handed to the image store.
     pub storage: berth_image::Limits,
+    /// Pools new networks take their subnets from (empty: Docker's defaults).
+    pub address_pools: Vec<berth_network::Pool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -32,6 +37,15 @@ struct FileSettings {
     #[serde(rename = "log-opts")]
     log_opts: Option<LogOpts>,
     storage: Option<Storage>,
+    #[serde(rename = "default-address-pools")]
+    default_address_pools: Option<Vec<AddressPool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressPool {
+    base: String,
+    size: u8,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +171,12 @@ impl Settings {
                 }
             }
         }
+        for p in f.default_address_pools.unwrap_or_default() {
+            let base = berth_network::Ipv4Net::parse_strict(&p.base, "default-address-pools base")
+                .map_err(|e| bad(e.to_string()))?;
+            let pool = berth_network::Pool::new(base, p.size).map_err(|e| bad(e.to_string()))?;
+            s.address_pools.push(pool);
+        }
         Ok(s)
     }
 }
@@ -219,5 +239,31 @@ mod tests {
         assert!(Settings::load(&p).is_err());
         std::fs::write(&p, "[storage]\nmax-layers = \"1g\"\n").unwrap();
         assert!(Settings::load(&p).is_err());
+    }
+
+    #[test]
+    fn address_pools() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("berth.toml");
+        assert!(Settings::load(&p).unwrap().address_pools.is_empty());
+        std::fs::write(
+            &p,
+            "default-address-pools = [{ base = \"10.10.0.0/16\", size = 24 }]\n",
+        )
+        .unwrap();
+        let s = Settings::load(&p).unwrap();
+        assert_eq!(s.address_pools.len(), 1);
+        assert_eq!(s.address_pools[0].base.to_string(), "10.10.0.0/16");
+        assert_eq!(s.address_pools[0].size, 24);
+        for bad in [
+            "default-address-pools = [{ base = \"10.10.0.0/16\", size = 8 }]\n",
+            "default-address-pools = [{ base = \"10.10.0.1/16\", size = 24 }]\n",
+            "default-address-pools = [{ base = \"nope\", size = 24 }]\n",
+            "default-address-pools = [{ base = \"10.10.0.0/16\" }]\n",
+        ] {
+            std::fs::write(&p, bad).unwrap();
+            let e = Settings::load(&p).unwrap_err().to_string();
+            assert!(e.contains("berth.toml"), "{bad}: {e}");
+        }
     }
 }

@@ -136,9 +136,13 @@ pub(crate) fn is_mountpoint(p: &Path) -> bool {
     }
 }
 
-/// Releases what a container held mounted while it ran: its rootfs, and the filesystems of
-/// the `type` volumes (tmpfs, bind...) that no other running container uses.
+/// Releases what a container held while it ran: its rootfs, the filesystems of the `type`
+/// volumes (tmpfs, bind...) that no other running container uses, and its network
+/// endpoints (veth, pinned namespace, address).
 pub(crate) fn unmount_rootfs(engine: &Engine, id: &str) -> Result<()> {
+    // A veth that cannot go now keeps its row: the next command's reconcile retries, and
+    // the rest of the teardown goes on.
+    let _ = crate::network::release(engine, id);
     let rootfs = engine.paths.rootfs(id);
     while is_mountpoint(&rootfs) {
         berth_image::snapshot::unmount(&rootfs)?;

@@ -388,10 +388,33 @@ fn validate_sysctl(spec: &Spec, key: &str) -> Result<()> {
             "not a namespaced sysctl; setting it would change the host",
         ));
     };
-    if !has_new_ns(spec, need) {
+    let own =
+        has_new_ns(spec, need) || (need == LinuxNamespaceType::Network && joins_own_netns(spec));
+    if !own {
         return Err(Error::spec(field, format!("needs a new {need} namespace")));
     }
     Ok(())
+}
+
+/// Whether the spec joins a network namespace by path that is not the caller's (runc's
+/// rule for net.* sysctls: a namespace made for the container, e.g. by an engine that put
+/// its network endpoint in it first, is the container's own).
+fn joins_own_netns(spec: &Spec) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(path) = namespaces(spec)
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Network)
+        .and_then(|n| n.path().clone())
+    else {
+        return false;
+    };
+    match (
+        std::fs::metadata(&path),
+        std::fs::metadata("/proc/self/ns/net"),
+    ) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) != (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// Validates cgroup resources (also used by `update`).

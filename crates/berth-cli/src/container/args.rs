@@ -149,7 +149,8 @@ pub struct CreateArgs {
     /// Log driver options (max-size=, max-file=).
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
-    /// Connect a container to a network: none, host or container:<name|id>.
+    /// Connect a container to a network: none (berth's default), host,
+    /// container:<name|id>, bridge or a network's name.
     #[arg(long = "network", alias = "net", default_value = "none")]
     pub network: String,
     /// Publish a container's port(s) to the host (not yet: refused until Berth has
@@ -218,9 +219,7 @@ impl CreateArgs {
         }
         self.more.refuse_unsupported()?;
         if !self.publish.is_empty() {
-            bail!(
-                "publishing ports (-p) needs bridge networks, which this version of berth does not have yet"
-            );
+            bail!("publishing ports (-p) is not supported by this version of berth yet");
         }
         let mut env = Vec::new();
         for f in &self.env_file {
@@ -281,6 +280,8 @@ impl CreateArgs {
             mounts: self.mounts()?,
             volumes_from: self.volumes_from.clone(),
             network_mode: parse::network(&self.network)?,
+            ipv4_address: more.ip.clone(),
+            mac_address: more.mac_address.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

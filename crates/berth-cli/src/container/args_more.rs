@@ -1,6 +1,6 @@
 //! The less common flags of `create` and `run`: cgroup placement, block IO limits, swappiness,
 //! the container ID file, and the flags that have no place in a container's configuration
-//! (the network flags that need bridge networks, Windows-only ones, other runtimes...),
+//! (the network flags of later networking work, Windows-only ones, other runtimes...),
 //! refused here as Docker's CLI or daemon would.
 
 use std::io::Write;
@@ -114,17 +114,15 @@ impl MoreArgs {
     /// Refuses the flags that have no place in a container's configuration (the kernel
     /// memory limit is only warned about, as by Docker).
     pub fn refuse_unsupported(&self) -> Result<()> {
-        let needs_bridge = [
+        let later_networking = [
             ("-P/--publish-all", self.publish_all),
-            ("--mac-address", self.mac_address.is_some()),
-            ("--ip", self.ip.is_some()),
             ("--ip6", self.ip6.is_some()),
             ("--network-alias", !self.network_alias.is_empty()),
             ("--link", !self.link.is_empty()),
             ("--link-local-ip", !self.link_local_ip.is_empty()),
         ];
-        if let Some((flag, _)) = needs_bridge.iter().find(|(_, set)| *set) {
-            bail!("{flag} needs bridge networks, which this version of berth does not have yet");
+        if let Some((flag, _)) = later_networking.iter().find(|(_, set)| *set) {
+            bail!("{flag} is not supported by this version of berth yet");
         }
         let windows_only = [
             ("--cpu-count", self.cpu_count.is_some()),
@@ -245,7 +243,7 @@ mod tests {
                     publish_all: true,
                     ..Default::default()
                 },
-                "-P/--publish-all needs bridge networks",
+                "-P/--publish-all is not supported",
             ),
             (
                 MoreArgs {

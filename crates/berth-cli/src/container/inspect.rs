@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use berth_engine::{ContainerInspect, ErrorKind, ImageInspect, VolumeInspect};
+use berth_engine::{ContainerInspect, ErrorKind, ImageInspect, NetworkInspect, VolumeInspect};
 use clap::Args;
 use serde::Serialize;
 
@@ -21,7 +21,7 @@ pub struct InspectArgs {
     /// Display total file sizes if the type is container.
     #[arg(short, long)]
     pub size: bool,
-    /// Return JSON for the specified type (container, image, volume).
+    /// Return JSON for the specified type (container, image, volume, network).
     #[arg(long = "type")]
     pub kind: Option<String>,
     /// Containers, images or volumes, by name or ID (containers first, as docker looks
@@ -51,6 +51,7 @@ pub enum Object {
     Container(Box<ContainerInspect>),
     Image(Box<ImageInspect>),
     Volume(VolumeInspect),
+    Network(Box<NetworkInspect>),
 }
 
 impl Object {
@@ -61,6 +62,7 @@ impl Object {
             Object::Container(_) => (&docker::CONTAINER, true),
             Object::Image(_) => (&docker::IMAGE, true),
             Object::Volume(_) => (&docker::VOLUME, false),
+            Object::Network(_) => (&docker::NETWORK, true),
         }
     }
 }
@@ -130,7 +132,7 @@ pub fn inspect_containers(g: &Global, mut a: InspectArgs) -> Result<ExitCode> {
     inspect(g, a)
 }
 
-/// `inspect`: containers, images and volumes, or the kind `--type` names.
+/// `inspect`: containers, images, volumes and networks, or the kind `--type` names.
 pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
     let kind = a.kind.as_deref();
     if let Some(k) = kind
@@ -164,6 +166,12 @@ pub fn inspect(g: &Global, a: InspectArgs) -> Result<ExitCode> {
             && let Some(v) = found(e.volume_inspect(n))?
         {
             objects.push(Object::Volume(v));
+            continue;
+        }
+        if wants(kind, "network")
+            && let Some(v) = found(e.network_inspect(n))?
+        {
+            objects.push(Object::Network(Box::new(v)));
             continue;
         }
         missing.push(n.clone());

@@ -198,7 +198,7 @@ pub fn rename(g: &Global, a: RenameArgs) -> Result<ExitCode> {
 }
 
 pub fn port(g: &Global, a: PortArgs) -> Result<ExitCode> {
-    // Containers have no published ports until bridge networks exist.
+    // Containers have no published ports until port publishing exists.
     let c = engine(g)?.container(&a.container)?;
     if let Some(p) = a.port {
         anyhow::bail!("no public port '{p}' published for {}", c.short_id());

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub mod dockerd;
+pub mod netns;
 pub mod registry;
 
 pub struct Berth {

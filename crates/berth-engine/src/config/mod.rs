@@ -93,6 +93,10 @@ pub struct HostConfig {
     /// `--volumes-from` container[:ro|rw].
     pub volumes_from: Vec<String>,
     pub network_mode: NetworkMode,
+    /// `--ip`: the container's IPv4 address on its network (checked at create).
+    pub ipv4_address: Option<String>,
+    /// `--mac-address`: the container's MAC address on its network.
+    pub mac_address: Option<String>,
     /// `--dns`, `--dns-search`, `--dns-option`.
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
@@ -185,14 +189,17 @@ pub enum MountKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// A private network namespace with only loopback (until bridge networks exist, the
-    /// default; Docker's default is its bridge).
+    /// A private network namespace with only loopback (Berth's default in this version;
+    /// Docker's default is its `bridge` network).
     #[default]
     None,
     /// The host's network namespace.
     Host,
     /// `container:NAME`: another container's network namespace.
     Container(String),
+    /// A bridge network by name (`bridge` or a user-defined one): a namespace of the
+    /// container's own with an endpoint on that network.
+    Network(String),
 }
 
 impl NetworkMode {
@@ -202,6 +209,7 @@ impl NetworkMode {
             NetworkMode::None => "none".to_string(),
             NetworkMode::Host => "host".to_string(),
             NetworkMode::Container(o) => format!("container:{o}"),
+            NetworkMode::Network(n) => n.clone(),
         }
     }
 }

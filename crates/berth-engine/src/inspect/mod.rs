@@ -135,7 +135,7 @@ impl Engine {
             size_root_fs,
             mounts: mounts::mount_points(&self.paths, &cfg.host.mounts),
             config: inspect_config(c, &image_config),
-            network_settings: network_settings(c),
+            network_settings: self.network_settings(c),
         }
     }
 
@@ -388,23 +388,61 @@ fn inspect_config(c: &Container, image_config: &serde_json::Value) -> InspectCon
     }
 }
 
-/// NetworkSettings: one endpoint on the "none" or "host" network, none in another
-/// container's network namespace (as Docker's); no addresses until Berth has bridge
-/// networks.
-fn network_settings(c: &Container) -> NetworkSettings {
-    let mode = &c.config.host.network_mode;
-    let s = &c.state;
-    let mut networks = BTreeMap::new();
-    if !matches!(mode, crate::config::NetworkMode::Container(_)) {
-        networks.insert(mode.docker_name(), EndpointSettings::default());
-    }
-    NetworkSettings {
-        sandbox_key: if s.pid > 0 && *mode == crate::config::NetworkMode::None {
+impl Engine {
+    /// NetworkSettings: one endpoint on the "none", "host" or user-defined network (with
+    /// its address, gateway and MAC from the store's endpoint), none in another
+    /// container's network namespace (as Docker's).
+    fn network_settings(&self, c: &Container) -> NetworkSettings {
+        let mode = &c.config.host.network_mode;
+        let s = &c.state;
+        let mut networks = BTreeMap::new();
+        let mut sandbox_key = if s.pid > 0 && *mode == crate::config::NetworkMode::None {
             format!("/proc/{}/ns/net", s.pid)
         } else {
             String::new()
-        },
-        networks,
-        ..Default::default()
+        };
+        if !matches!(mode, crate::config::NetworkMode::Container(_)) {
+            let mut endpoint = EndpointSettings::default();
+            if let crate::config::NetworkMode::Network(name) = mode
+                && let Ok(n) = self.network(name)
+            {
+                endpoint.network_id = n.id.clone();
+                if let Some(e) = self
+                    .db
+                    .endpoints(Some(&c.id))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|e| e.network_id == n.id)
+                {
+                    endpoint.endpoint_id = e.id.clone();
+                    endpoint.gateway = n.gateway.clone();
+                    endpoint.ip_address = e.ip.to_string();
+                    endpoint.ip_prefix_len = n
+                        .subnet
+                        .parse::<berth_network::Ipv4Net>()
+                        .map_or(0, |s| u32::from(s.prefix()));
+                    endpoint.mac_address = e.mac.clone();
+                    if let Some(ip) = &c.config.host.ipv4_address {
+                        endpoint.ipam_config = Some(serde_json::json!({ "IPv4Address": ip }));
+                    }
+                    sandbox_key = e.netns.clone();
+                }
+            }
+            networks.insert(mode.docker_name(), endpoint);
+        }
+        // Docker fills the top-level addresses for its default bridge only.
+        let mut settings = NetworkSettings {
+            sandbox_key,
+            ..Default::default()
+        };
+        if let Some(e) = networks.get("bridge") {
+            settings.endpoint_id = e.endpoint_id.clone();
+            settings.gateway = e.gateway.clone();
+            settings.ip_address = e.ip_address.clone();
+            settings.ip_prefix_len = e.ip_prefix_len;
+            settings.mac_address = e.mac_address.clone();
+        }
+        settings.networks = networks;
+        settings
     }
 }

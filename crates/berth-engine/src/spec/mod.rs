@@ -82,7 +82,8 @@ pub struct SpecInputs<'a> {
     pub cgroups_path: &'a str,
     /// Host path of berth-init when `config.host.init` (see [`install_init`]).
     pub init_path: Option<&'a Path>,
-    /// The network namespace to join for `NetworkMode::Container`.
+    /// The network namespace to join for `NetworkMode::Container` (another container's)
+    /// and `NetworkMode::Network` (the container's own, pinned with its endpoint in it).
     pub netns_path: Option<PathBuf>,
     /// The pid namespace to join for `--pid container:X`.
     pub pidns_path: Option<PathBuf>,
@@ -215,7 +216,7 @@ pub fn check(cfg: &ContainerConfig) -> Result<()> {
         host,
         &hc.sysctls,
         &resources::NsKinds {
-            new_net: hc.network_mode == NetworkMode::None,
+            new_net: matches!(hc.network_mode, NetworkMode::None | NetworkMode::Network(_)),
             host_net: hc.network_mode == NetworkMode::Host,
             new_ipc: ipc == Ns::New,
         },
@@ -303,6 +304,15 @@ fn build_spec_on(inp: &SpecInputs, host: &Host) -> Result<Spec> {
     let net = match &hc.network_mode {
         NetworkMode::None => Ns::New,
         NetworkMode::Host => Ns::Host,
+        NetworkMode::Network(name) => match &inp.netns_path {
+            Some(p) => Ns::Join(p.clone()),
+            None => {
+                return Err(Error::invalid(
+                    "--network",
+                    format!("{name}: the container's network namespace is missing"),
+                ));
+            }
+        },
         NetworkMode::Container(name) => match &inp.netns_path {
             Some(p) => Ns::Join(p.clone()),
             None => {
@@ -395,7 +405,7 @@ fn build_spec_on(inp: &SpecInputs, host: &Host) -> Result<Spec> {
         host,
         &hc.sysctls,
         &resources::NsKinds {
-            new_net: net == Ns::New,
+            new_net: net == Ns::New || matches!(hc.network_mode, NetworkMode::Network(_)),
             host_net: net == Ns::Host,
             new_ipc: ipc == Ns::New,
         },

@@ -7,8 +7,8 @@ use super::size;
 use crate::config::{LogConfig, NetworkMode};
 use crate::error::{Error, Result};
 
-/// `--network none|host|container:NAME` ("" is none). Bridge networks do not exist yet, so
-/// "bridge" and "default" are refused, and any other name is not found.
+/// `--network none|host|container:NAME|NETWORK` ("" is none; "default" is `bridge`, as
+/// Docker's). Whether NETWORK exists is checked by `create`.
 pub fn network(s: &str) -> Result<NetworkMode> {
     Ok(match s {
         "none" | "" => NetworkMode::None,
@@ -16,11 +16,26 @@ pub fn network(s: &str) -> Result<NetworkMode> {
         n if n.starts_with("container:") => {
             NetworkMode::Container(n["container:".len()..].to_string())
         }
-        "bridge" | "default" => bail!(
-            "bridge networks are not available in this version of berth yet: use --network none, host or container:<name>"
-        ),
-        other => bail!("network {other} not found"),
+        "default" => NetworkMode::Network("bridge".into()),
+        other => {
+            if other.len() > 128 || other.chars().any(|c| c.is_control() || c == '/') {
+                bail!("network {other:?} not found: not a valid network name");
+            }
+            NetworkMode::Network(other.to_string())
+        }
     })
+}
+
+/// `--ip`: an IPv4 address (Docker's "invalid IPv4 address: X").
+pub fn ipv4_address(s: &str) -> Result<std::net::Ipv4Addr> {
+    s.parse()
+        .map_err(|_| Error::InvalidValue(format!("invalid IPv4 address: {s}")))
+}
+
+/// `--mac-address`: six hex bytes, unicast (Docker's "X is not a valid mac address").
+pub fn mac_address(s: &str) -> Result<[u8; 6]> {
+    berth_network::subnet::parse_mac(s)
+        .map_err(|_| Error::InvalidValue(format!("{s} is not a valid mac address")))
 }
 
 /// `--ipc`, `--pid` and `--uts` (`flag` names which), kept as given, as Docker records
@@ -113,15 +128,26 @@ mod tests {
             network("container:db").unwrap(),
             NetworkMode::Container("db".into())
         );
-        assert!(
-            network("bridge")
-                .unwrap_err()
-                .to_string()
-                .starts_with("bridge networks are not available")
+        assert_eq!(
+            network("bridge").unwrap(),
+            NetworkMode::Network("bridge".into())
         );
         assert_eq!(
-            network("front").unwrap_err().to_string(),
-            "network front not found"
+            network("default").unwrap(),
+            NetworkMode::Network("bridge".into())
+        );
+        assert_eq!(
+            network("front").unwrap(),
+            NetworkMode::Network("front".into())
+        );
+        assert!(network("a/b").is_err());
+        assert_eq!(
+            ipv4_address("nope").unwrap_err().to_string(),
+            "invalid IPv4 address: nope"
+        );
+        assert_eq!(
+            mac_address("nope").unwrap_err().to_string(),
+            "nope is not a valid mac address"
         );
     }
 

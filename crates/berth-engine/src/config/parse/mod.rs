@@ -20,7 +20,9 @@ mod mounts;
 mod process;
 mod resources;
 
-pub use host::{cgroupns_mode, log_config, namespace_mode, network, sysctls};
+pub use host::{
+    cgroupns_mode, ipv4_address, log_config, mac_address, namespace_mode, network, sysctls,
+};
 pub use mounts::{mount_flag, tmpfs_flag, volume_flag};
 pub use process::{HealthFlags, annotations, attach_streams, exposed_ports, healthcheck};
 pub use resources::{Rate, ResourceFlags, device_rate, nano_cpus, resources, update_request};

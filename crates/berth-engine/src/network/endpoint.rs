@@ -1,0 +1,224 @@
+//! A container's endpoint on its network: made at start (address allocated in the store,
+//! then the namespace pinned, then the veth), released when the container's run ends
+//! (`teardown::unmount_rootfs`, every path that ends a run calls it), and reconciled when a
+//! crash left one behind: a row whose container is gone, or stopped with no monitor and no
+//! one holding its lock, is released by the next network command or start.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use super::store::{Allocation, EndpointRow};
+use crate::config::NetworkMode;
+use crate::container::Container;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// What a started container joined: its pinned namespace and address.
+#[derive(Debug, Clone)]
+pub(crate) struct Joined {
+    pub netns: PathBuf,
+    pub ip: Ipv4Addr,
+}
+
+/// The namespace file of container `id`.
+fn netns_path(engine: &Engine, id: &str) -> PathBuf {
+    engine.paths.runroot.join("netns").join(id)
+}
+
+/// Makes the endpoint of a container on a bridge network (None for other modes). The
+/// caller holds the container's lock. On failure nothing is left.
+pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
+    let NetworkMode::Network(name) = &c.config.host.network_mode else {
+        return Ok(None);
+    };
+    let net = engine.network(name)?;
+    if net.driver != "bridge" {
+        return Err(Error::Unsupported(format!(
+            "network {} (driver {}) cannot be joined by name: use --network {}",
+            net.name, net.driver, net.name
+        )));
+    }
+    reconcile(engine);
+    // What an earlier run of this container may have left (a crash between its start
+    // and its monitor's record).
+    release(engine, &c.id)?;
+    let ip = match &c.config.host.ipv4_address {
+        Some(s) => Some(crate::config::parse::ipv4_address(s)?),
+        None => None,
+    };
+    let mac = match &c.config.host.mac_address {
+        Some(s) => Some(crate::config::parse::mac_address(s)?),
+        None => None,
+    };
+    let path = netns_path(engine, &c.id);
+    if let Some(dir) = path.parent() {
+        berth_runtime::util::private_dir(dir, 0o700)?;
+    }
+    let row = engine.db.allocate(
+        &net,
+        &Allocation {
+            container_id: &c.id,
+            ip,
+            mac,
+            netns: &path.to_string_lossy(),
+        },
+    )?;
+    let made = (|| -> Result<()> {
+        let bridge = net.bridge_spec()?;
+        berth_network::netns::create(&path)?;
+        let (subnet, gateway, _) = net.ipv4()?;
+        let mac = berth_network::subnet::parse_mac(&row.mac)?;
+        let ep = berth_network::attach(
+            &path,
+            &bridge,
+            &berth_network::EndpointSpec {
+                host_ifname: row.ifname.clone(),
+                address: row.ip,
+                prefix: subnet.prefix(),
+                gateway: (!net.internal).then_some(gateway),
+                mac,
+                mtu: net.mtu,
+            },
+        )?;
+        if ep.bridge_made {
+            // A new bridge (first use, or after a reboot): the rules come back with it.
+            engine.apply_firewall()?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = made {
+        let _ = release_row(engine, &row);
+        return Err(e);
+    }
+    Ok(Some(Joined {
+        netns: path,
+        ip: row.ip,
+    }))
+}
+
+/// Removes one endpoint: the veth, the pinned namespace, then the row. A veth that
+/// cannot be removed keeps its row (a later reconcile tries again).
+fn release_row(engine: &Engine, row: &EndpointRow) -> Result<()> {
+    berth_network::detach(&row.ifname)?;
+    berth_network::netns::remove(std::path::Path::new(&row.netns))?;
+    engine.db.delete_endpoint(&row.id)
+}
+
+/// Releases every endpoint of container `id` (its run has ended).
+pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
+    let mut first = None;
+    for row in engine.db.endpoints(Some(id))? {
+        if let Err(e) = release_row(engine, &row) {
+            first.get_or_insert(e);
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Releases the endpoints that crashed runs left: rows of containers that are gone, or
+/// not running, without a monitor, and not being started or removed by anyone (their
+/// lock is free); a live container whose monitor died is brought up to date first (see
+/// `Engine::container`). Best effort: what fails now is tried again by the next command.
+pub(crate) fn reconcile(engine: &Engine) {
+    if !engine.db.any_endpoint().unwrap_or(false) {
+        return;
+    }
+    let Ok(rows) = engine.db.endpoints(None) else {
+        return;
+    };
+    for row in rows {
+        let c = match engine.db.find(&row.container_id) {
+            Err(Error::NoSuchContainer(_)) => {
+                let _ = release_row(engine, &row);
+                continue;
+            }
+            Err(_) => continue,
+            Ok(c) => c,
+        };
+        // A live container whose monitor is gone: bringing it up to date adopts it (it
+        // still runs) or records its end, which releases its endpoint.
+        let c = if c.state.status.is_live()
+            && !crate::engine::monitor_alive(c.state.monitor_pid, c.state.monitor_start)
+        {
+            match engine.container(&c.id) {
+                Ok(c) => c,
+                Err(_) => continue,
+            }
+        } else {
+            c
+        };
+        let busy = |c: &Container| {
+            c.state.status.is_live()
+                || crate::engine::monitor_alive(c.state.monitor_pid, c.state.monitor_start)
+        };
+        if busy(&c) {
+            continue;
+        }
+        // Under the container's lock (no start or removal in between), looked at again.
+        if let Ok(Some(lock)) = engine.try_lock_container(&c.id) {
+            if engine.db.find(&c.id).is_ok_and(|c| !busy(&c)) {
+                let _ = release_row(engine, &row);
+            }
+            drop(lock);
+        }
+    }
+}
+
+/// Create-time checks of the network flags (`--network NAME`, `--ip`, `--mac-address`):
+/// the network must exist (its name is recorded), and an address asked for must fit it.
+pub(crate) fn check_config(
+    engine: &Engine,
+    cfg: &mut crate::config::ContainerConfig,
+) -> Result<()> {
+    let hc = &mut cfg.host;
+    let net = match &hc.network_mode {
+        NetworkMode::Network(name) => {
+            let n = engine.network(name)?;
+            match n.driver.as_str() {
+                "host" => hc.network_mode = NetworkMode::Host,
+                "null" => hc.network_mode = NetworkMode::None,
+                _ => hc.network_mode = NetworkMode::Network(n.name.clone()),
+            }
+            (n.driver == "bridge").then_some(n)
+        }
+        _ => None,
+    };
+    if let Some(m) = &hc.mac_address {
+        crate::config::parse::mac_address(m)?;
+        if net.is_none() {
+            return Err(Error::InvalidValue(
+                "conflicting options: mac-address and the network mode".into(),
+            ));
+        }
+    }
+    if let Some(ip) = &hc.ipv4_address {
+        let addr = crate::config::parse::ipv4_address(ip)?;
+        let Some(n) = &net else {
+            return Err(Error::InvalidValue(
+                "user specified IP address is supported on user defined networks only".into(),
+            ));
+        };
+        if !n.user_subnet {
+            return Err(Error::InvalidValue(
+                "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
+            ));
+        }
+        let (subnet, gateway, _) = n.ipv4()?;
+        if !subnet.contains(addr) || addr == subnet.addr() || addr == subnet.broadcast() {
+            return Err(Error::InvalidValue(format!(
+                "invalid address {addr}: it does not belong to the subnet {subnet} of network {}",
+                n.name
+            )));
+        }
+        if addr == gateway {
+            return Err(Error::InvalidValue(format!(
+                "invalid address {addr}: it is the gateway of network {}",
+                n.name
+            )));
+        }
+    }
+    Ok(())
+}

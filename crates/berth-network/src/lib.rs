@@ -1,0 +1,23 @@
+//! The kernel side of Berth's networks: bridges, veth endpoints, pinned network namespaces
+//! and the firewall. Given a network namespace path and a network's settings it creates an
+//! endpoint and returns it; it knows nothing of containers' lifecycle (the engine owns
+//! that, and the address allocations).
+//!
+//! Netlink goes through `rtnetlink`, each call on a thread of its own with a
+//! single-threaded tokio runtime (the thread calls `setns` first when it must act inside
+//! a container's namespace, so its netlink socket belongs there), so callers stay
+//! synchronous and single-threaded processes (monitors) stay single-threaded after a call.
+
+mod error;
+pub mod firewall;
+mod link;
+pub mod netns;
+pub mod subnet;
+
+pub use error::{Error, Result};
+pub use firewall::{Firewall, FirewallNet, Nftables};
+pub use link::{
+    Bridge, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge, link_exists,
+    remove_bridge,
+};
+pub use subnet::{Ipv4Net, Pool};

@@ -1,0 +1,112 @@
+//! The kernel side on the real kernel, inside a throwaway network namespace that this
+//! test's thread makes its "host" (never the real host's interfaces or firewall): when the
+//! thread ends, the namespace goes with its bridge, veths and nftables tables.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+
+use berth_network::{Bridge, EndpointSpec, Firewall, FirewallNet, Nftables, netns, subnet};
+
+fn in_throwaway_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: unshare changes only this thread's network namespace.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
+            f()
+        })
+        .join()
+        .expect("test thread")
+    })
+}
+
+fn sh(args: &[&str]) -> String {
+    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+#[test]
+#[ignore = "needs root"]
+fn bridge_endpoint_and_firewall() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = dir.path().join("ns1");
+    in_throwaway_netns(|| {
+        let b = Bridge {
+            name: "br-test1".into(),
+            gateway: Ipv4Addr::new(10, 99, 0, 1),
+            subnet: "10.99.0.0/24".parse().unwrap(),
+            mtu: Some(1400),
+        };
+        assert!(berth_network::ensure_bridge(&b).unwrap());
+        assert!(!berth_network::ensure_bridge(&b).unwrap());
+        netns::create(&ns).unwrap();
+        let spec = EndpointSpec {
+            host_ifname: "vethtest1".into(),
+            address: Ipv4Addr::new(10, 99, 0, 2),
+            prefix: 24,
+            gateway: Some(b.gateway),
+            mac: subnet::mac_for(Ipv4Addr::new(10, 99, 0, 2)),
+            mtu: b.mtu,
+        };
+        let ep = berth_network::attach(&ns, &b, &spec).unwrap();
+        assert_eq!(ep.host_ifname, "vethtest1");
+        let host = sh(&["ip", "-o", "link", "show", "vethtest1"]);
+        assert!(
+            host.contains("master br-test1") && host.contains("mtu 1400"),
+            "{host}"
+        );
+        let ns_s = ns.to_str().unwrap();
+        let inside = sh(&["nsenter", &format!("--net={ns_s}"), "ip", "-o", "addr"]);
+        assert!(
+            inside.contains("10.99.0.2/24") && inside.contains("eth0"),
+            "{inside}"
+        );
+        let route = sh(&["nsenter", &format!("--net={ns_s}"), "ip", "route"]);
+        assert!(route.contains("default via 10.99.0.1 dev eth0"), "{route}");
+        let link = sh(&["nsenter", &format!("--net={ns_s}"), "ip", "-o", "link"]);
+        assert!(link.contains("02:42:0a:63:00:02"), "{link}");
+        let ping = Command::new("nsenter")
+            .args([
+                &format!("--net={ns_s}"),
+                "busybox",
+                "ping",
+                "-c1",
+                "-W2",
+                "10.99.0.1",
+            ])
+            .output()
+            .unwrap();
+        assert!(ping.status.success(), "{ping:?}");
+
+        let fw = Nftables::default();
+        let nets = [FirewallNet {
+            bridge: b.name.clone(),
+            subnet: b.subnet,
+            internal: false,
+        }];
+        fw.apply(&nets).unwrap();
+        fw.apply(&nets).unwrap();
+        let rules = sh(&["nft", "list", "ruleset"]);
+        assert!(
+            rules.contains("table inet berth") && rules.contains("masquerade"),
+            "{rules}"
+        );
+        assert_eq!(rules.matches("masquerade").count(), 1, "{rules}");
+        fw.apply(&[]).unwrap();
+        let rules = sh(&["nft", "list", "ruleset"]);
+        assert!(!rules.contains("berth"), "{rules}");
+
+        berth_network::detach("vethtest1").unwrap();
+        berth_network::detach("vethtest1").unwrap();
+        assert!(!berth_network::link_exists("vethtest1").unwrap());
+        netns::remove(&ns).unwrap();
+        assert!(!ns.exists());
+        // An interface that is not a bridge is never taken over.
+        let lo = Bridge {
+            name: "lo".into(),
+            ..b.clone()
+        };
+        assert!(berth_network::ensure_bridge(&lo).is_err());
+        berth_network::remove_bridge("br-test1").unwrap();
+        assert!(!berth_network::bridge_exists("br-test1").unwrap());
+    });
+}
