@@ -58,6 +58,8 @@ pub struct CreateArgs {
     /// Set driver specific options.
     #[arg(short, long = "opt")]
     pub opt: Vec<String>,
+    /// The new network's name
+    #[arg(value_name = "NETWORK")]
     pub name: String,
 }
 
@@ -85,7 +87,8 @@ pub struct InspectArgs {
     /// Verbose output for diagnostics (no more than the default here).
     #[arg(short, long)]
     pub verbose: bool,
-    #[arg(required = true)]
+    /// Networks to inspect, by name or ID
+    #[arg(required = true, value_name = "NETWORK")]
     pub names: Vec<String>,
 }
 
@@ -94,7 +97,8 @@ pub struct RmArgs {
     /// Do not error if the network does not exist.
     #[arg(short, long)]
     pub force: bool,
-    #[arg(required = true)]
+    /// Networks to remove, by name or ID
+    #[arg(required = true, value_name = "NETWORK")]
     pub names: Vec<String>,
 }
 
