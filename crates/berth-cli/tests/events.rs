@@ -74,7 +74,7 @@ fn volume_events_are_current_dockers() {
     let mounts = events(
         &env,
         &["type=volume", "event=mount"],
-        "{{.Actor.ID}} {{.Actor.Attributes.destination}} {{index .Actor.Attributes \"read/write\"}} {{len .Actor.Attributes.container}}",
+        "{{.Actor.ID}} {{.Actor.Attributes.destination}} {{index .Actor.Attributes \"read/write\"}} {{len (index .Actor.Attributes \"container\")}}",
     );
     assert_eq!(mounts, "ev-vol /data true 64\n");
     // The die carries how long the run lasted, in whole seconds.
