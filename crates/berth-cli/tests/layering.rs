@@ -16,9 +16,17 @@ const LAYERS: [(&str, u32); 6] = [
 ];
 
 /// What the CLI may use besides berth-engine, and why.
-const CLI_ALLOWED: [(&str, &str); 10] = [
+const CLI_ALLOWED: [(&str, &str); 12] = [
     ("anyhow", "errors of the binary"),
     ("clap", "argument parsing"),
+    (
+        "clap_complete",
+        "shell completions generated from the argument definitions",
+    ),
+    (
+        "clap_mangen",
+        "man pages generated from the argument definitions",
+    ),
     ("indicatif", "progress bars"),
     ("serde", "output formats"),
     ("serde_json", "output formats"),

@@ -264,7 +264,7 @@ fn stopped_containers_and_streams() {
     let n = e.copy_out(&id, "/data/d/.", &mut out, &PLAIN).unwrap();
     assert_eq!(n, out.len() as u64);
     let names: Vec<String> = entries(&out).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, vec![".", "f", "sub", "sub/g"]);
+    assert_eq!(names, vec!["./", "f", "sub/", "sub/g"]);
     let n = e.copy_in(&id, "/tmp", &mut &out[..], &PLAIN).unwrap();
     assert_eq!(n, out.len() as u64);
     e.start(&id, StartMode::Now).expect("start");
