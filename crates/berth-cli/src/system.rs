@@ -152,9 +152,14 @@ fn df_rows(du: &SystemDf) -> Vec<Value> {
 fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
     let du = e.system_df()?;
     let format = Format::parse(a.format.as_deref());
-    if a.verbose && matches!(format, Format::Table) {
-        print!("{}", df_verbose(&du));
-        return Ok(ExitCode::SUCCESS);
+    if a.verbose {
+        return match a.format.as_deref() {
+            None | Some("") | Some("table") => {
+                print!("{}", df_verbose(&du));
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(f) => df_verbose_formatted(e, &du, f),
+        };
     }
     let cols = [
         ("TYPE", "Type"),
@@ -170,6 +175,74 @@ fn df(e: &Engine, a: DfArgs) -> anyhow::Result<ExitCode> {
         &crate::output::Rows::of(&crate::template::docker::DF),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `system df -v --format`: docker runs the format once, over one value holding the four
+/// lists (Images, Containers, Volumes, BuildCache) of the list commands' rows; `json`
+/// prints that value.
+fn df_verbose_formatted(e: &Engine, du: &SystemDf, format: &str) -> anyhow::Result<ExitCode> {
+    let none = || "<none>".to_owned();
+    let images: Vec<Value> = du
+        .images
+        .iter()
+        .map(|img| {
+            json!({
+                "Containers": img.containers.to_string(),
+                "CreatedAt": crate::output::go_time(img.created),
+                "CreatedSince": crate::output::ago(img.created),
+                "Digest": "",
+                "ID": img.id.to_string(),
+                "Repository": img.repository.clone().unwrap_or_else(none),
+                "SharedSize": human_size4(img.shared_size),
+                "Size": human_size(img.size),
+                "Tag": img.tag.clone().unwrap_or_else(none),
+                "UniqueSize": human_size4(img.unique_size),
+                "VirtualSize": human_size4(img.size),
+            })
+        })
+        .collect();
+    let containers: Vec<Value> = du
+        .containers
+        .iter()
+        .map(|c| {
+            let c = berth_engine::ContainerSummary {
+                size_root_fs: None,
+                ..c.clone()
+            };
+            crate::container::ps::row(&c, true)
+        })
+        .collect();
+    let mut volumes = Vec::new();
+    for v in &du.volumes {
+        let vi = e.volume_inspect(&v.name)?;
+        let labels: Vec<String> = vi.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+        volumes.push(json!({
+            "Availability": "N/A", "Driver": vi.driver, "Group": "N/A",
+            "Labels": labels.join(","), "Links": v.links.to_string(),
+            "Mountpoint": vi.mountpoint, "Name": v.name, "Scope": "local",
+            "Size": human_size4(v.size), "Status": "N/A",
+        }));
+    }
+    let all = json!({
+        "Images": images,
+        "Containers": containers,
+        "Volumes": volumes,
+        "BuildCache": [],
+    });
+    if crate::gojson::is_whole_json(format) {
+        println!("{}", crate::gojson::to_string(&all)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tmpl = format.strip_prefix("table").unwrap_or(format).trim_start();
+    let t = crate::template::Template::parse("", tmpl)
+        .map_err(|e| crate::output::template_failure(&format!("template parsing error: {e}"), 1))?;
+    match t.execute(&all, &crate::template::docker::DF_VERBOSE) {
+        Ok(s) => {
+            std::io::stdout().write_all(format!("{s}\n").as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(crate::output::template_failure(&e.to_string(), 1)),
+    }
 }
 
 /// `system df -v`: Docker's four sections, one table each.

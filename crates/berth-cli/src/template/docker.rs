@@ -201,6 +201,8 @@ const RENAMED: &[(&str, &str)] = &[
 /// `docker inspect` of a container, an image, a volume (with the raw fallback).
 pub const CONTAINER: Schema = typed("container.InspectResponse");
 pub const IMAGE: Schema = typed("image.InspectResponse");
+/// `system df -v --format`: one value with the four lists of rows.
+pub const DF_VERBOSE: Schema = typed("*formatter.diskUsageContext");
 /// `docker network inspect` (docker's client reads it as network.Inspect, raw fallback).
 pub const NETWORK: Schema = typed("network.Inspect");
 /// `docker volume inspect` (no raw fallback: a missing field is an error).
