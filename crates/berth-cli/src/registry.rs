@@ -195,7 +195,12 @@ pub fn login(_g: &Global, a: LoginArgs) -> anyhow::Result<ExitCode> {
             .lock()
             .read_line(&mut line)
             .context("read password from stdin")?;
-        line.trim_end_matches(['\n', '\r']).to_owned()
+        let p = line.trim_end_matches(['\n', '\r']).to_owned();
+        if p.is_empty() {
+            // docker then asks on the terminal, which a pipe is not.
+            bail!("Cannot perform an interactive login from a non TTY device");
+        }
+        p
     } else if let Some(p) = a.password {
         if std::io::stderr().is_terminal() {
             eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");

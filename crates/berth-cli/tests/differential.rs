@@ -93,25 +93,44 @@ struct Sides {
     /// Each side's own host directory, `{tmp}` in a case (inside the test's temp dir).
     berth_tmp: std::path::PathBuf,
     docker_tmp: std::path::PathBuf,
+    /// Each side's own registry (Debian's docker-registry on 127.0.0.1), `{registry}` in a
+    /// case; and each side's own credentials file, so that `login` never touches the
+    /// host's.
+    berth_registry: common::registry::Registry,
+    docker_registry: common::registry::Registry,
+    berth_auth: std::path::PathBuf,
+    docker_config: std::path::PathBuf,
 }
 
-/// Runs `c` with `args`, `{tmp}` standing for `tmp` in them and in what it prints.
-fn run_in(mut c: Command, args: &[String], tmp: &Path, stdin: Option<&str>) -> Out {
+/// Runs `c` with `args`, `{tmp}` and `{registry}` standing for `tmp` and `registry` in them
+/// and in what it prints.
+fn run_in(mut c: Command, args: &[String], tmp: &Path, registry: &str, stdin: Option<&str>) -> Out {
     let tmp = tmp.to_string_lossy();
-    c.args(args.iter().map(|a| a.replace("{tmp}", &tmp)));
+    c.args(
+        args.iter()
+            .map(|a| a.replace("{tmp}", &tmp).replace("{registry}", registry)),
+    );
     let mut o = run(c, stdin);
-    o.stdout = o.stdout.replace(&*tmp, "{tmp}");
-    o.stderr = o.stderr.replace(&*tmp, "{tmp}");
+    for (real, name) in [(&*tmp, "{tmp}"), (registry, "{registry}")] {
+        o.stdout = o.stdout.replace(real, name);
+        o.stderr = o.stderr.replace(real, name);
+    }
     o
 }
 
 impl Sides {
     fn berth(&self, args: &[String], stdin: Option<&str>) -> Out {
-        run_in(self.berth.cmd(), args, &self.berth_tmp, stdin)
+        let mut c = self.berth.cmd();
+        c.env("BERTH_AUTH_FILE", &self.berth_auth);
+        let reg = self.berth_registry.host();
+        run_in(c, args, &self.berth_tmp, &reg, stdin)
     }
 
     fn docker(&self, args: &[String], stdin: Option<&str>) -> Out {
-        run_in(self.docker.docker(), args, &self.docker_tmp, stdin)
+        let mut c = self.docker.docker();
+        c.env("DOCKER_CONFIG", &self.docker_config);
+        let reg = self.docker_registry.host();
+        run_in(c, args, &self.docker_tmp, &reg, stdin)
     }
 
     /// Both stores back to busybox alone: no containers, volumes or other images.
@@ -305,11 +324,20 @@ fn berth_behaves_as_docker() {
     std::fs::create_dir(&ddir).unwrap();
     let docker = Dockerd::start(&ddir).expect("dockerd starts");
     let (berth_tmp, docker_tmp) = (t.path().join("berth-tmp"), t.path().join("docker-tmp"));
+    let registry = |name: &str| {
+        let dir = t.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        common::registry::Registry::start(&dir).expect("docker-registry starts")
+    };
     let sides = Sides {
         berth,
         docker,
         berth_tmp,
         docker_tmp,
+        berth_registry: registry("berth-registry"),
+        docker_registry: registry("docker-registry"),
+        berth_auth: t.path().join("berth-auth.json"),
+        docker_config: t.path().join("docker-config"),
     };
     let import: Vec<String> = ["import", "-c", "CMD [\"sh\"]"]
         .iter()

@@ -67,6 +67,24 @@ impl Store {
                 tx.execute("DELETE FROM tags WHERE name = ?1", [&name])?;
                 events.push(RemoveEvent::Untagged(familiar(&name)));
                 if img.tags.len() > 1 {
+                    // As Docker's: when no tag of that repository is left on the image, its
+                    // digest references in that repository go too (`push` made them).
+                    let repo = repository_of_tag(&name);
+                    let repo_left = img
+                        .tags
+                        .iter()
+                        .any(|t| *t != name && repository_of_tag(t) == repo);
+                    if !repo_left {
+                        for r in &img.repo_digests {
+                            if r.split_once('@').is_some_and(|(n, _)| n == repo) {
+                                tx.execute(
+                                    "DELETE FROM repo_digests WHERE name = ?1 AND image_id = ?2",
+                                    [r, &img.id.to_string()],
+                                )?;
+                                events.push(RemoveEvent::Untagged(familiar(r)));
+                            }
+                        }
+                    }
                     tx.commit()?;
                     lease.release();
                     return Ok(events);
@@ -275,4 +293,12 @@ fn familiar(full: &str) -> String {
     Reference::parse(full)
         .map(|r| r.familiar())
         .unwrap_or_else(|_| full.to_owned())
+}
+
+/// The repository of a tag reference (`127.0.0.1:5000/r/bb:v1` → `127.0.0.1:5000/r/bb`).
+fn repository_of_tag(t: &str) -> &str {
+    match t.rfind(':') {
+        Some(i) if !t[i..].contains('/') => &t[..i],
+        _ => t,
+    }
 }
