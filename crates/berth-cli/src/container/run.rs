@@ -78,6 +78,12 @@ fn fail(e: anyhow::Error) -> anyhow::Error {
 }
 
 pub fn create(g: &Global, a: CreateArgs) -> Result<ExitCode> {
+    // docker's client refuses an existing --cidfile itself: exit 1 for `create` (its `run`
+    // wraps the same error in 125).
+    if let Err(err) = a.more.check_cidfile() {
+        crate::output::print_error(&err);
+        return Err(anyhow::Error::new(Exit(1)));
+    }
     let e = engine(g).map_err(fail)?;
     let c = do_create(g, &e, &a, false, false).map_err(fail)?;
     println!("{}", c.id);

@@ -25,6 +25,11 @@ pub(crate) struct Host {
     /// Whether real-time CPU limits can be set (a cgroup v1 cpu controller with
     /// CONFIG_RT_GROUP_SCHED).
     pub cpu_rt: bool,
+    /// Whether a block I/O weight can be set (v1 blkio.weight or blkio.bfq.weight: only
+    /// with the CFQ or BFQ scheduler; v2 with the io controller).
+    pub blkio_weight: bool,
+    /// Whether per-device block I/O weights can be set.
+    pub blkio_weight_device: bool,
     /// Whether AppArmor is enabled.
     pub apparmor: bool,
     /// Whether net.ipv4.ping_group_range exists.
@@ -76,6 +81,11 @@ impl Host {
             swappiness: std::path::Path::new("/sys/fs/cgroup/memory/memory.swappiness").exists(),
             cpu_rt: std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists()
                 || std::path::Path::new("/sys/fs/cgroup/cpu,cpuacct/cpu.rt_runtime_us").exists(),
+            blkio_weight: blkio_supports(&["blkio.weight", "blkio.bfq.weight"]),
+            blkio_weight_device: blkio_supports(&[
+                "blkio.weight_device",
+                "blkio.bfq.weight_device",
+            ]),
             apparmor: read("/sys/module/apparmor/parameters/enabled").trim() == "Y",
             ping_group_range: std::path::Path::new("/proc/sys/net/ipv4/ping_group_range").exists(),
             unprivileged_port_start: std::path::Path::new(
@@ -94,6 +104,17 @@ impl Host {
     pub fn can_grant(&self, n: u8) -> bool {
         n <= self.cap_last && n < 64 && self.bounding & (1u64 << n) != 0
     }
+}
+
+/// Whether one of the v1 blkio `files` exists (any of them: CFQ's or BFQ's), or, on a
+/// unified host, whether the io controller is there.
+fn blkio_supports(files: &[&str]) -> bool {
+    let v1 = std::path::Path::new("/sys/fs/cgroup/blkio");
+    if v1.is_dir() {
+        return files.iter().any(|f| v1.join(f).exists());
+    }
+    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|w| w == "io"))
 }
 
 /// "6.1.0-18-amd64" → (6, 1).
@@ -178,6 +199,8 @@ pub(crate) fn test_host() -> Host {
         swap_limit: true,
         swappiness: true,
         cpu_rt: true,
+        blkio_weight: true,
+        blkio_weight_device: true,
         apparmor: false,
         ping_group_range: true,
         unprivileged_port_start: true,

@@ -192,6 +192,20 @@ fn discard_unsupported_on(cfg: &mut ContainerConfig, host: &Host) -> Vec<String>
                 .to_string(),
         );
     }
+    if r.blkio_weight.is_some_and(|w| w > 0) && !host.blkio_weight {
+        r.blkio_weight = None;
+        warnings.push(
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+                .to_string(),
+        );
+    }
+    if !r.blkio_weight_device.is_empty() && !host.blkio_weight_device {
+        r.blkio_weight_device.clear();
+        warnings.push(
+            "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded."
+                .to_string(),
+        );
+    }
     if r.memory_swap.is_some_and(|s| s > 0) && !host.swap_limit {
         warnings.push(
             "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."

@@ -439,14 +439,18 @@ fn limits_the_host_cannot_apply_are_dropped_with_docker_warnings() {
     cfg.host.resources.memory_swappiness = Some(10);
     cfg.host.resources.cpu_rt_runtime = Some(1000);
     cfg.host.resources.memory_swap = Some(1 << 30);
+    cfg.host.resources.blkio_weight = Some(300);
     let mut h = super::host::test_host();
     assert!(super::discard_unsupported_on(&mut cfg.clone(), &h).is_empty());
     h.swappiness = false;
     h.cpu_rt = false;
     h.swap_limit = false;
+    h.blkio_weight = false;
     let w = super::discard_unsupported_on(&mut cfg, &h);
-    assert_eq!(w.len(), 3, "{w:?}");
+    assert_eq!(w.len(), 4, "{w:?}");
     assert!(w[0].contains("Memory swappiness discarded"));
+    assert!(w[2].contains("Block I/O weight"), "{w:?}");
     assert_eq!(cfg.host.resources.memory_swappiness, None);
     assert_eq!(cfg.host.resources.cpu_rt_runtime, None);
+    assert_eq!(cfg.host.resources.blkio_weight, None);
 }
