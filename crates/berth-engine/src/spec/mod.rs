@@ -192,7 +192,8 @@ fn discard_unsupported_on(cfg: &mut ContainerConfig, host: &Host) -> Vec<String>
                 .to_string(),
         );
     }
-    if r.blkio_weight.is_some_and(|w| w > 0) && !host.blkio_weight {
+    // (A weight outside 10-1000 is left for the range check to refuse, host or not.)
+    if r.blkio_weight.is_some_and(|w| (10..=1000).contains(&w)) && !host.blkio_weight {
         r.blkio_weight = None;
         warnings.push(
             "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
