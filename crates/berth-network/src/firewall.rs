@@ -108,6 +108,7 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
         ]
     };
     cmds.extend(chain(inet, f, "forward", "filter", "forward", 0));
+    cmds.extend(chain(inet, f, "prerouting", "filter", "prerouting", -300));
     cmds.extend(chain(ip, n, "postrouting", "nat", "postrouting", 100));
     let accept = json!({"accept": null});
     let drop = json!({"drop": null});
@@ -129,6 +130,11 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
     cmds.push(fwd(vec![
         matches("==", meta("oifname"), json!("@internal")),
         drop.clone(),
+    ]));
+    // Published ports (DNAT by the `ip berth-ports` table): new connections in.
+    cmds.push(fwd(vec![
+        matches("in", json!({"ct": {"key": "status"}}), json!("dnat")),
+        accept.clone(),
     ]));
     // Isolation between networks.
     cmds.push(fwd(vec![
@@ -167,6 +173,43 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
             ),
             matches("!=", meta("oifname"), json!("@bridges")),
             json!({"masquerade": null}),
+        ],
+    ));
+    // Published ports: a connection from 127.0.0.0/8 (routed out of a bridge thanks to
+    // route_localnet), or from a container to a port published on a host address
+    // (hairpin: the reply would otherwise skip the host), leaves with the bridge's
+    // address. Clients from elsewhere keep theirs.
+    let lo8 = json!({"prefix": {"addr": "127.0.0.0", "len": 8}});
+    for src in [json!("@subnets"), lo8.clone()] {
+        cmds.push(rule(
+            ip,
+            n,
+            "postrouting",
+            vec![
+                matches("in", json!({"ct": {"key": "status"}}), json!("dnat")),
+                matches(
+                    "==",
+                    json!({"payload": {"protocol": "ip", "field": "saddr"}}),
+                    src,
+                ),
+                matches("==", meta("oifname"), json!("@bridges")),
+                json!({"masquerade": null}),
+            ],
+        ));
+    }
+    // route_localnet on a bridge must not let a container reach the host's loopback.
+    cmds.push(rule(
+        inet,
+        f,
+        "prerouting",
+        vec![
+            matches("==", meta("iifname"), json!("@bridges")),
+            matches(
+                "==",
+                json!({"payload": {"protocol": "ip", "field": "daddr"}}),
+                lo8,
+            ),
+            json!({"drop": null}),
         ],
     ));
     let names: Vec<Value> = nets.iter().map(|x| json!(x.bridge)).collect();

@@ -12,6 +12,7 @@ mod error;
 pub mod firewall;
 mod link;
 pub mod netns;
+pub mod ports;
 pub mod subnet;
 
 pub use error::{Error, Result};
@@ -20,4 +21,5 @@ pub use link::{
     Bridge, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge, link_exists,
     remove_bridge,
 };
+pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};
