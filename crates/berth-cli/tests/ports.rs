@@ -192,6 +192,66 @@ fn publish_all_ranges_and_udp() {
     let (got, peer) = server.join().unwrap();
     assert_eq!(got, "hello-udp");
     assert_eq!(peer.ip().to_string(), "192.0.2.2");
+
+    // Bindings on one host address answer there only; several for one port all answer.
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "one",
+        "--network",
+        "bt-pall",
+        "-p",
+        "127.0.0.1:8091:80",
+        "-p",
+        "192.0.2.1:8092:80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let one = t.field("one", "{{.Config.Hostname}}");
+    assert_eq!(curl(&t.ns, "http://127.0.0.1:8091/hostname").trim(), one);
+    assert_eq!(curl(&t.ns, "http://192.0.2.1:8091/hostname"), "");
+    assert_eq!(
+        curl(&outside.ns, "http://192.0.2.1:8092/hostname").trim(),
+        one
+    );
+    assert_eq!(curl(&t.ns, "http://127.0.0.1:8092/hostname"), "");
+    assert_eq!(
+        t.ok(&["port", "one", "80"]),
+        "127.0.0.1:8091\n192.0.2.1:8092\n"
+    );
+    // The same port on another address is free; on every address it is not.
+    t.ok(&[
+        "create",
+        "--name",
+        "other",
+        "--network",
+        "bt-pall",
+        "-p",
+        "192.0.2.1:8091:80",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    t.ok(&["start", "other"]);
+    let (code, _, err) = t.run(&[
+        "run",
+        "-d",
+        "--network",
+        "bt-pall",
+        "-p",
+        "8091:80",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("port is already allocated"), "{err}");
 }
 
 #[test]

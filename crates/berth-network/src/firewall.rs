@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::ports::PortMap;
 use crate::subnet::Ipv4Net;
 
 /// A network as the firewall sees it.
@@ -29,6 +30,12 @@ pub struct FirewallNet {
 pub trait Firewall {
     /// Installs the rules for exactly `nets` (an empty slice removes Berth's tables).
     fn apply(&self, nets: &[FirewallNet]) -> Result<()>;
+    /// Makes the published ports exactly `ports` (none: no trace of them).
+    fn apply_ports(&self, ports: &[PortMap]) -> Result<()>;
+    /// Publishes one container's ports, all or none (a port already mapped fails it).
+    fn add_ports(&self, ports: &[PortMap]) -> Result<()>;
+    /// Withdraws one container's ports, all or none (one missing fails it).
+    fn remove_ports(&self, ports: &[PortMap]) -> Result<()>;
 }
 
 /// The nftables backend: tables `inet berth` (filter, hook forward) and `ip berth-nat`
@@ -268,6 +275,18 @@ impl Firewall for Nftables {
             enable_forwarding()?;
         }
         Ok(())
+    }
+
+    fn apply_ports(&self, ports: &[PortMap]) -> Result<()> {
+        crate::ports::apply_ports(&self.nft, ports)
+    }
+
+    fn add_ports(&self, ports: &[PortMap]) -> Result<()> {
+        crate::ports::add_ports(&self.nft, ports)
+    }
+
+    fn remove_ports(&self, ports: &[PortMap]) -> Result<()> {
+        crate::ports::remove_ports(&self.nft, ports)
     }
 }
 

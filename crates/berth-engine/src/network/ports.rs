@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
 
-use berth_network::{PortMap, Proto};
+use berth_network::{Firewall, PortMap, Proto};
 use rusqlite::{TransactionBehavior, params};
 
 use crate::config::PortBinding;
@@ -264,8 +264,8 @@ impl Db {
     }
 }
 
-fn nft() -> std::path::PathBuf {
-    "nft".into()
+fn firewall() -> berth_network::Nftables {
+    berth_network::Nftables::default()
 }
 
 impl Engine {
@@ -278,7 +278,7 @@ impl Engine {
             .filter(|r| Some(r.container_id.as_str()) != except)
             .map(|r| r.map)
             .collect();
-        berth_network::ports::apply_ports(&nft(), &maps)?;
+        firewall().apply_ports(&maps)?;
         Ok(())
     }
 
@@ -335,7 +335,7 @@ pub(crate) fn publish(engine: &Engine, c: &Container, addr: Ipv4Addr, bridge: &s
     let made = (|| -> Result<()> {
         berth_network::ports::enable_route_localnet(bridge)?;
         let maps: Vec<PortMap> = rows.iter().map(|r| r.map).collect();
-        if berth_network::ports::add_ports(&nft(), &maps).is_err() {
+        if firewall().add_ports(&maps).is_err() {
             // A stale element, or no table yet: the whole table from the records.
             engine.apply_ports(None)?;
         }
@@ -355,7 +355,7 @@ pub(crate) fn unpublish(engine: &Engine, id: &str) -> Result<()> {
         return Ok(());
     }
     let maps: Vec<PortMap> = rows.iter().map(|r| r.map).collect();
-    if berth_network::ports::remove_ports(&nft(), &maps).is_err() {
+    if firewall().remove_ports(&maps).is_err() {
         engine.apply_ports(Some(id))?;
     }
     engine.db.delete_ports(id)?;
