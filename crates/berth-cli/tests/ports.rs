@@ -412,3 +412,55 @@ fn twenty_containers_with_ports_leave_no_element_and_a_crash_is_reconciled() {
     t.ok(&["rm", "-f", "again", &id]);
     assert_eq!(t.host(&["nft", "list", "ruleset"]), rules_before);
 }
+
+#[test]
+#[ignore = "needs root"]
+fn concurrent_starts_get_distinct_ports_that_all_answer() {
+    let t = NetEnv::new();
+    t.ok(&["network", "create", "--subnet", "10.215.0.0/24", "bt-pconc"]);
+    let names: Vec<String> = (0..8).map(|i| format!("pc{i}")).collect();
+    std::thread::scope(|s| {
+        for n in &names {
+            let t = &t;
+            s.spawn(move || {
+                t.ok(&[
+                    "run",
+                    "-d",
+                    "--name",
+                    n,
+                    "--network",
+                    "bt-pconc",
+                    "-p",
+                    "80",
+                    "busybox",
+                    "httpd",
+                    "-f",
+                    "-p",
+                    "80",
+                    "-h",
+                    "/etc",
+                ])
+            });
+        }
+    });
+    let mut seen = std::collections::HashSet::new();
+    for n in &names {
+        let port = t.ok(&["port", n, "80"]);
+        let hp = port.trim().rsplit(':').next().unwrap().to_string();
+        assert!(seen.insert(hp.clone()), "port {hp} given twice");
+        let host = t.field(n, "{{.Config.Hostname}}");
+        assert_eq!(
+            curl(&t.ns, &format!("http://127.0.0.1:{hp}/hostname")).trim(),
+            host,
+            "{n} on {hp}"
+        );
+    }
+    // Removed concurrently: nothing is left of them.
+    std::thread::scope(|s| {
+        for n in &names {
+            let t = &t;
+            s.spawn(move || t.ok(&["rm", "-f", n]));
+        }
+    });
+    assert!(!t.host(&["nft", "list", "tables"]).contains("berth-ports"));
+}

@@ -268,9 +268,31 @@ fn firewall() -> berth_network::Nftables {
     berth_network::Nftables::default()
 }
 
+/// Serialises the changes of the ports table between processes (held while a batch is
+/// made from the records and applied), so that a rewrite from the records never drops
+/// the elements another process has just added for rows it did not see yet.
+fn lock_ports(engine: &Engine) -> Result<std::fs::File> {
+    let p = engine.paths.runroot.join("ports.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::io(format!("open {}", p.display()), e))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| Error::io(format!("lock {}", p.display()), e.into()))?;
+    Ok(f)
+}
+
 impl Engine {
     /// Rewrites the ports table from the records (one batch), leaving out `except`'s.
     pub(crate) fn apply_ports(&self, except: Option<&str>) -> Result<()> {
+        let _lock = lock_ports(self)?;
+        self.apply_ports_locked(except)
+    }
+
+    /// `apply_ports`, for a caller holding the ports lock.
+    fn apply_ports_locked(&self, except: Option<&str>) -> Result<()> {
         let maps: Vec<PortMap> = self
             .db
             .ports(None)?
@@ -335,9 +357,10 @@ pub(crate) fn publish(engine: &Engine, c: &Container, addr: Ipv4Addr, bridge: &s
     let made = (|| -> Result<()> {
         berth_network::ports::enable_route_localnet(bridge)?;
         let maps: Vec<PortMap> = rows.iter().map(|r| r.map).collect();
+        let _lock = lock_ports(engine)?;
         if firewall().add_ports(&maps).is_err() {
             // A stale element, or no table yet: the whole table from the records.
-            engine.apply_ports(None)?;
+            engine.apply_ports_locked(None)?;
         }
         Ok(())
     })();
@@ -355,13 +378,14 @@ pub(crate) fn unpublish(engine: &Engine, id: &str) -> Result<()> {
         return Ok(());
     }
     let maps: Vec<PortMap> = rows.iter().map(|r| r.map).collect();
+    let _lock = lock_ports(engine)?;
     if firewall().remove_ports(&maps).is_err() {
-        engine.apply_ports(Some(id))?;
+        engine.apply_ports_locked(Some(id))?;
     }
     engine.db.delete_ports(id)?;
     // The last port gone: so is the table (Berth leaves nothing it does not need).
     if engine.db.ports(None)?.is_empty() {
-        engine.apply_ports(None)?;
+        engine.apply_ports_locked(None)?;
     }
     Ok(())
 }
