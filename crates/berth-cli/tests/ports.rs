@@ -81,6 +81,15 @@ fn published_port_answers_everywhere_and_keeps_the_client_address() {
         "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 5 192.0.2.1 8080",
     ]);
     assert!(out.contains("200 OK") && out.contains(&host), "{out}");
+    // ...and from the serving container itself.
+    let out = t.ok(&[
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 5 192.0.2.1 8080",
+    ]);
+    assert!(out.contains("200 OK") && out.contains(&host), "{out}");
     // The outside client's own address reached the server (no source NAT for it).
     let logs = t.ok(&["logs", "web"]) + &t.run(&["logs", "web"]).2;
     assert!(logs.contains("192.0.2.2"), "{logs}");

@@ -85,7 +85,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             engine.apply_firewall()?;
         }
         if !net.internal {
-            super::ports::publish(engine, c, row.ip, &net.bridge)?;
+            super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
         }
         Ok(())
     })();

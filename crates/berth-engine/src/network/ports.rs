@@ -335,7 +335,13 @@ impl Engine {
 
 /// Publishes container `c`'s ports to `addr` on `bridge` (its endpoint is recorded). On
 /// failure nothing of it is left.
-pub(crate) fn publish(engine: &Engine, c: &Container, addr: Ipv4Addr, bridge: &str) -> Result<()> {
+pub(crate) fn publish(
+    engine: &Engine,
+    c: &Container,
+    addr: Ipv4Addr,
+    bridge: &str,
+    port_ifname: &str,
+) -> Result<()> {
     let wants = wants(c)?;
     if wants.is_empty() {
         return Ok(());
@@ -356,6 +362,7 @@ pub(crate) fn publish(engine: &Engine, c: &Container, addr: Ipv4Addr, bridge: &s
     };
     let made = (|| -> Result<()> {
         berth_network::ports::enable_route_localnet(bridge)?;
+        berth_network::set_hairpin(port_ifname)?;
         let maps: Vec<PortMap> = rows.iter().map(|r| r.map).collect();
         let _lock = lock_ports(engine)?;
         if firewall().add_ports(&maps).is_err() {
