@@ -62,6 +62,15 @@ impl Engine {
         {
             warnings.push("Published ports are discarded when using host network mode".into());
         }
+        if config.host.network_mode == crate::config::NetworkMode::None
+            && (!config.host.port_bindings.is_empty() || config.host.publish_all_ports)
+        {
+            // Docker says nothing here; Berth's default network is none for now, so a
+            // `run -p` without --network would otherwise publish nothing in silence.
+            warnings.push(
+                "Published ports are not published with network none (berth's default for now): use --network bridge or a network of yours".into(),
+            );
+        }
         let store = self.store()?;
         let img = store.resolve(&config.image)?;
         config.image_id = img.id.to_string();
