@@ -57,11 +57,8 @@ fn subcommand_help_has_its_own_options_and_explains_its_arguments() {
     let (_, out, _) = berth(&["--help"]);
     assert!(out.contains("--root"), "{out}");
     let (_, out, _) = berth(&["run", "--help"]);
-    // -p is listed, as docker lists it, but says it does not work yet.
-    assert!(
-        out.contains("(not yet: refused until Berth has bridge networks;"),
-        "{out}"
-    );
+    // -p is listed, as docker lists it, with what it does here.
+    assert!(out.contains("nftables DNAT on bridge networks"), "{out}");
 }
 
 #[test]

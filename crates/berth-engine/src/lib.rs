@@ -57,7 +57,7 @@ pub use exec::{ExecConfig, ExecIo, ExecProcess};
 pub use files::Change;
 pub use inspect::{ContainerInspect, ImageInspect, VolumeInspect};
 pub use lifecycle::{CreateRequest, StartMode, Started};
-pub use list::{ContainerSummary, ListOptions, human_duration};
+pub use list::{ContainerSummary, ListOptions, PortSummary, human_duration};
 pub use logfile::Record;
 pub use network::{Network, NetworkCreate, NetworkInspect};
 pub use stats::{ContainerStats, StatsTargets, Top};

@@ -55,8 +55,22 @@ impl Engine {
     pub fn create_with_warnings(&self, req: CreateRequest) -> Result<(Container, Vec<String>)> {
         let mut config = req.config;
         // Checked before the image is looked at, as Docker's daemon does.
-        let warnings = crate::config::validate::prepare(&mut config)?;
+        let mut warnings = crate::config::validate::prepare(&mut config)?;
         crate::network::check_config(self, &mut config)?;
+        if config.host.network_mode == crate::config::NetworkMode::Host
+            && !config.host.port_bindings.is_empty()
+        {
+            warnings.push("Published ports are discarded when using host network mode".into());
+        }
+        if config.host.network_mode == crate::config::NetworkMode::None
+            && (!config.host.port_bindings.is_empty() || config.host.publish_all_ports)
+        {
+            // Docker says nothing here; Berth's default network is none for now, so a
+            // `run -p` without --network would otherwise publish nothing in silence.
+            warnings.push(
+                "Published ports are not published with network none (berth's default for now): use --network bridge or a network of yours".into(),
+            );
+        }
         let store = self.store()?;
         let img = store.resolve(&config.image)?;
         config.image_id = img.id.to_string();
@@ -80,8 +94,12 @@ impl Engine {
                     config.exposed_ports.push(p.clone());
                 }
             }
-            config.exposed_ports.sort();
         }
+        // Published ports are exposed too; ranges ("6000-6002/udp") count port by port.
+        let published: Vec<String> = config.host.port_bindings.keys().cloned().collect();
+        config.exposed_ports = crate::network::ports::expand_exposed(
+            config.exposed_ports.iter().chain(published.iter()),
+        );
         let id = container::new_id()?;
         // Anonymous volumes for the image's VOLUMEs that no mount of the user covers.
         for target in crate::spec::image_volumes(&image_config) {

@@ -47,9 +47,21 @@ pub struct ContainerSummary {
     pub local_volumes: usize,
     /// The network mode in Docker's spelling.
     pub network: String,
+    /// Its ports as Docker's API lists them (running on a bridge network only).
+    pub ports: Vec<PortSummary>,
     /// With `size`: bytes in the writable layer, and those plus the image's.
     pub size_rw: Option<u64>,
     pub size_root_fs: Option<u64>,
+}
+
+/// One port of a container as Docker's API lists it: exposed only (no `ip`, public 0),
+/// or published on `ip:public`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSummary {
+    pub ip: String,
+    pub private_port: u16,
+    pub public_port: u16,
+    pub proto: String,
 }
 
 const LIST_FILTERS: [&str; 14] = [
@@ -218,8 +230,19 @@ fn matches(e: &Engine, f: &Filters, c: &Container, all: &[Container]) -> bool {
             };
             c.config.exposed_ports.contains(&want)
         })
-        // No port is published before port publishing exists; no container is a task.
-        && f.any("publish", |_| false)
+        // Host ports (PORT[-PORT][/PROTO]) the container publishes; no container is a task.
+        && f.any("publish", |v| {
+            let (p, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+            let Some((lo, hi)) = crate::config::parse::port_range(p) else {
+                return false;
+            };
+            e.container_ports(c).into_iter().any(|(k, b)| {
+                k.ends_with(&format!("/{proto}"))
+                    && b.unwrap_or_default()
+                        .iter()
+                        .any(|(_, hp)| (lo..=hi).contains(hp))
+            })
+        })
         && f.any("is-task", |v| matches!(v, "false" | "0"))
         && f.any("before", |v| created_rel(v, false))
         && f.any("since", |v| created_rel(v, true))
@@ -309,6 +332,31 @@ impl Engine {
                 .filter(|m| m.kind == MountKind::Volume)
                 .count(),
             network: h.network_mode.docker_name(),
+            ports: self
+                .container_ports(c)
+                .into_iter()
+                .flat_map(|(k, b)| {
+                    let (port, proto) = k.split_once('/').unwrap_or((&k, "tcp"));
+                    let (port, proto) = (port.parse().unwrap_or(0), proto.to_string());
+                    match b {
+                        None => vec![PortSummary {
+                            ip: String::new(),
+                            private_port: port,
+                            public_port: 0,
+                            proto,
+                        }],
+                        Some(l) => l
+                            .into_iter()
+                            .map(|(ip, hp)| PortSummary {
+                                ip,
+                                private_port: port,
+                                public_port: hp,
+                                proto: proto.clone(),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
             size_rw,
             size_root_fs,
         }

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::ports::PortMap;
 use crate::subnet::Ipv4Net;
 
 /// A network as the firewall sees it.
@@ -29,6 +30,12 @@ pub struct FirewallNet {
 pub trait Firewall {
     /// Installs the rules for exactly `nets` (an empty slice removes Berth's tables).
     fn apply(&self, nets: &[FirewallNet]) -> Result<()>;
+    /// Makes the published ports exactly `ports` (none: no trace of them).
+    fn apply_ports(&self, ports: &[PortMap]) -> Result<()>;
+    /// Publishes one container's ports, all or none (a port already mapped fails it).
+    fn add_ports(&self, ports: &[PortMap]) -> Result<()>;
+    /// Withdraws one container's ports, all or none (one missing fails it).
+    fn remove_ports(&self, ports: &[PortMap]) -> Result<()>;
 }
 
 /// The nftables backend: tables `inet berth` (filter, hook forward) and `ip berth-nat`
@@ -108,6 +115,7 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
         ]
     };
     cmds.extend(chain(inet, f, "forward", "filter", "forward", 0));
+    cmds.extend(chain(inet, f, "prerouting", "filter", "prerouting", -300));
     cmds.extend(chain(ip, n, "postrouting", "nat", "postrouting", 100));
     let accept = json!({"accept": null});
     let drop = json!({"drop": null});
@@ -129,6 +137,11 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
     cmds.push(fwd(vec![
         matches("==", meta("oifname"), json!("@internal")),
         drop.clone(),
+    ]));
+    // Published ports (DNAT by the `ip berth-ports` table): new connections in.
+    cmds.push(fwd(vec![
+        matches("in", json!({"ct": {"key": "status"}}), json!("dnat")),
+        accept.clone(),
     ]));
     // Isolation between networks.
     cmds.push(fwd(vec![
@@ -167,6 +180,43 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
             ),
             matches("!=", meta("oifname"), json!("@bridges")),
             json!({"masquerade": null}),
+        ],
+    ));
+    // Published ports: a connection from 127.0.0.0/8 (routed out of a bridge thanks to
+    // route_localnet), or from a container to a port published on a host address
+    // (hairpin: the reply would otherwise skip the host), leaves with the bridge's
+    // address. Clients from elsewhere keep theirs.
+    let lo8 = json!({"prefix": {"addr": "127.0.0.0", "len": 8}});
+    for src in [json!("@subnets"), lo8.clone()] {
+        cmds.push(rule(
+            ip,
+            n,
+            "postrouting",
+            vec![
+                matches("in", json!({"ct": {"key": "status"}}), json!("dnat")),
+                matches(
+                    "==",
+                    json!({"payload": {"protocol": "ip", "field": "saddr"}}),
+                    src,
+                ),
+                matches("==", meta("oifname"), json!("@bridges")),
+                json!({"masquerade": null}),
+            ],
+        ));
+    }
+    // route_localnet on a bridge must not let a container reach the host's loopback.
+    cmds.push(rule(
+        inet,
+        f,
+        "prerouting",
+        vec![
+            matches("==", meta("iifname"), json!("@bridges")),
+            matches(
+                "==",
+                json!({"payload": {"protocol": "ip", "field": "daddr"}}),
+                lo8,
+            ),
+            json!({"drop": null}),
         ],
     ));
     let names: Vec<Value> = nets.iter().map(|x| json!(x.bridge)).collect();
@@ -225,6 +275,18 @@ impl Firewall for Nftables {
             enable_forwarding()?;
         }
         Ok(())
+    }
+
+    fn apply_ports(&self, ports: &[PortMap]) -> Result<()> {
+        crate::ports::apply_ports(&self.nft, ports)
+    }
+
+    fn add_ports(&self, ports: &[PortMap]) -> Result<()> {
+        crate::ports::add_ports(&self.nft, ports)
+    }
+
+    fn remove_ports(&self, ports: &[PortMap]) -> Result<()> {
+        crate::ports::remove_ports(&self.nft, ports)
     }
 }
 

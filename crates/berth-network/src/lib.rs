@@ -12,12 +12,14 @@ mod error;
 pub mod firewall;
 mod link;
 pub mod netns;
+pub mod ports;
 pub mod subnet;
 
 pub use error::{Error, Result};
 pub use firewall::{Firewall, FirewallNet, Nftables};
 pub use link::{
     Bridge, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge, link_exists,
-    remove_bridge,
+    remove_bridge, set_hairpin,
 };
+pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};

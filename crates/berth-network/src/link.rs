@@ -15,7 +15,8 @@ use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::{
-    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
 };
 
 use crate::error::{Error, Result};
@@ -219,6 +220,20 @@ pub fn remove_bridge(name: &str) -> Result<()> {
 pub fn detach(host_ifname: &str) -> Result<()> {
     with_netlink(None, &format!("endpoint {host_ifname}"), |h| async move {
         delete_link(&h, host_ifname).await
+    })
+}
+
+/// Turns on hairpin mode on an endpoint's bridge port, so that the bridge may send a frame
+/// back out of the port it came in by: a container reaching its own published port
+/// through a host address (DNAT back to itself, when br_netfilter sees bridged frames).
+pub fn set_hairpin(host_ifname: &str) -> Result<()> {
+    with_netlink(None, &format!("endpoint {host_ifname}"), |h| async move {
+        let index = need_index(&h, host_ifname).await?;
+        h.link()
+            .set_port(LinkBridgePort::new(index).hairpin(true).build())
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("set hairpin mode on {host_ifname}"), e))
     })
 }
 

@@ -90,7 +90,9 @@ fn bridge_endpoint_and_firewall() {
             rules.contains("table inet berth") && rules.contains("masquerade"),
             "{rules}"
         );
-        assert_eq!(rules.matches("masquerade").count(), 1, "{rules}");
+        // Applied twice, the rules are there once: the way out, and the two for
+        // published ports (127.0.0.0/8 sources, hairpin).
+        assert_eq!(rules.matches("masquerade").count(), 3, "{rules}");
         fw.apply(&[]).unwrap();
         let rules = sh(&["nft", "list", "ruleset"]);
         assert!(!rules.contains("berth"), "{rules}");
@@ -108,5 +110,44 @@ fn bridge_endpoint_and_firewall() {
         assert!(berth_network::ensure_bridge(&lo).is_err());
         berth_network::remove_bridge("br-test1").unwrap();
         assert!(!berth_network::bridge_exists("br-test1").unwrap());
+    });
+}
+
+#[test]
+#[ignore = "needs root"]
+fn published_port_elements_are_all_or_nothing() {
+    use berth_network::{PortMap, Proto, ports};
+    in_throwaway_netns(|| {
+        let fw = Nftables::default();
+        let p = |host_port, port| PortMap {
+            proto: Proto::Tcp,
+            host_ip: None,
+            host_port,
+            addr: Ipv4Addr::new(10, 99, 0, 2),
+            port,
+        };
+        // No table yet: adding elements fails, and changes nothing.
+        assert!(fw.add_ports(&[p(8080, 80)]).is_err());
+        assert!(!sh(&["nft", "list", "tables"]).contains("berth-ports"));
+        fw.apply_ports(&[p(8080, 80)]).unwrap();
+        fw.add_ports(&[p(8081, 81), p(8082, 82)]).unwrap();
+        // A key that is mapped already fails the whole batch (no silent old target).
+        assert!(fw.add_ports(&[p(8083, 83), p(8080, 90)]).is_err());
+        let map = sh(&["nft", "list", "map", "ip", "berth-ports", "ports"]);
+        assert!(map.contains("tcp . 8080 : 10.99.0.2 . 80"), "{map}");
+        assert!(!map.contains("8083"), "{map}");
+        // A missing element fails the whole removal.
+        assert!(fw.remove_ports(&[p(8081, 81), p(9999, 1)]).is_err());
+        assert!(sh(&["nft", "list", "map", "ip", "berth-ports", "ports"]).contains("8081"));
+        fw.remove_ports(&[p(8081, 81), p(8082, 82)]).unwrap();
+        fw.apply_ports(&[]).unwrap();
+        assert!(!sh(&["nft", "list", "tables"]).contains("berth-ports"));
+        // The test bind finds a port a process holds.
+        let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let held = l.local_addr().unwrap().port();
+        assert!(ports::check_host_port(Proto::Tcp, None, held).is_err());
+        drop(l);
+        assert!(ports::check_host_port(Proto::Tcp, None, held).is_ok());
+        assert!(ports::check_host_port(Proto::Udp, None, held).is_ok());
     });
 }

@@ -153,8 +153,8 @@ pub struct CreateArgs {
     /// container:<name|id>, bridge or a network's name.
     #[arg(long = "network", alias = "net", default_value = "none")]
     pub network: String,
-    /// Publish a container's port(s) to the host (not yet: refused until Berth has
-    /// bridge networks; --network host shares the host's ports)
+    /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto];
+    /// ranges; nftables DNAT on bridge networks, ignored with --network none or host)
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
     /// Expose a port or a range of ports.
@@ -218,9 +218,6 @@ impl CreateArgs {
             bail!("unknown flag: {}", self.image());
         }
         self.more.refuse_unsupported()?;
-        if !self.publish.is_empty() {
-            bail!("publishing ports (-p) is not supported by this version of berth yet");
-        }
         let mut env = Vec::new();
         for f in &self.env_file {
             env.extend(envfile::env_file(f)?);
@@ -281,6 +278,8 @@ impl CreateArgs {
             volumes_from: self.volumes_from.clone(),
             network_mode: parse::network(&self.network)?,
             ipv4_address: more.ip.clone(),
+            port_bindings: parse::port_bindings(&self.publish)?,
+            publish_all_ports: more.publish_all,
             mac_address: more.mac_address.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),

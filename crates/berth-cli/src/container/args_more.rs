@@ -57,8 +57,7 @@ pub struct MoreArgs {
     /// Storage driver options for the container.
     #[arg(long = "storage-opt")]
     pub storage_opt: Vec<String>,
-    /// Publish all exposed ports to random ports (not yet: refused until Berth has bridge
-    /// networks)
+    /// Publish all exposed ports to random ports
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
     /// Container MAC address.
@@ -115,7 +114,6 @@ impl MoreArgs {
     /// memory limit is only warned about, as by Docker).
     pub fn refuse_unsupported(&self) -> Result<()> {
         let later_networking = [
-            ("-P/--publish-all", self.publish_all),
             ("--ip6", self.ip6.is_some()),
             ("--network-alias", !self.network_alias.is_empty()),
             ("--link", !self.link.is_empty()),
@@ -238,13 +236,6 @@ mod tests {
     #[test]
     fn refusals() {
         let cases = [
-            (
-                MoreArgs {
-                    publish_all: true,
-                    ..Default::default()
-                },
-                "-P/--publish-all is not supported",
-            ),
             (
                 MoreArgs {
                     userns: Some("keep-id".into()),

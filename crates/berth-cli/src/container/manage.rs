@@ -198,12 +198,68 @@ pub fn rename(g: &Global, a: RenameArgs) -> Result<ExitCode> {
 }
 
 pub fn port(g: &Global, a: PortArgs) -> Result<ExitCode> {
-    // Containers have no published ports until port publishing exists.
-    let c = engine(g)?.container(&a.container)?;
-    if let Some(p) = a.port {
-        anyhow::bail!("no public port '{p}' published for {}", c.short_id());
+    let e = engine(g)?;
+    let c = e.container(&a.container)?;
+    let ports = e.container_ports(&c);
+    let mut out = Vec::new();
+    if let Some(p) = &a.port {
+        let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+        if port.parse::<u16>().is_err() {
+            anyhow::bail!("invalid port ({port}): not a number from 0 to 65535");
+        }
+        match ports.get(&format!("{port}/{proto}")) {
+            Some(Some(list)) if !list.is_empty() => {
+                out.extend(list.iter().map(|(ip, hp)| format!("{ip}:{hp}")));
+            }
+            _ => anyhow::bail!("No public port '{p}' published for {}", a.container),
+        }
+    } else {
+        for (k, list) in &ports {
+            for (ip, hp) in list.iter().flatten() {
+                out.push(format!("{k} -> {ip}:{hp}"));
+            }
+        }
+    }
+    out.sort_by(|x, y| natural_cmp(x, y));
+    for l in out {
+        println!("{l}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Docker's natural order (sortorder.NaturalLess): runs of digits compare as numbers.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, _) => return std::cmp::Ordering::Less,
+            (_, None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let n = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (n(a), n(b));
+                let (da, db) = (&a[..na], &b[..nb]);
+                let trim = |d: &[u8]| {
+                    let z = d.iter().take_while(|c| **c == b'0').count();
+                    d[z..].to_vec()
+                };
+                let (ta, tb) = (trim(da), trim(db));
+                let o = ta.len().cmp(&tb.len()).then(ta.cmp(&tb));
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
 }
 
 pub fn prune(g: &Global, a: PruneArgs) -> Result<ExitCode> {
@@ -223,4 +279,25 @@ pub fn prune(g: &Global, a: PruneArgs) -> Result<ExitCode> {
         crate::output::human_size(freed)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod port_tests {
+    #[test]
+    fn natural_order() {
+        let mut v = vec![
+            "90/tcp -> 0.0.0.0:1",
+            "8080/tcp -> 0.0.0.0:2",
+            "100/udp -> 0.0.0.0:3",
+        ];
+        v.sort_by(|a, b| super::natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "90/tcp -> 0.0.0.0:1",
+                "100/udp -> 0.0.0.0:3",
+                "8080/tcp -> 0.0.0.0:2"
+            ]
+        );
+    }
 }

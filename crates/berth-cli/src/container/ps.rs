@@ -123,7 +123,7 @@ pub fn row(c: &ContainerSummary, no_trunc: bool) -> Value {
         "Command": cmd,
         "CreatedAt": crate::output::go_time(c.created_unix),
         "RunningFor": format!("{} ago", human_duration(now() - c.created_unix)),
-        "Ports": "",
+        "Ports": displayable_ports(&c.ports),
         "State": c.state.as_str(),
         "Status": c.status,
         "Names": c.name,
@@ -251,5 +251,94 @@ mod tests {
             truncate("abcdefghijklmnopqrstuvwxyz", 20).chars().count(),
             20
         );
+    }
+}
+
+/// Docker's PORTS text (cli/command/formatter DisplayablePorts): ports published on the
+/// same port number, or only exposed, grouped into ranges per address and protocol
+/// ("0.0.0.0:8000-8002->8000-8002/tcp", "80-81/tcp"); the others one by one after them
+/// ("0.0.0.0:8080->80/tcp").
+pub fn displayable_ports(ports: &[berth_engine::PortSummary]) -> String {
+    let mut ports = ports.to_vec();
+    ports.sort_by(|a, b| {
+        (a.private_port, &a.ip, a.public_port, &a.proto).cmp(&(
+            b.private_port,
+            &b.ip,
+            b.public_port,
+            &b.proto,
+        ))
+    });
+    let mut groups: Vec<(String, u16, u16)> = Vec::new();
+    let mut result = Vec::new();
+    let mut mappings = Vec::new();
+    for p in &ports {
+        let key = if p.ip.is_empty() {
+            p.proto.clone()
+        } else if p.public_port != p.private_port {
+            mappings.push(format!(
+                "{}:{}->{}/{}",
+                p.ip, p.public_port, p.private_port, p.proto
+            ));
+            continue;
+        } else {
+            format!("{}/{}", p.ip, p.proto)
+        };
+        match groups.iter_mut().find(|g| g.0 == key) {
+            None => groups.push((key, p.private_port, p.private_port)),
+            Some(g) if g.2.checked_add(1) == Some(p.private_port) => g.2 = p.private_port,
+            Some(g) => {
+                result.push(form_group(&g.0, g.1, g.2));
+                *g = (key, p.private_port, p.private_port);
+            }
+        }
+    }
+    result.extend(groups.iter().map(|g| form_group(&g.0, g.1, g.2)));
+    result.extend(mappings);
+    result.join(", ")
+}
+
+fn form_group(key: &str, first: u16, last: u16) -> String {
+    let (ip, proto) = match key.rsplit_once('/') {
+        Some((ip, proto)) => (ip, proto),
+        None => ("", key),
+    };
+    let mut g = first.to_string();
+    if first != last {
+        g = format!("{g}-{last}");
+    }
+    if !ip.is_empty() {
+        g = format!("{ip}:{g}->{g}");
+    }
+    format!("{g}/{proto}")
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    fn p(ip: &str, private: u16, public: u16, proto: &str) -> berth_engine::PortSummary {
+        berth_engine::PortSummary {
+            ip: ip.into(),
+            private_port: private,
+            public_port: public,
+            proto: proto.into(),
+        }
+    }
+
+    #[test]
+    fn docker_ports_text() {
+        let v = [
+            p("0.0.0.0", 80, 8080, "tcp"),
+            p("", 5000, 0, "tcp"),
+            p("", 5001, 0, "tcp"),
+            p("0.0.0.0", 9000, 9000, "udp"),
+            p("0.0.0.0", 9001, 9001, "udp"),
+            p("", 53, 0, "udp"),
+        ];
+        assert_eq!(
+            displayable_ports(&v),
+            "53/udp, 5000-5001/tcp, 0.0.0.0:9000-9001->9000-9001/udp, 0.0.0.0:8080->80/tcp"
+        );
+        assert_eq!(displayable_ports(&[]), "");
     }
 }

@@ -97,6 +97,12 @@ pub struct HostConfig {
     pub ipv4_address: Option<String>,
     /// `--mac-address`: the container's MAC address on its network.
     pub mac_address: Option<String>,
+    /// `-p`: each container port ("80/tcp") with its host bindings, as Docker's
+    /// HostConfig.PortBindings (ranges expanded; a host port "" or "0" is any free one,
+    /// "8000-8010" any free one of those).
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`: every exposed port without a binding gets a free host port at start.
+    pub publish_all_ports: bool,
     /// `--dns`, `--dns-search`, `--dns-option`.
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
@@ -347,4 +353,14 @@ impl Default for LogConfig {
             opts: BTreeMap::new(),
         }
     }
+}
+
+/// One host binding of a container port (Docker's PortBinding).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortBinding {
+    /// "" for every address of the host.
+    pub host_ip: String,
+    /// A port, a range to choose one from, or "" (any free one).
+    pub host_port: String,
 }

@@ -158,7 +158,17 @@ impl Engine {
                 config: h.log.opts.clone(),
             },
             network_mode: h.network_mode.docker_name(),
-            port_bindings: BTreeMap::new(),
+            port_bindings: h
+                .port_bindings
+                .iter()
+                .map(|(k, v)| {
+                    let list: Vec<serde_json::Value> = v
+                        .iter()
+                        .map(|b| serde_json::json!({"HostIp": b.host_ip, "HostPort": b.host_port}))
+                        .collect();
+                    (k.clone(), serde_json::Value::from(list))
+                })
+                .collect(),
             restart_policy: RestartPolicyJson {
                 name: restart.into(),
                 maximum_retry_count: h.restart_policy.max_retries,
@@ -190,7 +200,7 @@ impl Engine {
             oom_score_adj: h.oom_score_adj.unwrap_or(0),
             pid_mode: h.pid_mode.clone(),
             privileged: h.privileged,
-            publish_all_ports: false,
+            publish_all_ports: h.publish_all_ports,
             readonly_rootfs: h.read_only_rootfs,
             security_opt: security_opt(c),
             tmpfs: mounts::tmpfs(&h.mounts),
@@ -431,8 +441,21 @@ impl Engine {
             networks.insert(mode.docker_name(), endpoint);
         }
         // Docker fills the top-level addresses for its default bridge only.
+        let ports = self
+            .container_ports(c)
+            .into_iter()
+            .map(|(k, v)| {
+                let v = v.map_or(serde_json::Value::Null, |l| {
+                    l.into_iter()
+                        .map(|(ip, p)| serde_json::json!({"HostIp": ip, "HostPort": p.to_string()}))
+                        .collect()
+                });
+                (k, v)
+            })
+            .collect();
         let mut settings = NetworkSettings {
             sandbox_key,
+            ports,
             ..Default::default()
         };
         if let Some(e) = networks.get("bridge") {

@@ -84,6 +84,9 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             // A new bridge (first use, or after a reboot): the rules come back with it.
             engine.apply_firewall()?;
         }
+        if !net.internal {
+            super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
+        }
         Ok(())
     })();
     if let Err(e) = made {
@@ -99,6 +102,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
 /// Removes one endpoint: the veth, the pinned namespace, then the row. A veth that
 /// cannot be removed keeps its row (a later reconcile tries again).
 fn release_row(engine: &Engine, row: &EndpointRow) -> Result<()> {
+    super::ports::unpublish(engine, &row.container_id)?;
     berth_network::detach(&row.ifname)?;
     berth_network::netns::remove(std::path::Path::new(&row.netns))?;
     engine.db.delete_endpoint(&row.id)
@@ -123,6 +127,11 @@ pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
 /// lock is free); a live container whose monitor died is brought up to date first (see
 /// `Engine::container`). Best effort: what fails now is tried again by the next command.
 pub(crate) fn reconcile(engine: &Engine) {
+    reconcile_endpoints(engine);
+    super::ports::reconcile(engine);
+}
+
+fn reconcile_endpoints(engine: &Engine) {
     if !engine.db.any_endpoint().unwrap_or(false) {
         return;
     }
@@ -186,6 +195,16 @@ pub(crate) fn check_config(
         }
         _ => None,
     };
+    if matches!(hc.network_mode, NetworkMode::Container(_))
+        && (!hc.port_bindings.is_empty() || hc.publish_all_ports)
+    {
+        return Err(Error::InvalidValue(
+            "conflicting options: port publishing and the container type network mode".into(),
+        ));
+    }
+    for b in hc.port_bindings.values().flatten() {
+        crate::config::parse::ports::host_ip(b)?;
+    }
     if let Some(m) = &hc.mac_address {
         crate::config::parse::mac_address(m)?;
         if net.is_none() {

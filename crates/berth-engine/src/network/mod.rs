@@ -5,6 +5,7 @@
 
 mod endpoint;
 mod inspect;
+pub(crate) mod ports;
 pub(crate) mod store;
 
 use std::collections::BTreeMap;
