@@ -282,6 +282,7 @@ impl CreateArgs {
             network_mode: parse::network(&self.network)?,
             ipv4_address: more.ip.clone(),
             mac_address: more.mac_address.clone(),
+            network_aliases: more.network_alias.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

@@ -117,7 +117,6 @@ impl MoreArgs {
         let later_networking = [
             ("-P/--publish-all", self.publish_all),
             ("--ip6", self.ip6.is_some()),
-            ("--network-alias", !self.network_alias.is_empty()),
             ("--link", !self.link.is_empty()),
             ("--link-local-ip", !self.link_local_ip.is_empty()),
         ];

@@ -97,6 +97,8 @@ pub struct HostConfig {
     pub ipv4_address: Option<String>,
     /// `--mac-address`: the container's MAC address on its network.
     pub mac_address: Option<String>,
+    /// `--network-alias`: more names of the container on its (user-defined) network.
+    pub network_aliases: Vec<String>,
     /// `--dns`, `--dns-search`, `--dns-option`.
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,

@@ -5,6 +5,7 @@
 
 mod endpoint;
 mod inspect;
+pub(crate) mod names;
 pub(crate) mod store;
 
 use std::collections::BTreeMap;
