@@ -341,7 +341,10 @@ fn subnets_come_from_the_configured_pools_and_avoid_host_routes() {
         "300",
     ]);
     assert_eq!(
-        t.field("p1", "{{(index .NetworkSettings.Networks \"bt-p2\").IPAddress}}"),
+        t.field(
+            "p1",
+            "{{(index .NetworkSettings.Networks \"bt-p2\").IPAddress}}"
+        ),
         "10.210.3.2"
     );
 }

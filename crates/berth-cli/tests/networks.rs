@@ -55,23 +55,38 @@ fn containers_of_one_network_reach_each_other_and_no_one_else() {
 
     // Addresses: the first free one, the one asked for; MAC as asked.
     assert_eq!(
-        t.field("a1", "{{(index .NetworkSettings.Networks \"bt-front\").IPAddress}}"),
+        t.field(
+            "a1",
+            "{{(index .NetworkSettings.Networks \"bt-front\").IPAddress}}"
+        ),
         "10.201.1.2"
     );
     assert_eq!(
-        t.field("a2", "{{(index .NetworkSettings.Networks \"bt-front\").IPAddress}}"),
+        t.field(
+            "a2",
+            "{{(index .NetworkSettings.Networks \"bt-front\").IPAddress}}"
+        ),
         "10.201.1.50"
     );
     assert_eq!(
-        t.field("a2", "{{(index .NetworkSettings.Networks \"bt-front\").MacAddress}}"),
+        t.field(
+            "a2",
+            "{{(index .NetworkSettings.Networks \"bt-front\").MacAddress}}"
+        ),
         "02:42:0a:c9:01:99"
     );
     assert_eq!(
-        t.field("a1", "{{(index .NetworkSettings.Networks \"bt-front\").Gateway}}"),
+        t.field(
+            "a1",
+            "{{(index .NetworkSettings.Networks \"bt-front\").Gateway}}"
+        ),
         "10.201.1.1"
     );
     assert_eq!(
-        t.field("a1", "{{(index .NetworkSettings.Networks \"bt-front\").IPPrefixLen}}"),
+        t.field(
+            "a1",
+            "{{(index .NetworkSettings.Networks \"bt-front\").IPPrefixLen}}"
+        ),
         "24"
     );
     assert_eq!(t.field("a1", "{{.HostConfig.NetworkMode}}"), "bt-front");
@@ -182,7 +197,10 @@ fn internal_network_has_no_way_out() {
     assert!(route.contains("10.202.0.0/24 dev eth0"), "{route}");
     // Addresses come from the range, its first address included (as Docker's).
     assert_eq!(
-        t.field("i2", "{{(index .NetworkSettings.Networks \"bt-int\").IPAddress}}"),
+        t.field(
+            "i2",
+            "{{(index .NetworkSettings.Networks \"bt-int\").IPAddress}}"
+        ),
         "10.202.0.129"
     );
     let (code, _, _) = t.run(&["exec", "i1", "ping", "-c1", "-W2", "10.202.0.129"]);
@@ -194,11 +212,17 @@ fn internal_network_has_no_way_out() {
     assert_ne!(code, 0, "{err}");
     // Docker shows the gateway of an internal network, though no route uses it.
     assert_eq!(
-        t.field("i1", "{{(index .NetworkSettings.Networks \"bt-int\").Gateway}}"),
+        t.field(
+            "i1",
+            "{{(index .NetworkSettings.Networks \"bt-int\").Gateway}}"
+        ),
         "10.202.0.1"
     );
     assert_eq!(
-        t.field("i1", "{{(index .NetworkSettings.Networks \"bt-int\").IPAddress}}"),
+        t.field(
+            "i1",
+            "{{(index .NetworkSettings.Networks \"bt-int\").IPAddress}}"
+        ),
         "10.202.0.128"
     );
     assert_eq!(
@@ -329,7 +353,10 @@ fn stop_and_rm_release_the_address_and_the_veth() {
         "0"
     );
     assert_eq!(
-        t.field("r1", "{{(index .NetworkSettings.Networks \"bt-rel\").IPAddress}}"),
+        t.field(
+            "r1",
+            "{{(index .NetworkSettings.Networks \"bt-rel\").IPAddress}}"
+        ),
         ""
     );
     // The released address is given again; a second container gets the next.
@@ -346,11 +373,17 @@ fn stop_and_rm_release_the_address_and_the_veth() {
     ]);
     t.ok(&["start", "r1"]);
     assert_eq!(
-        t.field("r2", "{{(index .NetworkSettings.Networks \"bt-rel\").IPAddress}}"),
+        t.field(
+            "r2",
+            "{{(index .NetworkSettings.Networks \"bt-rel\").IPAddress}}"
+        ),
         "10.203.0.2"
     );
     assert_eq!(
-        t.field("r1", "{{(index .NetworkSettings.Networks \"bt-rel\").IPAddress}}"),
+        t.field(
+            "r1",
+            "{{(index .NetworkSettings.Networks \"bt-rel\").IPAddress}}"
+        ),
         "10.203.0.3"
     );
     assert_eq!(t.veths().len(), 2);
@@ -471,7 +504,10 @@ fn a_crashed_run_leaks_nothing() {
     // The address is free again.
     t.ok(&["start", &id]);
     assert_eq!(
-        t.field(&id, "{{(index .NetworkSettings.Networks \"bt-crash\").IPAddress}}"),
+        t.field(
+            &id,
+            "{{(index .NetworkSettings.Networks \"bt-crash\").IPAddress}}"
+        ),
         "10.206.0.2"
     );
 }

@@ -188,7 +188,7 @@ pub(crate) fn check_config(
     };
     if !hc.network_aliases.is_empty() && net.as_ref().is_none_or(|n| n.builtin) {
         return Err(Error::InvalidValue(
-            "network-scoped alias is supported only for containers in user defined networks".into(),
+            "network-scoped aliases are only supported for user-defined networks".into(),
         ));
     }
     if let Some(a) = hc
