@@ -135,10 +135,19 @@ def main():
         measure(netns, names, a.queries, "names of the network")
         measure(netns, ["nosuch%d.example" % i for i in range(50)], a.queries // 4,
                 "forwarded (NXDOMAIN)")
-        for p in monitor:
-            with open("/proc/%s/status" % p) as f:
-                rss = [l for l in f if l.startswith("VmRSS")]
-            print("monitor %s of c0: %s" % (p, rss[0].strip() if rss else "?"))
+        # For comparison: the monitor of a container without a resolver.
+        b("run", "-d", "--name", "plain", "--network", "none", "busybox", "sleep", "3600")
+        time.sleep(2)  # both idle (a monitor trims itself after a quiet second)
+        plain = subprocess.run(["pgrep", "-f", "berth-monitor.*" +
+                                b("inspect", "-f", "{{.Id}}", "plain").strip()],
+                               capture_output=True, text=True).stdout.split()
+        for what, pids in (("c0 (resolver, after the queries)", monitor),
+                           ("plain (--network none)", plain)):
+            for p in pids:
+                with open("/proc/%s/status" % p) as f:
+                    st = dict(l.split(":", 1) for l in f if ":" in l)
+                print("berth-monitor %s %s: %s, VmRSS %s" % (
+                    p, what, st.get("Name", "?").strip(), st.get("VmRSS", "?").strip()))
     finally:
         stop.set()
         try:

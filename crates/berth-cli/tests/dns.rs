@@ -214,3 +214,77 @@ fn a_killed_monitor_answers_again_and_the_others_never_stop() {
         killed.elapsed().as_millis()
     );
 }
+
+/// Sends `msgs` to 127.0.0.11:53 from inside the namespace pinned at `netns`; the replies
+/// (those that come within half a second each).
+fn exchange(netns: &str, msgs: Vec<Vec<u8>>) -> Vec<Option<Vec<u8>>> {
+    let ns = std::fs::File::open(netns).unwrap();
+    std::thread::spawn(move || {
+        // This thread only.
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        let mut out = Vec::new();
+        for m in msgs {
+            s.send_to(&m, "127.0.0.11:53").unwrap();
+            let mut buf = [0u8; 4096];
+            out.push(s.recv(&mut buf).ok().map(|n| buf[..n].to_vec()));
+        }
+        out
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn garbage_from_a_container_is_refused_and_names_still_resolve() {
+    let (t, _up) = setup();
+    t.ok(&["network", "create", "--subnet", "10.202.4.0/24", "bt-dns4"]);
+    run_on(&t, "bt-dns4", "g1", &[]);
+    let netns = t.field("g1", "{{.NetworkSettings.SandboxKey}}");
+    let header = |id: u8, flags: u8, qd: u8| vec![0, id, flags, 0, 0, qd, 0, 0, 0, 0, 0, 0];
+    let mut loop_ptr = header(3, 1, 1);
+    loop_ptr.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+    let mut long_label = header(4, 1, 1);
+    long_label.extend_from_slice(&[63; 300]);
+    let mut response = header(5, 0x81, 1);
+    response.extend_from_slice(&[2, b'g', b'1', 0, 0, 1, 0, 1]);
+    let mut good = header(6, 1, 1);
+    good.extend_from_slice(&[2, b'g', b'1', 0, 0, 1, 0, 1]);
+    let replies = exchange(
+        &netns,
+        vec![
+            vec![],
+            vec![1; 11],
+            header(1, 1, 0),
+            header(2, 1, 2),
+            loop_ptr,
+            long_label,
+            response,
+            vec![0xff; 9000],
+            good,
+        ],
+    );
+    let rcode = |r: &Option<Vec<u8>>| r.as_ref().map(|r| (r[1], r[3] & 0x0f));
+    // No header, a response, an oversized datagram: nothing (answering could loop).
+    for i in [0, 1, 6, 7] {
+        assert_eq!(replies[i], None, "message {i}");
+    }
+    // A header with no question or two, a compression loop, a label past the end:
+    // FORMERR, with the id echoed.
+    for (i, id) in [(2, 1), (3, 2), (4, 3), (5, 4)] {
+        assert_eq!(rcode(&replies[i]), Some((id, 1)), "message {i}");
+    }
+    // The resolver is still there and answers.
+    let ip = ip_of(&t, "g1", "bt-dns4");
+    let ans = replies[8].as_ref().expect("an answer to a good query");
+    assert_eq!((ans[1], ans[3] & 0x0f), (6, 0));
+    assert_eq!(
+        ans[ans.len() - 4..],
+        ip.parse::<std::net::Ipv4Addr>().unwrap().octets()
+    );
+    let (code, out) = nslookup(&t, "g1", "g1");
+    assert!(code == 0 && out.contains(&ip), "{out}");
+}
