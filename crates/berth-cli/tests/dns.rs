@@ -135,6 +135,15 @@ fn names_aliases_and_hostnames_resolve_on_their_network_only() {
     );
     run_on(&t, "bt-dns1", "d2", &[]);
     run_on(&t, "bt-dns2", "d3", &[]);
+    t.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.202.5.0/24",
+        "bt-dnsi",
+    ]);
+    run_on(&t, "bt-dnsi", "d5", &[]);
     let ip1 = ip_of(&t, "d1", "bt-dns1");
     let ip2 = ip_of(&t, "d2", "bt-dns1");
 
@@ -169,6 +178,15 @@ fn names_aliases_and_hostnames_resolve_on_their_network_only() {
     let (code, out) = nslookup(&t, "d2", EXTERNAL);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("203.0.113.7"), "{out}");
+
+    // An internal network has no way out, for names neither; its own names resolve.
+    let (code, out) = nslookup(&t, "d5", EXTERNAL);
+    assert!(code != 0 && !out.contains("203.0.113.7"), "{out}");
+    let (code, out) = nslookup(&t, "d5", "d5");
+    assert!(
+        code == 0 && out.contains(&ip_of(&t, "d5", "bt-dnsi")),
+        "{out}"
+    );
 
     // A stopped container's names are gone.
     t.ok(&["stop", "-t", "0", "d1"]);

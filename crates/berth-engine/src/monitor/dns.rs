@@ -49,8 +49,14 @@ pub(crate) struct Resolver {
 
 /// The servers the resolver forwards to: the container's --dns, else berth.toml's `dns`,
 /// else the host's nameservers (loopback ones included: we are on the host's side), else
-/// Google's public servers, as Docker. IPv4 only for now.
+/// Google's public servers, as Docker. IPv4 only for now. None on an `--internal`
+/// network, which has no way out (Docker's resolver does not forward there either).
 fn upstreams(engine: &Engine, c: &Container) -> Vec<SocketAddr> {
+    if let crate::config::NetworkMode::Network(n) = &c.config.host.network_mode
+        && engine.network(n).is_ok_and(|n| n.internal)
+    {
+        return Vec::new();
+    }
     let parse = |s: &str| s.trim().parse::<Ipv4Addr>().ok();
     let mut v: Vec<Ipv4Addr> = c.config.host.dns.iter().filter_map(|s| parse(s)).collect();
     if v.is_empty()
