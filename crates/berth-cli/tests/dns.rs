@@ -257,7 +257,7 @@ fn exchange(netns: &str, msgs: Vec<Vec<u8>>) -> Vec<Option<Vec<u8>>> {
 
 #[test]
 #[ignore = "needs root"]
-fn garbage_from_a_container_is_refused_and_names_still_resolve() {
+fn garbage_from_a_container_is_refused_and_names_still_resolve_over_udp_and_tcp() {
     let (t, _up) = setup();
     t.ok(&["network", "create", "--subnet", "10.202.4.0/24", "bt-dns4"]);
     run_on(&t, "bt-dns4", "g1", &[]);
@@ -305,4 +305,66 @@ fn garbage_from_a_container_is_refused_and_names_still_resolve() {
     );
     let (code, out) = nslookup(&t, "g1", "g1");
     assert!(code == 0 && out.contains(&ip), "{out}");
+
+    // Over TCP: two framed queries in one write (a bad one, then a good one), each
+    // answered in turn; then a forwarded one; a zero-length frame ends the connection.
+    let ns = std::fs::File::open(&netns).unwrap();
+    let bad = header(7, 1, 0);
+    let mut good_tcp = header(8, 1, 1);
+    good_tcp.extend_from_slice(&[2, b'g', b'1', 0, 0, 1, 0, 1]);
+    let mut ext = header(9, 1, 1);
+    for l in EXTERNAL.split('.') {
+        ext.push(u8::try_from(l.len()).unwrap());
+        ext.extend_from_slice(l.as_bytes());
+    }
+    ext.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let answers = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let mut s = std::net::TcpStream::connect("127.0.0.11:53").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let frame = |m: &[u8]| {
+            let mut f = u16::try_from(m.len()).unwrap().to_be_bytes().to_vec();
+            f.extend_from_slice(m);
+            f
+        };
+        let read_frame = |s: &mut std::net::TcpStream| {
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len).unwrap();
+            let mut m = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            s.read_exact(&mut m).unwrap();
+            m
+        };
+        let mut both = frame(&bad);
+        both.extend_from_slice(&frame(&good_tcp));
+        s.write_all(&both).unwrap();
+        let a = read_frame(&mut s);
+        let b = read_frame(&mut s);
+        s.write_all(&frame(&ext)).unwrap();
+        let c = read_frame(&mut s);
+        s.write_all(&[0, 0]).unwrap();
+        let mut rest = Vec::new();
+        let closed = s.read_to_end(&mut rest).is_ok() && rest.is_empty();
+        (a, b, c, closed)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        (answers.0[1], answers.0[3] & 0x0f),
+        (7, 1),
+        "FORMERR over TCP"
+    );
+    assert_eq!((answers.1[1], answers.1[3] & 0x0f), (8, 0));
+    assert_eq!(
+        answers.1[answers.1.len() - 4..],
+        ip.parse::<std::net::Ipv4Addr>().unwrap().octets()
+    );
+    assert_eq!(
+        (answers.2[1], answers.2[3] & 0x0f),
+        (9, 0),
+        "forwarded over TCP"
+    );
+    assert_eq!(answers.2[answers.2.len() - 4..], EXTERNAL_IP);
+    assert!(answers.3, "a zero-length frame closes the connection");
 }

@@ -600,16 +600,12 @@ impl<'a> Monitor<'a> {
             }
             // The resolver's sockets (before the pidfd: that one must be last).
             let cl_end = fds.len();
-            let (mut dns_at, mut up_at) = (None, None);
             if let Some(d) = &self.dns {
-                let (q, up) = d.fds();
-                dns_at = Some(fds.len());
-                fds.push(PollFd::from_borrowed_fd(q, PollFlags::IN));
-                if let Some(u) = up {
-                    up_at = Some(fds.len());
-                    fds.push(PollFd::from_borrowed_fd(u, PollFlags::IN));
+                for (fd, ev) in d.poll_fds() {
+                    fds.push(PollFd::from_borrowed_fd(fd, ev));
                 }
             }
+            let dns_end = fds.len();
             // An adopted init is not our child: its exit shows on its pidfd.
             let pidfd_at = fds.len();
             if self.adopted
@@ -649,14 +645,7 @@ impl<'a> Monitor<'a> {
             }
             self.write_clients();
             if let Some(d) = &mut self.dns {
-                let is_ready = |at: Option<usize>| at.is_some_and(|i| ready[i]);
-                if is_ready(dns_at) {
-                    d.serve(self.engine);
-                }
-                if is_ready(up_at) {
-                    d.relay();
-                }
-                d.expire();
+                d.on_ready(self.engine, &ready[cl_end..dns_end]);
             }
             if ready[0] {
                 while let Ok(Some(_)) = self.sfd.read_signal() {}

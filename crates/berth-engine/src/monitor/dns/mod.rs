@@ -1,5 +1,5 @@
 //! The embedded resolver: each monitor of a container on a user-defined network answers
-//! DNS on 127.0.0.11:53 (UDP) inside that container's network namespace, as Docker's
+//! DNS on 127.0.0.11:53 (UDP and TCP, `tcp.rs`) inside that container's network namespace, as Docker's
 //! embedded resolver appears there. Names of the container's networks come from the store
 //! at each query (`network::names`); everything else is forwarded to the upstream servers
 //! (--dns, else berth.toml's `dns`, else the host's /etc/resolv.conf) from a socket in the
@@ -10,11 +10,14 @@
 //! process's death breaks resolution for any other container, and a killed monitor's
 //! adopter (started by its keeper at once) binds the address again.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+mod tcp;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use berth_network::dns::{self, Bad, Query};
+use rustix::event::PollFlags;
 
 use crate::container::Container;
 use crate::engine::Engine;
@@ -27,9 +30,16 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 /// Datagrams handled per wakeup, at most (the loop has other work too).
 const BURST: usize = 64;
 
+/// Who asked: a UDP peer, or a TCP connection (by its number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    Udp(SocketAddr),
+    Tcp(u64),
+}
+
 struct Pending {
     upstream_id: u16,
-    client: SocketAddr,
+    client: Client,
     query: Query,
     msg: Vec<u8>,
     server: usize,
@@ -39,6 +49,9 @@ struct Pending {
 pub(crate) struct Resolver {
     /// 127.0.0.11:53 in the container's namespace.
     sock: UdpSocket,
+    /// The same over TCP, and its connections.
+    tcp: TcpListener,
+    conns: tcp::Conns,
     /// Ours in the host's namespace, to the upstreams (made on the first forward).
     up: Option<UdpSocket>,
     upstreams: Vec<SocketAddr>,
@@ -106,13 +119,17 @@ impl Resolver {
             53,
         )
             .into();
-        let sock = berth_network::netns::run_in(&netns, "listen on 127.0.0.11:53", || {
+        let (sock, tcp) = berth_network::netns::run_in(&netns, "listen on 127.0.0.11:53", || {
             let s = UdpSocket::bind(addr)?;
             s.set_nonblocking(true)?;
-            Ok(s)
+            let t = TcpListener::bind(addr)?;
+            t.set_nonblocking(true)?;
+            Ok((s, t))
         })?;
         Ok(Some(Resolver {
             sock,
+            tcp,
+            conns: tcp::Conns::default(),
             up: None,
             upstreams: upstreams(engine, c),
             pending: Vec::new(),
@@ -121,28 +138,53 @@ impl Resolver {
         }))
     }
 
-    /// The descriptors to poll for input: the container's side, and the upstream side
-    /// while queries are forwarded.
-    pub(crate) fn fds(&self) -> (BorrowedFd<'_>, Option<BorrowedFd<'_>>) {
-        (
-            self.sock.as_fd(),
-            self.up
-                .as_ref()
-                .filter(|_| !self.pending.is_empty())
-                .map(|u| u.as_fd()),
-        )
+    /// The descriptors to poll, with what to poll them for: the UDP socket, the upstream
+    /// socket while queries are forwarded, the TCP listener and its connections.
+    /// `on_ready` takes the results in this order.
+    pub(crate) fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
+        let mut v = vec![(self.sock.as_fd(), PollFlags::IN)];
+        if let Some(u) = self.up.as_ref().filter(|_| !self.pending.is_empty()) {
+            v.push((u.as_fd(), PollFlags::IN));
+        }
+        v.push((self.tcp.as_fd(), PollFlags::IN));
+        self.conns.poll_fds(&mut v);
+        v
     }
 
-    /// How long until a forwarded query times out (None: none pending).
+    /// Handles what `poll` reported for `poll_fds` (same order), then the timeouts.
+    pub(crate) fn on_ready(&mut self, engine: &Engine, ready: &[bool]) {
+        // The layout `poll_fds` had (serving changes what is pending).
+        let up_polled = self.up.is_some() && !self.pending.is_empty();
+        let mut it = ready.iter().copied();
+        if it.next().unwrap_or(false) {
+            self.serve(engine);
+        }
+        if up_polled && it.next().unwrap_or(false) {
+            self.relay();
+        }
+        if it.next().unwrap_or(false) {
+            self.conns.accept(&self.tcp);
+        }
+        let conn_ready: Vec<bool> = it.collect();
+        for msg in self.conns.on_ready(&conn_ready) {
+            self.handle(engine, msg.1, Client::Tcp(msg.0));
+        }
+        self.expire();
+        self.conns
+            .expire(|id| self.pending.iter().any(|p| p.client == Client::Tcp(id)));
+    }
+
+    /// How long until a forwarded query times out or a TCP connection idles out.
     pub(crate) fn next_timeout(&self) -> Option<Duration> {
         self.pending
             .iter()
             .map(|p| p.deadline.saturating_duration_since(Instant::now()))
+            .chain(self.conns.next_timeout())
             .min()
     }
 
-    /// Answers the queries waiting on the container's side.
-    pub(crate) fn serve(&mut self, engine: &Engine) {
+    /// Answers the UDP queries waiting on the container's side.
+    fn serve(&mut self, engine: &Engine) {
         for _ in 0..BURST {
             let (n, src) = match self.sock.recv_from(&mut self.buf) {
                 Ok(x) => x,
@@ -150,19 +192,30 @@ impl Resolver {
                 Err(_) => return,
             };
             let msg = self.buf[..n].to_vec();
-            let q = match dns::parse_query(&msg) {
-                Ok(q) => q,
-                Err(Bad::Drop) => continue,
-                Err(Bad::Reply(r)) => {
-                    let _ = self.sock.send_to(&r, src);
-                    continue;
-                }
-            };
-            if let Some(r) = self.local(engine, &q) {
-                let _ = self.sock.send_to(&r, src);
-            } else {
-                self.forward(q, msg, src);
+            self.handle(engine, msg, Client::Udp(src));
+        }
+    }
+
+    /// Answers one message of a client (or forwards it).
+    fn handle(&mut self, engine: &Engine, msg: Vec<u8>, client: Client) {
+        let q = match dns::parse_query(&msg) {
+            Ok(q) => q,
+            Err(Bad::Drop) => return,
+            Err(Bad::Reply(r)) => return self.reply(client, &r),
+        };
+        if let Some(r) = self.local(engine, &q) {
+            self.reply(client, &r);
+        } else {
+            self.forward(q, msg, client);
+        }
+    }
+
+    fn reply(&mut self, client: Client, msg: &[u8]) {
+        match client {
+            Client::Udp(a) => {
+                let _ = self.sock.send_to(msg, a);
             }
+            Client::Tcp(id) => self.conns.send(id, msg),
         }
     }
 
@@ -193,12 +246,9 @@ impl Resolver {
     }
 
     /// Sends `msg` on to the first upstream (SERVFAIL when that cannot be done).
-    fn forward(&mut self, query: Query, msg: Vec<u8>, client: SocketAddr) {
+    fn forward(&mut self, query: Query, msg: Vec<u8>, client: Client) {
         if self.pending.len() >= MAX_PENDING {
-            let _ = self
-                .sock
-                .send_to(&dns::empty_reply(&query, dns::RCODE_SERVFAIL), client);
-            return;
+            return self.reply(client, &dns::empty_reply(&query, dns::RCODE_SERVFAIL));
         }
         if self.up.is_none() {
             self.up = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
@@ -234,15 +284,13 @@ impl Resolver {
                 return;
             }
         }
-        let _ = self
-            .sock
-            .send_to(&dns::empty_reply(&p.query, dns::RCODE_SERVFAIL), p.client);
+        self.reply(p.client, &dns::empty_reply(&p.query, dns::RCODE_SERVFAIL));
     }
 
     /// Passes the upstreams' answers back to the containers' clients.
-    pub(crate) fn relay(&mut self) {
-        let Some(up) = &self.up else { return };
+    fn relay(&mut self) {
         for _ in 0..BURST {
+            let Some(up) = &self.up else { return };
             let (n, src) = match up.recv_from(&mut self.buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -257,14 +305,13 @@ impl Resolver {
                 continue;
             };
             let p = self.pending.swap_remove(i);
-            let _ = self
-                .sock
-                .send_to(&dns::with_id(reply, p.query.id), p.client);
+            let answer = dns::with_id(reply, p.query.id);
+            self.reply(p.client, &answer);
         }
     }
 
     /// Queries whose upstream did not answer in time go to the next one, or get SERVFAIL.
-    pub(crate) fn expire(&mut self) {
+    fn expire(&mut self) {
         let now = Instant::now();
         let (late, waiting): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
             .into_iter()
