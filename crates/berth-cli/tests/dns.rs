@@ -147,6 +147,23 @@ fn names_aliases_and_hostnames_resolve_on_their_network_only() {
     let ip1 = ip_of(&t, "d1", "bt-dns1");
     let ip2 = ip_of(&t, "d2", "bt-dns1");
 
+    // Inspect shows the names (current Docker's Aliases and DNSNames).
+    let short = t.field("d1", "{{.Id}}")[..12].to_string();
+    assert_eq!(
+        t.field(
+            "d1",
+            "{{json (index .NetworkSettings.Networks \"bt-dns1\").DNSNames}}"
+        ),
+        format!("[\"d1\",\"web\",\"{short}\",\"h1\"]")
+    );
+    assert_eq!(
+        t.field(
+            "d1",
+            "{{json (index .NetworkSettings.Networks \"bt-dns1\").Aliases}}"
+        ),
+        "[\"web\"]"
+    );
+
     let conf = t.ok(&["exec", "d1", "cat", "/etc/resolv.conf"]);
     assert!(conf.starts_with("nameserver 127.0.0.11\n"), "{conf}");
     assert!(conf.contains("options ndots:0"), "{conf}");
