@@ -287,6 +287,46 @@ mod tests {
     }
 
     #[test]
+    fn random_packets_never_panic() {
+        // A fixed xorshift stream: 100,000 messages of 0 to 600 bytes, most with a
+        // query's header (so that the name and question code runs), some fully random.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut parsed = 0;
+        for i in 0..100_000u32 {
+            let len = usize::try_from(next() % 600).unwrap();
+            let mut m: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[0]).collect();
+            if i % 4 != 0 && m.len() >= 12 {
+                m[2] &= 0x01;
+                m[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+                // Short labels, so that names end inside the message now and then.
+                for b in m[12..].iter_mut() {
+                    *b %= 24;
+                }
+            }
+            match parse_query(&m) {
+                Ok(q) => {
+                    parsed += 1;
+                    assert!(q.question.len() <= m.len() - 12);
+                    assert!(a_reply(&q, &[Ipv4Addr::LOCALHOST; 40]).len() <= MAX_ANSWER);
+                    let _ = ptr_reply(&q, &q.name);
+                }
+                Err(Bad::Reply(r)) => assert_eq!(r.len(), 12),
+                Err(Bad::Drop) => {}
+            }
+        }
+        assert!(
+            parsed > 100,
+            "only {parsed} parsed: the generator tests too little"
+        );
+    }
+
+    #[test]
     fn malformed_packets() {
         let formerr = |m: &[u8]| match parse_query(m) {
             Err(Bad::Reply(r)) => {
