@@ -169,7 +169,7 @@ fn names_aliases_and_hostnames_resolve_on_their_network_only() {
     assert!(conf.contains("options ndots:0"), "{conf}");
 
     // By name, alias and hostname, both ways; upper case too.
-    for name in ["d1", "web", "h1", "D1"] {
+    for name in ["d1", "web", "h1", "D1", "d1.bt-dns1", "web.bt-dns1"] {
         let (code, out) = nslookup(&t, "d2", name);
         assert_eq!(code, 0, "nslookup {name}: {out}");
         assert!(out.contains(&format!("Address: {ip1}")), "{name}: {out}");
@@ -185,7 +185,7 @@ fn names_aliases_and_hostnames_resolve_on_their_network_only() {
     assert!(code == 0 && out.contains("d1.bt-dns1"), "{out}");
 
     // Another network's names are not ours: the upstream knows nothing of them.
-    for name in ["d1", "web", "h1"] {
+    for name in ["d1", "web", "h1", "d1.bt-dns1"] {
         let (code, out) = nslookup(&t, "d3", name);
         assert_ne!(code, 0, "d3 resolved {name}: {out}");
         assert!(!out.contains(&ip1), "{out}");

@@ -1,6 +1,7 @@
 //! The names the embedded resolver answers, read from the store at each query (no cache
 //! to go stale): on the networks a container is on, every container holding an endpoint
-//! there answers to its name, its short id, its `--hostname` and its `--network-alias`es.
+//! there answers to its name, its short id, its `--hostname` and its `--network-alias`es
+//! (name, id and aliases also followed by `.NETWORK`).
 //! A container whose run has ended has released its endpoint, so its names are gone.
 
 use std::net::Ipv4Addr;
@@ -25,16 +26,23 @@ pub(crate) fn resolver_netns(engine: &Engine, c: &Container) -> Result<Option<Pa
 }
 
 impl crate::db::Db {
-    /// The addresses `name` (lower case) has on the networks of container `me`.
+    /// The addresses `name` (lower case) has on the networks of container `me`: a
+    /// container's name, short id, hostname or alias, or `NAME.NETWORK` for a name or
+    /// alias (as Docker's resolver answers).
     pub(crate) fn dns_lookup(&self, me: &str, name: &str) -> Result<Vec<Ipv4Addr>> {
         let conn = self.conn()?;
         let mut st = conn.prepare_cached(
-            "SELECT DISTINCT e.ip FROM endpoints e JOIN containers c ON c.id = e.container_id
+            "SELECT DISTINCT e.ip FROM endpoints e
+               JOIN containers c ON c.id = e.container_id
+               JOIN networks n ON n.id = e.network_id
              WHERE e.network_id IN (SELECT network_id FROM endpoints WHERE container_id = ?1)
-               AND (lower(c.name) = ?2 OR substr(c.id, 1, 12) = ?2
-                    OR lower(ifnull(json_extract(c.config, '$.hostname'), '')) = ?2
-                    OR EXISTS (SELECT 1 FROM json_each(c.config, '$.host.network_aliases')
-                               WHERE lower(value) = ?2))
+               AND (?2 IN (lower(c.name), substr(c.id, 1, 12),
+                           lower(ifnull(json_extract(c.config, '$.hostname'), '')),
+                           lower(c.name) || '.' || lower(n.name),
+                           substr(c.id, 1, 12) || '.' || lower(n.name))
+                    OR EXISTS (SELECT 1 FROM json_each(c.config, '$.host.network_aliases') a
+                               WHERE lower(a.value) = ?2
+                                  OR lower(a.value) || '.' || lower(n.name) = ?2))
              ORDER BY e.ip",
         )?;
         let rows = st.query_map([me, name], |r| r.get::<_, String>(0))?;
