@@ -51,18 +51,42 @@ fn is_loopback_nameserver(line: &str) -> bool {
         .is_some_and(|ip| ip.is_loopback())
 }
 
-/// The /etc/resolv.conf text: --dns/--dns-search/--dns-option, else the host's without
-/// loopback nameservers (unreachable from the container), else Google's public servers, as
-/// Docker does.
-pub fn resolv_conf(c: &Container, host_resolv: &str) -> String {
+/// The embedded resolver's address inside a container (Docker's).
+pub const EMBEDDED_DNS: &str = "127.0.0.11";
+
+/// Whether the container's names are served by the embedded resolver: it is on a
+/// user-defined network (not the default `bridge`, `host`, `none`, or another's).
+pub fn uses_embedded_dns(c: &Container) -> bool {
+    matches!(&c.config.host.network_mode, crate::config::NetworkMode::Network(n) if n != "bridge")
+}
+
+/// The /etc/resolv.conf text, as Docker writes it. On a user-defined network
+/// (`uses_embedded_dns`): the embedded resolver (which forwards to --dns, else the
+/// nameservers of berth.toml's `dns`, else the host's), the search domains and options
+/// of --dns-search/--dns-option or the host's, and `ndots:0` unless an ndots is given.
+/// Elsewhere: --dns, else berth.toml's `dns` (`default_dns`), else the host's
+/// nameservers without loopback ones (unreachable from the container), else Google's
+/// public servers.
+pub fn resolv_conf(c: &Container, host_resolv: &str, default_dns: &[String]) -> String {
     let h = &c.config.host;
+    let embedded = uses_embedded_dns(c);
     let mut out = String::new();
-    let mut nameservers: Vec<String> = h.dns.iter().map(|d| format!("nameserver {d}")).collect();
+    let given: &[String] = if h.dns.is_empty() {
+        default_dns
+    } else {
+        &h.dns
+    };
+    let mut nameservers: Vec<String> = if embedded {
+        vec![format!("nameserver {EMBEDDED_DNS}")]
+    } else {
+        given.iter().map(|d| format!("nameserver {d}")).collect()
+    };
+    let from_host = !embedded && given.is_empty();
     let mut search: Vec<String> = Vec::new();
     let mut options: Vec<String> = Vec::new();
     for line in host_resolv.lines() {
         let l = line.trim();
-        if l.starts_with("nameserver") && h.dns.is_empty() && !is_loopback_nameserver(l) {
+        if l.starts_with("nameserver") && from_host && !is_loopback_nameserver(l) {
             nameservers.push(l.to_string());
         } else if let Some(rest) = l.strip_prefix("search") {
             if h.dns_search.is_empty() {
@@ -83,6 +107,9 @@ pub fn resolv_conf(c: &Container, host_resolv: &str) -> String {
     if !h.dns_options.is_empty() {
         options = h.dns_options.clone();
     }
+    if embedded && !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.push("ndots:0".into());
+    }
     for n in nameservers {
         out.push_str(&n);
         out.push('\n');
@@ -96,13 +123,23 @@ pub fn resolv_conf(c: &Container, host_resolv: &str) -> String {
     out
 }
 
-/// Writes the three files into `dir`.
-pub fn write(dir: &Path, c: &Container, own: Option<std::net::Ipv4Addr>) -> Result<()> {
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+/// The host's resolver configuration.
+pub fn host_resolv_conf() -> String {
+    std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+}
+
+/// Writes the three files into `dir` (`default_dns`: berth.toml's `dns`).
+pub fn write(
+    dir: &Path,
+    c: &Container,
+    own: Option<std::net::Ipv4Addr>,
+    default_dns: &[String],
+) -> Result<()> {
+    let host_resolv = host_resolv_conf();
     for (name, text) in [
         ("hostname", format!("{}\n", hostname(c))),
         ("hosts", hosts(c, own)?),
-        ("resolv.conf", resolv_conf(c, &host_resolv)),
+        ("resolv.conf", resolv_conf(c, &host_resolv, default_dns)),
     ] {
         berth_runtime::util::write_replace(&dir.join(name), text.as_bytes())?;
     }
@@ -138,10 +175,30 @@ mod tests {
         c.config.host.extra_hosts = vec!["db:nope".into()];
         assert!(hosts(&c, None).is_err());
         let host = "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch lan\noptions edns0\n";
-        let r = resolv_conf(&c, host);
+        let r = resolv_conf(&c, host, &[]);
         assert_eq!(r, "nameserver 10.1.1.1\nsearch lan\noptions edns0\n");
-        assert!(resolv_conf(&c, "nameserver 127.0.0.1\n").contains("8.8.8.8"));
+        assert!(resolv_conf(&c, "nameserver 127.0.0.1\n", &[]).contains("8.8.8.8"));
+        let conf = resolv_conf(&c, host, &["10.9.9.9".into()]);
+        assert!(
+            conf.starts_with("nameserver 10.9.9.9\nsearch lan"),
+            "{conf}"
+        );
         c.config.host.dns = vec!["1.1.1.1".into()];
-        assert!(resolv_conf(&c, host).starts_with("nameserver 1.1.1.1\nsearch lan"));
+        assert!(resolv_conf(&c, host, &[]).starts_with("nameserver 1.1.1.1\nsearch lan"));
+        // A user-defined network: the embedded resolver, whatever --dns says.
+        c.config.host.network_mode = crate::config::NetworkMode::Network("front".into());
+        assert_eq!(
+            resolv_conf(&c, host, &[]),
+            "nameserver 127.0.0.11\nsearch lan\noptions edns0 ndots:0\n"
+        );
+        c.config.host.dns_search = vec!["corp".into()];
+        c.config.host.dns_options = vec!["ndots:2".into()];
+        assert_eq!(
+            resolv_conf(&c, host, &[]),
+            "nameserver 127.0.0.11\nsearch corp\noptions ndots:2\n"
+        );
+        // The default bridge keeps Docker's: no embedded resolver.
+        c.config.host.network_mode = crate::config::NetworkMode::Network("bridge".into());
+        assert!(resolv_conf(&c, host, &[]).starts_with("nameserver 1.1.1.1\n"));
     }
 }

@@ -327,7 +327,12 @@ impl Engine {
             let dir = self.paths.container_dir(&c.id);
             // The endpoint first: /etc/hosts names the container's own address.
             let joined = crate::network::join(self, c)?;
-            crate::etc_files::write(&dir, c, joined.as_ref().map(|j| j.ip))?;
+            crate::etc_files::write(
+                &dir,
+                c,
+                joined.as_ref().map(|j| j.ip),
+                &self.settings()?.dns,
+            )?;
             let mounts = volumes::resolve_mounts(self, c, &rootfs)?;
             let init_path = if c.config.host.init {
                 Some(crate::spec::install_init(&self.paths.bin())?)

@@ -12,6 +12,11 @@
 //!
 //! # subnets of new networks (as Docker's daemon.json; default: Docker's pools)
 //! default-address-pools = [{ base = "10.10.0.0/16", size = 24 }]
+//!
+//! # nameservers of containers (as Docker's daemon.json `dns`): written in resolv.conf on
+//! # networks without names, and where the embedded resolver forwards on user-defined
+//! # ones (default: the host's /etc/resolv.conf)
+//! dns = ["192.0.2.53"]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,6 +35,8 @@ pub struct Settings {
     pub storage: berth_image::Limits,
     /// Pools new networks take their subnets from (empty: Docker's defaults).
     pub address_pools: Vec<berth_network::Pool>,
+    /// Nameservers of containers (empty: the host's).
+    pub dns: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -39,6 +46,7 @@ struct FileSettings {
     storage: Option<Storage>,
     #[serde(rename = "default-address-pools")]
     default_address_pools: Option<Vec<AddressPool>>,
+    dns: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +185,12 @@ impl Settings {
             let pool = berth_network::Pool::new(base, p.size).map_err(|e| bad(e.to_string()))?;
             s.address_pools.push(pool);
         }
+        for d in f.dns.unwrap_or_default() {
+            if d.parse::<std::net::IpAddr>().is_err() {
+                return Err(bad(format!("dns {d:?} is not an IP address")));
+            }
+            s.dns.push(d);
+        }
         Ok(s)
     }
 }
@@ -239,6 +253,20 @@ mod tests {
         assert!(Settings::load(&p).is_err());
         std::fs::write(&p, "[storage]\nmax-layers = \"1g\"\n").unwrap();
         assert!(Settings::load(&p).is_err());
+    }
+
+    #[test]
+    fn dns_servers() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("berth.toml");
+        std::fs::write(&p, "dns = [\"192.0.2.53\", \"2001:db8::1\"]\n").unwrap();
+        assert_eq!(
+            Settings::load(&p).unwrap().dns,
+            ["192.0.2.53", "2001:db8::1"]
+        );
+        std::fs::write(&p, "dns = [\"ns.example\"]\n").unwrap();
+        let e = Settings::load(&p).unwrap_err().to_string();
+        assert!(e.contains("ns.example"), "{e}");
     }
 
     #[test]

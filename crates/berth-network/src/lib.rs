@@ -8,6 +8,7 @@
 //! a container's namespace, so its netlink socket belongs there), so callers stay
 //! synchronous and single-threaded processes (monitors) stay single-threaded after a call.
 
+pub mod dns;
 mod error;
 pub mod firewall;
 mod link;

@@ -88,6 +88,30 @@ pub fn remove(path: &Path) -> Result<()> {
     }
 }
 
+/// Runs `f` on a thread of its own inside the network namespace pinned at `path` (to open
+/// sockets there: a socket stays in the namespace it was made in, whichever thread or
+/// process uses it later). The thread ends before this returns, so a single-threaded
+/// caller is single-threaded again.
+pub fn run_in<T: Send>(
+    path: &Path,
+    what: &str,
+    f: impl FnOnce() -> std::io::Result<T> + Send,
+) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<T> {
+            enter(path)?;
+            f().map_err(|e| Error::io(format!("{what} in {}", path.display()), e))
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(Error::invalid(
+                format!("network namespace {}", path.display()),
+                format!("the thread to {what} panicked"),
+            ))
+        })
+    })
+}
+
 /// Moves the calling thread into the network namespace pinned at `path`.
 pub(crate) fn enter(path: &Path) -> Result<()> {
     let f = std::fs::File::open(path)

@@ -281,6 +281,7 @@ impl CreateArgs {
             port_bindings: parse::port_bindings(&self.publish)?,
             publish_all_ports: more.publish_all,
             mac_address: more.mac_address.clone(),
+            network_aliases: more.network_alias.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

@@ -115,7 +115,6 @@ impl MoreArgs {
     pub fn refuse_unsupported(&self) -> Result<()> {
         let later_networking = [
             ("--ip6", self.ip6.is_some()),
-            ("--network-alias", !self.network_alias.is_empty()),
             ("--link", !self.link.is_empty()),
             ("--link-local-ip", !self.link_local_ip.is_empty()),
         ];

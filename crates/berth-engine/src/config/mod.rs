@@ -103,6 +103,8 @@ pub struct HostConfig {
     pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
     /// `-P`: every exposed port without a binding gets a free host port at start.
     pub publish_all_ports: bool,
+    /// `--network-alias`: more names of the container on its (user-defined) network.
+    pub network_aliases: Vec<String>,
     /// `--dns`, `--dns-search`, `--dns-option`.
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,

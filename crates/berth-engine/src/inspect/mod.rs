@@ -417,6 +417,21 @@ impl Engine {
                 && let Ok(n) = self.network(name)
             {
                 endpoint.network_id = n.id.clone();
+                if !n.builtin {
+                    // The names the embedded resolver answers to (current Docker's
+                    // DNSNames: name, aliases, short id, hostname).
+                    let aliases = &c.config.host.network_aliases;
+                    endpoint.aliases = (!aliases.is_empty()).then(|| aliases.clone());
+                    let mut names = vec![c.name.clone()];
+                    names.extend(aliases.iter().cloned());
+                    names.push(c.short_id().to_string());
+                    if let Some(h) = c.config.hostname.as_ref().filter(|h| !h.is_empty()) {
+                        names.push(h.clone());
+                    }
+                    let mut seen = std::collections::HashSet::new();
+                    names.retain(|n| seen.insert(n.clone()));
+                    endpoint.dns_names = Some(names);
+                }
                 if let Some(e) = self
                     .db
                     .endpoints(Some(&c.id))

@@ -5,6 +5,7 @@
 //! has stopped for good. No other Berth process is on the container's data path, so any of
 //! them can be killed without touching the container.
 
+mod dns;
 mod health;
 mod io;
 mod keeper;
@@ -313,6 +314,9 @@ fn supervise_runs(
     m: &mut io::Monitor<'_>,
     mut adopted: Option<bool>,
 ) -> Result<()> {
+    // Names answer before the container runs (its namespace is pinned already); an
+    // adopter answers again as soon as it is in charge.
+    m.open_dns();
     loop {
         let status = match adopted.take() {
             Some(true) => m.supervise(rt)?,

@@ -205,6 +205,21 @@ pub(crate) fn check_config(
     for b in hc.port_bindings.values().flatten() {
         crate::config::parse::ports::host_ip(b)?;
     }
+    if !hc.network_aliases.is_empty() && net.as_ref().is_none_or(|n| n.builtin) {
+        return Err(Error::InvalidValue(
+            "network-scoped aliases are only supported for user-defined networks".into(),
+        ));
+    }
+    if let Some(a) = hc
+        .network_aliases
+        .iter()
+        .find(|a| a.is_empty() || a.len() > 253)
+    {
+        return Err(Error::invalid(
+            format!("--network-alias {a:?}"),
+            "a name of 1 to 253 characters is needed",
+        ));
+    }
     if let Some(m) = &hc.mac_address {
         crate::config::parse::mac_address(m)?;
         if net.is_none() {

@@ -6,6 +6,7 @@
 mod endpoint;
 mod inspect;
 pub(crate) mod ports;
+pub(crate) mod names;
 pub(crate) mod store;
 
 use std::collections::BTreeMap;

@@ -83,6 +83,8 @@ pub(crate) struct Monitor<'a> {
     sfd: SignalFd,
     init_pid: i32,
     health: health::Checker,
+    /// The embedded resolver, on user-defined networks (`open_dns`).
+    dns: Option<super::dns::Resolver>,
 }
 
 fn nonblocking(fd: BorrowedFd<'_>) {
@@ -167,7 +169,21 @@ impl<'a> Monitor<'a> {
             sfd,
             init_pid: 0,
             health: health::Checker::new(c),
+            dns: None,
         })
+    }
+
+    /// Starts answering DNS in the container's namespace, if it is on a user-defined
+    /// network (once: the namespace stays across restarts). A failure is logged in the
+    /// container's state error, not fatal: the container runs without names.
+    pub(crate) fn open_dns(&mut self) {
+        if self.dns.is_some() {
+            return;
+        }
+        match super::dns::Resolver::open(self.engine, &self.c) {
+            Ok(r) => self.dns = r,
+            Err(e) => eprintln!("berth-monitor: embedded resolver of {}: {e}", self.c.id),
+        }
     }
 
     /// Makes fresh stdio for the next run of the container.
@@ -542,6 +558,9 @@ impl<'a> Monitor<'a> {
             if exit.is_some() {
                 timeout = 50;
             }
+            if let Some(left) = self.dns.as_ref().and_then(|d| d.next_timeout()) {
+                timeout = timeout.min(u64::try_from(left.as_millis()).unwrap_or(0).max(1));
+            }
             if let Some(due) = self.keeper_due.filter(|_| exit.is_none()) {
                 let left = due.saturating_duration_since(Instant::now());
                 timeout = timeout.min(u64::try_from(left.as_millis()).unwrap_or(0).max(1));
@@ -549,7 +568,7 @@ impl<'a> Monitor<'a> {
             let quiet = last_activity.elapsed();
             let trim_now = exit.is_none() && quiet >= IDLE_TRIM_AFTER;
             if !trim_now {
-                let until_trim = (IDLE_TRIM_AFTER - quiet).as_millis();
+                let until_trim = IDLE_TRIM_AFTER.saturating_sub(quiet).as_millis();
                 timeout = timeout.min(u64::try_from(until_trim).unwrap_or(u64::MAX));
             }
             let timeout = timeout.max(1);
@@ -579,6 +598,14 @@ impl<'a> Monitor<'a> {
             {
                 fds.push(PollFd::new(w, PollFlags::OUT));
             }
+            // The resolver's sockets (before the pidfd: that one must be last).
+            let cl_end = fds.len();
+            if let Some(d) = &self.dns {
+                for (fd, ev) in d.poll_fds() {
+                    fds.push(PollFd::from_borrowed_fd(fd, ev));
+                }
+            }
+            let dns_end = fds.len();
             // An adopted init is not our child: its exit shows on its pidfd.
             let pidfd_at = fds.len();
             if self.adopted
@@ -613,10 +640,13 @@ impl<'a> Monitor<'a> {
                     open[i] = self.read_output(i)?;
                 }
             }
-            if ready[cl_base..].iter().any(|r| *r) || !self.stdin_pending.is_empty() {
+            if ready[cl_base..cl_end].iter().any(|r| *r) || !self.stdin_pending.is_empty() {
                 self.read_clients(false)?;
             }
             self.write_clients();
+            if let Some(d) = &mut self.dns {
+                d.on_ready(self.engine, &ready[cl_end..dns_end]);
+            }
             if ready[0] {
                 while let Ok(Some(_)) = self.sfd.read_signal() {}
                 self.reap(&mut exit, &mut exited_at);
