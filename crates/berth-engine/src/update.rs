@@ -77,6 +77,12 @@ impl Engine {
     /// Updates a container: validates the new limits as `create` would, records them, and
     /// writes them to the cgroups of a running or paused container.
     pub fn update(&self, key: &str, req: &UpdateRequest) -> Result<()> {
+        self.update_with_warnings(key, req).map(drop)
+    }
+
+    /// [`Engine::update`], returning Docker's warnings for the limits the host cannot apply
+    /// (dropped, as at create).
+    pub fn update_with_warnings(&self, key: &str, req: &UpdateRequest) -> Result<Vec<String>> {
         let found = self.container(key)?;
         let _lock = self.lock_container(&found.id)?;
         let mut c = self.container(&found.id)?;
@@ -89,7 +95,11 @@ impl Engine {
                 "Restart policy cannot be updated because AutoRemove is enabled for the container",
             ));
         }
-        let resources = req.apply(&c.config.host.resources)?;
+        // What the host cannot apply is dropped, as at create (Docker's update does too).
+        let mut probe = c.config.clone();
+        probe.host.resources = req.apply(&c.config.host.resources)?;
+        let warnings = crate::spec::discard_unsupported(&mut probe);
+        let resources = probe.host.resources;
         let mut limits = crate::spec::cgroup_resources(&resources)?;
         if req.pids_limit.is_some_and(|p| p <= 0) {
             // Back to unlimited ("max").
@@ -108,6 +118,6 @@ impl Engine {
         }
         self.db.set_config(&c.id, &c.config)?;
         self.event("container", "update", &c, &[]);
-        Ok(())
+        Ok(warnings)
     }
 }

@@ -273,15 +273,26 @@ impl CreateArgs {
             parse::namespace_mode(flag, v.as_deref().unwrap_or(""))
         };
         let more = &self.more;
+        let network_mode = parse::network(&self.network)?;
+        // docker's client refuses this before asking the daemon (exit 125).
+        if !more.network_alias.is_empty()
+            && match &network_mode {
+                berth_engine::config::NetworkMode::Network(n) => n == "bridge" || n == "default",
+                _ => true,
+            }
+        {
+            anyhow::bail!("network-scoped aliases are only supported for user-defined networks");
+        }
         Ok(HostConfig {
             mounts: self.mounts()?,
             volumes_from: self.volumes_from.clone(),
-            network_mode: parse::network(&self.network)?,
+            network_mode,
             ipv4_address: more.ip.clone(),
             port_bindings: parse::port_bindings(&self.publish)?,
             publish_all_ports: more.publish_all,
             mac_address: more.mac_address.clone(),
             network_aliases: more.network_alias.clone(),
+            userns_mode: more.userns.clone().unwrap_or_default(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),

@@ -85,7 +85,13 @@ pub fn create(g: &Global, a: CreateArgs) -> Result<ExitCode> {
         return Err(anyhow::Error::new(Exit(1)));
     }
     let e = engine(g).map_err(fail)?;
-    let c = do_create(g, &e, &a, false, false).map_err(fail)?;
+    // docker's client parses the flags first (errors exit 125), then the daemon creates
+    // (its errors, and the pull's, exit 1 for `create`; `run` wraps them in 125).
+    a.to_config(&e.settings()?.log).map_err(fail)?;
+    let c = do_create(g, &e, &a, false, false).map_err(|err| {
+        crate::output::print_error(&err);
+        anyhow::Error::new(Exit(1))
+    })?;
     println!("{}", c.id);
     Ok(ExitCode::SUCCESS)
 }

@@ -44,5 +44,10 @@ pub fn update(g: &Global, a: UpdateArgs) -> Result<ExitCode> {
             return Err(anyhow::Error::new(super::Exit(125)));
         }
     };
-    super::manage::each(g, &a.containers, |e, n| Ok(e.update(n, &req)?))
+    super::manage::each(g, &a.containers, |e, n| {
+        for w in e.update_with_warnings(n, &req)? {
+            eprintln!("WARNING: {w}");
+        }
+        Ok(())
+    })
 }

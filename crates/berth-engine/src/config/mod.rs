@@ -105,6 +105,8 @@ pub struct HostConfig {
     pub publish_all_ports: bool,
     /// `--network-alias`: more names of the container on its (user-defined) network.
     pub network_aliases: Vec<String>,
+    /// `--userns`: "" or "host" (Berth does not remap users), as given.
+    pub userns_mode: String,
     /// `--dns`, `--dns-search`, `--dns-option`.
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,

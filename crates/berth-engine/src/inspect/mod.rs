@@ -205,7 +205,7 @@ impl Engine {
             security_opt: security_opt(c),
             tmpfs: mounts::tmpfs(&h.mounts),
             uts_mode: h.uts_mode.clone(),
-            userns_mode: String::new(),
+            userns_mode: c.config.host.userns_mode.clone(),
             shm_size: h.shm_size.unwrap_or(crate::spec::DEFAULT_SHM_SIZE),
             sysctls: h.sysctls.clone(),
             runtime: RUNTIME.into(),

@@ -5,8 +5,8 @@
 
 mod endpoint;
 mod inspect;
-pub(crate) mod ports;
 pub(crate) mod names;
+pub(crate) mod ports;
 pub(crate) mod store;
 
 use std::collections::BTreeMap;
