@@ -19,6 +19,15 @@ fn in_throwaway_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// Removes a pinned namespace file on drop.
+struct PinGuard(std::path::PathBuf);
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        let _ = netns::remove(&self.0);
+    }
+}
+
 fn sh(args: &[&str]) -> String {
     let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
@@ -29,6 +38,8 @@ fn sh(args: &[&str]) -> String {
 fn bridge_endpoint_and_firewall() {
     let dir = tempfile::tempdir().unwrap();
     let ns = dir.path().join("ns1");
+    // Unmounted and removed even when an assertion fails (the pin is a bind mount).
+    let _pin = PinGuard(ns.clone());
     in_throwaway_netns(|| {
         let b = Bridge {
             name: "br-test1".into(),

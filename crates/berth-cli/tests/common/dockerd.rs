@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub struct Dockerd {
     child: Child,
     pub sock: PathBuf,
+    dir: PathBuf,
 }
 
 impl Dockerd {
@@ -30,7 +31,11 @@ impl Dockerd {
             .stderr(log)
             .spawn()
             .ok()?;
-        let d = Dockerd { child, sock };
+        let d = Dockerd {
+            child,
+            sock,
+            dir: dir.to_path_buf(),
+        };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(30) {
             if d.docker()
@@ -75,5 +80,17 @@ impl Drop for Dockerd {
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
+        // What dockerd leaves mounted under its roots (its network namespace file,
+        // container rootfs mounts): detached, deepest first, so the temp dir can go.
+        let mut points: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+            .filter(|p| Path::new(p).starts_with(&self.dir))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(&p).status();
+        }
     }
 }
