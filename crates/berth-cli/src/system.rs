@@ -215,13 +215,13 @@ fn df_verbose_formatted(e: &Engine, du: &SystemDf, format: &str) -> anyhow::Resu
     let mut volumes = Vec::new();
     for v in &du.volumes {
         let vi = e.volume_inspect(&v.name)?;
-        let labels: Vec<String> = vi.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
-        volumes.push(json!({
-            "Availability": "N/A", "Driver": vi.driver, "Group": "N/A",
-            "Labels": labels.join(","), "Links": v.links.to_string(),
-            "Mountpoint": vi.mountpoint, "Name": v.name, "Scope": "local",
-            "Size": human_size4(v.size), "Status": "N/A",
-        }));
+        volumes.push(crate::volume::row(
+            &v.name,
+            &vi.driver,
+            &vi.labels,
+            &vi.mountpoint,
+            Some((v.links, v.size)),
+        ));
     }
     let all = json!({
         "Images": images,

@@ -126,14 +126,8 @@ pub fn run(g: &Global, cmd: VolumeCommand) -> Result<ExitCode> {
             }
             let rows: Vec<Value> = list
                 .iter()
-                .map(|v| {
-                    // Docker's list has no usage data (Links, Size) and no cluster
-                    // volumes (Group, Availability, Status).
-                    json!({"Availability": "N/A", "Driver": v.driver, "Group": "N/A",
-                           "Labels": v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(","),
-                           "Links": "N/A", "Mountpoint": v.mountpoint, "Name": v.name,
-                           "Scope": "local", "Size": "N/A", "Status": "N/A"})
-                })
+                // Docker's list has no usage data (Links, Size).
+                .map(|v| row(&v.name, &v.driver, &v.labels, &v.mountpoint, None))
                 .collect();
             output::print_rows_as(
                 &Format::parse(a.format.as_deref()),
@@ -212,4 +206,23 @@ pub(crate) fn deleted_volumes(out: &mut String, removed: &[String]) {
         out.push('\n');
     }
     out.push('\n');
+}
+
+/// A volume as docker's list rows show it (`volume ls`, `system df -v`); `usage` is
+/// (links, size) when known, else N/A. Berth has no cluster volumes (Group, Availability,
+/// Status: N/A).
+pub fn row(
+    name: &str,
+    driver: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+    mountpoint: &std::path::Path,
+    usage: Option<(usize, u64)>,
+) -> Value {
+    let labels: Vec<String> = labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+    let (links, size) = usage.map_or(("N/A".into(), "N/A".into()), |(l, s)| {
+        (l.to_string(), crate::output::human_size4(s))
+    });
+    json!({"Availability": "N/A", "Driver": driver, "Group": "N/A",
+           "Labels": labels.join(","), "Links": links, "Mountpoint": mountpoint,
+           "Name": name, "Scope": "local", "Size": size, "Status": "N/A"})
 }

@@ -309,57 +309,47 @@ fn volume_event(engine: &Engine, action: &str, v: &Volume) {
     );
 }
 
-/// The `mount` events of a start: one per volume `c` mounts, with Docker's attributes.
-pub(crate) fn mount_events(engine: &Engine, c: &Container) {
-    for m in c
-        .config
+/// The volumes `c` mounts, each with its driver ("local" when it is gone).
+fn volume_mounts<'a>(
+    engine: &'a Engine,
+    c: &'a Container,
+) -> impl Iterator<Item = (&'a crate::config::Mount, String)> + 'a {
+    c.config
         .host
         .mounts
         .iter()
         .filter(|m| m.kind == MountKind::Volume)
-    {
-        let driver = engine
-            .volume(&m.source)
-            .map_or_else(|_| "local".into(), |v| v.driver);
-        crate::events::append(
-            &engine.paths,
-            "volume",
-            "mount",
-            crate::events::actor(
-                &m.source,
-                &[
-                    ("driver", driver),
-                    ("container", c.id.clone()),
-                    ("destination", m.target.clone()),
-                    ("read/write", (!m.read_only).to_string()),
-                    ("propagation", m.propagation.clone()),
-                ],
-            ),
-        );
+        .map(|m| {
+            let driver = engine
+                .volume(&m.source)
+                .map_or_else(|_| "local".into(), |v| v.driver);
+            (m, driver)
+        })
+}
+
+/// The `mount` events of a start: one per volume `c` mounts, with Docker's attributes.
+pub(crate) fn mount_events(engine: &Engine, c: &Container) {
+    for (m, driver) in volume_mounts(engine, c) {
+        let attrs = [
+            ("driver", driver),
+            ("container", c.id.clone()),
+            ("destination", m.target.clone()),
+            ("read/write", (!m.read_only).to_string()),
+            ("propagation", m.propagation.clone()),
+        ];
+        let actor = crate::events::actor(&m.source, &attrs);
+        crate::events::append(&engine.paths, "volume", "mount", actor);
     }
 }
 
 /// The `unmount` events of the end of a run: one per volume `c` mounts.
 pub(crate) fn unmount_events(engine: &Engine, c: &Container) {
-    for m in c
-        .config
-        .host
-        .mounts
-        .iter()
-        .filter(|m| m.kind == MountKind::Volume)
-    {
-        let driver = engine
-            .volume(&m.source)
-            .map_or_else(|_| "local".into(), |v| v.driver);
-        crate::events::append(
-            &engine.paths,
-            "volume",
-            "unmount",
-            crate::events::actor(
-                &m.source,
-                &[("driver", driver), ("container", c.id.clone())],
-            ),
+    for (m, driver) in volume_mounts(engine, c) {
+        let actor = crate::events::actor(
+            &m.source,
+            &[("driver", driver), ("container", c.id.clone())],
         );
+        crate::events::append(&engine.paths, "volume", "unmount", actor);
     }
 }
 

@@ -137,13 +137,11 @@ fn cp_in_never_changes_a_host_directory() {
     );
 }
 
-#[test]
-#[ignore = "needs root"]
-fn cp_out_never_reads_a_host_file() {
-    let env = Env::new();
-    let secret = format!("host-secret-{}-{}", std::process::id(), line!());
-    // A host file and a host directory holding another, each behind a symlink that the
-    // racer swaps with a file and a directory of the copied tree.
+/// A container whose racer swaps, under /out, a file and a directory with symlinks to a
+/// host file and a host directory holding another, both holding a secret; returns its id
+/// and the secret (which must never come back out of the container).
+fn racing_out_container(env: &Env, name: &str) -> (String, String) {
+    let secret = format!("host-secret-{}-{name}", std::process::id());
     let canary = env.dir.path().join("canary-file");
     std::fs::write(&canary, &secret).unwrap();
     let tree = env.dir.path().join("canary-tree");
@@ -155,7 +153,17 @@ fn cp_out_never_reads_a_host_file() {
         canary.display(),
         tree.display()
     );
-    let id = racing_container(&env, "racy-out", &setup, "/out", "f s sub hs");
+    (
+        racing_container(env, name, &setup, "/out", "f s sub hs"),
+        secret,
+    )
+}
+
+#[test]
+#[ignore = "needs root"]
+fn cp_out_never_reads_a_host_file() {
+    let env = Env::new();
+    let (id, secret) = racing_out_container(&env, "racy-out");
     let (mut tries, mut failed, mut escapes) = (0, 0, 0);
     let end = Instant::now() + BUDGET;
     while tries < TRIES && Instant::now() < end {
@@ -185,19 +193,7 @@ fn export_never_reads_a_host_file() {
     // As cp_out_never_reads_a_host_file, for `export` of the running container: the
     // whole filesystem is walked while the racer swaps names under /out.
     let env = Env::new();
-    let secret = format!("host-secret-{}-{}", std::process::id(), line!());
-    let canary = env.dir.path().join("canary-file");
-    std::fs::write(&canary, &secret).unwrap();
-    let tree = env.dir.path().join("canary-tree");
-    std::fs::create_dir(&tree).unwrap();
-    std::fs::write(tree.join("x"), &secret).unwrap();
-    let setup = format!(
-        "mkdir -p /out/sub && echo inside > /out/f && echo inside > /out/sub/x && \
-         ln -s {} /out/s && ln -s {} /out/hs",
-        canary.display(),
-        tree.display()
-    );
-    let id = racing_container(&env, "racy-export", &setup, "/out", "f s sub hs");
+    let (id, secret) = racing_out_container(&env, "racy-export");
     let (mut tries, mut failed, mut escapes) = (0, 0, 0);
     let end = Instant::now() + BUDGET;
     while tries < TRIES / 4 && Instant::now() < end {
