@@ -37,7 +37,7 @@ mod tests {
     #[test]
     fn escapes_as_go() {
         assert_eq!(
-            to_string(&serde_json::json!({"Digest": "<none>", "C": "a && b"})).unwrap(),
+            to_string(&serde_json::json!({"C": "a && b", "Digest": "<none>"})).unwrap(),
             r#"{"C":"a \u0026\u0026 b","Digest":"\u003cnone\u003e"}"#
         );
         assert!(is_whole_json("{{ json . }}") && is_whole_json("json"));

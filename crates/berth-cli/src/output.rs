@@ -140,6 +140,25 @@ pub fn table(rows: &[Vec<String>]) -> String {
     crate::tabwriter::align(&text, 10, 3)
 }
 
+/// `v` with every object's keys sorted, as Go marshals a map (serde_json keeps the
+/// order keys were inserted in, which is a struct's field order).
+pub fn sorted_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 /// JSON with 4-space indentation, as docker prints inspect results.
 pub fn json_indented<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<String> {
     let mut buf = Vec::new();
@@ -297,9 +316,10 @@ pub fn print_rows_as(
         Format::Json => {
             let mut out = String::new();
             for r in rows {
-                // docker's rows marshal themselves with json.Marshal, which escapes HTML.
+                // docker's rows marshal themselves as maps with json.Marshal, which sorts
+                // the keys and escapes HTML.
                 out.push_str(&crate::template::escape_html_json(&serde_json::to_string(
-                    r,
+                    &sorted_keys(r),
                 )?));
                 out.push('\n');
             }

@@ -445,7 +445,7 @@ fn sigkill_during_image_commands_leaks_nothing() {
     let t = tempfile::tempdir().unwrap();
     let tar = many_files_tar(t.path(), 1000, 8);
     let config = t.path().join("berth.toml");
-    std::fs::write(&config, "").unwrap();
+    std::fs::write(&config, common::NO_BRIDGE).unwrap();
     let reg = Registry::start(t.path()).expect("start docker-registry");
     let seed = Berth::new(&t.path().join("seed"));
     let ops = ImageOps {

@@ -251,7 +251,7 @@ fn start_interval_paces_checks_while_starting() {
     assert_eq!(env.field("paced", "{{.State.Health.Status}}"), "starting");
     assert_eq!(
         env.field("paced", "{{.Config.Healthcheck.StartInterval}}"),
-        "100000000"
+        "100ms"
     );
     b.ok(&["exec", "paced", "touch", "/tmp/ready"]);
     env.wait_for(4, "healthy", || {
@@ -347,7 +347,14 @@ fn logs_rotate_and_follow() {
     assert_eq!(out, "one\ntwo\n");
     // Defaults from berth.toml's [log-opts] (a flag still wins).
     let conf = env.dir.path().join("berth.toml");
-    std::fs::write(&conf, "[log-opts]\nmax-size = \"4k\"\nmax-file = 2\n").unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "{}[log-opts]\nmax-size = \"4k\"\nmax-file = 2\n",
+            common::NO_BRIDGE
+        ),
+    )
+    .unwrap();
     let o = b
         .cmd()
         .env("BERTH_CONFIG", &conf)
@@ -372,7 +379,11 @@ fn logs_rotate_and_follow() {
     );
     let logpath = env.field("tomlcfg", "{{.LogPath}}");
     assert!(std::fs::metadata(&logpath).unwrap().len() <= 4096);
-    std::fs::write(&conf, "[log-opts]\nmax-size = \"huge\"\n").unwrap();
+    std::fs::write(
+        &conf,
+        format!("{}[log-opts]\nmax-size = \"huge\"\n", common::NO_BRIDGE),
+    )
+    .unwrap();
     let o = b
         .cmd()
         .env("BERTH_CONFIG", &conf)

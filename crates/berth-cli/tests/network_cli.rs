@@ -348,3 +348,74 @@ fn subnets_come_from_the_configured_pools_and_avoid_host_routes() {
         "10.210.3.2"
     );
 }
+
+/// Without `--network`, `run` joins the built-in `bridge` network (as Docker's): an address
+/// from its subnet, the default route via its gateway, and a peer on it reachable; with
+/// berth.toml's `bridge = "none"` (dockerd's `--bridge=none`) there is no `bridge`
+/// network: such a container has only loopback and `--network bridge` is refused.
+#[test]
+#[ignore = "needs root"]
+fn the_default_network_is_bridge_unless_berth_toml_turns_it_off() {
+    let mut t = NetEnv::new();
+    t.ok(&["run", "-d", "--name", "d1", "busybox", "sleep", "600"]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d2",
+        "--network",
+        "default",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert_eq!(t.field("d1", "{{.HostConfig.NetworkMode}}"), "bridge");
+    assert_eq!(t.field("d2", "{{.HostConfig.NetworkMode}}"), "bridge");
+    let ip2 = t.field("d2", "{{.NetworkSettings.Networks.bridge.IPAddress}}");
+    let subnet = t.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Subnet}}",
+        "bridge",
+    ]);
+    let gw = t.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+        "bridge",
+    ]);
+    let (base, len) = subnet.trim().split_once('/').expect("a CIDR subnet");
+    let (base, len): (std::net::Ipv4Addr, u32) = (base.parse().unwrap(), len.parse().unwrap());
+    let ip: std::net::Ipv4Addr = ip2.parse().expect("d2's address");
+    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+    assert_eq!(
+        u32::from(ip) & mask,
+        u32::from(base),
+        "{ip2} not in {subnet}"
+    );
+    let route = t.ok(&["exec", "d1", "ip", "route"]);
+    assert!(
+        route.contains(&format!("default via {}", gw.trim())),
+        "{route}"
+    );
+    t.ok(&["exec", "d1", "ping", "-c", "1", "-W", "2", &ip2]);
+    t.ok(&["rm", "-f", "d1", "d2"]);
+
+    let cfg = t.env.dir.path().join("nobridge.toml");
+    std::fs::write(&cfg, "bridge = \"none\"\n").unwrap();
+    t.config = Some(cfg);
+    let links = t.ok(&["run", "--rm", "busybox", "ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "only lo: {links}");
+    let names = t.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(names, "host\nnone\n");
+    let (code, _, err) = t.run(&["run", "--rm", "--network", "bridge", "busybox", "true"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.to_lowercase().contains("network bridge not found"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(t.ok(&["ps", "-aq"]), "", "nothing was created");
+}

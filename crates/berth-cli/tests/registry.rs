@@ -13,7 +13,7 @@ use common::registry::Registry;
 fn berth(root: &Path, config: &Path) -> Berth {
     let b = Berth::new(root);
     // BERTH_CONFIG is passed per command (see run_with_config).
-    std::fs::write(config, "").unwrap();
+    std::fs::write(config, common::NO_BRIDGE).unwrap();
     b
 }
 
@@ -255,7 +255,8 @@ fn mirror_serves_docker_io_and_chunked_push() {
     std::fs::write(
         &cfg,
         format!(
-            "[registries.\"docker.io\"]\nmirrors = [\"http://{}\"]\n",
+            "{}[registries.\"docker.io\"]\nmirrors = [\"http://{}\"]\n",
+            common::NO_BRIDGE,
             reg.host()
         ),
     )

@@ -16,27 +16,31 @@ pub fn hostname(c: &Container) -> String {
         .unwrap_or_else(|| c.short_id().to_string())
 }
 
-/// The /etc/hosts text (with the container's own address on its network, if any).
-pub fn hosts(c: &Container, own: Option<std::net::Ipv4Addr>) -> Result<String> {
+/// The /etc/hosts text: `--add-host` entries, then `links` (lines of `network/links.rs`),
+/// then the container's own address on its network, if any.
+/// `gateway` is what `host-gateway` stands for.
+pub fn hosts(c: &Container, net: &NetFacts<'_>) -> Result<String> {
+    let (own, links, gateway) = (net.own, net.links, net.gateway);
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
          ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
     for h in &c.config.host.extra_hosts {
-        let (name, ip) = h
-            .split_once(':')
-            .or_else(|| h.split_once('='))
-            .ok_or_else(|| Error::invalid(format!("--add-host {h:?}"), "use host:ip"))?;
-        let ip: IpAddr = ip
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse()
-            .map_err(|_| {
+        let (name, target) = crate::config::parse::extra_host(h)?;
+        let ip = match target {
+            crate::config::parse::HostTarget::Ip(ip) => ip,
+            crate::config::parse::HostTarget::Gateway => gateway.ok_or_else(|| {
                 Error::invalid(
                     format!("--add-host {h:?}"),
-                    format!("{ip:?} is not an IP address"),
+                    "host-gateway needs a bridge network to take the host's address from",
                 )
-            })?;
+            })?,
+        };
         s.push_str(&format!("{ip}\t{name}\n"));
+    }
+    for l in links {
+        s.push_str(l);
+        s.push('\n');
     }
     if let Some(ip) = own {
         s.push_str(&format!("{ip}\t{}\n", hostname(c)));
@@ -128,17 +132,23 @@ pub fn host_resolv_conf() -> String {
     std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
 }
 
+/// What the network side tells the files.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NetFacts<'a> {
+    /// The container's own address on its network.
+    pub own: Option<std::net::Ipv4Addr>,
+    /// /etc/hosts lines of its links (`network/links.rs`).
+    pub links: &'a [String],
+    /// The host's address on the container's network (`--add-host X:host-gateway`).
+    pub gateway: Option<IpAddr>,
+}
+
 /// Writes the three files into `dir` (`default_dns`: berth.toml's `dns`).
-pub fn write(
-    dir: &Path,
-    c: &Container,
-    own: Option<std::net::Ipv4Addr>,
-    default_dns: &[String],
-) -> Result<()> {
+pub fn write(dir: &Path, c: &Container, net: &NetFacts<'_>, default_dns: &[String]) -> Result<()> {
     let host_resolv = host_resolv_conf();
     for (name, text) in [
         ("hostname", format!("{}\n", hostname(c))),
-        ("hosts", hosts(c, own)?),
+        ("hosts", hosts(c, net)?),
         ("resolv.conf", resolv_conf(c, &host_resolv, default_dns)),
     ] {
         berth_runtime::util::write_replace(&dir.join(name), text.as_bytes())?;
@@ -166,14 +176,25 @@ mod tests {
         let mut c = c();
         assert_eq!(hostname(&c), "0123456789ab");
         c.config.host.extra_hosts = vec!["db:10.0.0.5".into()];
-        assert!(hosts(&c, None).unwrap().ends_with("10.0.0.5\tdb\n"));
-        let own = hosts(&c, Some("172.18.0.2".parse().unwrap())).unwrap();
+        assert!(
+            hosts(&c, &NetFacts::default())
+                .unwrap()
+                .ends_with("10.0.0.5\tdb\n")
+        );
+        let own = hosts(
+            &c,
+            &NetFacts {
+                own: Some("172.18.0.2".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(
             own.ends_with("10.0.0.5\tdb\n172.18.0.2\t0123456789ab\n"),
             "{own}"
         );
         c.config.host.extra_hosts = vec!["db:nope".into()];
-        assert!(hosts(&c, None).is_err());
+        assert!(hosts(&c, &NetFacts::default()).is_err());
         let host = "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch lan\noptions edns0\n";
         let r = resolv_conf(&c, host, &[]);
         assert_eq!(r, "nameserver 10.1.1.1\nsearch lan\noptions edns0\n");

@@ -56,7 +56,15 @@ impl Engine {
         let mut config = req.config;
         // Checked before the image is looked at, as Docker's daemon does.
         let mut warnings = crate::config::validate::prepare(&mut config)?;
+        if config.host.network_mode == crate::config::NetworkMode::Default {
+            config.host.network_mode = if self.settings()?.no_default_bridge {
+                crate::config::NetworkMode::None
+            } else {
+                crate::config::NetworkMode::Network("bridge".into())
+            };
+        }
         crate::network::check_config(self, &mut config)?;
+        crate::network::links::check(self, &config)?;
         if config.host.network_mode == crate::config::NetworkMode::Host
             && !config.host.port_bindings.is_empty()
         {
@@ -65,11 +73,9 @@ impl Engine {
         if config.host.network_mode == crate::config::NetworkMode::None
             && (!config.host.port_bindings.is_empty() || config.host.publish_all_ports)
         {
-            // Docker says nothing here; Berth's default network is none for now, so a
-            // `run -p` without --network would otherwise publish nothing in silence.
-            warnings.push(
-                "Published ports are not published with network none (berth's default for now): use --network bridge or a network of yours".into(),
-            );
+            // Docker says nothing here; without the warning a `run -p` would publish
+            // nothing in silence.
+            warnings.push("Published ports are discarded when using network none".into());
         }
         let store = self.store()?;
         let img = store.resolve(&config.image)?;
@@ -327,10 +333,30 @@ impl Engine {
             let dir = self.paths.container_dir(&c.id);
             // The endpoint first: /etc/hosts names the container's own address.
             let joined = crate::network::join(self, c)?;
+            let network = match (&joined, &c.config.host.network_mode) {
+                (Some(_), crate::config::NetworkMode::Network(n)) => Some(n.as_str()),
+                _ => None,
+            };
+            let links = crate::network::links::resolve(self, c, network)?;
+            let gateway = if c
+                .config
+                .host
+                .extra_hosts
+                .iter()
+                .any(|h| h.ends_with("host-gateway"))
+            {
+                crate::network::host_gateway(self, network)?
+            } else {
+                None
+            };
             crate::etc_files::write(
                 &dir,
                 c,
-                joined.as_ref().map(|j| j.ip),
+                &crate::etc_files::NetFacts {
+                    own: joined.as_ref().map(|j| j.ip),
+                    links: &links.hosts,
+                    gateway,
+                },
                 &self.settings()?.dns,
             )?;
             let mounts = volumes::resolve_mounts(self, c, &rootfs)?;
@@ -351,9 +377,19 @@ impl Engine {
                     None => Ok(None),
                 }
             };
+            // Link variables come first: the container's own environment wins.
+            let with_links;
+            let config = if links.env.is_empty() {
+                &c.config
+            } else {
+                let mut cfg = c.config.clone();
+                cfg.env.splice(0..0, links.env);
+                with_links = cfg;
+                &with_links
+            };
             let spec = crate::spec::build_spec(&crate::spec::SpecInputs {
                 id: &c.id,
-                config: &c.config,
+                config,
                 image_config: &image_config,
                 rootfs: &rootfs,
                 container_dir: &dir,

@@ -17,6 +17,10 @@
 //! # networks without names, and where the embedded resolver forwards on user-defined
 //! # ones (default: the host's /etc/resolv.conf)
 //! dns = ["192.0.2.53"]
+//!
+//! # no default bridge network (as dockerd's --bridge=none): a container without
+//! # --network gets only loopback, and the built-in `bridge` network does not exist
+//! bridge = "none"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -37,6 +41,8 @@ pub struct Settings {
     pub address_pools: Vec<berth_network::Pool>,
     /// Nameservers of containers (empty: the host's).
     pub dns: Vec<String>,
+    /// `bridge = "none"`: no built-in `bridge` network; containers default to `none`.
+    pub no_default_bridge: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -47,6 +53,7 @@ struct FileSettings {
     #[serde(rename = "default-address-pools")]
     default_address_pools: Option<Vec<AddressPool>>,
     dns: Option<Vec<String>>,
+    bridge: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +197,15 @@ impl Settings {
                 return Err(bad(format!("dns {d:?} is not an IP address")));
             }
             s.dns.push(d);
+        }
+        match f.bridge.as_deref() {
+            None => {}
+            Some("none") => s.no_default_bridge = true,
+            Some(b) => {
+                return Err(bad(format!(
+                    "bridge {b:?}: only \"none\" (no default bridge network) is supported"
+                )));
+            }
         }
         Ok(s)
     }

@@ -20,7 +20,7 @@ pub use error::{Error, Result};
 pub use firewall::{Firewall, FirewallNet, Nftables};
 pub use link::{
     Bridge, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge, link_exists,
-    remove_bridge, set_hairpin,
+    remove_bridge, set_hairpin, set_isolated,
 };
 pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};

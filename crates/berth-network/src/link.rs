@@ -237,6 +237,20 @@ pub fn set_hairpin(host_ifname: &str) -> Result<()> {
     })
 }
 
+/// Makes an endpoint's bridge port `isolated`: the bridge forwards nothing between two
+/// isolated ports (a network's `enable_icc=false`); the bridge itself, the host's side,
+/// still exchanges frames with it.
+pub fn set_isolated(host_ifname: &str) -> Result<()> {
+    with_netlink(None, &format!("endpoint {host_ifname}"), |h| async move {
+        let index = need_index(&h, host_ifname).await?;
+        h.link()
+            .set_port(LinkBridgePort::new(index).isolated(true).build())
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("isolate the bridge port {host_ifname}"), e))
+    })
+}
+
 /// Makes an endpoint: the bridge if it is missing (as `ensure_bridge`), then a veth pair
 /// whose host end (`spec.host_ifname`) is on the bridge and up, and whose other end is made
 /// directly inside the namespace pinned at `netns` as `eth0`, with the MAC address, the

@@ -149,9 +149,14 @@ pub struct CreateArgs {
     /// Log driver options (max-size=, max-file=).
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
-    /// Connect a container to a network: none (berth's default), host,
-    /// container:<name|id>, bridge or a network's name.
-    #[arg(long = "network", alias = "net", default_value = "none")]
+    /// Connect a container to a network (default: bridge; also none, host,
+    /// container:<name|id> or a network's name).
+    #[arg(
+        long = "network",
+        alias = "net",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub network: String,
     /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto];
     /// ranges; nftables DNAT on bridge networks, ignored with --network none or host)
@@ -274,6 +279,10 @@ impl CreateArgs {
         };
         let more = &self.more;
         let network_mode = parse::network(&self.network)?;
+        // docker's client checks these while reading its flags (exit 125).
+        for h in &self.add_host {
+            parse::extra_host(h)?;
+        }
         // docker's client refuses this before asking the daemon (exit 125).
         if !more.network_alias.is_empty()
             && match &network_mode {
@@ -297,6 +306,7 @@ impl CreateArgs {
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),
             extra_hosts: self.add_host.clone(),
+            links: more.link.clone(),
             read_only_rootfs: self.read_only,
             privileged: self.privileged,
             cap_add: parse::capabilities(&self.cap_add),

@@ -115,7 +115,6 @@ impl MoreArgs {
     pub fn refuse_unsupported(&self) -> Result<()> {
         let later_networking = [
             ("--ip6", self.ip6.is_some()),
-            ("--link", !self.link.is_empty()),
             ("--link-local-ip", !self.link_local_ip.is_empty()),
         ];
         if let Some((flag, _)) = later_networking.iter().find(|(_, set)| *set) {

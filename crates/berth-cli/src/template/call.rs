@@ -96,6 +96,7 @@ impl<'t, 'a> Exec<'t, 'a> {
             (_, Val::Missing) => Err(self.error(format!("invalid value; expected {}", ty.name()))),
             (Ty::Str, v @ Val::Str(_)) => Ok(v),
             (Ty::Int, v @ Val::Int(_)) => Ok(v),
+            (Ty::Int, Val::Duration(d)) => Ok(Val::Int(d)),
             (Ty::Int, Val::Uint(u)) if i64::try_from(u).is_ok() => {
                 Ok(Val::Int(i64::try_from(u).unwrap_or(0)))
             }

@@ -99,6 +99,14 @@ const INSPECT_OMITTED: &[(&str, Zero)] = &[
     ("UsageData", Zero::Nil(NilKind::Ptr)),
 ];
 
+/// `time.Duration` fields of docker's inspect types (health checks).
+const DURATIONS: &[&str] = &[
+    "Healthcheck.Interval",
+    "Healthcheck.Timeout",
+    "Healthcheck.StartPeriod",
+    "Healthcheck.StartInterval",
+];
+
 const fn typed(type_name: &'static str) -> Schema {
     Schema {
         type_name,
@@ -113,6 +121,7 @@ const fn typed(type_name: &'static str) -> Schema {
         renamed: RENAMED,
         structs: STRUCTS,
         methods_only: false,
+        durations: DURATIONS,
     }
 }
 
@@ -254,6 +263,7 @@ pub const fn row(type_name: &'static str) -> Schema {
         renamed: &[],
         structs: &[],
         methods_only: true,
+        durations: &[],
     }
 }
 
@@ -302,6 +312,7 @@ const HEADER: Schema = Schema {
     renamed: &[],
     structs: &[],
     methods_only: false,
+    durations: &[],
 };
 
 /// Runs an inspect template: over docker's typed view first, and when that fails (a field

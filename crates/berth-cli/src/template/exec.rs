@@ -190,11 +190,11 @@ impl<'t, 'a> Exec<'t, 'a> {
                 .enumerate()
                 .map(|(i, e)| (Val::Int(i64::try_from(i).unwrap_or(i64::MAX)), e))
                 .collect(),
-            Val::Obj(m, ObjKind::Map, k) => m
-                .keys()
+            Val::Obj(m, ObjKind::Map, k) => super::value::sorted_keys(m)
+                .into_iter()
                 .map(|name| {
                     (
-                        Val::Str(Cow::Borrowed(name.as_str())),
+                        Val::Str(Cow::Borrowed(name)),
                         Val::entry(m, *k, name, self.schema),
                     )
                 })

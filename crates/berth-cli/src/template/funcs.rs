@@ -156,7 +156,7 @@ fn str_of<'b>(v: &'b Val<'_>) -> &'b str {
 
 fn int_of(v: &Val<'_>) -> i64 {
     match v {
-        Val::Int(i) => *i,
+        Val::Int(i) | Val::Duration(i) => *i,
         Val::Uint(u) => i64::try_from(*u).unwrap_or(i64::MAX),
         _ => 0,
     }
@@ -256,7 +256,7 @@ fn len<'a>(a: Vec<Val<'a>>, s: &Schema) -> Result<Val<'a>, String> {
 /// An index argument: an integer in 0..=cap.
 fn index_arg(v: &Val<'_>, cap: usize, s: &Schema) -> Result<usize, String> {
     let x: i128 = match v {
-        Val::Int(i) => i128::from(*i),
+        Val::Int(i) | Val::Duration(i) => i128::from(*i),
         Val::Uint(u) => i128::from(*u),
         Val::Missing => return Err("cannot index slice/array with nil".into()),
         other => {
@@ -401,7 +401,7 @@ enum BasicKind {
 fn basic_kind(v: &Val<'_>) -> BasicKind {
     match v {
         Val::Bool(_) => BasicKind::Bool,
-        Val::Int(_) => BasicKind::Int,
+        Val::Int(_) | Val::Duration(_) => BasicKind::Int,
         Val::Uint(_) => BasicKind::Uint,
         Val::Float(_) => BasicKind::Float,
         Val::Str(_) | Val::JsonNum(_) => BasicKind::Str,
@@ -433,8 +433,10 @@ pub fn eq_in(a: &Val<'_>, rest: &[Val<'_>], schema: &Schema) -> Result<bool, Str
     if rest.is_empty() {
         return Err("missing argument for comparison".into());
     }
+    let a = &a.plain();
     let k1 = basic_kind(a);
     for b in rest {
+        let b = &b.plain();
         let k2 = basic_kind(b);
         let truth = if k1 != k2 {
             match (a, b) {
@@ -472,6 +474,7 @@ pub fn eq_in(a: &Val<'_>, rest: &[Val<'_>], schema: &Schema) -> Result<bool, Str
 
 /// Go's `lt`.
 pub fn lt(a: &Val<'_>, b: &Val<'_>) -> Result<bool, String> {
+    let (a, b) = (&a.plain(), &b.plain());
     let (k1, k2) = (basic_kind(a), basic_kind(b));
     if k1 == BasicKind::Invalid || k2 == BasicKind::Invalid {
         return Err(BAD_TYPE.into());

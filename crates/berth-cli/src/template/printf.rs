@@ -266,7 +266,7 @@ impl Args {
         let a = args.get(self.num)?;
         self.num += 1;
         let n = match a {
-            Val::Int(i) => Some(*i),
+            Val::Int(i) | Val::Duration(i) => Some(*i),
             Val::Uint(u) => i64::try_from(*u).ok(),
             _ => None,
         }?;
@@ -312,7 +312,12 @@ fn format_arg(a: &Val<'_>, verb: char, spec: &Spec, schema: &Schema) -> String {
         Val::Missing | Val::Nil(NilKind::Iface | NilKind::Ptr) if verb == 'v' => spec.pad("<nil>"),
         Val::Nil(k @ (NilKind::Slice | NilKind::Map)) => spec.pad(&Val::Nil(*k).print(schema)),
         Val::Bool(b) if matches!(verb, 'v' | 't') => spec.pad(if *b { "true" } else { "false" }),
-        Val::Int(i) => format_int(i.unsigned_abs(), *i < 0, verb, spec)
+        // A Stringer: %v and %s print its String(), other verbs its integer.
+        Val::Duration(d) if matches!(verb, 'v' | 's') => {
+            format_str(&super::value::go_duration(*d), verb, spec)
+                .unwrap_or_else(|| bad_verb(a, verb, spec, schema))
+        }
+        Val::Int(i) | Val::Duration(i) => format_int(i.unsigned_abs(), *i < 0, verb, spec)
             .unwrap_or_else(|| bad_verb(a, verb, spec, schema)),
         Val::Uint(u) => {
             format_int(*u, false, verb, spec).unwrap_or_else(|| bad_verb(a, verb, spec, schema))
@@ -350,8 +355,8 @@ fn format_arg(a: &Val<'_>, verb: char, spec: &Spec, schema: &Schema) -> String {
         }
         // Go formats a map's keys and values with the verb, whatever it is.
         Val::Obj(m, _, k) => {
-            let items: Vec<String> = m
-                .keys()
+            let items: Vec<String> = super::value::sorted_keys(m)
+                .into_iter()
                 .map(|n| {
                     let v = Val::entry(m, *k, n, schema);
                     let key = format_arg(&Val::Str(Cow::Borrowed(n)), verb, spec, schema);

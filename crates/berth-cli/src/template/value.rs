@@ -54,6 +54,9 @@ pub enum Val<'a> {
     Obj(&'a Map<String, Value>, ObjKind, Key<'a>),
     /// A list made during execution (`split`, `slice` of a list).
     List(Rc<Vec<Val<'a>>>),
+    /// A `time.Duration` (nanoseconds): an integer that prints as Go's `String()` ("3s")
+    /// and encodes as a JSON number.
+    Duration(i64),
 }
 
 /// The zero value Docker's template sees for a struct field that Docker's JSON omits.
@@ -102,6 +105,8 @@ pub struct Schema {
     /// The top-level fields are Go methods without arguments (docker's list rows): given
     /// arguments, they fail as Go's calls do ("wrong number of args").
     pub methods_only: bool,
+    /// Keys whose numbers are Go `time.Duration`s (`Healthcheck.Interval`).
+    pub durations: &'static [&'static str],
 }
 
 impl Schema {
@@ -119,6 +124,7 @@ impl Schema {
         renamed: &[],
         structs: &[],
         methods_only: false,
+        durations: &[],
     };
 
     /// Docker inspect's fallback over the raw JSON.
@@ -198,6 +204,9 @@ impl Schema {
             Value::Null => Val::Nil(NilKind::Ptr),
             Value::Bool(b) => Val::Bool(*b),
             Value::Number(n) if self.raw => Val::JsonNum(Cow::Owned(n.to_string())),
+            Value::Number(n) if Self::matches(self.durations, k) && n.as_i64().is_some() => {
+                Val::Duration(n.as_i64().unwrap_or_default())
+            }
             Value::Number(n) => {
                 if let Some(i) = n.as_i64() {
                     Val::Int(i)
@@ -269,7 +278,7 @@ impl<'a> Val<'a> {
         match self {
             Val::Missing | Val::Nil(_) => false,
             Val::Bool(b) => *b,
-            Val::Int(i) => *i != 0,
+            Val::Int(i) | Val::Duration(i) => *i != 0,
             Val::Uint(u) => *u != 0,
             Val::Float(f) => *f != 0.0,
             Val::Str(s) | Val::JsonNum(s) => !s.is_empty(),
@@ -290,6 +299,7 @@ impl<'a> Val<'a> {
             Val::Nil(NilKind::Iface) => "interface {}".into(),
             Val::Bool(_) => "bool".into(),
             Val::Int(_) => "int".into(),
+            Val::Duration(_) => "time.Duration".into(),
             Val::Uint(_) => "uint64".into(),
             Val::Float(_) => "float64".into(),
             Val::Str(_) => "string".into(),
@@ -324,6 +334,7 @@ impl<'a> Val<'a> {
             Val::Nil(NilKind::Map) => out.push_str("map[]"),
             Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Val::Int(i) => out.push_str(&i.to_string()),
+            Val::Duration(d) => out.push_str(&go_duration(*d)),
             Val::Uint(u) => out.push_str(&u.to_string()),
             Val::Float(f) => out.push_str(&super::printf::format_g(*f, None, 'e')),
             Val::Str(s) | Val::JsonNum(s) => out.push_str(s),
@@ -349,7 +360,7 @@ impl<'a> Val<'a> {
             }
             Val::Obj(m, _, k) => {
                 out.push_str("map[");
-                for (i, name) in m.keys().enumerate() {
+                for (i, name) in sorted_keys(m).into_iter().enumerate() {
                     if i > 0 {
                         out.push(' ');
                     }
@@ -391,6 +402,14 @@ impl<'a> Val<'a> {
         Some(view)
     }
 
+    /// The value with a `time.Duration` as the integer it is (comparisons see its kind).
+    pub fn plain(&self) -> Val<'a> {
+        match self {
+            Val::Duration(d) => Val::Int(*d),
+            v => v.clone(),
+        }
+    }
+
     /// The string inside, for functions that take a Go string.
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -413,7 +432,7 @@ impl<'a> Val<'a> {
         match self {
             Val::Missing | Val::Nil(_) => out.push_str("null"),
             Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Val::Int(i) => out.push_str(&i.to_string()),
+            Val::Int(i) | Val::Duration(i) => out.push_str(&i.to_string()),
             Val::Uint(u) => out.push_str(&u.to_string()),
             Val::Float(f) => out.push_str(&json_float(*f)),
             Val::JsonNum(s) => out.push_str(s),
@@ -437,6 +456,13 @@ impl<'a> Val<'a> {
                         .map(|(n, _)| *n)
                         .filter(|n| m.contains_key(*n))
                         .collect(),
+                    // Go's maps (and docker's list rows, which marshal a map) sort their
+                    // keys; other structs keep the model's field order.
+                    None if matches!(self, Val::Obj(_, ObjKind::Map, _))
+                        || k.key.is_none() && schema.html_json =>
+                    {
+                        sorted_keys(m)
+                    }
                     None => m.keys().map(String::as_str).collect(),
                 };
                 for (i, name) in go_order.into_iter().enumerate() {
@@ -451,6 +477,53 @@ impl<'a> Val<'a> {
             }
         }
     }
+}
+
+/// A map's keys in Go's order for maps: sorted (the JSON model keeps insertion order,
+/// which is a struct's field order).
+pub fn sorted_keys(m: &Map<String, Value>) -> Vec<&str> {
+    let mut keys: Vec<&str> = m.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Go's `time.Duration.String()`: "0s", "1.5µs", "250ms", "3s", "1m30s", "1h0m0s".
+pub fn go_duration(d: i64) -> String {
+    if d == 0 {
+        return "0s".into();
+    }
+    let sign = if d < 0 { "-" } else { "" };
+    let u = d.unsigned_abs();
+    const S: u64 = 1_000_000_000;
+    let body = if u < S {
+        let (unit, div) = match u {
+            0..1_000 => ("ns", 1),
+            1_000..1_000_000 => ("µs", 1_000),
+            _ => ("ms", 1_000_000),
+        };
+        format!("{}{unit}", decimal(u, div))
+    } else {
+        let (h, rem) = (u / (3600 * S), u % (3600 * S));
+        let (m, ns) = (rem / (60 * S), rem % (60 * S));
+        let secs = decimal(ns, S);
+        match (h, m) {
+            (0, 0) => format!("{secs}s"),
+            (0, m) => format!("{m}m{secs}s"),
+            (h, m) => format!("{h}h{m}m{secs}s"),
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// `v / div` with its fraction, trailing zeros dropped (`div` a power of ten).
+fn decimal(v: u64, div: u64) -> String {
+    let (whole, frac) = (v / div, v % div);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = div.ilog10() as usize;
+    let f = format!("{frac:0digits$}");
+    format!("{whole}.{}", f.trim_end_matches('0'))
 }
 
 /// A float as Go's encoding/json writes it.

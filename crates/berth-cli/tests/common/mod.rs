@@ -15,18 +15,37 @@ pub mod registry;
 
 pub struct Berth {
     pub root: PathBuf,
+    /// berth.toml for every command: `bridge = "none"` (see [`NO_BRIDGE`]).
+    pub config: PathBuf,
 }
+
+/// What tests outside a throwaway network namespace put in their berth.toml: no default
+/// bridge network (as dockerd's `--bridge=none`), so a container without `--network`
+/// never makes a bridge or a rule on the real host. Network tests run berth inside a
+/// namespace of their own (`netns::NetEnv`) without it.
+pub const NO_BRIDGE: &str = "bridge = \"none\"\n";
 
 impl Berth {
     pub fn new(root: &Path) -> Berth {
+        let config = root.with_file_name(format!(
+            "{}-berth.toml",
+            root.file_name().and_then(|n| n.to_str()).unwrap_or("root")
+        ));
+        if let Some(dir) = config.parent() {
+            std::fs::create_dir_all(dir).expect("config dir");
+        }
+        std::fs::write(&config, NO_BRIDGE).expect("write berth.toml");
         Berth {
             root: root.to_owned(),
+            config,
         }
     }
 
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
-        c.env("BERTH_ROOT", &self.root).stdin(Stdio::null());
+        c.env("BERTH_ROOT", &self.root)
+            .env("BERTH_CONFIG", &self.config)
+            .stdin(Stdio::null());
         c
     }
 

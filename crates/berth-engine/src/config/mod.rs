@@ -113,6 +113,8 @@ pub struct HostConfig {
     pub dns_options: Vec<String>,
     /// `--add-host` host:ip.
     pub extra_hosts: Vec<String>,
+    /// `--link NAME[:ALIAS]`, as given (see `network/links.rs`).
+    pub links: Vec<String>,
     /// `--read-only`.
     pub read_only_rootfs: bool,
     /// `--privileged`.
@@ -199,8 +201,8 @@ pub enum MountKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// A private network namespace with only loopback (Berth's default in this version;
-    /// Docker's default is its `bridge` network).
+    /// A private network namespace with only loopback (the Rust default of a config made
+    /// in code; a command line without `--network` is [`NetworkMode::Default`]).
     #[default]
     None,
     /// The host's network namespace.
@@ -210,6 +212,10 @@ pub enum NetworkMode {
     /// A bridge network by name (`bridge` or a user-defined one): a namespace of the
     /// container's own with an endpoint on that network.
     Network(String),
+    /// No `--network` (or `--network default`): `create` makes it the built-in `bridge`
+    /// network, or `none` when berth.toml disables the default bridge (`bridge = "none"`,
+    /// as dockerd's `--bridge=none`). A created container never keeps this value.
+    Default,
 }
 
 impl NetworkMode {
@@ -220,6 +226,7 @@ impl NetworkMode {
             NetworkMode::Host => "host".to_string(),
             NetworkMode::Container(o) => format!("container:{o}"),
             NetworkMode::Network(n) => n.clone(),
+            NetworkMode::Default => "default".to_string(),
         }
     }
 }

@@ -29,6 +29,9 @@ pub fn validate(c: &ContainerConfig) -> Result<()> {
     for e in &c.env {
         env_var(e)?;
     }
+    for h in &c.host.extra_hosts {
+        crate::config::parse::extra_host(h)?;
+    }
     if let Some(h) = &c.hostname
         && (h.len() > 63 || h.is_empty() || h.starts_with('-'))
     {

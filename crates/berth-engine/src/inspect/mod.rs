@@ -196,7 +196,13 @@ impl Engine {
                 h.ipc_mode.clone()
             },
             cgroup: String::new(),
-            links: None,
+            links: (!h.links.is_empty()).then(|| {
+                h.links
+                    .iter()
+                    .filter_map(|l| crate::network::links::parse(l).ok())
+                    .map(|(name, alias)| format!("/{name}:/{}/{alias}", c.name))
+                    .collect()
+            }),
             oom_score_adj: h.oom_score_adj.unwrap_or(0),
             pid_mode: h.pid_mode.clone(),
             privileged: h.privileged,

@@ -84,6 +84,9 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             // A new bridge (first use, or after a reboot): the rules come back with it.
             engine.apply_firewall()?;
         }
+        if !net.icc() {
+            berth_network::set_isolated(&row.ifname)?;
+        }
         if !net.internal {
             super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
         }
@@ -230,7 +233,7 @@ pub(crate) fn check_config(
     }
     if let Some(ip) = &hc.ipv4_address {
         let addr = crate::config::parse::ipv4_address(ip)?;
-        let Some(n) = &net else {
+        let Some(n) = net.as_ref().filter(|n| !n.builtin) else {
             return Err(Error::InvalidValue(
                 "user specified IP address is supported on user defined networks only".into(),
             ));

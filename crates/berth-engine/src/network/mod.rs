@@ -5,6 +5,7 @@
 
 mod endpoint;
 mod inspect;
+pub(crate) mod links;
 pub(crate) mod names;
 pub(crate) mod ports;
 pub(crate) mod store;
@@ -24,6 +25,9 @@ pub use inspect::{NetworkContainer, NetworkInspect};
 
 /// The option naming a network's bridge.
 pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+/// The option that, "false", stops a network's containers talking to each other directly
+/// (they still reach the host and what it publishes).
+pub const OPT_ICC: &str = "com.docker.network.bridge.enable_icc";
 /// The option setting a network's MTU.
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
 /// The kernel bridge of the built-in `bridge` network.
@@ -75,6 +79,11 @@ impl Network {
             Some(self.ip_range.parse().map_err(|_| bad("ip range"))?)
         };
         Ok((subnet, gateway, range))
+    }
+
+    /// Whether its containers may talk to each other (`enable_icc`, true unless "false").
+    pub(crate) fn icc(&self) -> bool {
+        self.options.get(OPT_ICC).and_then(|v| go_bool(v)) != Some(false)
     }
 
     pub(crate) fn bridge_spec(&self) -> Result<berth_network::Bridge> {
@@ -261,6 +270,11 @@ fn plan(req: &NetworkCreate) -> Result<Plan> {
                 }
                 bridge = Some(v.clone());
             }
+            OPT_ICC => {
+                if go_bool(v).is_none() {
+                    return Err(inv(format!("option {k}={v}"), "use true or false".into()));
+                }
+            }
             OPT_MTU => {
                 let m: u32 = v
                     .parse()
@@ -322,8 +336,9 @@ impl Engine {
     pub(crate) fn ensure_builtin_networks(&self) -> Result<()> {
         let have = self.db.networks()?;
         let pools = self.address_pools()?;
+        let no_bridge = self.settings()?.no_default_bridge;
         for (name, driver) in [("bridge", "bridge"), ("host", "host"), ("none", "null")] {
-            if have.iter().any(|n| n.name == name) {
+            if have.iter().any(|n| n.name == name) || no_bridge && name == "bridge" {
                 continue;
             }
             let r = self.db.insert_network(|existing| {
@@ -343,7 +358,7 @@ impl Engine {
                     n.bridge = DEFAULT_BRIDGE.into();
                     n.options = [
                         ("com.docker.network.bridge.default_bridge", "true"),
-                        ("com.docker.network.bridge.enable_icc", "true"),
+                        (OPT_ICC, "true"),
                         ("com.docker.network.bridge.enable_ip_masquerade", "true"),
                         ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
                         (OPT_BRIDGE_NAME, DEFAULT_BRIDGE),
@@ -455,10 +470,19 @@ impl Engine {
         Ok(n)
     }
 
+    /// The recorded networks a user sees: without the built-in `bridge` when berth.toml
+    /// disables it (`bridge = "none"`; its record, if an earlier run made it, stays).
+    fn visible_networks(&self) -> Result<Vec<Network>> {
+        let no_bridge = self.settings()?.no_default_bridge;
+        let mut all = self.db.networks()?;
+        all.retain(|n| !(no_bridge && n.builtin && n.name == "bridge"));
+        Ok(all)
+    }
+
     /// A network by full id, name, or unique id prefix.
     pub fn network(&self, key: &str) -> Result<Network> {
         self.ensure_builtin_networks()?;
-        let all = self.db.networks()?;
+        let all = self.visible_networks()?;
         if let Some(n) = all.iter().find(|n| n.id == key || n.name == key) {
             return Ok(n.clone());
         }
@@ -491,8 +515,7 @@ impl Engine {
         reconcile(self);
         let used = self.used_networks()?;
         let mut out: Vec<Network> = self
-            .db
-            .networks()?
+            .visible_networks()?
             .into_iter()
             .filter(|n| {
                 filters.any_match("name", &n.name)
@@ -588,5 +611,29 @@ impl Engine {
             }
         }
         Ok(removed)
+    }
+}
+
+/// What `--add-host NAME:host-gateway` stands for: the host's address on the container's
+/// network (its gateway), or for a container without one, the default bridge's gateway
+/// (as Docker's default host-gateway-ip); None when there is no bridge to take it from.
+pub(crate) fn host_gateway(
+    engine: &Engine,
+    network: Option<&str>,
+) -> Result<Option<std::net::IpAddr>> {
+    let net = match engine.network(network.unwrap_or("bridge")) {
+        Ok(n) => n,
+        Err(Error::NoSuchNetwork(_)) if network.is_none() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(net.gateway.parse().ok())
+}
+
+/// Go's `strconv.ParseBool`, which Docker reads network options with.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
     }
 }

@@ -231,7 +231,10 @@ pub fn check(cfg: &ContainerConfig) -> Result<()> {
         host,
         &hc.sysctls,
         &resources::NsKinds {
-            new_net: matches!(hc.network_mode, NetworkMode::None | NetworkMode::Network(_)),
+            new_net: matches!(
+                hc.network_mode,
+                NetworkMode::None | NetworkMode::Network(_) | NetworkMode::Default
+            ),
             host_net: hc.network_mode == NetworkMode::Host,
             new_ipc: ipc == Ns::New,
         },
@@ -317,7 +320,8 @@ fn build_spec_on(inp: &SpecInputs, host: &Host) -> Result<Spec> {
     let ipc = ns_mode("--ipc", "IPC", &hc.ipc_mode, &inp.ipcns_path, true)?;
     let uts = ns_mode("--uts", "UTS", &hc.uts_mode, &None, false)?;
     let net = match &hc.network_mode {
-        NetworkMode::None => Ns::New,
+        // Default is resolved at create; a namespace of its own if it ever got here.
+        NetworkMode::None | NetworkMode::Default => Ns::New,
         NetworkMode::Host => Ns::Host,
         NetworkMode::Network(name) => match &inp.netns_path {
             Some(p) => Ns::Join(p.clone()),

@@ -105,3 +105,54 @@ fn renamed_fields_by_go_name() {
         )
     );
 }
+
+/// Health-check durations are Go `time.Duration`s: they print as "2s" and encode as
+/// nanoseconds; a typed object encodes in the model's (Docker's struct) key order while
+/// maps sort their keys. Outputs are docker 28.2's for `--health-cmd true
+/// --health-interval 2s --health-retries 2 --label b=1 --label a=2`.
+#[test]
+fn durations_and_key_order_as_go() {
+    let v = json!({
+        "Config": {
+            "Labels": {"b": "1", "a": "2"},
+            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 2_000_000_000_i64,
+                            "Timeout": 1_500_000, "Retries": 2},
+        },
+    });
+    let r = |t: &str| run(t, &v);
+    assert_eq!(r("{{.Config.Healthcheck.Interval}}").as_deref(), Ok("2s"));
+    assert_eq!(r("{{.Config.Healthcheck.Timeout}}").as_deref(), Ok("1.5ms"));
+    assert_eq!(
+        r("{{printf \"%v %d %s\" .Config.Healthcheck.Interval .Config.Healthcheck.Interval .Config.Healthcheck.Interval}}")
+            .as_deref(),
+        Ok("2s 2000000000 2s")
+    );
+    assert_eq!(
+        r("{{if eq .Config.Healthcheck.Interval 2000000000}}yes{{end}}").as_deref(),
+        Ok("yes")
+    );
+    assert_eq!(
+        r("{{json .Config.Healthcheck}}").as_deref(),
+        Ok(r#"{"Test":["CMD-SHELL","true"],"Interval":2000000000,"Timeout":1500000,"Retries":2}"#)
+    );
+    assert_eq!(
+        r("{{json .Config.Labels}}").as_deref(),
+        Ok(r#"{"a":"2","b":"1"}"#)
+    );
+    assert_eq!(r("{{.Config.Labels}}").as_deref(), Ok("map[a:2 b:1]"));
+    assert_eq!(
+        r("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}} {{end}}").as_deref(),
+        Ok("a=2 b=1 ")
+    );
+    for (ns, s) in [
+        (0, "0s"),
+        (999, "999ns"),
+        (1_500, "1.5µs"),
+        (90_000_000_000, "1m30s"),
+        (3_600_000_000_000, "1h0m0s"),
+        (3_723_500_000_000, "1h2m3.5s"),
+        (-2_000_000_000, "-2s"),
+    ] {
+        assert_eq!(super::value::go_duration(ns), s);
+    }
+}

@@ -7,16 +7,17 @@ use super::size;
 use crate::config::{LogConfig, NetworkMode};
 use crate::error::{Error, Result};
 
-/// `--network none|host|container:NAME|NETWORK` ("" is none; "default" is `bridge`, as
-/// Docker's). Whether NETWORK exists is checked by `create`.
+/// `--network none|host|container:NAME|NETWORK` ("" and "default" are
+/// [`NetworkMode::Default`], which `create` makes `bridge`, as Docker's). Whether NETWORK
+/// exists is checked by `create`.
 pub fn network(s: &str) -> Result<NetworkMode> {
     Ok(match s {
-        "none" | "" => NetworkMode::None,
+        "none" => NetworkMode::None,
+        "" | "default" => NetworkMode::Default,
         "host" => NetworkMode::Host,
         n if n.starts_with("container:") => {
             NetworkMode::Container(n["container:".len()..].to_string())
         }
-        "default" => NetworkMode::Network("bridge".into()),
         other => {
             if other.len() > 128 || other.chars().any(|c| c.is_control() || c == '/') {
                 bail!("network {other:?} not found: not a valid network name");
@@ -24,6 +25,45 @@ pub fn network(s: &str) -> Result<NetworkMode> {
             NetworkMode::Network(other.to_string())
         }
     })
+}
+
+/// Where an `--add-host` name points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostTarget {
+    Ip(std::net::IpAddr),
+    /// `host-gateway`: the host's address on the container's network (its gateway).
+    Gateway,
+}
+
+/// `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address may be in brackets; IP may be
+/// `host-gateway`), as docker's client checks it.
+pub fn extra_host(s: &str) -> Result<(&str, HostTarget)> {
+    let bad = || {
+        Error::InvalidValue(format!(
+            "invalid argument {s:?} for \"--add-host\" flag: bad format for add-host: {s:?}"
+        ))
+    };
+    // NAME=IP first: an IPv6 address holds colons.
+    let (name, ip) = s
+        .split_once('=')
+        .or_else(|| s.split_once(':'))
+        .ok_or_else(bad)?;
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    if ip == "host-gateway" {
+        return Ok((name, HostTarget::Gateway));
+    }
+    let ip = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(ip);
+    let ip = ip.parse().map_err(|_| {
+        Error::InvalidValue(format!(
+            "invalid argument {s:?} for \"--add-host\" flag: invalid IP address in add-host: {ip:?}"
+        ))
+    })?;
+    Ok((name, HostTarget::Ip(ip)))
 }
 
 /// `--ip`: an IPv4 address (Docker's "invalid IPv4 address: X").
@@ -122,7 +162,19 @@ mod tests {
 
     #[test]
     fn networks() {
-        assert_eq!(network("").unwrap(), NetworkMode::None);
+        assert_eq!(network("").unwrap(), NetworkMode::Default);
+        use std::net::IpAddr;
+        let ip = |s: &str| HostTarget::Ip(s.parse::<IpAddr>().unwrap());
+        assert_eq!(extra_host("db:10.0.0.5").unwrap(), ("db", ip("10.0.0.5")));
+        assert_eq!(extra_host("db=::1").unwrap(), ("db", ip("::1")));
+        assert_eq!(extra_host("db:[::1]").unwrap(), ("db", ip("::1")));
+        assert_eq!(
+            extra_host("gw:host-gateway").unwrap(),
+            ("gw", HostTarget::Gateway)
+        );
+        for bad in ["db", "db:nope", ":1.2.3.4", "a b:1.2.3.4"] {
+            assert!(extra_host(bad).is_err(), "{bad}");
+        }
         assert_eq!(network("host").unwrap(), NetworkMode::Host);
         assert_eq!(
             network("container:db").unwrap(),
@@ -132,10 +184,7 @@ mod tests {
             network("bridge").unwrap(),
             NetworkMode::Network("bridge".into())
         );
-        assert_eq!(
-            network("default").unwrap(),
-            NetworkMode::Network("bridge".into())
-        );
+        assert_eq!(network("default").unwrap(), NetworkMode::Default);
         assert_eq!(
             network("front").unwrap(),
             NetworkMode::Network("front".into())

@@ -203,13 +203,26 @@ impl Env {
         out.stdout
     }
 
-    /// Sends a signal to a container's init through the runtime.
+    /// Sends a signal to a container's init through the runtime. The command may already
+    /// run while `berth-runtime run` has not yet recorded the end of its creation (the
+    /// runtime then says "creating"): that is retried for a while.
     pub fn kill(&self, id: &str, sig: &str) {
-        let o = self
+        let mut o = self
             .runtime()
             .args(["kill", id, sig])
             .output()
             .expect("berth-runtime kill");
+        for _ in 0..100 {
+            if o.status.success() || !String::from_utf8_lossy(&o.stderr).contains("is creating") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            o = self
+                .runtime()
+                .args(["kill", id, sig])
+                .output()
+                .expect("berth-runtime kill");
+        }
         assert!(
             o.status.success(),
             "berth-runtime kill {id} {sig} failed: {}",
