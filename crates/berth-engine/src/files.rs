@@ -43,7 +43,24 @@ impl Engine {
         let c = self.container(key)?;
         let spec = self.store()?.mount_spec(&c.id)?;
         let mut out = Vec::new();
-        walk_changes(&spec.upperdir, Path::new("/"), &spec.lowerdirs, &mut out)?;
+        let upper = rustix::fs::open(
+            &spec.upperdir,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        );
+        match upper {
+            Ok(upper) => walk_changes(&upper, Path::new("/"), &spec.lowerdirs, &mut out)?,
+            Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("open {}", spec.upperdir.display()),
+                    e.into(),
+                ));
+            }
+        }
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
@@ -173,21 +190,33 @@ fn in_lower(lowers: &[PathBuf], rel: &Path) -> bool {
         .any(|l| std::fs::symlink_metadata(l.join(rel)).is_ok())
 }
 
-fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Change>) -> Result<()> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let dir = upper.join(rel.strip_prefix("/").unwrap_or(rel));
-    let rd = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(format!("read {}", dir.display()), e)),
-    };
-    for entry in rd.flatten() {
-        let name = entry.file_name();
-        let crel = rel.join(&name);
+/// Lists what changed under directory `dir` (open on the upper directory, or one of its
+/// subdirectories, at `rel`). By descriptors, never following a symlink: a running
+/// container swapping a directory for a symlink to a host path cannot make `diff` list
+/// the host's directory.
+fn walk_changes(
+    dir: &std::os::fd::OwnedFd,
+    rel: &Path,
+    lowers: &[PathBuf],
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    use std::os::unix::ffi::OsStrExt;
+    let entries = rustix::fs::Dir::read_from(dir)
+        .map_err(|e| Error::io(format!("read {}", rel.display()), e.into()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let crel = rel.join(std::ffi::OsStr::from_bytes(name));
         let lower_rel = crel.strip_prefix("/").unwrap_or(&crel).to_path_buf();
-        let Ok(meta) = entry.metadata() else { continue };
+        let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let ft = FileType::from_raw_mode(st.st_mode);
         let shown = crel.to_string_lossy().into_owned();
-        if meta.file_type().is_char_device() && meta.rdev() == 0 {
+        if ft == FileType::CharacterDevice && st.st_rdev == 0 {
             out.push(('D', shown));
             continue;
         }
@@ -197,8 +226,16 @@ fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Chan
             'A'
         };
         out.push((kind, shown));
-        if meta.is_dir() {
-            walk_changes(upper, &crel, lowers, out)?;
+        if ft == FileType::Directory {
+            // Swapped for something else meanwhile: nothing to list under it.
+            if let Ok(sub) = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                walk_changes(&sub, &crel, lowers, out)?;
+            }
         }
     }
     Ok(())

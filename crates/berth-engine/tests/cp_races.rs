@@ -213,3 +213,46 @@ fn export_never_reads_a_host_file() {
         "{escapes} of {tries} exports of the container returned a host file"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn commit_without_pause_never_reads_a_host_file() {
+    // As export_never_reads_a_host_file, for `commit --pause=false`: the layer is written
+    // from the container's upper directory while the racer swaps names under /out.
+    let env = Env::new();
+    let (id, secret) = racing_out_container(&env, "racy-commit");
+    let (mut tries, mut failed, mut escapes) = (0, 0, 0);
+    let end = Instant::now() + BUDGET;
+    while tries < TRIES / 8 && Instant::now() < end {
+        tries += 1;
+        let img =
+            match env
+                .engine
+                .commit(&id, &berth_engine::image::CommitOptions::default(), false)
+            {
+                Ok(img) => img.id.to_string(),
+                Err(_) => {
+                    failed += 1;
+                    continue;
+                }
+            };
+        let saved = env
+            .engine
+            .image_save(
+                std::slice::from_ref(&img),
+                berth_engine::image::ArchiveFormat::Docker,
+                Vec::new(),
+            )
+            .expect("save the committed image");
+        if saved.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+            escapes += 1;
+        }
+        env.engine.image_remove(&img, true).expect("remove it");
+    }
+    eprintln!("commit: {tries} tries, {failed} refused, {escapes} held the host file");
+    assert!(tries > failed, "every commit failed");
+    assert_eq!(
+        escapes, 0,
+        "{escapes} of {tries} commits of the running container held a host file"
+    );
+}

@@ -5,122 +5,179 @@
 //! directory are kept as tar hard links. Entries are sorted, so the output is deterministic.
 
 use std::collections::HashMap;
-use std::fs;
+use std::ffi::OsStr;
 use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat};
 use tar::{EntryType, Header};
 
 use super::unpack::OVERLAY_OPAQUE_XATTR;
 use crate::error::{IoContext, Result};
 
 /// Write a layer tar of `upper` to `out`; returns the writer.
+///
+/// The walk goes by descriptors: each directory is opened relative to its parent's
+/// descriptor with `O_NOFOLLOW`, each entry is looked at with `statat` without following
+/// it, and files are opened the same way. A running container that swaps a directory of
+/// its upper layer for a symlink to a host path while the walk goes on (commit without
+/// pausing) makes the walk fail or see the symlink; it never reads through it.
 pub fn diff_dir<W: Write>(upper: &Path, out: W) -> Result<W> {
     let mut b = tar::Builder::new(out);
     b.mode(tar::HeaderMode::Complete);
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    walk(upper, b"", &mut b, &mut links)?;
+    let root = open_dir(CWD, upper.as_os_str().as_bytes(), upper)?;
+    walk(&root, upper, b"", &mut b, &mut links)?;
     b.into_inner().ctx("finish layer tar", upper)
 }
 
+/// Opens directory `name` under `at` without following a symlink.
+fn open_dir<Fd: AsFd>(at: Fd, name: &[u8], path: &Path) -> Result<OwnedFd> {
+    rustix::fs::openat(
+        at,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+    .ctx("open directory", path)
+}
+
 fn walk<W: Write>(
-    dir: &Path,
+    dir: &OwnedFd,
+    dir_path: &Path,
     rel: &[u8],
     b: &mut tar::Builder<W>,
     links: &mut HashMap<(u64, u64), Vec<u8>>,
 ) -> Result<()> {
-    let mut names: Vec<_> = fs::read_dir(dir)
-        .ctx("read directory", dir)?
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .collect();
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for e in Dir::read_from(dir)
+        .map_err(io::Error::from)
+        .ctx("read directory", dir_path)?
+    {
+        let e = e.map_err(io::Error::from).ctx("read directory", dir_path)?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(n.to_vec());
+        }
+    }
     names.sort();
     for name in names {
-        let path = dir.join(&name);
+        let path = dir_path.join(OsStr::from_bytes(&name));
         let mut relp = rel.to_vec();
         if !relp.is_empty() {
             relp.push(b'/');
         }
-        relp.extend_from_slice(name.as_bytes());
-        let md = fs::symlink_metadata(&path).ctx("stat", &path)?;
-        let ft = md.file_type();
-        if ft.is_char_device() && md.rdev() == 0 {
+        relp.extend_from_slice(&name);
+        let st = rustix::fs::statat(dir, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(io::Error::from)
+            .ctx("stat", &path)?;
+        let ft = FileType::from_raw_mode(st.st_mode);
+        if ft == FileType::CharacterDevice && st.st_rdev == 0 {
             // overlay whiteout
             let mut wh = rel.to_vec();
             if !wh.is_empty() {
                 wh.push(b'/');
             }
             wh.extend_from_slice(b".wh.");
-            wh.extend_from_slice(name.as_bytes());
-            let mut h = header(&md, EntryType::Regular);
+            wh.extend_from_slice(&name);
+            let mut h = header(&st, EntryType::Regular);
             h.set_size(0);
             h.set_mode(0o644);
             append(b, &mut h, &wh, io::empty(), &path)?;
             continue;
         }
-        if ft.is_dir() {
-            let mut h = header(&md, EntryType::Directory);
+        if ft == FileType::Directory {
+            let sub = open_dir(dir, &name, &path)?;
+            // What was opened, not what was looked at before (it may have been swapped).
+            let st = rustix::fs::fstat(&sub)
+                .map_err(io::Error::from)
+                .ctx("stat", &path)?;
+            let mut h = header(&st, EntryType::Directory);
             let mut p = relp.clone();
             p.push(b'/');
-            append_xattrs(b, &path, &relp)?;
+            append_xattrs(b, Xattrs::Fd(&sub), &path)?;
             append(b, &mut h, &p, io::empty(), &path)?;
-            if is_opaque(&path) {
+            if is_opaque(&sub) {
                 let mut op = relp.clone();
                 op.extend_from_slice(b"/.wh..wh..opq");
-                let mut oh = header(&md, EntryType::Regular);
+                let mut oh = header(&st, EntryType::Regular);
                 oh.set_size(0);
                 oh.set_mode(0o644);
                 append(b, &mut oh, &op, io::empty(), &path)?;
             }
-            walk(&path, &relp, b, links)?;
+            walk(&sub, &path, &relp, b, links)?;
             continue;
         }
-        if ft.is_file() && md.nlink() > 1 {
-            let key = (md.dev(), md.ino());
+        if ft == FileType::RegularFile && st.st_nlink > 1 {
+            let key = (st.st_dev, st.st_ino);
             if let Some(first) = links.get(&key) {
-                let mut h = header(&md, EntryType::Link);
+                let mut h = header(&st, EntryType::Link);
                 h.set_size(0);
                 b.append_link(
                     &mut h,
-                    Path::new(std::ffi::OsStr::from_bytes(&relp)),
-                    Path::new(std::ffi::OsStr::from_bytes(first)),
+                    Path::new(OsStr::from_bytes(&relp)),
+                    Path::new(OsStr::from_bytes(first)),
                 )
                 .ctx("write hard link", &path)?;
                 continue;
             }
             links.insert(key, relp.clone());
         }
-        append_xattrs(b, &path, &relp)?;
-        if ft.is_file() {
-            let mut h = header(&md, EntryType::Regular);
-            h.set_size(md.len());
-            let f = fs::File::open(&path).ctx("open", &path)?;
-            append(b, &mut h, &relp, f, &path)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&path).ctx("read link", &path)?;
-            let mut h = header(&md, EntryType::Symlink);
+        if ft == FileType::RegularFile {
+            let f = rustix::fs::openat(
+                dir,
+                name.as_slice(),
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io::Error::from)
+            .ctx("open", &path)?;
+            let st = rustix::fs::fstat(&f)
+                .map_err(io::Error::from)
+                .ctx("stat", &path)?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+                return Err(io::Error::other("it changed while the layer was written"))
+                    .ctx("read", &path);
+            }
+            append_xattrs(b, Xattrs::Fd(&f), &path)?;
+            let mut h = header(&st, EntryType::Regular);
+            let size = u64::try_from(st.st_size).unwrap_or(0);
+            h.set_size(size);
+            // Exactly the size in the header, even if the file changes meanwhile.
+            let data = Exact {
+                inner: std::fs::File::from(f),
+                left: size,
+            };
+            append(b, &mut h, &relp, data, &path)?;
+            continue;
+        }
+        append_xattrs(b, Xattrs::Entry(dir, &name), &path)?;
+        if ft == FileType::Symlink {
+            let target = rustix::fs::readlinkat(dir, name.as_slice(), Vec::new())
+                .map_err(io::Error::from)
+                .ctx("read link", &path)?;
+            let mut h = header(&st, EntryType::Symlink);
             h.set_size(0);
             b.append_link(
                 &mut h,
-                Path::new(std::ffi::OsStr::from_bytes(&relp)),
-                &target,
+                Path::new(OsStr::from_bytes(&relp)),
+                Path::new(OsStr::from_bytes(target.as_bytes())),
             )
             .ctx("write symlink", &path)?;
         } else {
-            let et = if ft.is_char_device() {
-                EntryType::Char
-            } else if ft.is_block_device() {
-                EntryType::Block
-            } else if ft.is_fifo() {
-                EntryType::Fifo
-            } else {
-                continue; // sockets are not carried in layers
+            let et = match ft {
+                FileType::CharacterDevice => EntryType::Char,
+                FileType::BlockDevice => EntryType::Block,
+                FileType::Fifo => EntryType::Fifo,
+                _ => continue, // sockets are not carried in layers
             };
-            let mut h = header(&md, et);
+            let mut h = header(&st, et);
             h.set_size(0);
-            let dev = md.rdev();
+            let dev = st.st_rdev;
             let _ = h.set_device_major(rustix::fs::major(dev));
             let _ = h.set_device_minor(rustix::fs::minor(dev));
             append(b, &mut h, &relp, io::empty(), &path)?;
@@ -129,14 +186,41 @@ fn walk<W: Write>(
     Ok(())
 }
 
-fn header(md: &fs::Metadata, et: EntryType) -> Header {
+/// Reads exactly `left` bytes: fails on an early end (a file shrunk by a running
+/// container) rather than leaving a short entry in the tar.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: io::Read> io::Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let cap = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.inner.read(&mut buf[..cap])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while the layer was written",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn header(st: &Stat, et: EntryType) -> Header {
     let mut h = Header::new_gnu();
     h.set_entry_type(et);
     h.set_size(0);
-    h.set_mode(md.mode() & 0o7777);
-    h.set_uid(md.uid() as u64);
-    h.set_gid(md.gid() as u64);
-    h.set_mtime(u64::try_from(md.mtime()).unwrap_or(0));
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(u64::from(st.st_uid));
+    h.set_gid(u64::from(st.st_gid));
+    h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
     h
 }
 
@@ -151,15 +235,48 @@ fn append<W: Write, R: io::Read>(
         .ctx("write layer entry", path)
 }
 
-fn is_opaque(path: &Path) -> bool {
+fn is_opaque(dir: &OwnedFd) -> bool {
     let mut buf = [0u8; 4];
-    matches!(rustix::fs::lgetxattr(path, OVERLAY_OPAQUE_XATTR, &mut buf), Ok(1) if buf[0] == b'y')
+    matches!(rustix::fs::fgetxattr(dir, OVERLAY_OPAQUE_XATTR, &mut buf), Ok(1) if buf[0] == b'y')
 }
 
-/// Emit a PAX header carrying the entry's xattrs (not overlay's own ones).
-fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, path: &Path, _rel: &[u8]) -> Result<()> {
+/// Where an entry's xattrs are read from.
+enum Xattrs<'a> {
+    /// The open file or directory itself.
+    Fd(&'a OwnedFd),
+    /// Entry `name` of an open directory (symlinks, devices, fifos: not opened), as
+    /// `/proc/self/fd/N/name`: the magic link resolves to the open directory whatever its
+    /// path is now, and `name`, one component, is not followed.
+    Entry(&'a OwnedFd, &'a [u8]),
+}
+
+impl Xattrs<'_> {
+    fn list(&self, buf: &mut [u8]) -> rustix::io::Result<usize> {
+        match self {
+            Xattrs::Fd(fd) => rustix::fs::flistxattr(fd, buf),
+            Xattrs::Entry(dir, name) => rustix::fs::llistxattr(entry_path(dir, name), buf),
+        }
+    }
+
+    fn get(&self, key: &str, buf: &mut [u8]) -> rustix::io::Result<usize> {
+        match self {
+            Xattrs::Fd(fd) => rustix::fs::fgetxattr(fd, key, buf),
+            Xattrs::Entry(dir, name) => rustix::fs::lgetxattr(entry_path(dir, name), key, buf),
+        }
+    }
+}
+
+fn entry_path(dir: &OwnedFd, name: &[u8]) -> PathBuf {
+    let mut p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    p.push(OsStr::from_bytes(name));
+    p
+}
+
+/// Emit a PAX header carrying the entry's xattrs (not overlay's own ones); `shown` is the
+/// entry's path for errors.
+fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, from: Xattrs<'_>, shown: &Path) -> Result<()> {
     let mut names = vec![0u8; 4096];
-    let n = match rustix::fs::llistxattr(path, &mut names) {
+    let n = match from.list(&mut names) {
         Ok(n) => n,
         Err(_) => return Ok(()),
     };
@@ -172,7 +289,7 @@ fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, path: &Path, _rel: &[u8]) ->
             continue;
         }
         let mut val = vec![0u8; 65536];
-        if let Ok(len) = rustix::fs::lgetxattr(path, name, &mut val) {
+        if let Ok(len) = from.get(name, &mut val) {
             val.truncate(len);
             recs.push((format!("SCHILY.xattr.{name}"), val));
         }
@@ -181,5 +298,5 @@ fn append_xattrs<W: Write>(b: &mut tar::Builder<W>, path: &Path, _rel: &[u8]) ->
         return Ok(());
     }
     b.append_pax_extensions(recs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
-        .ctx("write xattrs", path)
+        .ctx("write xattrs", shown)
 }
