@@ -1,5 +1,7 @@
 //! The differential test: the same command lines against Berth and against a dockerd started
-//! here (its own socket, data and exec roots, no bridge, no iptables), compared by exit code,
+//! here (its own socket, data and exec roots, no iptables; no default bridge on either side,
+//! except for `*.bridge.cases`, where each side runs in a throwaway network namespace of its
+//! own with its default bridge on), compared by exit code,
 //! normalised stdout, whether stderr says something (and what it means, where a case says),
 //! and inspect JSON. The cases are in `tests/differential/*.cases` (syntax in the README
 //! there); the report (how many command lines, how many agree, the deliberate differences)
@@ -306,38 +308,53 @@ fn judge(sides: &Sides, case: &Case) -> Verdict {
     }
 }
 
-#[test]
-#[ignore = "needs root"]
-fn berth_behaves_as_docker() {
-    assert!(
-        common::is_root(),
-        "needs root: run as root with --include-ignored"
-    );
-    common::require("dockerd", "docker.io");
-    let t = tempfile::Builder::new()
-        .prefix("berth-diff")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let tar = common::busybox_tar(t.path(), 0);
-    let berth = Berth::new(&t.path().join("berth"));
-    let ddir = t.path().join("docker");
-    std::fs::create_dir(&ddir).unwrap();
-    let docker = Dockerd::start(&ddir).expect("dockerd starts");
-    let (berth_tmp, docker_tmp) = (t.path().join("berth-tmp"), t.path().join("docker-tmp"));
+/// A throwaway network namespace (`ip netns`), deleted on drop with the bridges, veths
+/// and rules made in it.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: String) -> Netns {
+        let st = Command::new("ip").args(["netns", "add", &name]).status();
+        assert!(st.is_ok_and(|s| s.success()), "ip netns add {name}");
+        let n = Netns(name);
+        let st = Command::new("ip")
+            .args(["-n", &n.0, "link", "set", "lo", "up"])
+            .status();
+        assert!(st.is_ok_and(|s| s.success()), "lo up in {}", n.0);
+        n
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Both sides under `dir`, with busybox imported: without a default bridge (`netns`
+/// None), or each in a network namespace of its own with its default bridge on.
+fn make_sides(dir: &Path, tar: &Path, netns: Option<(&str, &str)>) -> Sides {
+    let berth = match netns {
+        Some((b, _)) => Berth::in_netns(&dir.join("berth"), b),
+        None => Berth::new(&dir.join("berth")),
+    };
+    let ddir = dir.join("docker");
+    std::fs::create_dir_all(&ddir).unwrap();
+    let docker = Dockerd::start_in(&ddir, netns.map(|(_, d)| d)).expect("dockerd starts");
     let registry = |name: &str| {
-        let dir = t.path().join(name);
-        std::fs::create_dir(&dir).unwrap();
-        common::registry::Registry::start(&dir).expect("docker-registry starts")
+        let rdir = dir.join(name);
+        std::fs::create_dir(&rdir).unwrap();
+        common::registry::Registry::start(&rdir).expect("docker-registry starts")
     };
     let sides = Sides {
         berth,
         docker,
-        berth_tmp,
-        docker_tmp,
+        berth_tmp: dir.join("berth-tmp"),
+        docker_tmp: dir.join("docker-tmp"),
         berth_registry: registry("berth-registry"),
         docker_registry: registry("docker-registry"),
-        berth_auth: t.path().join("berth-auth.json"),
-        docker_config: t.path().join("docker-config"),
+        berth_auth: dir.join("berth-auth.json"),
+        docker_config: dir.join("docker-config"),
     };
     let import: Vec<String> = ["import", "-c", "CMD [\"sh\"]"]
         .iter()
@@ -347,6 +364,57 @@ fn berth_behaves_as_docker() {
     for o in [sides.berth(&import, None), sides.docker(&import, None)] {
         assert_eq!(o.code, 0, "import busybox: {}", show(&o));
     }
+    sides
+}
+
+/// What the case files gave.
+#[derive(Default)]
+struct Tally {
+    lines: usize,
+    agree: usize,
+    deliberate: Vec<String>,
+    disagree: Vec<String>,
+}
+
+/// Runs every case of `files` on `sides`.
+fn run_files(sides: &Sides, files: &[std::path::PathBuf], tally: &mut Tally) {
+    for f in files {
+        let groups = cases::parse(f).unwrap_or_else(|e| panic!("{e}"));
+        for g in groups {
+            sides.clean();
+            // Each group starts with empty `{tmp}` directories.
+            for d in [&sides.berth_tmp, &sides.docker_tmp] {
+                let _ = std::fs::remove_dir_all(d);
+                std::fs::create_dir_all(d).unwrap();
+            }
+            for case in &g.cases {
+                tally.lines += 1;
+                let head = format!("{} [{}] {}", case.location(), g.title, case.command_line());
+                match judge(sides, case) {
+                    Verdict::Agree => tally.agree += 1,
+                    Verdict::Deliberate(why) => tally.deliberate.push(format!("{head}\n    {why}")),
+                    Verdict::Disagree(why) => tally.disagree.push(format!("{head}\n  {why}")),
+                }
+            }
+        }
+    }
+    sides.clean();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn berth_behaves_as_docker() {
+    assert!(
+        common::is_root(),
+        "needs root: run as root with --include-ignored"
+    );
+    common::require("dockerd", "docker.io");
+    common::require("nsenter", "util-linux");
+    let t = tempfile::Builder::new()
+        .prefix("berth-diff")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let tar = common::busybox_tar(t.path(), 0);
 
     let only: Vec<String> = std::env::var("BERTH_DIFF_FILES")
         .map(|v| v.split(',').map(String::from).collect())
@@ -367,32 +435,36 @@ fn berth_behaves_as_docker() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no case files in {}", dir.display());
+    // `*.bridge.cases` run with both default bridges on, each side in a network namespace
+    // of its own; the others without a default bridge on either side.
+    let (bridged, plain): (Vec<_>, Vec<_>) = files
+        .iter()
+        .cloned()
+        .partition(|p| p.to_string_lossy().ends_with(".bridge.cases"));
 
-    let (mut lines, mut agree) = (0, 0);
-    let mut deliberate = Vec::new();
-    let mut disagree = Vec::new();
-    for f in &files {
-        let groups = cases::parse(f).unwrap_or_else(|e| panic!("{e}"));
-        for g in groups {
-            sides.clean();
-            // Each group starts with empty `{tmp}` directories.
-            for d in [&sides.berth_tmp, &sides.docker_tmp] {
-                let _ = std::fs::remove_dir_all(d);
-                std::fs::create_dir_all(d).unwrap();
-            }
-            for case in &g.cases {
-                lines += 1;
-                let head = format!("{} [{}] {}", case.location(), g.title, case.command_line());
-                match judge(&sides, case) {
-                    Verdict::Agree => agree += 1,
-                    Verdict::Deliberate(why) => deliberate.push(format!("{head}\n    {why}")),
-                    Verdict::Disagree(why) => disagree.push(format!("{head}\n  {why}")),
-                }
-            }
-        }
+    let mut tally = Tally::default();
+    if !plain.is_empty() {
+        let sides = make_sides(&t.path().join("plain"), &tar, None);
+        run_files(&sides, &plain, &mut tally);
     }
-    sides.clean();
+    if !bridged.is_empty() {
+        // Declared first, dropped last: after both sides' daemons and containers.
+        let pid = std::process::id();
+        let (nb, nd) = (
+            Netns::new(format!("berth-diffb-{pid}")),
+            Netns::new(format!("berth-diffd-{pid}")),
+        );
+        let sides = make_sides(&t.path().join("bridge"), &tar, Some((&nb.0, &nd.0)));
+        run_files(&sides, &bridged, &mut tally);
+        let _ = sides.berth(&["network".into(), "prune".into(), "-f".into()], None);
+    }
 
+    let Tally {
+        lines,
+        agree,
+        deliberate,
+        disagree,
+    } = tally;
     let mut report = format!(
         "differential test: {lines} command lines in {} case files; {agree} agree with \
          Docker, {} differ on purpose, {} disagree\n",

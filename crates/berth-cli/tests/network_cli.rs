@@ -369,8 +369,16 @@ fn the_default_network_is_bridge_unless_berth_toml_turns_it_off() {
         "sleep",
         "600",
     ]);
-    assert_eq!(t.field("d1", "{{.HostConfig.NetworkMode}}"), "bridge");
-    assert_eq!(t.field("d2", "{{.HostConfig.NetworkMode}}"), "bridge");
+    // Docker's words for a network mode that was not given (or given as "default").
+    assert_eq!(t.field("d1", "{{.HostConfig.NetworkMode}}"), "default");
+    assert_eq!(t.field("d2", "{{.HostConfig.NetworkMode}}"), "default");
+    assert_eq!(
+        t.field(
+            "d1",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
+        ),
+        "bridge"
+    );
     let ip2 = t.field("d2", "{{.NetworkSettings.Networks.bridge.IPAddress}}");
     let subnet = t.ok(&[
         "network",

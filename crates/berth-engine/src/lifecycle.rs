@@ -57,6 +57,7 @@ impl Engine {
         // Checked before the image is looked at, as Docker's daemon does.
         let mut warnings = crate::config::validate::prepare(&mut config)?;
         if config.host.network_mode == crate::config::NetworkMode::Default {
+            config.host.network_mode_default = true;
             config.host.network_mode = if self.settings()?.no_default_bridge {
                 crate::config::NetworkMode::None
             } else {

@@ -296,6 +296,8 @@ impl CreateArgs {
             mounts: self.mounts()?,
             volumes_from: self.volumes_from.clone(),
             network_mode,
+            // create sets it when it resolves NetworkMode::Default.
+            network_mode_default: false,
             ipv4_address: more.ip.clone(),
             port_bindings: parse::port_bindings(&self.publish)?,
             publish_all_ports: more.publish_all,

@@ -1,6 +1,6 @@
 //! An isolated dockerd (Debian's docker.io) for tests that compare with Docker: its own
-//! socket, data root and exec root in a temp dir, no bridge and no iptables; stopped by its
-//! PID on drop.
+//! socket, data root and exec root in a temp dir, no iptables, and no bridge unless it runs
+//! in a throwaway network namespace; stopped by its PID on drop.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,9 +15,29 @@ pub struct Dockerd {
 
 impl Dockerd {
     pub fn start(dir: &Path) -> Option<Dockerd> {
+        Dockerd::start_in(dir, None)
+    }
+
+    /// With `netns` (an `ip netns` name): the daemon runs in that network namespace with
+    /// its default bridge (docker0 there) on, still without iptables; else in the test's
+    /// namespace without a bridge.
+    pub fn start_in(dir: &Path, netns: Option<&str>) -> Option<Dockerd> {
         let sock = dir.join("docker.sock");
         let log = std::fs::File::create(dir.join("dockerd.log")).ok()?;
-        let child = Command::new("dockerd")
+        let mut cmd = match netns {
+            Some(ns) => {
+                // nsenter execs dockerd: the child's pid is the daemon's.
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}")).arg("dockerd");
+                c
+            }
+            None => {
+                let mut c = Command::new("dockerd");
+                c.arg("--bridge=none");
+                c
+            }
+        };
+        let child = cmd
             .arg("--data-root")
             .arg(dir.join("data"))
             .arg("--exec-root")
@@ -26,7 +46,7 @@ impl Dockerd {
             .arg(dir.join("dockerd.pid"))
             .arg("-H")
             .arg(format!("unix://{}", sock.display()))
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .args(["--iptables=false", "--ip6tables=false"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

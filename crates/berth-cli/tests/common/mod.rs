@@ -15,8 +15,11 @@ pub mod registry;
 
 pub struct Berth {
     pub root: PathBuf,
-    /// berth.toml for every command: `bridge = "none"` (see [`NO_BRIDGE`]).
+    /// berth.toml for every command: `bridge = "none"` (see [`NO_BRIDGE`]), unless made
+    /// by [`Berth::in_netns`].
     pub config: PathBuf,
+    /// A network namespace (`ip netns` name) every command runs in (`nsenter --net`).
+    pub netns: Option<String>,
 }
 
 /// What tests outside a throwaway network namespace put in their berth.toml: no default
@@ -38,11 +41,29 @@ impl Berth {
         Berth {
             root: root.to_owned(),
             config,
+            netns: None,
         }
     }
 
+    /// A Berth whose commands run in network namespace `netns` (a throwaway one of the
+    /// test's own), with the default bridge network on.
+    pub fn in_netns(root: &Path, netns: &str) -> Berth {
+        let mut b = Berth::new(root);
+        std::fs::write(&b.config, "").expect("write berth.toml");
+        b.netns = Some(netns.to_owned());
+        b
+    }
+
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg(env!("CARGO_BIN_EXE_berth"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_berth")),
+        };
         c.env("BERTH_ROOT", &self.root)
             .env("BERTH_CONFIG", &self.config)
             .stdin(Stdio::null());

@@ -93,6 +93,9 @@ pub struct HostConfig {
     /// `--volumes-from` container[:ro|rw].
     pub volumes_from: Vec<String>,
     pub network_mode: NetworkMode,
+    /// The network mode was not given (`NetworkMode::Default` at create): inspect shows
+    /// Docker's "default" for it.
+    pub network_mode_default: bool,
     /// `--ip`: the container's IPv4 address on its network (checked at create).
     pub ipv4_address: Option<String>,
     /// `--mac-address`: the container's MAC address on its network.

@@ -157,7 +157,11 @@ impl Engine {
                 kind: if h.log.disabled { "none" } else { "json-file" }.into(),
                 config: h.log.opts.clone(),
             },
-            network_mode: h.network_mode.docker_name(),
+            network_mode: if h.network_mode_default {
+                "default".into()
+            } else {
+                h.network_mode.docker_name()
+            },
             port_bindings: h
                 .port_bindings
                 .iter()
