@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS endpoints (
     netns TEXT NOT NULL,
     UNIQUE (network_id, ip),
     UNIQUE (network_id, container_id)
+);
+CREATE TABLE IF NOT EXISTS endpoints6 (
+    endpoint_id TEXT PRIMARY KEY,
+    network_id TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    ip6 TEXT NOT NULL,
+    UNIQUE (network_id, ip6)
 );
 CREATE TABLE IF NOT EXISTS ports (
     container_id TEXT NOT NULL,

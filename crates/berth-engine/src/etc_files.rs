@@ -17,7 +17,7 @@ pub fn hostname(c: &Container) -> String {
 }
 
 /// The /etc/hosts text (with the container's own address on its network, if any).
-pub fn hosts(c: &Container, own: Option<std::net::Ipv4Addr>) -> Result<String> {
+pub fn hosts(c: &Container, own: &[IpAddr]) -> Result<String> {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
          ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
@@ -38,7 +38,7 @@ pub fn hosts(c: &Container, own: Option<std::net::Ipv4Addr>) -> Result<String> {
             })?;
         s.push_str(&format!("{ip}\t{name}\n"));
     }
-    if let Some(ip) = own {
+    for ip in own {
         s.push_str(&format!("{ip}\t{}\n", hostname(c)));
     }
     Ok(s)
@@ -129,12 +129,7 @@ pub fn host_resolv_conf() -> String {
 }
 
 /// Writes the three files into `dir` (`default_dns`: berth.toml's `dns`).
-pub fn write(
-    dir: &Path,
-    c: &Container,
-    own: Option<std::net::Ipv4Addr>,
-    default_dns: &[String],
-) -> Result<()> {
+pub fn write(dir: &Path, c: &Container, own: &[IpAddr], default_dns: &[String]) -> Result<()> {
     let host_resolv = host_resolv_conf();
     for (name, text) in [
         ("hostname", format!("{}\n", hostname(c))),
@@ -166,14 +161,14 @@ mod tests {
         let mut c = c();
         assert_eq!(hostname(&c), "0123456789ab");
         c.config.host.extra_hosts = vec!["db:10.0.0.5".into()];
-        assert!(hosts(&c, None).unwrap().ends_with("10.0.0.5\tdb\n"));
-        let own = hosts(&c, Some("172.18.0.2".parse().unwrap())).unwrap();
+        assert!(hosts(&c, &[]).unwrap().ends_with("10.0.0.5\tdb\n"));
+        let own = hosts(&c, &["172.18.0.2".parse().unwrap()]).unwrap();
         assert!(
             own.ends_with("10.0.0.5\tdb\n172.18.0.2\t0123456789ab\n"),
             "{own}"
         );
         c.config.host.extra_hosts = vec!["db:nope".into()];
-        assert!(hosts(&c, None).is_err());
+        assert!(hosts(&c, &[]).is_err());
         let host = "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch lan\noptions edns0\n";
         let r = resolv_conf(&c, host, &[]);
         assert_eq!(r, "nameserver 10.1.1.1\nsearch lan\noptions edns0\n");

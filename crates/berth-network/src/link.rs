@@ -57,7 +57,7 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 
 /// Runs `f` with a netlink handle on a thread of its own, inside the namespace pinned at
 /// `netns` when given (else in the caller's).
-fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
+pub(crate) fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
 where
     T: Send,
     F: FnOnce(Handle) -> Fut + Send,
@@ -123,7 +123,7 @@ fn is_bridge(m: &LinkMessage) -> bool {
     })
 }
 
-async fn need_index(h: &Handle, name: &str) -> Result<u32> {
+pub(crate) async fn need_index(h: &Handle, name: &str) -> Result<u32> {
     index_of(h, name)
         .await?
         .ok_or_else(|| Error::netlink(format!("find link {name}"), "it does not exist"))

@@ -288,6 +288,7 @@ impl CreateArgs {
             volumes_from: self.volumes_from.clone(),
             network_mode,
             ipv4_address: more.ip.clone(),
+            ipv6_address: more.ip6.clone(),
             port_bindings: parse::port_bindings(&self.publish)?,
             publish_all_ports: more.publish_all,
             mac_address: more.mac_address.clone(),

@@ -114,7 +114,6 @@ impl MoreArgs {
     /// memory limit is only warned about, as by Docker).
     pub fn refuse_unsupported(&self) -> Result<()> {
         let later_networking = [
-            ("--ip6", self.ip6.is_some()),
             ("--link", !self.link.is_empty()),
             ("--link-local-ip", !self.link_local_ip.is_empty()),
         ];

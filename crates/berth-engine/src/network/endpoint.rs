@@ -18,6 +18,17 @@ use crate::error::{Error, Result};
 pub(crate) struct Joined {
     pub netns: PathBuf,
     pub ip: Ipv4Addr,
+    /// On a network with IPv6.
+    pub ip6: Option<std::net::Ipv6Addr>,
+}
+
+impl Joined {
+    /// The container's own addresses, for its /etc/hosts: IPv4, then IPv6 if it has one.
+    pub fn addrs(&self) -> Vec<std::net::IpAddr> {
+        let mut v = vec![std::net::IpAddr::V4(self.ip)];
+        v.extend(self.ip6.map(std::net::IpAddr::V6));
+        v
+    }
 }
 
 /// The namespace file of container `id`.
@@ -63,7 +74,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             netns: &path.to_string_lossy(),
         },
     )?;
-    let made = (|| -> Result<()> {
+    let made = (|| -> Result<Option<std::net::Ipv6Addr>> {
         let bridge = net.bridge_spec()?;
         berth_network::netns::create(&path)?;
         let (subnet, gateway, _) = net.ipv4()?;
@@ -84,18 +95,23 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             // A new bridge (first use, or after a reboot): the rules come back with it.
             engine.apply_firewall()?;
         }
+        let ip6 = super::v6::join6(engine, &net, &row, c.config.host.ipv6_address.as_deref())?;
         if !net.internal {
             super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
         }
-        Ok(())
+        Ok(ip6)
     })();
-    if let Err(e) = made {
-        let _ = release_row(engine, &row);
-        return Err(e);
-    }
+    let ip6 = match made {
+        Ok(ip6) => ip6,
+        Err(e) => {
+            let _ = release_row(engine, &row);
+            return Err(e);
+        }
+    };
     Ok(Some(Joined {
         netns: path,
         ip: row.ip,
+        ip6,
     }))
 }
 
@@ -105,6 +121,7 @@ fn release_row(engine: &Engine, row: &EndpointRow) -> Result<()> {
     super::ports::unpublish(engine, &row.container_id)?;
     berth_network::detach(&row.ifname)?;
     berth_network::netns::remove(std::path::Path::new(&row.netns))?;
+    engine.db.delete_endpoint6(&row.id)?;
     engine.db.delete_endpoint(&row.id)
 }
 
@@ -227,6 +244,9 @@ pub(crate) fn check_config(
                 "conflicting options: mac-address and the network mode".into(),
             ));
         }
+    }
+    if let Some(ip6) = &hc.ipv6_address {
+        super::v6::check_ip6(ip6, net.as_ref())?;
     }
     if let Some(ip) = &hc.ipv4_address {
         let addr = crate::config::parse::ipv4_address(ip)?;

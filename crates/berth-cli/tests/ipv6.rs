@@ -1,0 +1,229 @@
+//! Dual-stack bridge networks (`network create --ipv6`), inside throwaway network
+//! namespaces (`common::netns`): containers of one IPv6 network reach each other over
+//! IPv6 by address and by name, nothing else reaches them, inspect shows their
+//! addresses, bad input is refused with nothing changed, and nothing is left after rm.
+
+mod common;
+
+use common::netns::NetEnv;
+
+fn run_on(t: &NetEnv, net: &str, name: &str, extra: &[&str]) {
+    let mut args = vec!["run", "-d", "--name", name, "--network", net];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "sleep", "300"]);
+    t.ok(&args);
+}
+
+fn net_field(t: &NetEnv, c: &str, net: &str, field: &str) -> String {
+    t.field(
+        c,
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").{field}}}}}"),
+    )
+}
+
+/// `ping -6` from container `c` to `target`: whether it answered.
+fn ping6(t: &NetEnv, c: &str, target: &str) -> bool {
+    let (code, _, _) = t.run(&["exec", c, "ping", "-6", "-c", "1", "-W", "2", target]);
+    code == 0
+}
+
+#[test]
+#[ignore = "needs root"]
+fn dual_stack_containers_reach_each_other_by_address_and_name_and_no_one_else() {
+    let t = NetEnv::new();
+    t.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:b7:1::/64",
+        "--subnet",
+        "10.207.1.0/24",
+        "bt6-front",
+    ]);
+    // No IPv6 subnet given: a /64 of the engine's unique local /48.
+    t.ok(&["network", "create", "--ipv6", "bt6-back"]);
+    run_on(&t, "bt6-front", "s1", &[]);
+    run_on(&t, "bt6-front", "s2", &["--ip6", "fd00:b7:1::99"]);
+    run_on(&t, "bt6-back", "o1", &[]);
+
+    // Addresses: the first free one, the one asked for; the gateway; both families.
+    assert_eq!(
+        net_field(&t, "s1", "bt6-front", "GlobalIPv6Address"),
+        "fd00:b7:1::2"
+    );
+    assert_eq!(
+        net_field(&t, "s1", "bt6-front", "GlobalIPv6PrefixLen"),
+        "64"
+    );
+    assert_eq!(
+        net_field(&t, "s1", "bt6-front", "IPv6Gateway"),
+        "fd00:b7:1::1"
+    );
+    assert_eq!(net_field(&t, "s1", "bt6-front", "IPAddress"), "10.207.1.2");
+    assert_eq!(
+        net_field(&t, "s2", "bt6-front", "GlobalIPv6Address"),
+        "fd00:b7:1::99"
+    );
+    let back6 = net_field(&t, "o1", "bt6-back", "GlobalIPv6Address");
+    assert!(back6.starts_with("fd") && back6.ends_with("::2"), "{back6}");
+    let inspect = t.ok(&["network", "inspect", "bt6-front"]);
+    assert!(inspect.contains("\"EnableIPv6\": true"), "{inspect}");
+    assert!(
+        inspect.contains("\"IPv6Address\": \"fd00:b7:1::99/64\""),
+        "{inspect}"
+    );
+    // The address is usable at once (no duplicate address detection pending).
+    let addrs = t.ok(&["exec", "s1", "ip", "-6", "addr", "show", "dev", "eth0"]);
+    assert!(addrs.contains("fd00:b7:1::2/64"), "{addrs}");
+    assert!(!addrs.contains("global tentative"), "{addrs}");
+    let hosts = t.ok(&["exec", "s1", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("fd00:b7:1::2\t"), "{hosts}");
+
+    // By address, by name (AAAA from the embedded resolver), the gateway.
+    assert!(ping6(&t, "s1", "fd00:b7:1::99"));
+    assert!(ping6(&t, "s2", "s1"));
+    assert!(ping6(&t, "s1", "fd00:b7:1::1"));
+    let (code, out, err) = t.run(&["exec", "s1", "nslookup", "-type=AAAA", "s2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("fd00:b7:1::99"), "{out}");
+    let (code, out, err) = t.run(&["exec", "s1", "nslookup", "fd00:b7:1::99"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("s2.bt6-front"), "{out}");
+    // A name on another network is not ours: no AAAA answer for it.
+    let (_, out, _) = t.run(&["exec", "o1", "nslookup", "-type=AAAA", "s2"]);
+    assert!(!out.contains("fd00:b7:1::99"), "{out}");
+
+    // Another network reaches neither, over IPv6 as over IPv4.
+    assert!(!ping6(&t, "o1", "fd00:b7:1::99"));
+    assert!(!ping6(&t, "s1", &back6));
+
+    // A taken static address is refused at start, naming it; the start changes nothing.
+    t.ok(&[
+        "create",
+        "--name",
+        "dup",
+        "--network",
+        "bt6-front",
+        "--ip6",
+        "fd00:b7:1::99",
+        "busybox",
+        "true",
+    ]);
+    let (code, _, err) = t.run(&["start", "dup"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("fd00:b7:1::99"), "{err}");
+
+    // Nothing left: addresses, veths, the bridges' IPv6 addresses, the ip6 table.
+    t.ok(&["rm", "-f", "s1", "s2", "o1", "dup"]);
+    assert!(t.veths().is_empty(), "{:?}", t.veths());
+    let ins = t.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .Containers}}",
+        "bt6-front",
+    ]);
+    assert_eq!(ins.trim(), "{}");
+    assert!(t.host(&["nft", "list", "tables"]).contains("ip6 berth-nat"));
+    t.ok(&["network", "rm", "bt6-front", "bt6-back"]);
+    let v6 = t.host(&["ip", "-6", "addr"]);
+    assert!(!v6.contains("fd00:b7:1::1"), "{v6}");
+    let tables = t.host(&["nft", "list", "tables"]);
+    assert!(!tables.contains("ip6 berth-nat"), "{tables}");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn bad_ipv6_input_is_refused_and_changes_nothing() {
+    let t = NetEnv::new();
+    t.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:b7:9::/64",
+        "bt6-ok",
+    ]);
+    t.ok(&["network", "create", "--ipv6", "bt6-auto"]);
+    t.ok(&["network", "create", "bt6-four"]);
+    let before = t.ok(&["network", "ls", "-q"]);
+    let bad: &[(&[&str], &str)] = &[
+        (&["--subnet", "fd00:b7:2::/64"], "needs --ipv6"),
+        (&["--ipv6", "--subnet", "fd00:b7:2::5/64"], "host bits"),
+        (&["--ipv6", "--subnet", "fd00:b7:2::/129"], "prefix length"),
+        (&["--ipv6", "--subnet", "ff02::/16"], "unicast"),
+        (&["--ipv6", "--subnet", "fd00:b7:2::/127"], "no address"),
+        (
+            &[
+                "--ipv6",
+                "--subnet",
+                "fd00:b7:2::/64",
+                "--gateway",
+                "fd00:b7:3::1",
+            ],
+            "no matching subnet for gateway",
+        ),
+        (
+            &[
+                "--ipv6",
+                "--subnet",
+                "fd00:b7:2::/64",
+                "--ip-range",
+                "fd00:b7:3::/80",
+            ],
+            "no matching subnet for range",
+        ),
+        (
+            &["--ipv6", "--gateway", "fd00:b7:3::1"],
+            "corresponding subnet",
+        ),
+        (
+            &["--ipv6", "--subnet", "fd00:b7:9::/80"],
+            "overlaps network bt6-ok",
+        ),
+        (
+            &[
+                "--ipv6",
+                "--subnet",
+                "fd00:b7:2::/64",
+                "--subnet",
+                "fd00:b7:3::/64",
+            ],
+            "one IPv6 --subnet",
+        ),
+    ];
+    for (flags, want) in bad {
+        let mut args = vec!["network", "create"];
+        args.extend_from_slice(flags);
+        args.push("bt6-bad");
+        let (code, _, err) = t.run(&args);
+        // As every refused `network create` (Docker's CLI exits 1 on a daemon's error).
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.to_lowercase().contains(&want.to_lowercase()),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+    // `run` refuses a bad --ip6 with exit 125, as a bad --ip.
+    let bad_ip6: &[(&str, &str, &str)] = &[
+        ("bt6-ok", "fd00:b7:8::5", "does not belong to the subnet"),
+        ("bt6-ok", "fd00:b7:9::1", "gateway"),
+        ("bt6-ok", "nope", "invalid IPv6 address"),
+        ("bt6-auto", "fd00:1::5", "user configured subnets"),
+        ("bt6-four", "fd00:b7:9::5", "has no IPv6"),
+        ("none", "fd00:b7:9::5", "user defined networks only"),
+    ];
+    for (net, ip6, want) in bad_ip6 {
+        let args = ["run", "--network", net, "--ip6", ip6, "busybox", "true"];
+        let (code, _, err) = t.run(&args);
+        assert_eq!(code, 125, "{args:?}: {err}");
+        assert!(
+            err.to_lowercase().contains(&want.to_lowercase()),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(t.ok(&["network", "ls", "-q"]), before);
+    assert_eq!(t.ok(&["ps", "-aq"]), "");
+}
