@@ -227,3 +227,137 @@ fn bad_ipv6_input_is_refused_and_changes_nothing() {
     assert_eq!(t.ok(&["network", "ls", "-q"]), before);
     assert_eq!(t.ok(&["ps", "-aq"]), "");
 }
+
+/// `curl` of `url` from network namespace `ns` (`ip netns exec`): the HTTP status.
+fn http_status(ns: &str, url: &str) -> String {
+    let o = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-s",
+            "-g",
+            "-m",
+            "5",
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-w", "%{http_code}", url])
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn published_ports_answer_over_ipv6_and_leave_nothing() {
+    common::require("curl", "curl");
+    let t = NetEnv::new();
+    let out = common::netns::Outside::new(&t);
+    // The outside world's link gets IPv6 addresses too: the test host's and its own.
+    for (ns, dev, addr) in [
+        (&t.ns, "bt-up0", "2001:db8:77::1/64"),
+        (&out.ns, "bt-up1", "2001:db8:77::2/64"),
+    ] {
+        let st = std::process::Command::new("ip")
+            .args(["-n", ns, "addr", "add", addr, "dev", dev, "nodad"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip addr add {addr}");
+    }
+    t.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:b7:5::/64",
+        "bt6-web",
+    ]);
+    t.ok(&["network", "create", "--ipv6", "bt6-other"]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "bt6-web",
+        "-p",
+        "8080:80",
+        "-p",
+        "[2001:db8:77::1]:8082:80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let host_file = |port: &str| format!("http://[2001:db8:77::1]:{port}/passwd");
+    // From outside: the port on every address answers over IPv6 as over IPv4; the one
+    // bound to one IPv6 address answers there.
+    t.env.wait_for(10, "httpd over IPv6", || {
+        http_status(&out.ns, &host_file("8080")) == "200"
+    });
+    assert_eq!(http_status(&out.ns, "http://192.0.2.1:8080/passwd"), "200");
+    assert_eq!(http_status(&out.ns, &host_file("8082")), "200");
+    assert_ne!(http_status(&out.ns, "http://192.0.2.1:8082/passwd"), "200");
+    // From the test host itself, on its IPv6 address.
+    assert_eq!(http_status(&t.ns, &host_file("8080")), "200");
+    // From a container of another network, through the host's IPv6 address (hairpin).
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "bt6-other",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    // (busybox's static wget cannot take an IPv6 URL: nc speaks the HTTP.)
+    let (code, body, err) = t.run(&[
+        "exec",
+        "client",
+        "sh",
+        "-c",
+        "printf 'GET /passwd HTTP/1.0\\r\\n\\r\\n' | nc -w 5 2001:db8:77::1 8080",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(body.contains("root:"), "{body}");
+    // Listed with both families, as current Docker.
+    let port = t.ok(&["port", "web", "80"]);
+    assert!(port.contains("0.0.0.0:8080"), "{port}");
+    assert!(port.contains("[::]:8080"), "{port}");
+    assert!(port.contains("[2001:db8:77::1]:8082"), "{port}");
+
+    // ::1 cannot be published without a proxy, and an IPv6 host address needs IPv6 on
+    // the network: refused at create, nothing made.
+    t.ok(&["network", "create", "bt6-four"]);
+    for (net, spec, want) in [
+        ("bt6-web", "[::1]:8090:80", "::1"),
+        ("bt6-four", "[::]:8090:80", "needs a network with IPv6"),
+    ] {
+        let (code, _, err) = t.run(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "-p",
+            spec,
+            "busybox",
+            "true",
+        ]);
+        assert_eq!(code, 125, "{spec}: {err}");
+        assert!(err.contains(want), "{spec}: {err}");
+    }
+
+    // Nothing left once the containers are gone: no IPv6 ports table.
+    t.ok(&["rm", "-f", "web", "client"]);
+    let tables = t.host(&["nft", "list", "tables"]);
+    assert!(!tables.contains("ip6 berth-ports"), "{tables}");
+    assert!(!tables.contains("ip berth-ports"), "{tables}");
+    assert_ne!(http_status(&out.ns, &host_file("8080")), "200");
+}

@@ -16,6 +16,7 @@ mod link;
 mod link6;
 pub mod netns;
 pub mod ports;
+pub mod ports6;
 pub mod subnet;
 pub mod subnet6;
 

@@ -98,6 +98,9 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
         let ip6 = super::v6::join6(engine, &net, &row, c.config.host.ipv6_address.as_deref())?;
         if !net.internal {
             super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
+            if let Some(ip6) = ip6 {
+                super::ports6::publish6(engine, c, ip6)?;
+            }
         }
         Ok(ip6)
     })();
@@ -118,6 +121,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
 /// Removes one endpoint: the veth, the pinned namespace, then the row. A veth that
 /// cannot be removed keeps its row (a later reconcile tries again).
 fn release_row(engine: &Engine, row: &EndpointRow) -> Result<()> {
+    super::ports6::unpublish6(engine, &row.container_id)?;
     super::ports::unpublish(engine, &row.container_id)?;
     berth_network::detach(&row.ifname)?;
     berth_network::netns::remove(std::path::Path::new(&row.netns))?;
@@ -146,6 +150,7 @@ pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
 pub(crate) fn reconcile(engine: &Engine) {
     reconcile_endpoints(engine);
     super::ports::reconcile(engine);
+    super::ports6::reconcile6(engine);
 }
 
 fn reconcile_endpoints(engine: &Engine) {
@@ -220,8 +225,14 @@ pub(crate) fn check_config(
         ));
     }
     for b in hc.port_bindings.values().flatten() {
-        crate::config::parse::ports::host_ip(b)?;
+        if !super::ports6::is_v6_binding(b) {
+            crate::config::parse::ports::host_ip(b)?;
+        }
     }
+    super::ports6::check_bindings6(
+        hc.port_bindings.values().flatten(),
+        net.as_ref().is_none_or(|n| n.enable_ipv6),
+    )?;
     if !hc.network_aliases.is_empty() && net.as_ref().is_none_or(|n| n.builtin) {
         return Err(Error::InvalidValue(
             "network-scoped aliases are only supported for user-defined networks".into(),

@@ -8,6 +8,7 @@ mod inspect;
 pub(crate) mod names;
 mod names6;
 pub(crate) mod ports;
+pub(crate) mod ports6;
 pub(crate) mod store;
 pub(crate) mod v6;
 
