@@ -361,3 +361,43 @@ fn published_ports_answer_over_ipv6_and_leave_nothing() {
     assert!(!tables.contains("ip berth-ports"), "{tables}");
     assert_ne!(http_status(&out.ns, &host_file("8080")), "200");
 }
+
+#[test]
+#[ignore = "needs root"]
+fn outbound_ipv6_is_masqueraded_and_internal_networks_stay_in() {
+    let t = NetEnv::new();
+    let out = common::netns::Outside::new(&t);
+    for (ns, dev, addr) in [
+        (&t.ns, "bt-up0", "2001:db8:78::1/64"),
+        (&out.ns, "bt-up1", "2001:db8:78::2/64"),
+    ] {
+        let st = std::process::Command::new("ip")
+            .args(["-n", ns, "addr", "add", addr, "dev", dev, "nodad"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip addr add {addr}");
+    }
+    t.ok(&["network", "create", "--ipv6", "bt6-out"]);
+    t.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--internal",
+        "--subnet",
+        "fd00:b7:6::/64",
+        "bt6-in",
+    ]);
+    run_on(&t, "bt6-out", "e1", &[]);
+    run_on(&t, "bt6-in", "i1", &[]);
+    run_on(&t, "bt6-in", "i2", &[]);
+    // The outside world has no route to the network's unique local subnet: its answer
+    // comes back only because the request left with the host's address.
+    assert!(ping6(&t, "e1", "2001:db8:78::2"));
+    // Internal: no default route, nothing out; its containers still reach each other.
+    let routes = t.ok(&["exec", "i1", "ip", "-6", "route"]);
+    assert!(!routes.contains("default"), "{routes}");
+    assert!(!ping6(&t, "i1", "2001:db8:78::2"));
+    assert!(ping6(&t, "i1", "i2"));
+    let nat = t.host(&["nft", "list", "table", "ip6", "berth-nat"]);
+    assert!(!nat.contains("fd00:b7:6::"), "{nat}");
+}
