@@ -401,3 +401,71 @@ fn outbound_ipv6_is_masqueraded_and_internal_networks_stay_in() {
     let nat = t.host(&["nft", "list", "table", "ip6", "berth-nat"]);
     assert!(!nat.contains("fd00:b7:6::"), "{nat}");
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_crashed_dual_stack_run_leaks_nothing() {
+    let t = NetEnv::new();
+    t.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:b7:4::/64",
+        "bt6-crash",
+    ]);
+    let id = t
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "bt6-crash",
+            "-p",
+            "8080:80",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    t.env
+        .wait_for(10, "the keeper", || common::keeper_of(&id).is_some());
+    assert!(
+        t.host(&["nft", "list", "tables"])
+            .contains("ip6 berth-ports")
+    );
+    let pid: i32 = t.field(&id, "{{.State.Pid}}").parse().unwrap();
+    // Every process of the container's run dies at once: keeper, monitor, container.
+    for p in [common::keeper_of(&id), common::monitor_of(&id), Some(pid)]
+        .into_iter()
+        .flatten()
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    // The next commands find the dead run and release what it held, IPv6 included.
+    t.env.wait_for(20, "the endpoint's release", || {
+        t.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{len .Containers}}",
+            "bt6-crash",
+        ])
+        .trim()
+            == "0"
+    });
+    assert_eq!(t.veths(), Vec::<String>::new());
+    let tables = t.host(&["nft", "list", "tables"]);
+    assert!(!tables.contains("ip6 berth-ports"), "{tables}");
+    // The IPv6 address and the port are free again.
+    t.ok(&["start", &id]);
+    assert_eq!(
+        net_field(&t, &id, "bt6-crash", "GlobalIPv6Address"),
+        "fd00:b7:4::2"
+    );
+    let port = t.ok(&["port", &id, "80"]);
+    assert!(port.contains("[::]:8080"), "{port}");
+}

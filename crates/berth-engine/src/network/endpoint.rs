@@ -151,6 +151,7 @@ pub(crate) fn reconcile(engine: &Engine) {
     reconcile_endpoints(engine);
     super::ports::reconcile(engine);
     super::ports6::reconcile6(engine);
+    let _ = engine.db.sweep_endpoints6();
 }
 
 fn reconcile_endpoints(engine: &Engine) {

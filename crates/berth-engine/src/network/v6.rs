@@ -318,6 +318,28 @@ impl Db {
         Ok(ip.and_then(|s| s.parse().ok()))
     }
 
+    /// Deletes the IPv6 addresses whose endpoint row is gone (whatever path removed it):
+    /// an address is never held by nothing.
+    pub(crate) fn sweep_endpoints6(&self) -> Result<()> {
+        let conn = self.conn()?;
+        // Read first: most commands find nothing, and a read takes no write lock.
+        let orphan = conn
+            .query_row(
+                "SELECT 1 FROM endpoints6 WHERE endpoint_id NOT IN (SELECT id FROM endpoints) LIMIT 1",
+                [],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if orphan {
+            conn.execute(
+                "DELETE FROM endpoints6 WHERE endpoint_id NOT IN (SELECT id FROM endpoints)",
+                [],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Deletes the IPv6 address of an endpoint (with the endpoint).
     pub(crate) fn delete_endpoint6(&self, endpoint_id: &str) -> Result<()> {
         self.conn()?.execute(
