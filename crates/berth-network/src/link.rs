@@ -57,7 +57,7 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 
 /// Runs `f` with a netlink handle on a thread of its own, inside the namespace pinned at
 /// `netns` when given (else in the caller's).
-pub(crate) fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
+fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
 where
     T: Send,
     F: FnOnce(Handle) -> Fut + Send,

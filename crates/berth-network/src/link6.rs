@@ -10,7 +10,7 @@ use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHe
 use rtnetlink::{Handle, RouteMessageBuilder};
 
 use crate::error::{Error, Result};
-use crate::link::{CONTAINER_IFNAME, need_index, with_netlink};
+use crate::link::{CONTAINER_IFNAME, need_index};
 
 /// The IPv6 settings of one endpoint: its bridge (and the gateway address the bridge
 /// holds), the container's address and prefix, its default route (`None` on an internal
@@ -47,48 +47,83 @@ async fn add_nodad(h: &Handle, index: u32, addr: Ipv6Addr, prefix: u8, what: &st
         .map_err(|e| Error::netlink(format!("give {what} address {addr}"), e))
 }
 
-/// Gives bridge `b` (which must exist) its IPv6 gateway address, IPv6 on.
-fn bridge_side(b: &str, gateway: Ipv6Addr, prefix: u8) -> Result<()> {
-    conf(b, "disable_ipv6", "0")?;
-    conf(b, "accept_dad", "0")?;
-    with_netlink(None, &format!("bridge {b}"), |h| async move {
-        let index = need_index(&h, b).await?;
-        add_nodad(&h, index, gateway, prefix, &format!("bridge {b}")).await
+/// Makes the IPv6 side of an endpoint whose IPv4 side `attach` made, on one thread: the
+/// bridge's gateway address (IPv6 on, DAD off) through a netlink socket of the caller's
+/// namespace, then, after joining the namespace pinned at `netns`, IPv6 on for `lo` and
+/// `eth0`, DAD and router advertisements off, the address, the default route.
+pub fn attach6(netns: &Path, spec: &Endpoint6Spec) -> Result<()> {
+    let what = format!("endpoint {} (IPv6)", spec.address);
+    let what = &what;
+    std::thread::scope(|s| {
+        s.spawn(move || -> Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .map_err(|e| Error::io(format!("{what}: start the netlink runtime"), e))?;
+            rt.block_on(async move {
+                let b = &spec.bridge;
+                conf(b, "disable_ipv6", "0")?;
+                conf(b, "accept_dad", "0")?;
+                let (conn, host, _) = rtnetlink::new_connection()
+                    .map_err(|e| Error::io(format!("{what}: open a netlink socket"), e))?;
+                let task = tokio::spawn(conn);
+                let r = async {
+                    let index = need_index(&host, b).await?;
+                    add_nodad(
+                        &host,
+                        index,
+                        spec.bridge_gateway,
+                        spec.prefix,
+                        &format!("bridge {b}"),
+                    )
+                    .await
+                }
+                .await;
+                task.abort();
+                r?;
+                // This thread is the runtime's only one and ends with it: joining the
+                // container's namespace here changes nothing else.
+                crate::netns::enter(netns)?;
+                let (conn, h, _) = rtnetlink::new_connection().map_err(|e| {
+                    Error::io(format!("{what}: open a netlink socket in the namespace"), e)
+                })?;
+                let task = tokio::spawn(conn);
+                let r = container_side(&h, spec).await;
+                task.abort();
+                r
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::netlink(what.as_str(), "the netlink thread panicked")))
     })
 }
 
-/// Makes the IPv6 side of an endpoint whose IPv4 side `attach` made: the bridge's
-/// gateway address, then inside the namespace pinned at `netns`: IPv6 on for `lo` and
-/// `eth0`, DAD off, the address, the default route.
-pub fn attach6(netns: &Path, spec: &Endpoint6Spec) -> Result<()> {
-    bridge_side(&spec.bridge, spec.bridge_gateway, spec.prefix)?;
-    let what = format!("endpoint {} (IPv6)", spec.address);
-    with_netlink(Some(netns), &what, |h| async move {
-        for (ifname, key, value) in [
-            ("all", "disable_ipv6", "0"),
-            ("default", "disable_ipv6", "0"),
-            ("lo", "disable_ipv6", "0"),
-            (CONTAINER_IFNAME, "disable_ipv6", "0"),
-            (CONTAINER_IFNAME, "accept_dad", "0"),
-            (CONTAINER_IFNAME, "accept_ra", "0"),
-        ] {
-            conf(ifname, key, value)?;
-        }
-        let eth = need_index(&h, CONTAINER_IFNAME).await?;
-        add_nodad(&h, eth, spec.address, spec.prefix, CONTAINER_IFNAME).await?;
-        if let Some(gw) = spec.gateway {
-            let route = RouteMessageBuilder::<Ipv6Addr>::new()
-                .gateway(gw)
-                .output_interface(eth)
-                .build();
-            h.route()
-                .add(route)
-                .execute()
-                .await
-                .map_err(|e| Error::netlink(format!("add the default IPv6 route via {gw}"), e))?;
-        }
-        Ok(())
-    })
+/// The container's side of `attach6`, on a thread inside its namespace.
+async fn container_side(h: &Handle, spec: &Endpoint6Spec) -> Result<()> {
+    for (ifname, key, value) in [
+        ("all", "disable_ipv6", "0"),
+        ("default", "disable_ipv6", "0"),
+        ("lo", "disable_ipv6", "0"),
+        (CONTAINER_IFNAME, "disable_ipv6", "0"),
+        (CONTAINER_IFNAME, "accept_dad", "0"),
+        (CONTAINER_IFNAME, "accept_ra", "0"),
+    ] {
+        conf(ifname, key, value)?;
+    }
+    let eth = need_index(h, CONTAINER_IFNAME).await?;
+    add_nodad(h, eth, spec.address, spec.prefix, CONTAINER_IFNAME).await?;
+    if let Some(gw) = spec.gateway {
+        let route = RouteMessageBuilder::<Ipv6Addr>::new()
+            .gateway(gw)
+            .output_interface(eth)
+            .build();
+        h.route()
+            .add(route)
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("add the default IPv6 route via {gw}"), e))?;
+    }
+    Ok(())
 }
 
 /// Turns on IPv6 forwarding in the caller's network namespace (needed for a way out).
