@@ -469,3 +469,34 @@ fn a_crashed_dual_stack_run_leaks_nothing() {
     let port = t.ok(&["port", &id, "80"]);
     assert!(port.contains("[::]:8080"), "{port}");
 }
+
+#[test]
+#[ignore = "needs root"]
+fn ipv6_subnets_come_from_the_configured_pool_and_avoid_host_routes() {
+    let mut t = NetEnv::new();
+    let conf = t.env.dir.path().join("berth.toml");
+    std::fs::write(
+        &conf,
+        "default-address-pools = [{ base = \"10.208.0.0/16\", size = 24 }, { base = \"fd00:b7:c0::/56\", size = 64 }]\n",
+    )
+    .unwrap();
+    t.config = Some(conf);
+    // A route of the host's covers the pool's first /64: it is skipped.
+    t.host(&["ip", "-6", "addr", "add", "fd00:b7:c0::1/64", "dev", "lo"]);
+    t.ok(&["network", "create", "--ipv6", "bt6-p1"]);
+    t.ok(&["network", "create", "--ipv6", "bt6-p2"]);
+    let cfg = |n: &str| t.ok(&["network", "inspect", "-f", "{{json .IPAM.Config}}", n]);
+    // IPv4 from the IPv4 pool (the built-in bridge took its first /24), IPv6 from the
+    // IPv6 one, gateways shown as for subnets Berth chose.
+    let p1 = cfg("bt6-p1");
+    assert!(p1.contains(r#""Subnet":"10.208."#), "{p1}");
+    assert!(
+        p1.contains(r#"{"Gateway":"fd00:b7:c0:1::1","Subnet":"fd00:b7:c0:1::/64"}"#),
+        "{p1}"
+    );
+    assert!(
+        cfg("bt6-p2").contains("fd00:b7:c0:2::/64"),
+        "{}",
+        cfg("bt6-p2")
+    );
+}

@@ -29,4 +29,4 @@ pub use link::{
 pub use link6::{Endpoint6Spec, attach6};
 pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};
-pub use subnet6::Ipv6Net;
+pub use subnet6::{Ipv6Net, Pool6};

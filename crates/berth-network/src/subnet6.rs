@@ -111,12 +111,48 @@ pub fn ula_base(seed: [u8; 5]) -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::from(o), 48).expect("48 is a valid prefix")
 }
 
+/// An IPv6 pool new networks take subnets from: `base` cut into subnets of `size` bits
+/// (an IPv6 entry of `default-address-pools`, as in Docker's daemon.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool6 {
+    pub base: Ipv6Net,
+    pub size: u8,
+}
+
+impl Pool6 {
+    /// Checks that `size` can cut `base` (subnets of /64 to /124).
+    pub fn new(base: Ipv6Net, size: u8) -> Result<Pool6> {
+        if size < base.prefix || !(64..=124).contains(&size) {
+            return Err(Error::invalid(
+                format!("address pool {base} size {size}"),
+                format!("the size must be from {} to 124", base.prefix.max(64)),
+            ));
+        }
+        Ok(Pool6 { base, size })
+    }
+
+    /// The first 65536 subnets of this pool, in order (enough for any host).
+    pub fn subnets(&self) -> impl Iterator<Item = Ipv6Net> + use<> {
+        let bits = u32::from(self.size - self.base.prefix);
+        let count: u128 = if bits >= 16 { 65536 } else { 1u128 << bits };
+        let step_shift = 128 - u32::from(self.size);
+        let base = u128::from(self.base.addr);
+        let size = self.size;
+        (0..count).filter_map(move |i| Ipv6Net::new(Ipv6Addr::from(base + (i << step_shift)), size))
+    }
+}
+
+/// The first subnet of `pools` that overlaps none of `taken`.
+pub fn pick(pools: &[Pool6], taken: &[Ipv6Net]) -> Option<Ipv6Net> {
+    pools
+        .iter()
+        .flat_map(|p| p.subnets())
+        .find(|s| !taken.iter().any(|t| t.overlaps(s)))
+}
+
 /// The first /64 of `base` (a /48 or wider) that overlaps none of `taken`.
 pub fn pick64(base: Ipv6Net, taken: &[Ipv6Net]) -> Option<Ipv6Net> {
-    let count = 1u128 << (64 - u32::from(base.prefix.min(64)));
-    (0..count.min(65536))
-        .filter_map(|i| Ipv6Net::new(Ipv6Addr::from(u128::from(base.addr) + (i << 64)), 64))
-        .find(|s| !taken.iter().any(|t| t.overlaps(s)))
+    pick(&[Pool6 { base, size: 64 }], taken)
 }
 
 /// The destinations of the host's IPv6 routes (this network namespace's) a new network's
@@ -214,6 +250,11 @@ mod tests {
             "fd12:3456:789a:1::/64"
         );
         assert_eq!(pick64(base, &[base]), None);
+        let p = Pool6::new("fd00:1::/56".parse().unwrap(), 64).unwrap();
+        assert_eq!(p.subnets().nth(3).unwrap().to_string(), "fd00:1:0:3::/64");
+        assert_eq!(p.subnets().count(), 256);
+        assert!(Pool6::new("fd00:1::/56".parse().unwrap(), 48).is_err());
+        assert!(Pool6::new("fd00:1::/56".parse().unwrap(), 126).is_err());
     }
 
     #[test]

@@ -384,7 +384,7 @@ impl Engine {
     pub fn network_create(&self, req: &NetworkCreate) -> Result<Network> {
         let p = plan(req)?;
         let p6 = v6::plan6(req)?;
-        let ula = self.ula_base();
+        let pools6 = self.address_pools6()?;
         self.ensure_builtin_networks()?;
         reconcile(self);
         let pools = self.address_pools()?;
@@ -446,7 +446,7 @@ impl Engine {
                 mtu: p.mtu,
                 ..Default::default()
             };
-            v6::fill(&mut n, &p6, existing, ula)?;
+            v6::fill(&mut n, &p6, existing, &pools6)?;
             Ok(n)
         })?;
         // A bridge name the user chose must not be an interface of the host's.

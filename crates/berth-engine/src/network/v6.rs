@@ -152,8 +152,13 @@ pub(crate) fn plan6(req: &NetworkCreate) -> Result<Plan6> {
 }
 
 /// Sets the IPv6 half of new network `n` from `p` (inside the insert's transaction):
-/// the subnet given (refused if it overlaps another network's) or a free /64 of `ula`.
-pub(crate) fn fill(n: &mut Network, p: &Plan6, existing: &[Network], ula: Ipv6Net) -> Result<()> {
+/// the subnet given (refused if it overlaps another network's) or a free one of `pools`.
+pub(crate) fn fill(
+    n: &mut Network,
+    p: &Plan6,
+    existing: &[Network],
+    pools: &[berth_network::Pool6],
+) -> Result<()> {
     if !p.enabled {
         return Ok(());
     }
@@ -177,7 +182,7 @@ pub(crate) fn fill(n: &mut Network, p: &Plan6, existing: &[Network], ula: Ipv6Ne
                     .iter()
                     .filter_map(|x| x.subnet6.parse::<Ipv6Net>().ok()),
             );
-            berth_network::subnet6::pick64(ula, &taken).ok_or_else(|| {
+            berth_network::subnet6::pick(pools, &taken).ok_or_else(|| {
                 Error::Unavailable(
                     "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
                 )
@@ -223,6 +228,20 @@ impl Network {
 impl Engine {
     /// The unique local /48 this engine's IPv6 networks take their /64s from: fd and
     /// the first five bytes of the SHA-256 of the engine ID.
+    /// The IPv6 pools of new networks: berth.toml's IPv6 `default-address-pools`, else
+    /// the engine's unique local /48 in /64s.
+    pub(crate) fn address_pools6(&self) -> Result<Vec<berth_network::Pool6>> {
+        let p = &self.settings()?.address_pools6;
+        Ok(if p.is_empty() {
+            vec![berth_network::Pool6 {
+                base: self.ula_base(),
+                size: 64,
+            }]
+        } else {
+            p.clone()
+        })
+    }
+
     pub(crate) fn ula_base(&self) -> Ipv6Net {
         let id = crate::system::engine_id(&self.paths.root);
         let d = berth_image::digest::Digest::of(id.as_bytes());
