@@ -289,6 +289,7 @@ fn published_ports_answer_over_ipv6_and_leave_nothing() {
         "busybox",
         "httpd",
         "-f",
+        "-v",
         "-p",
         "80",
         "-h",
@@ -302,6 +303,9 @@ fn published_ports_answer_over_ipv6_and_leave_nothing() {
     });
     assert_eq!(http_status(&out.ns, "http://192.0.2.1:8080/passwd"), "200");
     assert_eq!(http_status(&out.ns, &host_file("8082")), "200");
+    // The container sees the outside client's own IPv6 address (no source NAT).
+    let logs = t.ok(&["logs", "web"]) + &t.run(&["logs", "web"]).2;
+    assert!(logs.contains("2001:db8:77::2"), "{logs}");
     assert_ne!(http_status(&out.ns, "http://192.0.2.1:8082/passwd"), "200");
     // From the test host itself, on its IPv6 address.
     assert_eq!(http_status(&t.ns, &host_file("8080")), "200");
