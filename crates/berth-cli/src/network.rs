@@ -37,7 +37,7 @@ pub struct CreateArgs {
     /// Subnet in CIDR format that represents a network segment.
     #[arg(long)]
     pub subnet: Vec<String>,
-    /// IPv4 Gateway for the master subnet.
+    /// IPv4 or IPv6 Gateway for the master subnet.
     #[arg(long)]
     pub gateway: Vec<String>,
     /// Allocate container ip from a sub-range.
@@ -46,7 +46,7 @@ pub struct CreateArgs {
     /// Restrict external access to the network.
     #[arg(long)]
     pub internal: bool,
-    /// Enable IPv6 networking (not supported yet).
+    /// Enable or disable IPv6 networking.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub ipv6: Option<bool>,
     /// Enable manual container attachment.
@@ -156,7 +156,7 @@ fn row(n: &Network, no_trunc: bool) -> Value {
         "Driver": n.driver,
         "Scope": "local",
         "IPv4": (n.driver == "bridge").to_string(),
-        "IPv6": "false",
+        "IPv6": n.enable_ipv6.to_string(),
         "Internal": n.internal.to_string(),
         "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "CreatedAt": go_time(&n.created),

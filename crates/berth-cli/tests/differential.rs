@@ -1,7 +1,7 @@
 //! The differential test: the same command lines against Berth and against a dockerd started
-//! here (its own socket, data and exec roots, no iptables; no default bridge on either side,
-//! except for `*.bridge.cases`, where each side runs in a throwaway network namespace of its
-//! own with its default bridge on), compared by exit code,
+//! here (its own socket, data and exec roots, no iptables), each side (with its registry) in
+//! a throwaway network namespace of its own; no default bridge on either side, except for
+//! `*.bridge.cases`, compared by exit code,
 //! normalised stdout, whether stderr says something (and what it means, where a case says),
 //! and inspect JSON. The cases are in `tests/differential/*.cases` (syntax in the README
 //! there); the report (how many command lines, how many agree, the deliberate differences)
@@ -331,28 +331,26 @@ impl Drop for Netns {
     }
 }
 
-/// Both sides under `dir`, with busybox imported: without a default bridge (`netns`
-/// None), or each in a network namespace of its own with its default bridge on.
-fn make_sides(dir: &Path, tar: &Path, netns: Option<(&str, &str)>) -> Sides {
-    let berth = match netns {
-        Some((b, _)) => Berth::in_netns(&dir.join("berth"), b),
-        None => Berth::new(&dir.join("berth")),
-    };
+/// Both sides under `dir`, with busybox imported, each in network namespace of its own
+/// (`ns.0` Berth's, `ns.1` dockerd's, where each side's registry listens too), with their
+/// default bridge networks on or off.
+fn make_sides(dir: &Path, tar: &Path, ns: (&str, &str), bridge: bool) -> Sides {
+    let berth = Berth::in_netns(&dir.join("berth"), ns.0, bridge);
     let ddir = dir.join("docker");
     std::fs::create_dir_all(&ddir).unwrap();
-    let docker = Dockerd::start_in(&ddir, netns.map(|(_, d)| d)).expect("dockerd starts");
-    let registry = |name: &str| {
+    let docker = Dockerd::start_in(&ddir, Some(ns.1), bridge).expect("dockerd starts");
+    let registry = |name: &str, netns: &str| {
         let rdir = dir.join(name);
         std::fs::create_dir(&rdir).unwrap();
-        common::registry::Registry::start(&rdir).expect("docker-registry starts")
+        common::registry::Registry::start_in(&rdir, Some(netns)).expect("docker-registry starts")
     };
     let sides = Sides {
         berth,
         docker,
         berth_tmp: dir.join("berth-tmp"),
         docker_tmp: dir.join("docker-tmp"),
-        berth_registry: registry("berth-registry"),
-        docker_registry: registry("docker-registry"),
+        berth_registry: registry("berth-registry", ns.0),
+        docker_registry: registry("docker-registry", ns.1),
         berth_auth: dir.join("berth-auth.json"),
         docker_config: dir.join("docker-config"),
     };
@@ -442,21 +440,32 @@ fn berth_behaves_as_docker() {
         .cloned()
         .partition(|p| p.to_string_lossy().ends_with(".bridge.cases"));
 
+    // Every side in a throwaway network namespace of its own: bridges, veths and rules
+    // (dockerd's user networks too) never touch the real host's. Declared first, dropped
+    // last: after the daemons and containers.
+    let pid = std::process::id();
+    let nets: Vec<Netns> = ["pb", "pd", "bb", "bd"]
+        .iter()
+        .map(|k| Netns::new(format!("berth-diff{k}-{pid}")))
+        .collect();
     let mut tally = Tally::default();
     if !plain.is_empty() {
-        let sides = make_sides(&t.path().join("plain"), &tar, None);
+        let sides = make_sides(
+            &t.path().join("plain"),
+            &tar,
+            (&nets[0].0, &nets[1].0),
+            false,
+        );
         run_files(&sides, &plain, &mut tally);
     }
     if !bridged.is_empty() {
-        // Declared first, dropped last: after both sides' daemons and containers.
-        let pid = std::process::id();
-        let (nb, nd) = (
-            Netns::new(format!("berth-diffb-{pid}")),
-            Netns::new(format!("berth-diffd-{pid}")),
+        let sides = make_sides(
+            &t.path().join("bridge"),
+            &tar,
+            (&nets[2].0, &nets[3].0),
+            true,
         );
-        let sides = make_sides(&t.path().join("bridge"), &tar, Some((&nb.0, &nd.0)));
         run_files(&sides, &bridged, &mut tally);
-        let _ = sides.berth(&["network".into(), "prune".into(), "-f".into()], None);
     }
 
     let Tally {

@@ -1,5 +1,6 @@
 //! The engine's records in SQLite (WAL, busy timeout): containers, volumes, networks and
-//! their endpoints (`network/store.rs`), published ports (`network/ports.rs`). Several
+//! their endpoints (`network/store.rs`, IPv6 addresses in `network/v6.rs`), published ports
+//! (`network/ports.rs`, `network/ports6.rs`). Several
 //! `berth` processes and monitors open it at once; every change is one short transaction,
 //! and no transaction is held across slow work.
 
@@ -11,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
@@ -45,6 +46,22 @@ CREATE TABLE IF NOT EXISTS endpoints (
     netns TEXT NOT NULL,
     UNIQUE (network_id, ip),
     UNIQUE (network_id, container_id)
+);
+CREATE TABLE IF NOT EXISTS endpoints6 (
+    endpoint_id TEXT PRIMARY KEY,
+    network_id TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    ip6 TEXT NOT NULL,
+    UNIQUE (network_id, ip6)
+);
+CREATE TABLE IF NOT EXISTS ports6 (
+    container_id TEXT NOT NULL,
+    proto TEXT NOT NULL,
+    host_ip TEXT NOT NULL,
+    host_port INTEGER NOT NULL,
+    ip TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    UNIQUE (proto, host_ip, host_port)
 );
 CREATE TABLE IF NOT EXISTS ports (
     container_id TEXT NOT NULL,

@@ -17,7 +17,7 @@ pub fn hostname(c: &Container) -> String {
 }
 
 /// The /etc/hosts text: `--add-host` entries, then `links` (lines of `network/links.rs`),
-/// then the container's own address on its network, if any.
+/// then the container's own addresses on its network, if any.
 /// `gateway` is what `host-gateway` stands for.
 pub fn hosts(c: &Container, net: &NetFacts<'_>) -> Result<String> {
     let (own, links, gateway) = (net.own, net.links, net.gateway);
@@ -42,7 +42,7 @@ pub fn hosts(c: &Container, net: &NetFacts<'_>) -> Result<String> {
         s.push_str(l);
         s.push('\n');
     }
-    if let Some(ip) = own {
+    for ip in own {
         s.push_str(&format!("{ip}\t{}\n", hostname(c)));
     }
     Ok(s)
@@ -135,8 +135,8 @@ pub fn host_resolv_conf() -> String {
 /// What the network side tells the files.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NetFacts<'a> {
-    /// The container's own address on its network.
-    pub own: Option<std::net::Ipv4Addr>,
+    /// The container's own addresses on its network (IPv4, then IPv6).
+    pub own: &'a [IpAddr],
     /// /etc/hosts lines of its links (`network/links.rs`).
     pub links: &'a [String],
     /// The host's address on the container's network (`--add-host X:host-gateway`).
@@ -184,7 +184,7 @@ mod tests {
         let own = hosts(
             &c,
             &NetFacts {
-                own: Some("172.18.0.2".parse().unwrap()),
+                own: &["172.18.0.2".parse().unwrap()],
                 ..Default::default()
             },
         )

@@ -354,7 +354,7 @@ impl Engine {
                 &dir,
                 c,
                 &crate::etc_files::NetFacts {
-                    own: joined.as_ref().map(|j| j.ip),
+                    own: &joined.as_ref().map(|j| j.addrs()).unwrap_or_default(),
                     links: &links.hosts,
                     gateway,
                 },

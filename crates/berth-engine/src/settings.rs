@@ -11,6 +11,8 @@
 //! max-image-size = "256g"   # all layers one pull, load or import unpacks; "-1": none
 //!
 //! # subnets of new networks (as Docker's daemon.json; default: Docker's pools)
+//! # (an IPv6 base gives the IPv6 subnets of `--ipv6` networks; default: a unique local
+//! # /48 of the engine's, cut in /64s)
 //! default-address-pools = [{ base = "10.10.0.0/16", size = 24 }]
 //!
 //! # nameservers of containers (as Docker's daemon.json `dns`): written in resolv.conf on
@@ -39,6 +41,8 @@ pub struct Settings {
     pub storage: berth_image::Limits,
     /// Pools new networks take their subnets from (empty: Docker's defaults).
     pub address_pools: Vec<berth_network::Pool>,
+    /// The IPv6 pools of `--ipv6` networks (empty: the engine's unique local /48).
+    pub address_pools6: Vec<berth_network::Pool6>,
     /// Nameservers of containers (empty: the host's).
     pub dns: Vec<String>,
     /// `bridge = "none"`: no built-in `bridge` network; containers default to `none`.
@@ -187,6 +191,15 @@ impl Settings {
             }
         }
         for p in f.default_address_pools.unwrap_or_default() {
+            if p.base.contains(':') {
+                let base =
+                    berth_network::Ipv6Net::parse_strict(&p.base, "default-address-pools base")
+                        .map_err(|e| bad(e.to_string()))?;
+                let pool =
+                    berth_network::Pool6::new(base, p.size).map_err(|e| bad(e.to_string()))?;
+                s.address_pools6.push(pool);
+                continue;
+            }
             let base = berth_network::Ipv4Net::parse_strict(&p.base, "default-address-pools base")
                 .map_err(|e| bad(e.to_string()))?;
             let pool = berth_network::Pool::new(base, p.size).map_err(|e| bad(e.to_string()))?;
@@ -299,11 +312,23 @@ mod tests {
         assert_eq!(s.address_pools.len(), 1);
         assert_eq!(s.address_pools[0].base.to_string(), "10.10.0.0/16");
         assert_eq!(s.address_pools[0].size, 24);
+        assert!(s.address_pools6.is_empty());
+        std::fs::write(
+            &p,
+            "default-address-pools = [{ base = \"10.10.0.0/16\", size = 24 }, { base = \"fd00:1::/56\", size = 64 }]\n",
+        )
+        .unwrap();
+        let s = Settings::load(&p).unwrap();
+        assert_eq!(s.address_pools.len(), 1);
+        assert_eq!(s.address_pools6.len(), 1);
+        assert_eq!(s.address_pools6[0].base.to_string(), "fd00:1::/56");
         for bad in [
             "default-address-pools = [{ base = \"10.10.0.0/16\", size = 8 }]\n",
             "default-address-pools = [{ base = \"10.10.0.1/16\", size = 24 }]\n",
             "default-address-pools = [{ base = \"nope\", size = 24 }]\n",
             "default-address-pools = [{ base = \"10.10.0.0/16\" }]\n",
+            "default-address-pools = [{ base = \"fd00:1::/56\", size = 48 }]\n",
+            "default-address-pools = [{ base = \"fd00:1::5/56\", size = 64 }]\n",
         ] {
             std::fs::write(&p, bad).unwrap();
             let e = Settings::load(&p).unwrap_err().to_string();

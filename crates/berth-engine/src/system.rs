@@ -314,7 +314,7 @@ fn backing_filesystem(p: &std::path::Path) -> String {
 }
 
 /// This data root's engine ID: a UUID made on first use and kept in `<root>/engine-id`.
-fn engine_id(root: &std::path::Path) -> String {
+pub(crate) fn engine_id(root: &std::path::Path) -> String {
     let path = root.join("engine-id");
     if let Ok(id) = std::fs::read_to_string(&path)
         && !id.trim().is_empty()

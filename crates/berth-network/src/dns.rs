@@ -170,6 +170,22 @@ pub fn a_reply(q: &Query, addrs: &[Ipv4Addr]) -> Vec<u8> {
     r
 }
 
+/// A reply to an AAAA query with these addresses (as many as fit in 512 bytes).
+pub fn aaaa_reply(q: &Query, addrs: &[std::net::Ipv6Addr]) -> Vec<u8> {
+    let room = MAX_ANSWER.saturating_sub(12 + q.question.len()) / 28;
+    let addrs = &addrs[..addrs.len().min(room).min(usize::from(u16::MAX))];
+    let mut r = header(q, RCODE_OK, u16::try_from(addrs.len()).unwrap_or(0));
+    for a in addrs {
+        r.extend_from_slice(&[0xc0, 0x0c]);
+        r.extend_from_slice(&TYPE_AAAA.to_be_bytes());
+        r.extend_from_slice(&CLASS_IN.to_be_bytes());
+        r.extend_from_slice(&TTL.to_be_bytes());
+        r.extend_from_slice(&16u16.to_be_bytes());
+        r.extend_from_slice(&a.octets());
+    }
+    r
+}
+
 /// A reply to a PTR query naming `target` (labels of [a-z0-9_.-], at most 253 bytes; a
 /// target that is not such a name gives NXDOMAIN).
 pub fn ptr_reply(q: &Query, target: &str) -> Vec<u8> {

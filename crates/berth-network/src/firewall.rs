@@ -21,6 +21,8 @@ pub struct FirewallNet {
     /// The bridge's name.
     pub bridge: String,
     pub subnet: Ipv4Net,
+    /// The IPv6 subnet of a network with IPv6 (`--ipv6`).
+    pub subnet6: Option<crate::subnet6::Ipv6Net>,
     /// No way out (no masquerade, nothing forwarded to or from other interfaces).
     pub internal: bool,
 }
@@ -95,6 +97,7 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
     if nets.is_empty() {
         cmds.push(json!({"delete": {"table": {"family": inet, "name": f}}}));
         cmds.push(json!({"delete": {"table": {"family": ip, "name": n}}}));
+        cmds.extend(crate::firewall6::batch6(nets));
         return json!({"nftables": cmds});
     }
     cmds.extend(set(inet, f, "bridges", json!("ifname"), &[]));
@@ -239,6 +242,7 @@ pub fn batch(nets: &[FirewallNet]) -> Value {
     cmds.extend(elements(inet, f, "same", same));
     cmds.extend(elements(ip, n, "bridges", names));
     cmds.extend(elements(ip, n, "subnets", subnets));
+    cmds.extend(crate::firewall6::batch6(nets));
     json!({"nftables": cmds})
 }
 
@@ -273,6 +277,9 @@ impl Firewall for Nftables {
         }
         if nets.iter().any(|x| !x.internal) {
             enable_forwarding()?;
+        }
+        if nets.iter().any(|x| !x.internal && x.subnet6.is_some()) {
+            crate::link6::enable_forwarding6()?;
         }
         Ok(())
     }
@@ -309,11 +316,13 @@ mod tests {
             FirewallNet {
                 bridge: "br-1".into(),
                 subnet: "172.18.0.0/16".parse().unwrap(),
+                subnet6: Some("fd00:1::/64".parse().unwrap()),
                 internal: false,
             },
             FirewallNet {
                 bridge: "br-2".into(),
                 subnet: "172.19.0.0/16".parse().unwrap(),
+                subnet6: None,
                 internal: true,
             },
         ];
@@ -325,16 +334,23 @@ mod tests {
             let o = obj.as_object().unwrap().values().next().unwrap();
             let table = o.get("table").or_else(|| o.get("name")).unwrap();
             assert!(
-                table == FILTER_TABLE || table == NAT_TABLE || o.get("table").is_some(),
+                table == FILTER_TABLE
+                    || table == NAT_TABLE
+                    || table == crate::firewall6::NAT6_TABLE
+                    || o.get("table").is_some(),
                 "{c}"
             );
             if let Some(t) = o.get("table") {
-                assert!(t == FILTER_TABLE || t == NAT_TABLE, "{c}");
+                assert!(
+                    t == FILTER_TABLE || t == NAT_TABLE || t == crate::firewall6::NAT6_TABLE,
+                    "{c}"
+                );
             }
         }
         let text = b.to_string();
         // The internal network is not masqueraded.
         assert!(text.contains("172.18.0.0") && !text.contains("172.19.0.0"));
+        assert!(text.contains("fd00:1::"), "{text}");
         let empty = batch(&[]).to_string();
         assert!(empty.contains("delete"), "{empty}");
     }

@@ -11,10 +11,14 @@
 pub mod dns;
 mod error;
 pub mod firewall;
+pub mod firewall6;
 mod link;
+mod link6;
 pub mod netns;
 pub mod ports;
+pub mod ports6;
 pub mod subnet;
+pub mod subnet6;
 
 pub use error::{Error, Result};
 pub use firewall::{Firewall, FirewallNet, Nftables};
@@ -22,5 +26,7 @@ pub use link::{
     Bridge, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge, link_exists,
     remove_bridge, set_hairpin, set_isolated,
 };
+pub use link6::{Endpoint6Spec, attach6};
 pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};
+pub use subnet6::{Ipv6Net, Pool6};

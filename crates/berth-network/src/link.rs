@@ -123,7 +123,7 @@ fn is_bridge(m: &LinkMessage) -> bool {
     })
 }
 
-async fn need_index(h: &Handle, name: &str) -> Result<u32> {
+pub(crate) async fn need_index(h: &Handle, name: &str) -> Result<u32> {
     index_of(h, name)
         .await?
         .ok_or_else(|| Error::netlink(format!("find link {name}"), "it does not exist"))

@@ -130,7 +130,7 @@ pub fn table_batch(ports: &[PortMap]) -> String {
 }
 
 /// Runs `nft -f -` with `text` (one atomic batch: all of it or nothing).
-fn run_nft(nft: &std::path::Path, text: &str) -> Result<()> {
+pub(crate) fn run_nft(nft: &std::path::Path, text: &str) -> Result<()> {
     let mut child = Command::new(nft)
         .args(["-f", "-"])
         .stdin(Stdio::piped())

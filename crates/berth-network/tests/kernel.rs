@@ -92,6 +92,7 @@ fn bridge_endpoint_and_firewall() {
         let nets = [FirewallNet {
             bridge: b.name.clone(),
             subnet: b.subnet,
+            subnet6: None,
             internal: false,
         }];
         fw.apply(&nets).unwrap();

@@ -299,6 +299,7 @@ impl CreateArgs {
             // create sets it when it resolves NetworkMode::Default.
             network_mode_default: false,
             ipv4_address: more.ip.clone(),
+            ipv6_address: more.ip6.clone(),
             port_bindings: parse::port_bindings(&self.publish)?,
             publish_all_ports: more.publish_all,
             mac_address: more.mac_address.clone(),

@@ -113,10 +113,7 @@ impl MoreArgs {
     /// Refuses the flags that have no place in a container's configuration (the kernel
     /// memory limit is only warned about, as by Docker).
     pub fn refuse_unsupported(&self) -> Result<()> {
-        let later_networking = [
-            ("--ip6", self.ip6.is_some()),
-            ("--link-local-ip", !self.link_local_ip.is_empty()),
-        ];
+        let later_networking = [("--link-local-ip", !self.link_local_ip.is_empty())];
         if let Some((flag, _)) = later_networking.iter().find(|(_, set)| *set) {
             bail!("{flag} is not supported by this version of berth yet");
         }

@@ -209,14 +209,20 @@ pub fn port(g: &Global, a: PortArgs) -> Result<ExitCode> {
         }
         match ports.get(&format!("{port}/{proto}")) {
             Some(Some(list)) if !list.is_empty() => {
-                out.extend(list.iter().map(|(ip, hp)| format!("{ip}:{hp}")));
+                out.extend(
+                    list.iter()
+                        .map(|(ip, hp)| super::ps::join_host_port(ip, &hp.to_string())),
+                );
             }
             _ => anyhow::bail!("No public port '{p}' published for {}", a.container),
         }
     } else {
         for (k, list) in &ports {
             for (ip, hp) in list.iter().flatten() {
-                out.push(format!("{k} -> {ip}:{hp}"));
+                out.push(format!(
+                    "{k} -> {}",
+                    super::ps::join_host_port(ip, &hp.to_string())
+                ));
             }
         }
     }

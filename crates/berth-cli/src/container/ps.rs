@@ -276,8 +276,10 @@ pub fn displayable_ports(ports: &[berth_engine::PortSummary]) -> String {
             p.proto.clone()
         } else if p.public_port != p.private_port {
             mappings.push(format!(
-                "{}:{}->{}/{}",
-                p.ip, p.public_port, p.private_port, p.proto
+                "{}->{}/{}",
+                join_host_port(&p.ip, &p.public_port.to_string()),
+                p.private_port,
+                p.proto
             ));
             continue;
         } else {
@@ -297,6 +299,15 @@ pub fn displayable_ports(ports: &[berth_engine::PortSummary]) -> String {
     result.join(", ")
 }
 
+/// "ip:port", an IPv6 address in brackets (Go's net.JoinHostPort, as Docker prints it).
+pub fn join_host_port(ip: &str, port: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
 fn form_group(key: &str, first: u16, last: u16) -> String {
     let (ip, proto) = match key.rsplit_once('/') {
         Some((ip, proto)) => (ip, proto),
@@ -307,7 +318,7 @@ fn form_group(key: &str, first: u16, last: u16) -> String {
         g = format!("{g}-{last}");
     }
     if !ip.is_empty() {
-        g = format!("{ip}:{g}->{g}");
+        g = format!("{}->{g}", join_host_port(ip, &g));
     }
     format!("{g}/{proto}")
 }

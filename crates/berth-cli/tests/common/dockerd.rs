@@ -15,13 +15,13 @@ pub struct Dockerd {
 
 impl Dockerd {
     pub fn start(dir: &Path) -> Option<Dockerd> {
-        Dockerd::start_in(dir, None)
+        Dockerd::start_in(dir, None, false)
     }
 
-    /// With `netns` (an `ip netns` name): the daemon runs in that network namespace with
-    /// its default bridge (docker0 there) on, still without iptables; else in the test's
-    /// namespace without a bridge.
-    pub fn start_in(dir: &Path, netns: Option<&str>) -> Option<Dockerd> {
+    /// With `netns` (an `ip netns` name): the daemon runs in that network namespace, with
+    /// its default bridge (docker0 there) when `bridge`; else in the test's namespace
+    /// without a bridge. Never with iptables.
+    pub fn start_in(dir: &Path, netns: Option<&str>, bridge: bool) -> Option<Dockerd> {
         let sock = dir.join("docker.sock");
         let log = std::fs::File::create(dir.join("dockerd.log")).ok()?;
         let mut cmd = match netns {
@@ -31,12 +31,11 @@ impl Dockerd {
                 c.arg(format!("--net=/run/netns/{ns}")).arg("dockerd");
                 c
             }
-            None => {
-                let mut c = Command::new("dockerd");
-                c.arg("--bridge=none");
-                c
-            }
+            None => Command::new("dockerd"),
         };
+        if netns.is_none() || !bridge {
+            cmd.arg("--bridge=none");
+        }
         let child = cmd
             .arg("--data-root")
             .arg(dir.join("data"))

@@ -46,10 +46,12 @@ impl Berth {
     }
 
     /// A Berth whose commands run in network namespace `netns` (a throwaway one of the
-    /// test's own), with the default bridge network on.
-    pub fn in_netns(root: &Path, netns: &str) -> Berth {
+    /// test's own), with the default bridge network on or off.
+    pub fn in_netns(root: &Path, netns: &str, bridge: bool) -> Berth {
         let mut b = Berth::new(root);
-        std::fs::write(&b.config, "").expect("write berth.toml");
+        if bridge {
+            std::fs::write(&b.config, "").expect("write berth.toml");
+        }
         b.netns = Some(netns.to_owned());
         b
     }

@@ -14,12 +14,21 @@ pub struct Registry {
 
 impl Registry {
     pub fn start(dir: &Path) -> Option<Registry> {
+        Registry::start_in(dir, None)
+    }
+
+    /// With `netns` (an `ip netns` name), the registry listens on that namespace's
+    /// 127.0.0.1 (port 5000: the namespace is the test's own).
+    pub fn start_in(dir: &Path, netns: Option<&str>) -> Option<Registry> {
         super::require("docker-registry", "docker-registry");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
+        let port = match netns {
+            Some(_) => 5000,
+            None => TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port(),
+        };
         let cfg = dir.join("registry.yml");
         std::fs::write(
             &cfg,
@@ -29,7 +38,16 @@ impl Registry {
             ),
         )
         .ok()?;
-        let child = Command::new("docker-registry")
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg("docker-registry");
+                c
+            }
+            None => Command::new("docker-registry"),
+        };
+        let child = cmd
             .arg("serve")
             .arg(&cfg)
             .stdout(Stdio::null())
@@ -38,8 +56,9 @@ impl Registry {
             .ok()?;
         let reg = Registry { child, port };
         let start = Instant::now();
+        let ns = netns.map(|n| format!("/run/netns/{n}"));
         while start.elapsed() < Duration::from_secs(15) {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if listening(ns.as_deref(), port) {
                 return Some(reg);
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -49,6 +68,25 @@ impl Registry {
 
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port` (of namespace `ns`).
+fn listening(ns: Option<&str>, port: u16) -> bool {
+    let probe = move || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    match ns {
+        None => probe(),
+        Some(path) => {
+            let Ok(file) = std::fs::File::open(path) else {
+                return false;
+            };
+            // A thread of its own joins the namespace (setns changes only the caller).
+            std::thread::spawn(move || {
+                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).is_ok() && probe()
+            })
+            .join()
+            .unwrap_or(false)
+        }
     }
 }
 

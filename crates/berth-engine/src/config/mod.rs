@@ -98,6 +98,8 @@ pub struct HostConfig {
     pub network_mode_default: bool,
     /// `--ip`: the container's IPv4 address on its network (checked at create).
     pub ipv4_address: Option<String>,
+    /// `--ip6`: the container's IPv6 address on its network (checked at create).
+    pub ipv6_address: Option<String>,
     /// `--mac-address`: the container's MAC address on its network.
     pub mac_address: Option<String>,
     /// `-p`: each container port ("80/tcp") with its host bindings, as Docker's

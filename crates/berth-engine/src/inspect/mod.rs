@@ -457,8 +457,22 @@ impl Engine {
                         .parse::<berth_network::Ipv4Net>()
                         .map_or(0, |s| u32::from(s.prefix()));
                     endpoint.mac_address = e.mac.clone();
+                    let mut ipam = serde_json::Map::new();
                     if let Some(ip) = &c.config.host.ipv4_address {
-                        endpoint.ipam_config = Some(serde_json::json!({ "IPv4Address": ip }));
+                        ipam.insert("IPv4Address".into(), ip.clone().into());
+                    }
+                    if let Some(ip) = &c.config.host.ipv6_address {
+                        ipam.insert("IPv6Address".into(), ip.clone().into());
+                    }
+                    if !ipam.is_empty() {
+                        endpoint.ipam_config = Some(ipam.into());
+                    }
+                    if let (Ok(Some(ip6)), Ok(Some((s6, gw6, _)))) =
+                        (self.db.endpoint6(&e.id), n.ipv6())
+                    {
+                        endpoint.global_ipv6_address = ip6.to_string();
+                        endpoint.global_ipv6_prefix_len = u32::from(s6.prefix());
+                        endpoint.ipv6_gateway = gw6.to_string();
                     }
                     sandbox_key = e.netns.clone();
                 }

@@ -18,6 +18,17 @@ use crate::error::{Error, Result};
 pub(crate) struct Joined {
     pub netns: PathBuf,
     pub ip: Ipv4Addr,
+    /// On a network with IPv6.
+    pub ip6: Option<std::net::Ipv6Addr>,
+}
+
+impl Joined {
+    /// The container's own addresses, for its /etc/hosts: IPv4, then IPv6 if it has one.
+    pub fn addrs(&self) -> Vec<std::net::IpAddr> {
+        let mut v = vec![std::net::IpAddr::V4(self.ip)];
+        v.extend(self.ip6.map(std::net::IpAddr::V6));
+        v
+    }
 }
 
 /// The namespace file of container `id`.
@@ -63,7 +74,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             netns: &path.to_string_lossy(),
         },
     )?;
-    let made = (|| -> Result<()> {
+    let made = (|| -> Result<Option<std::net::Ipv6Addr>> {
         let bridge = net.bridge_spec()?;
         berth_network::netns::create(&path)?;
         let (subnet, gateway, _) = net.ipv4()?;
@@ -87,27 +98,37 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
         if !net.icc() {
             berth_network::set_isolated(&row.ifname)?;
         }
+        let ip6 = super::v6::join6(engine, &net, &row, c.config.host.ipv6_address.as_deref())?;
         if !net.internal {
             super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
+            if let Some(ip6) = ip6 {
+                super::ports6::publish6(engine, c, ip6)?;
+            }
         }
-        Ok(())
+        Ok(ip6)
     })();
-    if let Err(e) = made {
-        let _ = release_row(engine, &row);
-        return Err(e);
-    }
+    let ip6 = match made {
+        Ok(ip6) => ip6,
+        Err(e) => {
+            let _ = release_row(engine, &row);
+            return Err(e);
+        }
+    };
     Ok(Some(Joined {
         netns: path,
         ip: row.ip,
+        ip6,
     }))
 }
 
 /// Removes one endpoint: the veth, the pinned namespace, then the row. A veth that
 /// cannot be removed keeps its row (a later reconcile tries again).
 fn release_row(engine: &Engine, row: &EndpointRow) -> Result<()> {
+    super::ports6::unpublish6(engine, &row.container_id)?;
     super::ports::unpublish(engine, &row.container_id)?;
     berth_network::detach(&row.ifname)?;
     berth_network::netns::remove(std::path::Path::new(&row.netns))?;
+    engine.db.delete_endpoint6(&row.id)?;
     engine.db.delete_endpoint(&row.id)
 }
 
@@ -132,6 +153,8 @@ pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
 pub(crate) fn reconcile(engine: &Engine) {
     reconcile_endpoints(engine);
     super::ports::reconcile(engine);
+    super::ports6::reconcile6(engine);
+    let _ = engine.db.sweep_endpoints6();
 }
 
 fn reconcile_endpoints(engine: &Engine) {
@@ -206,8 +229,14 @@ pub(crate) fn check_config(
         ));
     }
     for b in hc.port_bindings.values().flatten() {
-        crate::config::parse::ports::host_ip(b)?;
+        if !super::ports6::is_v6_binding(b) {
+            crate::config::parse::ports::host_ip(b)?;
+        }
     }
+    super::ports6::check_bindings6(
+        hc.port_bindings.values().flatten(),
+        net.as_ref().is_none_or(|n| n.enable_ipv6),
+    )?;
     if !hc.network_aliases.is_empty() && net.as_ref().is_none_or(|n| n.builtin) {
         return Err(Error::InvalidValue(
             "network-scoped aliases are only supported for user-defined networks".into(),
@@ -230,6 +259,9 @@ pub(crate) fn check_config(
                 "conflicting options: mac-address and the network mode".into(),
             ));
         }
+    }
+    if let Some(ip6) = &hc.ipv6_address {
+        super::v6::check_ip6(ip6, net.as_ref())?;
     }
     if let Some(ip) = &hc.ipv4_address {
         let addr = crate::config::parse::ipv4_address(ip)?;

@@ -91,6 +91,10 @@ impl Engine {
             .into_iter()
             .filter(|e| e.network_id == n.id)
             .map(|e| {
+                let ipv6_address = match (self.db.endpoint6(&e.id), n.ipv6()) {
+                    (Ok(Some(ip6)), Ok(Some((s6, _, _)))) => format!("{ip6}/{}", s6.prefix()),
+                    _ => String::new(),
+                };
                 let name = self
                     .db
                     .find(&e.container_id)
@@ -103,12 +107,12 @@ impl Engine {
                         endpoint_id: e.id.clone(),
                         mac_address: e.mac.clone(),
                         ipv4_address: format!("{}/{prefix}", e.ip),
-                        ipv6_address: String::new(),
+                        ipv6_address,
                     },
                 )
             })
             .collect();
-        let config = if n.subnet.is_empty() {
+        let mut config = if n.subnet.is_empty() {
             Vec::new()
         } else {
             vec![IpamConfig {
@@ -121,13 +125,24 @@ impl Engine {
                 },
             }]
         };
+        if n.enable_ipv6 && !n.subnet6.is_empty() {
+            config.push(IpamConfig {
+                subnet: n.subnet6.clone(),
+                ip_range: n.ip_range6.clone(),
+                gateway: if n.show_gateway6 {
+                    n.gateway6.clone()
+                } else {
+                    String::new()
+                },
+            });
+        }
         NetworkInspect {
             name: n.name.clone(),
             id: n.id.clone(),
             created: n.created.clone(),
             scope: "local".into(),
             driver: n.driver.clone(),
-            enable_ipv6: false,
+            enable_ipv6: n.enable_ipv6,
             ipam: Ipam {
                 driver: "default".into(),
                 // Docker's built-ins other than bridge show null here.

@@ -7,8 +7,11 @@ mod endpoint;
 mod inspect;
 pub(crate) mod links;
 pub(crate) mod names;
+mod names6;
 pub(crate) mod ports;
+pub(crate) mod ports6;
 pub(crate) mod store;
+pub(crate) mod v6;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -60,6 +63,14 @@ pub struct Network {
     /// The kernel bridge's name.
     pub bridge: String,
     pub mtu: Option<u32>,
+    /// `--ipv6`: the network also has an IPv6 subnet, gateway and range ("" when none).
+    pub enable_ipv6: bool,
+    pub subnet6: String,
+    pub gateway6: String,
+    pub ip_range6: String,
+    /// The user gave the IPv6 subnet; only then is `--ip6` accepted, as Docker's.
+    pub user_subnet6: bool,
+    pub show_gateway6: bool,
 }
 
 impl Network {
@@ -103,6 +114,7 @@ impl Network {
         Some(FirewallNet {
             bridge: self.bridge.clone(),
             subnet: self.subnet.parse().ok()?,
+            subnet6: self.subnet6.parse().ok(),
             internal: self.internal,
         })
     }
@@ -178,19 +190,12 @@ fn plan(req: &NetworkCreate) -> Result<Plan> {
         }
         d => return Err(Error::InvalidValue(format!("plugin \"{d}\" not found"))),
     }
-    if req.ipv6 {
-        return Err(Error::Unsupported(
-            "IPv6 networks (--ipv6) are not supported by berth yet".into(),
-        ));
-    }
+    // The IPv6 flags are `v6::plan6`'s; what follows checks the IPv4 ones.
+    let v4 = v6::only_v4(req);
+    let req = &v4;
     if req.subnets.len() > 1 || req.gateways.len() > 1 || req.ip_ranges.len() > 1 {
         return Err(Error::Unsupported(
-            "one --subnet, --gateway and --ip-range per network: berth has no IPv6 or multi-subnet networks yet".into(),
-        ));
-    }
-    if req.subnets.iter().any(|s| s.contains(':')) {
-        return Err(Error::Unsupported(
-            "IPv6 subnets are not supported by berth yet".into(),
+            "one IPv4 --subnet, --gateway and --ip-range per network: berth has no multi-subnet networks yet".into(),
         ));
     }
     let subnet = match req.subnets.first() {
@@ -393,6 +398,8 @@ impl Engine {
     /// `network create`: checks everything first; a refused request changes nothing.
     pub fn network_create(&self, req: &NetworkCreate) -> Result<Network> {
         let p = plan(req)?;
+        let p6 = v6::plan6(req)?;
+        let pools6 = self.address_pools6()?;
         self.ensure_builtin_networks()?;
         reconcile(self);
         let pools = self.address_pools()?;
@@ -435,7 +442,7 @@ impl Engine {
             let gateway = p.gateway.or_else(|| subnet.nth(1)).ok_or_else(|| {
                 Error::Internal(format!("subnet {subnet} has no gateway address"))
             })?;
-            Ok(Network {
+            let mut n = Network {
                 id: id.clone(),
                 name: req.name.clone(),
                 created: berth_runtime::util::rfc3339(std::time::SystemTime::now()),
@@ -452,7 +459,10 @@ impl Engine {
                 options: req.options.clone(),
                 bridge: bridge.clone(),
                 mtu: p.mtu,
-            })
+                ..Default::default()
+            };
+            v6::fill(&mut n, &p6, existing, &pools6)?;
+            Ok(n)
         })?;
         // A bridge name the user chose must not be an interface of the host's.
         if p.bridge.is_some() && berth_network::link_exists(&n.bridge)? {

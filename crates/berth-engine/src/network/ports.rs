@@ -69,7 +69,8 @@ fn wants(c: &Container) -> Result<Vec<Want>> {
     let bad = |k: &str| Error::InvalidValue(format!("invalid containerPort: {k}"));
     for (key, list) in &h.port_bindings {
         let (port, proto) = split_key(key).ok_or_else(|| bad(key))?;
-        for b in list {
+        // Bindings on an IPv6 host address are the IPv6 side's (`ports6.rs`).
+        for b in list.iter().filter(|b| !super::ports6::is_v6_binding(b)) {
             out.push(want(proto, port, b, eph)?);
         }
     }
@@ -271,7 +272,7 @@ fn firewall() -> berth_network::Nftables {
 /// Serialises the changes of the ports table between processes (held while a batch is
 /// made from the records and applied), so that a rewrite from the records never drops
 /// the elements another process has just added for rows it did not see yet.
-fn lock_ports(engine: &Engine) -> Result<std::fs::File> {
+pub(crate) fn lock_ports(engine: &Engine) -> Result<std::fs::File> {
     let p = engine.paths.runroot.join("ports.lock");
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -325,6 +326,10 @@ impl Engine {
             let v: &mut Option<Vec<(String, u16)>> = out.entry(key).or_default();
             v.get_or_insert_with(Vec::new)
                 .push((shown(r.map.host_ip), r.map.host_port));
+        }
+        for (key, ip, hp) in super::ports6::shown6(self, c) {
+            let v: &mut Option<Vec<(String, u16)>> = out.entry(key).or_default();
+            v.get_or_insert_with(Vec::new).push((ip, hp));
         }
         for v in out.values_mut().flatten() {
             v.sort();

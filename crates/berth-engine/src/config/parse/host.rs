@@ -72,6 +72,12 @@ pub fn ipv4_address(s: &str) -> Result<std::net::Ipv4Addr> {
         .map_err(|_| Error::InvalidValue(format!("invalid IPv4 address: {s}")))
 }
 
+/// `--ip6`: an IPv6 address (Docker's "invalid IPv6 address: X").
+pub fn ipv6_address(s: &str) -> Result<std::net::Ipv6Addr> {
+    s.parse()
+        .map_err(|_| Error::InvalidValue(format!("invalid IPv6 address: {s}")))
+}
+
 /// `--mac-address`: six hex bytes, unicast (Docker's "X is not a valid mac address").
 pub fn mac_address(s: &str) -> Result<[u8; 6]> {
     berth_network::subnet::parse_mac(s)

@@ -22,8 +22,8 @@ mod process;
 mod resources;
 
 pub use host::{
-    HostTarget, cgroupns_mode, extra_host, ipv4_address, log_config, mac_address, namespace_mode,
-    network, sysctls,
+    HostTarget, cgroupns_mode, extra_host, ipv4_address, ipv6_address, log_config, mac_address,
+    namespace_mode, network, sysctls,
 };
 pub use mounts::{mount_flag, tmpfs_flag, volume_flag};
 pub use ports::{port_bindings, port_range};

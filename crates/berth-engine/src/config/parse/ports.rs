@@ -45,14 +45,8 @@ pub fn port_bindings(specs: &[String]) -> Result<BTreeMap<String, Vec<PortBindin
             .and_then(|i| i.strip_suffix(']'))
             .map(str::to_string)
             .unwrap_or(ip);
-        if !ip.is_empty() {
-            match ip.parse::<std::net::IpAddr>() {
-                Err(_) => bail!("invalid IP address: {ip}"),
-                Ok(std::net::IpAddr::V6(_)) => {
-                    bail!("invalid IP address: {ip}: berth publishes ports on IPv4 addresses only")
-                }
-                Ok(_) => {}
-            }
+        if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+            bail!("invalid IP address: {ip}");
         }
         if container.is_empty() {
             bail!("no port specified: {raw}<empty>");
@@ -152,6 +146,7 @@ mod tests {
         assert_eq!(msg("127.0.0.1:80"), "invalid hostPort: 127.0.0.1");
         assert_eq!(msg("0"), "invalid containerPort: 0");
         assert_eq!(msg("1-2-3"), "invalid containerPort: 1-2-3");
-        assert!(msg("[::1]:80:80").contains("IPv4"));
+        assert_eq!(one("[::]:80:80").unwrap()["80/tcp"][0].host_ip, "::");
+        assert_eq!(msg("[::x]:80:80"), "invalid IP address: ::x");
     }
 }

@@ -233,13 +233,28 @@ impl Resolver {
                 Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
             };
         }
+        if q.qtype == dns::TYPE_PTR
+            && let Some(ip) = berth_network::subnet6::ptr_address(&q.name)
+        {
+            return match engine.db.dns_reverse6(&self.id, ip) {
+                Ok(Some(name)) => Some(dns::ptr_reply(q, &name)),
+                Ok(None) => None,
+                Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
+            };
+        }
         if !q.plain || q.name.is_empty() || q.name.len() > 253 {
             return None;
         }
         match engine.db.dns_lookup(&self.id, &q.name) {
             Ok(ips) if ips.is_empty() => None,
             Ok(ips) if q.qtype == dns::TYPE_A => Some(dns::a_reply(q, &ips)),
-            // AAAA (no IPv6 yet) and every other type of a name of ours: no data.
+            // The IPv6 addresses of the name's endpoints on networks with IPv6 (none:
+            // no data).
+            Ok(_) if q.qtype == dns::TYPE_AAAA => match engine.db.dns_lookup6(&self.id, &q.name) {
+                Ok(ips) => Some(dns::aaaa_reply(q, &ips)),
+                Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
+            },
+            // Every other type of a name of ours: no data.
             Ok(_) => Some(dns::empty_reply(q, dns::RCODE_OK)),
             Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
         }
