@@ -99,6 +99,7 @@ pub enum ExpandErrorKind {
 pub struct Lexer {
     escape: char,
     skip_unset: bool,
+    skip_quotes: bool,
 }
 
 impl Default for Lexer {
@@ -112,7 +113,15 @@ impl Lexer {
         Lexer {
             escape,
             skip_unset: false,
+            skip_quotes: false,
         }
+    }
+
+    /// Quotes are ordinary characters (BuildKit's `SkipProcessQuotes`, used for the bodies
+    /// of COPY/ADD heredocs): only `$` and the escape character act.
+    pub fn skip_quotes(mut self, yes: bool) -> Self {
+        self.skip_quotes = yes;
+        self
     }
 
     /// Keep `$NAME` and `${NAME...}` as written when NAME is unset.
@@ -156,6 +165,7 @@ impl Lexer {
             pos: 0,
             escape: self.escape,
             skip_unset: self.skip_unset,
+            skip_quotes: self.skip_quotes,
             raw_quotes,
             raw_escapes: false,
             env,
@@ -175,6 +185,7 @@ struct ShellWord<'a, L: Lookup + ?Sized> {
     pos: usize,
     escape: char,
     skip_unset: bool,
+    skip_quotes: bool,
     raw_quotes: bool,
     raw_escapes: bool,
     env: &'a L,
@@ -267,12 +278,12 @@ impl<L: Lookup + ?Sized> ShellWord<'_, L> {
                     push_bounded(&mut result, &v)?;
                     words.add_string(&v);
                 }
-                '\'' => {
+                '\'' if !self.skip_quotes => {
                     let v = self.single_quote()?;
                     push_bounded(&mut result, &v)?;
                     words.add_raw_string(&v);
                 }
-                '"' => {
+                '"' if !self.skip_quotes => {
                     let v = self.double_quote()?;
                     push_bounded(&mut result, &v)?;
                     words.add_raw_string(&v);

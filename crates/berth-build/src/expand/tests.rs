@@ -231,3 +231,12 @@ fn maps_are_environments() {
     ];
     assert_eq!(Lexer::default().word("$K", &later).unwrap(), "2");
 }
+
+#[test]
+fn skip_quotes_keeps_quotes_as_characters() {
+    let l = Lexer::default().skip_quotes(true);
+    assert_eq!(
+        l.word("'$A' \"$A\" \\$A it's", &env()).unwrap(),
+        "'a' \"a\" $A it's"
+    );
+}

@@ -4,7 +4,8 @@
 //! commands, HEALTHCHECK, SHELL and MAINTAINER stay as written, and an ONBUILD trigger is
 //! expanded when it runs in the child image's build.
 //!
-//! Heredoc bodies of COPY/ADD (`Heredoc::expand`) are left to the builder.
+//! The bodies of COPY/ADD heredocs whose name was not quoted are expanded too, quotes
+//! kept (BuildKit's `ExpandRaw`); RUN's heredocs are left to the shell that runs them.
 
 use super::error::{ErrorKind, ParseError};
 use super::{Copy, Instruction, KeyValue, Kind, Source, Stage};
@@ -20,6 +21,7 @@ impl Instruction {
         env: &L,
     ) -> Result<Instruction, ParseError> {
         let lexer = Lexer::new(escape);
+        let raw = Lexer::new(escape).skip_quotes(true);
         let err = |kind: ErrorKind| ParseError {
             file: file.to_string(),
             line: self.location.line,
@@ -45,6 +47,15 @@ impl Instruction {
                 .iter()
                 .map(|s| match s {
                     Source::Path(p) => w(p).map(Source::Path),
+                    Source::Heredoc(h) if h.expand => {
+                        let content = raw
+                            .word(&h.content, env)
+                            .map_err(|e| err(ErrorKind::Expand(e)))?;
+                        Ok(Source::Heredoc(super::Heredoc {
+                            content,
+                            ..h.clone()
+                        }))
+                    }
                     Source::Heredoc(h) => Ok(Source::Heredoc(h.clone())),
                 })
                 .collect::<Result<Vec<_>, _>>()?;

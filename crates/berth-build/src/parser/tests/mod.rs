@@ -2,6 +2,7 @@
 //! every error, and hostile input.
 
 mod errors;
+mod expansion;
 mod hostile;
 mod instructions;
 mod lines;
