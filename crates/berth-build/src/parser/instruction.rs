@@ -294,16 +294,6 @@ fn run(flag_words: &[String], args: &str, line: &RawLine) -> std::result::Result
 }
 
 fn healthcheck(flag_words: &[String], args: &str) -> std::result::Result<Healthcheck, ErrorKind> {
-    let f = flags::parse(
-        flag_words,
-        &[
-            ("interval", FlagType::String),
-            ("timeout", FlagType::String),
-            ("start-period", FlagType::String),
-            ("start-interval", FlagType::String),
-            ("retries", FlagType::String),
-        ],
-    )?;
     let (typ, rest) = match args.split_once(char::is_whitespace) {
         Some((t, r)) => (t, r.trim_start()),
         None => (args, ""),
@@ -324,6 +314,17 @@ fn healthcheck(flag_words: &[String], args: &str) -> std::result::Result<Healthc
     if typ != "CMD" {
         return Err(ErrorKind::HealthType(typ));
     }
+    // Flags are read for CMD only: BuildKit ignores them with NONE.
+    let f = flags::parse(
+        flag_words,
+        &[
+            ("interval", FlagType::String),
+            ("timeout", FlagType::String),
+            ("start-period", FlagType::String),
+            ("start-interval", FlagType::String),
+            ("retries", FlagType::String),
+        ],
+    )?;
     let test = match command(rest)? {
         Form::Exec(l) if l.is_empty() => return Err(ErrorKind::HealthNoCommand),
         Form::Exec(l) => std::iter::once("CMD".to_string()).chain(l).collect(),

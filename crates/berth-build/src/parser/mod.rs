@@ -150,7 +150,9 @@ impl Kind {
 pub enum Form {
     /// Run by the stage's SHELL (`/bin/sh -c` by default): the text as written.
     Shell(String),
-    /// The JSON (exec) form; an empty list for `CMD` or `ENTRYPOINT` with nothing after.
+    /// The JSON (exec) form; an empty list for `CMD` or `ENTRYPOINT` with nothing after
+    /// (Docker 20.10's builder records a bare CMD as `["/bin/sh", "-c"]` and a bare
+    /// ENTRYPOINT as null).
     Exec(Vec<String>),
 }
 

@@ -177,3 +177,76 @@ fn empty_volume_after_expansion_is_refused() {
         "Dockerfile:2:1: VOLUME specified can not be an empty string"
     );
 }
+
+/// The values Docker (20.10's builder, same lexer for these forms) put in the image config
+/// for this Dockerfile, `FROM scratch` and metadata only; recorded by hand with
+/// `DOCKER_BUILDKIT=0 docker build` and `docker inspect` (2026-12-06). Each instruction's
+/// words see the variables set before it, not those it sets itself (`B=${A}b` gives `b`).
+#[test]
+fn values_docker_put_in_the_image_config() {
+    let d = p(r#"FROM scratch
+ARG X=argx
+ENV A=a E= S="x y" Q='$A' B=${A}b C="${A} c" D=\$A F=${U:-def} G=${A:+alt} H=${E:-emp} J="a\"b" K=a\ b
+ENV L legacy value $A
+LABEL "k $A"="v ${S}" plain=${X}
+WORKDIR /w/$A/${X}
+USER ${A}:${U:-grp}
+EXPOSE ${P:-80}/tcp 53/udp
+VOLUME ["/v/$A", "/v2"]
+VOLUME /v3/$A
+STOPSIGNAL ${SIG:-SIGQUIT}
+"#);
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut got: Vec<String> = Vec::new();
+    for i in &d.stages[0].instructions {
+        let i = i.expand("Dockerfile", '\\', &env).unwrap();
+        match i.kind {
+            Kind::Arg(a) => env.extend(
+                a.into_iter()
+                    .map(|a| (a.name, a.default.unwrap_or_default())),
+            ),
+            Kind::Env(v) => {
+                for kv in v {
+                    got.push(format!("{}={}", kv.key, kv.value));
+                    env.push((kv.key, kv.value));
+                }
+            }
+            Kind::Label(v) => got.extend(
+                v.into_iter()
+                    .map(|kv| format!("label {}={}", kv.key, kv.value)),
+            ),
+            Kind::Workdir(w) => got.push(format!("workdir {w}")),
+            Kind::User(u) => got.push(format!("user {u}")),
+            Kind::Expose(p) => got.push(format!("expose {}", p.join(" "))),
+            Kind::Volume(v) => got.push(format!("volume {}", v.join(" "))),
+            Kind::StopSignal(s) => got.push(format!("stopsignal {s}")),
+            k => panic!("{k:?}"),
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            "A=a",
+            "E=",
+            "S=x y",
+            "Q=$A",
+            "B=b",
+            "C= c",
+            "D=$A",
+            "F=def",
+            "G=",
+            "H=emp",
+            "J=a\"b",
+            "K=a b",
+            "L=legacy value a",
+            "label k a=v x y",
+            "label plain=argx",
+            "workdir /w/a/argx",
+            "user a:grp",
+            "expose 80/tcp 53/udp",
+            "volume /v/a /v2",
+            "volume /v3/a",
+            "stopsignal SIGQUIT",
+        ]
+    );
+}

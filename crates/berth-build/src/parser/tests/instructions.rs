@@ -263,6 +263,14 @@ fn simple_instructions() {
 
 #[test]
 fn healthcheck_forms() {
+    // Flags are not read with NONE (Docker takes `HEALTHCHECK --bogus NONE`).
+    assert_eq!(
+        one("HEALTHCHECK --bogus NONE"),
+        Kind::Healthcheck(Healthcheck {
+            test: s(&["NONE"]),
+            ..Default::default()
+        })
+    );
     assert_eq!(
         one("HEALTHCHECK NONE"),
         Kind::Healthcheck(Healthcheck {
