@@ -7,6 +7,7 @@
 //! later with the stage's ARG and ENV state: the builder calls [`Instruction::expand`]
 //! (or [`crate::Lexer`] directly) when it reaches the instruction.
 
+pub mod args;
 mod duration;
 mod error;
 mod expand_instr;
