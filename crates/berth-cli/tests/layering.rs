@@ -6,13 +6,16 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 /// Each workspace crate's layer: a crate may depend on crates of lower layers only.
-const LAYERS: [(&str, u32); 6] = [
+const LAYERS: [(&str, u32); 7] = [
     ("berth-runtime", 0),
     ("berth-image", 1),
     ("berth-registry", 2),
     ("berth-network", 2),
     ("berth-engine", 3),
-    ("berth-cli", 4),
+    // Today the Dockerfile parser alone (no Berth dependency); its builder will start
+    // RUN containers through berth-engine (issue 12).
+    ("berth-build", 4),
+    ("berth-cli", 5),
 ];
 
 /// What the CLI may use besides berth-engine, and why.
