@@ -330,7 +330,7 @@ impl Engine {
             crate::etc_files::write(
                 &dir,
                 c,
-                joined.as_ref().map(|j| j.ip),
+                joined.as_ref().and_then(|j| j.ip),
                 &self.settings()?.dns,
             )?;
             let mounts = volumes::resolve_mounts(self, c, &rootfs)?;

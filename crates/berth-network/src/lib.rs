@@ -19,8 +19,8 @@ pub mod subnet;
 pub use error::{Error, Result};
 pub use firewall::{Firewall, FirewallNet, Nftables};
 pub use link::{
-    Bridge, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge, link_exists,
-    remove_bridge, set_hairpin,
+    Bridge, CONTAINER_IFNAME, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge,
+    link_exists, remove_bridge, set_hairpin,
 };
 pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};

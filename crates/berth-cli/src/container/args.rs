@@ -150,9 +150,10 @@ pub struct CreateArgs {
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
     /// Connect a container to a network: none (berth's default), host,
-    /// container:<name|id>, bridge or a network's name.
+    /// container:<name|id>, bridge or a network's name; repeated: several networks (the
+    /// first has the default route); long syntax name=NET,alias=A,ip=IP,mac-address=M.
     #[arg(long = "network", alias = "net", default_value = "none")]
-    pub network: String,
+    pub network: Vec<String>,
     /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto];
     /// ranges; nftables DNAT on bridge networks, ignored with --network none or host)
     #[arg(short = 'p', long = "publish")]
@@ -273,9 +274,15 @@ impl CreateArgs {
             parse::namespace_mode(flag, v.as_deref().unwrap_or(""))
         };
         let more = &self.more;
-        let network_mode = parse::network(&self.network)?;
+        let nets = parse::networks(
+            &self.network,
+            &more.network_alias,
+            more.ip.as_deref(),
+            more.mac_address.as_deref(),
+        )?;
+        let network_mode = nets.mode.clone();
         // docker's client refuses this before asking the daemon (exit 125).
-        if !more.network_alias.is_empty()
+        if !nets.aliases.is_empty()
             && match &network_mode {
                 berth_engine::config::NetworkMode::Network(n) => n == "bridge" || n == "default",
                 _ => true,
@@ -287,11 +294,13 @@ impl CreateArgs {
             mounts: self.mounts()?,
             volumes_from: self.volumes_from.clone(),
             network_mode,
-            ipv4_address: more.ip.clone(),
+            ipv4_address: nets.ipv4_address,
+            networks: nets.others,
+            primary_detached: false,
             port_bindings: parse::port_bindings(&self.publish)?,
             publish_all_ports: more.publish_all,
-            mac_address: more.mac_address.clone(),
-            network_aliases: more.network_alias.clone(),
+            mac_address: nets.mac_address,
+            network_aliases: nets.aliases,
             userns_mode: more.userns.clone().unwrap_or_default(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),

@@ -3,6 +3,7 @@
 //! and address allocations live in the state database (`store.rs`); the kernel side
 //! (bridges, veths, pinned namespaces, firewall) is `berth-network`'s.
 
+mod connect;
 mod endpoint;
 mod inspect;
 pub(crate) mod names;
@@ -19,6 +20,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::filters::Filters;
 
+pub use connect::ConnectRequest;
 pub(crate) use endpoint::{check_config, join, reconcile, release};
 pub use inspect::{NetworkContainer, NetworkInspect};
 
