@@ -109,7 +109,11 @@ fn a_container_on_two_networks_reaches_each_and_only_those() {
         assert!(names.split_whitespace().any(|x| x == "mm"), "{n}: {names}");
     }
     let ps = t.ok(&["ps", "--filter", "name=^mm$", "--format", "{{.Networks}}"]);
-    assert_eq!(ps.trim(), "bt-a");
+    assert_eq!(ps.trim(), "bt-a,bt-b");
+    let ps = t.ok(&["ps", "--filter", "network=bt-b", "--format", "{{.Names}}"]);
+    let mut names: Vec<&str> = ps.split_whitespace().collect();
+    names.sort();
+    assert_eq!(names, ["mm", "pb"]);
 
     // Stop releases every endpoint; start makes them again, in the same order.
     assert_eq!(t.veths().len(), 5);
@@ -379,4 +383,62 @@ fn bad_connects_are_one_line_and_change_nothing() {
     }
     let all = t.ok(&["ps", "-aq"]);
     assert_eq!(all.lines().count(), 5, "{all}");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_crashed_run_on_two_networks_leaks_nothing() {
+    let t = NetEnv::new();
+    t.ok(&["network", "create", "--subnet", "10.214.1.0/24", "bt-k1"]);
+    t.ok(&["network", "create", "--subnet", "10.214.2.0/24", "bt-k2"]);
+    t.ok(&["network", "create", "--subnet", "10.214.3.0/24", "bt-k3"]);
+    let id = t
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "bt-k1",
+            "--network",
+            "bt-k2",
+            "-p",
+            "8080:80",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    t.ok(&["network", "connect", "bt-k3", &id]);
+    assert_eq!(t.veths().len(), 3);
+    let key = t.field(&id, "{{.NetworkSettings.SandboxKey}}");
+    t.env
+        .wait_for(10, "the keeper", || common::keeper_of(&id).is_some());
+    let pid: i32 = t.field(&id, "{{.State.Pid}}").parse().unwrap();
+    for p in [common::keeper_of(&id), common::monitor_of(&id), Some(pid)]
+        .into_iter()
+        .flatten()
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    // The next commands find the dead run and release every endpoint it held.
+    t.env.wait_for(20, "the endpoints' release", || {
+        ["bt-k1", "bt-k2", "bt-k3"].iter().all(|n| {
+            t.ok(&["network", "inspect", "-f", "{{len .Containers}}", n])
+                .trim()
+                == "0"
+        })
+    });
+    assert_eq!(t.veths(), Vec::<String>::new());
+    assert!(!std::path::Path::new(&key).exists(), "{key} left behind");
+    let rules = t.host(&["nft", "list", "table", "ip", "berth-ports"]);
+    assert!(!rules.contains("10.214."), "{rules}");
+    assert!(t.ok(&["port", &id]).trim().is_empty());
+    // Started again, it is on all three, the connected one included.
+    t.ok(&["start", &id]);
+    assert_eq!(t.field(&id, "{{len .NetworkSettings.Networks}}"), "3");
+    assert_eq!(t.veths().len(), 3);
+    assert_eq!(ip_on(&t, &id, "bt-k3"), "10.214.3.2");
 }

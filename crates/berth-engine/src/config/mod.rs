@@ -279,6 +279,24 @@ impl HostConfig {
         }));
         v
     }
+
+    /// The names of the container's networks, as `ps` shows them (Docker's: the keys of
+    /// NetworkSettings.Networks, sorted): `none`, `host`, `container:NAME`, or the
+    /// networks it is configured for.
+    pub fn network_names(&self) -> Vec<String> {
+        match &self.network_mode {
+            NetworkMode::Network(_) => {
+                let mut v: Vec<String> = self
+                    .attachments()
+                    .iter()
+                    .map(|a| a.network.to_string())
+                    .collect();
+                v.sort();
+                v
+            }
+            m => vec![m.docker_name()],
+        }
+    }
 }
 
 /// `--security-opt` values.
