@@ -1,5 +1,5 @@
-//! The kernel side of Berth's networks: bridges, veth endpoints, pinned network namespaces
-//! and the firewall. Given a network namespace path and a network's settings it creates an
+//! The kernel side of Berth's networks: bridges, veth endpoints, macvlan and ipvlan
+//! endpoints (`vlan`), pinned network namespaces and the firewall. Given a network namespace path and a network's settings it creates an
 //! endpoint and returns it; it knows nothing of containers' lifecycle (the engine owns
 //! that, and the address allocations).
 //!
@@ -15,6 +15,7 @@ mod link;
 pub mod netns;
 pub mod ports;
 pub mod subnet;
+mod vlan;
 
 pub use error::{Error, Result};
 pub use firewall::{Firewall, FirewallNet, Nftables};
@@ -24,3 +25,4 @@ pub use link::{
 };
 pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};
+pub use vlan::{IpVlanKind, MacVlanKind, Vlan, attach_vlan, detach_in};

@@ -59,7 +59,7 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 
 /// Runs `f` with a netlink handle on a thread of its own, inside the namespace pinned at
 /// `netns` when given (else in the caller's).
-fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
+pub(crate) fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
 where
     T: Send,
     F: FnOnce(Handle) -> Fut + Send,
@@ -125,7 +125,7 @@ fn is_bridge(m: &LinkMessage) -> bool {
     })
 }
 
-async fn need_index(h: &Handle, name: &str) -> Result<u32> {
+pub(crate) async fn need_index(h: &Handle, name: &str) -> Result<u32> {
     index_of(h, name)
         .await?
         .ok_or_else(|| Error::netlink(format!("find link {name}"), "it does not exist"))
@@ -200,7 +200,7 @@ pub fn bridge_exists(name: &str) -> Result<bool> {
     link_exists(name)
 }
 
-async fn delete_link(h: &Handle, name: &str) -> Result<()> {
+pub(crate) async fn delete_link(h: &Handle, name: &str) -> Result<()> {
     let Some(index) = index_of(h, name).await? else {
         return Ok(());
     };
@@ -311,8 +311,15 @@ async fn endpoint_in(
         .execute()
         .await
         .map_err(|e| Error::netlink(format!("create veth {}", spec.host_ifname), e))?;
-    // This thread is the netlink runtime's only one and ends with it: joining the
-    // container's namespace here changes nothing else.
+    configure_inside(netns, spec, what).await?;
+    Ok(made)
+}
+
+/// Joins `netns` on this thread (the netlink runtime's only one, which ends with it:
+/// nothing else changes namespace) and, through a socket opened there, brings `lo` up,
+/// gives `spec.container_ifname` its address, brings it up and adds the default route
+/// via `spec.gateway` if any.
+pub(crate) async fn configure_inside(netns: &Path, spec: &EndpointSpec, what: &str) -> Result<()> {
     crate::netns::enter(netns)?;
     let (conn, h, _) = rtnetlink::new_connection()
         .map_err(|e| Error::io(format!("{what}: open a netlink socket in the namespace"), e))?;
@@ -343,7 +350,7 @@ async fn endpoint_in(
                 .await
                 .map_err(|e| Error::netlink(format!("add the default route via {gw}"), e))?;
         }
-        Ok(made)
+        Ok(())
     }
     .await;
     task.abort();

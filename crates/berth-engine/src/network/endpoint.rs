@@ -29,7 +29,7 @@ pub(super) fn netns_path(engine: &Engine, id: &str) -> PathBuf {
 /// The network `name` names, if a container can have an endpoint on it.
 pub(super) fn joinable(engine: &Engine, name: &str) -> Result<super::Network> {
     let net = engine.network(name)?;
-    if net.driver != "bridge" {
+    if !net.has_endpoints() {
         return Err(Error::Unsupported(format!(
             "network {} (driver {}) cannot be joined by name: use --network {}",
             net.name, net.driver, net.name
@@ -88,25 +88,27 @@ pub(super) fn make_endpoint(
         },
     )?;
     let made = (|| -> Result<()> {
-        let bridge = net.bridge_spec()?;
         if make_ns {
             berth_network::netns::create(path)?;
         }
         let (subnet, gateway, _) = net.ipv4()?;
         let mac = berth_network::subnet::parse_mac(&row.mac)?;
-        let ep = berth_network::attach(
-            path,
-            &bridge,
-            &berth_network::EndpointSpec {
-                host_ifname: row.ifname.clone(),
-                address: row.ip,
-                prefix: subnet.prefix(),
-                gateway: (default_route && !net.internal).then_some(gateway),
-                mac,
-                mtu: net.mtu,
-                container_ifname: row.device.clone(),
-            },
-        )?;
+        let spec = berth_network::EndpointSpec {
+            host_ifname: row.ifname.clone(),
+            address: row.ip,
+            prefix: subnet.prefix(),
+            gateway: (default_route && !net.internal).then_some(gateway),
+            mac,
+            mtu: net.mtu,
+            container_ifname: row.device.clone(),
+        };
+        if let Some((kind, parent)) = net.vlan() {
+            // On the parent's segment: no bridge, no NAT, no published ports (Docker
+            // publishes none on macvlan or ipvlan networks either).
+            berth_network::attach_vlan(path, parent, kind, &spec)?;
+            return Ok(());
+        }
+        let ep = berth_network::attach(path, &net.bridge_spec()?, &spec)?;
         if ep.bridge_made {
             // A new bridge (first use, or after a reboot): the rules come back with it.
             engine.apply_firewall()?;
@@ -193,9 +195,11 @@ fn release_row(engine: &Engine, row: &EndpointRow, whole: bool) -> Result<()> {
     engine.db.delete_endpoint(&row.id)
 }
 
-/// Releases one endpoint of a running container (`network disconnect`): its namespace
-/// stays.
+/// Releases one endpoint of a running container (`network disconnect`): its interface
+/// inside the namespace (a veth's host end goes with it; a macvlan or ipvlan link has
+/// none), then the row; the namespace stays.
 pub(super) fn release_one(engine: &Engine, row: &EndpointRow) -> Result<()> {
+    berth_network::detach_in(std::path::Path::new(&row.netns), &row.device)?;
     release_row(engine, row, false)
 }
 
@@ -287,7 +291,7 @@ pub(crate) fn check_config(
                 "null" => hc.network_mode = NetworkMode::None,
                 _ => hc.network_mode = NetworkMode::Network(n.name.clone()),
             }
-            (n.driver == "bridge").then_some(n)
+            n.has_endpoints().then_some(n)
         }
         _ => None,
     };
@@ -339,7 +343,7 @@ pub(crate) fn check_config(
     let mut seen = vec![first.id.clone()];
     for x in &mut hc.networks {
         let n = engine.network(&x.network)?;
-        if n.driver != "bridge" {
+        if !n.has_endpoints() {
             return Err(Error::InvalidValue(
                 "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
                     .into(),
