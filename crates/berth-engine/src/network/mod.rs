@@ -454,6 +454,12 @@ impl Engine {
             // macvlan and ipvlan networks have no bridge.
             (None, _) => String::new(),
         };
+        if p.parent.as_deref() == Some("lo") {
+            return Err(Error::InvalidValue(format!(
+                "loopback interface is not a valid {} parent link",
+                p.driver
+            )));
+        }
         if let Some(parent) = &p.parent
             && !berth_network::link_exists(parent)?
         {
