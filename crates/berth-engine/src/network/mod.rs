@@ -6,6 +6,8 @@
 mod connect;
 mod endpoint;
 mod inspect;
+#[cfg(test)]
+mod migrate_tests;
 pub(crate) mod names;
 pub(crate) mod ports;
 pub(crate) mod store;
