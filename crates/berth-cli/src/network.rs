@@ -1,4 +1,5 @@
-//! `network create|ls|inspect|rm|prune`: flags and output over the engine's networks.
+//! `network create|ls|inspect|rm|prune|connect|disconnect`: flags and output over the
+//! engine's networks.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -27,6 +28,51 @@ pub enum NetworkCommand {
     Rm(RmArgs),
     /// Remove all unused networks.
     Prune(PruneArgs),
+    /// Connect a container to a network.
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Add network-scoped alias for the container.
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// Driver options for the network (not supported).
+    #[arg(long = "driver-opt")]
+    pub driver_opt: Vec<String>,
+    /// IPv4 address (e.g., "172.30.100.104").
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address (not supported yet).
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Add link to another container (refused: names resolve on user-defined networks).
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Add a link-local address for the container (not supported).
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    /// The network
+    #[arg(value_name = "NETWORK")]
+    pub network: String,
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The network
+    #[arg(value_name = "NETWORK")]
+    pub network: String,
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Args, Debug)]
@@ -239,6 +285,28 @@ pub fn run(g: &Global, cmd: NetworkCommand) -> Result<ExitCode> {
             if failed {
                 return Err(anyhow::Error::new(Exit(1)));
             }
+        }
+        NetworkCommand::Connect(a) => {
+            let unsupported = [
+                ("--ip6", a.ip6.is_some()),
+                ("--link-local-ip", !a.link_local_ip.is_empty()),
+                ("--driver-opt", !a.driver_opt.is_empty()),
+            ];
+            if let Some((flag, _)) = unsupported.iter().find(|(_, set)| *set) {
+                bail!("{flag} is not supported by this version of berth yet");
+            }
+            e.network_connect(
+                &a.network,
+                &a.container,
+                &berth_engine::ConnectRequest {
+                    aliases: a.alias.clone(),
+                    ipv4_address: a.ip.clone(),
+                    links: a.link.clone(),
+                },
+            )?;
+        }
+        NetworkCommand::Disconnect(a) => {
+            e.network_disconnect(&a.network, &a.container, a.force)?;
         }
         NetworkCommand::Prune(a) => {
             if !a.force

@@ -12,7 +12,22 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
+
+/// Schema 5 added the tables `endpoints6` and `ports6` (IPv6, made by SCHEMA's CREATE TABLE
+/// IF NOT EXISTS). Schema 6: an endpoint names its interface inside the container
+/// (`device`: eth0, eth1...) and carries its network's aliases (a JSON array), as a
+/// container may be on several networks; applied to every older database (2 to 5: the
+/// releases before several networks per container).
+const MIGRATIONS: &[berth_image::sqlite::Migration] = &[berth_image::sqlite::Migration {
+    from: 2,
+    to: 6,
+    sql: "ALTER TABLE endpoints ADD COLUMN device TEXT NOT NULL DEFAULT 'eth0';
+          ALTER TABLE endpoints ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
+          UPDATE endpoints SET aliases = ifnull((SELECT json_extract(c.config,
+              '$.host.network_aliases') FROM containers c WHERE c.id = endpoints.container_id),
+              '[]');",
+}];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS containers (
@@ -44,6 +59,8 @@ CREATE TABLE IF NOT EXISTS endpoints (
     mac TEXT NOT NULL,
     ifname TEXT NOT NULL,
     netns TEXT NOT NULL,
+    device TEXT NOT NULL DEFAULT 'eth0',
+    aliases TEXT NOT NULL DEFAULT '[]',
     UNIQUE (network_id, ip),
     UNIQUE (network_id, container_id)
 );
@@ -132,10 +149,11 @@ impl Db {
     }
 
     fn connect(path: &Path) -> Result<Connection> {
-        Ok(berth_image::sqlite::open(
+        Ok(berth_image::sqlite::open_migrating(
             path,
             SCHEMA,
             SCHEMA_VERSION,
+            MIGRATIONS,
             "state database",
         )?)
     }

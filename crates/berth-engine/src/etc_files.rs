@@ -58,10 +58,14 @@ fn is_loopback_nameserver(line: &str) -> bool {
 /// The embedded resolver's address inside a container (Docker's).
 pub const EMBEDDED_DNS: &str = "127.0.0.11";
 
-/// Whether the container's names are served by the embedded resolver: it is on a
-/// user-defined network (not the default `bridge`, `host`, `none`, or another's).
+/// Whether the container's names are served by the embedded resolver: one of its networks
+/// is user-defined (not the default `bridge`, `host`, `none`, or another's).
 pub fn uses_embedded_dns(c: &Container) -> bool {
-    matches!(&c.config.host.network_mode, crate::config::NetworkMode::Network(n) if n != "bridge")
+    c.config
+        .host
+        .attachments()
+        .iter()
+        .any(|a| a.network != "bridge")
 }
 
 /// The /etc/resolv.conf text, as Docker writes it. On a user-defined network

@@ -59,7 +59,7 @@ pub use inspect::{ContainerInspect, ImageInspect, VolumeInspect};
 pub use lifecycle::{CreateRequest, StartMode, Started};
 pub use list::{ContainerSummary, ListOptions, PortSummary, human_duration};
 pub use logfile::Record;
-pub use network::{Network, NetworkCreate, NetworkInspect};
+pub use network::{ConnectRequest, Network, NetworkCreate, NetworkInspect};
 pub use stats::{ContainerStats, StatsTargets, Top};
 pub use system::{API_VERSION, Info, MIN_API_VERSION, VersionInfo, version};
 pub use update::UpdateRequest;

@@ -221,7 +221,9 @@ fn matches(e: &Engine, f: &Filters, c: &Container, all: &[Container]) -> bool {
                 .iter()
                 .any(|m| m.source == v || m.target == v)
         })
-        && f.any("network", |v| c.config.host.network_mode.docker_name() == v)
+        && f.any("network", |v| {
+            c.config.host.network_names().iter().any(|n| n == v)
+        })
         && f.any("expose", |v| {
             let want = if v.contains('/') {
                 v.to_string()
@@ -331,7 +333,7 @@ impl Engine {
                 .iter()
                 .filter(|m| m.kind == MountKind::Volume)
                 .count(),
-            network: h.network_mode.docker_name(),
+            network: h.network_names().join(","),
             ports: self
                 .container_ports(c)
                 .into_iter()

@@ -1,5 +1,5 @@
-//! The kernel side of Berth's networks: bridges, veth endpoints, pinned network namespaces
-//! and the firewall. Given a network namespace path and a network's settings it creates an
+//! The kernel side of Berth's networks: bridges, veth endpoints, macvlan and ipvlan
+//! endpoints (`vlan`), pinned network namespaces and the firewall. Given a network namespace path and a network's settings it creates an
 //! endpoint and returns it; it knows nothing of containers' lifecycle (the engine owns
 //! that, and the address allocations).
 //!
@@ -19,14 +19,16 @@ pub mod ports;
 pub mod ports6;
 pub mod subnet;
 pub mod subnet6;
+mod vlan;
 
 pub use error::{Error, Result};
 pub use firewall::{Firewall, FirewallNet, Nftables};
 pub use link::{
-    Bridge, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge, link_exists,
-    remove_bridge, set_hairpin, set_isolated,
+    Bridge, CONTAINER_IFNAME, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge,
+    link_exists, remove_bridge, set_hairpin, set_isolated,
 };
 pub use link6::{Endpoint6Spec, attach6};
 pub use ports::{PortMap, Proto};
 pub use subnet::{Ipv4Net, Pool};
 pub use subnet6::{Ipv6Net, Pool6};
+pub use vlan::{IpVlanKind, MacVlanKind, Vlan, attach_vlan, detach_in};

@@ -32,7 +32,8 @@ pub struct Bridge {
 }
 
 /// One endpoint to make: the host end's name, the container's address, its default route
-/// (`None` on an internal network), its MAC address.
+/// (`None` on an internal network, or on a container's networks after its first), its MAC
+/// address, the container end's name (`eth0`, `eth1`...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointSpec {
     pub host_ifname: String,
@@ -41,6 +42,7 @@ pub struct EndpointSpec {
     pub gateway: Option<Ipv4Addr>,
     pub mac: [u8; 6],
     pub mtu: Option<u32>,
+    pub container_ifname: String,
 }
 
 /// An endpoint made: the host end's name, the container end's MAC address, and whether
@@ -52,12 +54,12 @@ pub struct Endpoint {
     pub bridge_made: bool,
 }
 
-/// The name of the container's end of every veth.
+/// The name of the container's end of the veth of its first network.
 pub const CONTAINER_IFNAME: &str = "eth0";
 
 /// Runs `f` with a netlink handle on a thread of its own, inside the namespace pinned at
 /// `netns` when given (else in the caller's).
-fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
+pub(crate) fn with_netlink<T, F, Fut>(netns: Option<&Path>, what: &str, f: F) -> Result<T>
 where
     T: Send,
     F: FnOnce(Handle) -> Fut + Send,
@@ -198,7 +200,7 @@ pub fn bridge_exists(name: &str) -> Result<bool> {
     link_exists(name)
 }
 
-async fn delete_link(h: &Handle, name: &str) -> Result<()> {
+pub(crate) async fn delete_link(h: &Handle, name: &str) -> Result<()> {
     let Some(index) = index_of(h, name).await? else {
         return Ok(());
     };
@@ -253,7 +255,7 @@ pub fn set_isolated(host_ifname: &str) -> Result<()> {
 
 /// Makes an endpoint: the bridge if it is missing (as `ensure_bridge`), then a veth pair
 /// whose host end (`spec.host_ifname`) is on the bridge and up, and whose other end is made
-/// directly inside the namespace pinned at `netns` as `eth0`, with the MAC address, the
+/// directly inside the namespace pinned at `netns` as `spec.container_ifname`, with the MAC address, the
 /// address, the default route via the gateway, and `lo` up. One thread does it all, with a
 /// netlink socket opened in the caller's namespace and another after joining `netns`.
 /// On failure nothing is left but the bridge.
@@ -304,7 +306,7 @@ async fn endpoint_in(
 ) -> Result<bool> {
     let (br, made) = ensure_bridge_on(host, bridge).await?;
     let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
-        .name(CONTAINER_IFNAME.to_string())
+        .name(spec.container_ifname.clone())
         .address(spec.mac.to_vec())
         .setns_by_fd(ns_fd);
     let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
@@ -323,8 +325,15 @@ async fn endpoint_in(
         .execute()
         .await
         .map_err(|e| Error::netlink(format!("create veth {}", spec.host_ifname), e))?;
-    // This thread is the netlink runtime's only one and ends with it: joining the
-    // container's namespace here changes nothing else.
+    configure_inside(netns, spec, what).await?;
+    Ok(made)
+}
+
+/// Joins `netns` on this thread (the netlink runtime's only one, which ends with it:
+/// nothing else changes namespace) and, through a socket opened there, brings `lo` up,
+/// gives `spec.container_ifname` its address, brings it up and adds the default route
+/// via `spec.gateway` if any.
+pub(crate) async fn configure_inside(netns: &Path, spec: &EndpointSpec, what: &str) -> Result<()> {
     crate::netns::enter(netns)?;
     let (conn, h, _) = rtnetlink::new_connection()
         .map_err(|e| Error::io(format!("{what}: open a netlink socket in the namespace"), e))?;
@@ -332,13 +341,18 @@ async fn endpoint_in(
     let r = async {
         let lo = need_index(&h, "lo").await?;
         set_up(&h, lo, "lo").await?;
-        let eth = need_index(&h, CONTAINER_IFNAME).await?;
+        let eth = need_index(&h, &spec.container_ifname).await?;
         h.address()
             .add(eth, IpAddr::V4(spec.address), spec.prefix)
             .execute()
             .await
-            .map_err(|e| Error::netlink(format!("give eth0 address {}", spec.address), e))?;
-        set_up(&h, eth, CONTAINER_IFNAME).await?;
+            .map_err(|e| {
+                Error::netlink(
+                    format!("give {} address {}", spec.container_ifname, spec.address),
+                    e,
+                )
+            })?;
+        set_up(&h, eth, &spec.container_ifname).await?;
         if let Some(gw) = spec.gateway {
             let route = RouteMessageBuilder::<Ipv4Addr>::new()
                 .gateway(gw)
@@ -350,7 +364,7 @@ async fn endpoint_in(
                 .await
                 .map_err(|e| Error::netlink(format!("add the default route via {gw}"), e))?;
         }
-        Ok(made)
+        Ok(())
     }
     .await;
     task.abort();

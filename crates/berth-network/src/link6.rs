@@ -10,13 +10,15 @@ use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHe
 use rtnetlink::{Handle, RouteMessageBuilder};
 
 use crate::error::{Error, Result};
-use crate::link::{CONTAINER_IFNAME, need_index};
+use crate::link::need_index;
 
 /// The IPv6 settings of one endpoint: its bridge (and the gateway address the bridge
 /// holds), the container's address and prefix, its default route (`None` on an internal
 /// network).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint6Spec {
+    /// The endpoint's interface inside the container (eth0, eth1...).
+    pub container_ifname: String,
     pub bridge: String,
     pub bridge_gateway: Ipv6Addr,
     pub address: Ipv6Addr,
@@ -104,14 +106,14 @@ async fn container_side(h: &Handle, spec: &Endpoint6Spec) -> Result<()> {
         ("all", "disable_ipv6", "0"),
         ("default", "disable_ipv6", "0"),
         ("lo", "disable_ipv6", "0"),
-        (CONTAINER_IFNAME, "disable_ipv6", "0"),
-        (CONTAINER_IFNAME, "accept_dad", "0"),
-        (CONTAINER_IFNAME, "accept_ra", "0"),
+        (spec.container_ifname.as_str(), "disable_ipv6", "0"),
+        (spec.container_ifname.as_str(), "accept_dad", "0"),
+        (spec.container_ifname.as_str(), "accept_ra", "0"),
     ] {
         conf(ifname, key, value)?;
     }
-    let eth = need_index(h, CONTAINER_IFNAME).await?;
-    add_nodad(h, eth, spec.address, spec.prefix, CONTAINER_IFNAME).await?;
+    let eth = need_index(h, &spec.container_ifname).await?;
+    add_nodad(h, eth, spec.address, spec.prefix, &spec.container_ifname).await?;
     if let Some(gw) = spec.gateway {
         let route = RouteMessageBuilder::<Ipv6Addr>::new()
             .gateway(gw)

@@ -57,6 +57,7 @@ fn bridge_endpoint_and_firewall() {
             gateway: Some(b.gateway),
             mac: subnet::mac_for(Ipv4Addr::new(10, 99, 0, 2)),
             mtu: b.mtu,
+            container_ifname: berth_network::CONTAINER_IFNAME.into(),
         };
         let ep = berth_network::attach(&ns, &b, &spec).unwrap();
         assert_eq!(ep.host_ifname, "vethtest1");

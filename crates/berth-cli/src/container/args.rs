@@ -150,14 +150,10 @@ pub struct CreateArgs {
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
     /// Connect a container to a network (default: bridge; also none, host,
-    /// container:<name|id> or a network's name).
-    #[arg(
-        long = "network",
-        alias = "net",
-        default_value = "",
-        hide_default_value = true
-    )]
-    pub network: String,
+    /// container:<name|id> or a network's name); repeated: several networks (the first
+    /// has the default route); long syntax name=NET,alias=A,ip=IP,mac-address=M.
+    #[arg(long = "network", alias = "net")]
+    pub network: Vec<String>,
     /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto];
     /// ranges; nftables DNAT on bridge networks, ignored with --network none or host)
     #[arg(short = 'p', long = "publish")]
@@ -278,13 +274,19 @@ impl CreateArgs {
             parse::namespace_mode(flag, v.as_deref().unwrap_or(""))
         };
         let more = &self.more;
-        let network_mode = parse::network(&self.network)?;
+        let nets = parse::networks(
+            &self.network,
+            &more.network_alias,
+            more.ip.as_deref(),
+            more.mac_address.as_deref(),
+        )?;
+        let network_mode = nets.mode.clone();
         // docker's client checks these while reading its flags (exit 125).
         for h in &self.add_host {
             parse::extra_host(h)?;
         }
         // docker's client refuses this before asking the daemon (exit 125).
-        if !more.network_alias.is_empty()
+        if !nets.aliases.is_empty()
             && match &network_mode {
                 berth_engine::config::NetworkMode::Network(n) => n == "bridge" || n == "default",
                 _ => true,
@@ -298,12 +300,14 @@ impl CreateArgs {
             network_mode,
             // create sets it when it resolves NetworkMode::Default.
             network_mode_default: false,
-            ipv4_address: more.ip.clone(),
+            ipv4_address: nets.ipv4_address,
             ipv6_address: more.ip6.clone(),
+            networks: nets.others,
+            primary_detached: false,
             port_bindings: parse::port_bindings(&self.publish)?,
             publish_all_ports: more.publish_all,
-            mac_address: more.mac_address.clone(),
-            network_aliases: more.network_alias.clone(),
+            mac_address: nets.mac_address,
+            network_aliases: nets.aliases,
             userns_mode: more.userns.clone().unwrap_or_default(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),

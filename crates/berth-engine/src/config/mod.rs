@@ -110,6 +110,12 @@ pub struct HostConfig {
     pub publish_all_ports: bool,
     /// `--network-alias`: more names of the container on its (user-defined) network.
     pub network_aliases: Vec<String>,
+    /// The networks after the first (`--network a --network b`, `network connect`), in
+    /// the order joined: each gets an endpoint (eth1, eth2...) but not the default route.
+    pub networks: Vec<NetworkAttachment>,
+    /// `network disconnect` of the first network (`network_mode`'s), which stays named
+    /// there as Docker's HostConfig.NetworkMode does, but is no longer joined.
+    pub primary_detached: bool,
     /// `--userns`: "" or "host" (Berth does not remap users), as given.
     pub userns_mode: String,
     /// `--dns`, `--dns-search`, `--dns-option`.
@@ -232,6 +238,75 @@ impl NetworkMode {
             NetworkMode::Container(o) => format!("container:{o}"),
             NetworkMode::Network(n) => n.clone(),
             NetworkMode::Default => "default".to_string(),
+        }
+    }
+}
+
+/// A network a container joins besides its first (`network_mode`'s, whose settings are
+/// `ipv4_address`, `mac_address` and `network_aliases`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkAttachment {
+    /// The network's name (an id given by the user is recorded as its name).
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+    pub mac_address: Option<String>,
+}
+
+/// One network a container is configured for, its first one included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment<'a> {
+    pub network: &'a str,
+    pub aliases: &'a [String],
+    pub ipv4_address: Option<&'a str>,
+    pub mac_address: Option<&'a str>,
+    /// The first network (`network_mode`'s): it has the default route.
+    pub primary: bool,
+}
+
+impl HostConfig {
+    /// The networks the container is configured for, in order (empty unless
+    /// `network_mode` names a network).
+    pub fn attachments(&self) -> Vec<Attachment<'_>> {
+        let NetworkMode::Network(first) = &self.network_mode else {
+            return Vec::new();
+        };
+        let mut v = Vec::new();
+        if !self.primary_detached {
+            v.push(Attachment {
+                network: first,
+                aliases: &self.network_aliases,
+                ipv4_address: self.ipv4_address.as_deref(),
+                mac_address: self.mac_address.as_deref(),
+                primary: true,
+            });
+        }
+        v.extend(self.networks.iter().map(|n| Attachment {
+            network: &n.network,
+            aliases: &n.aliases,
+            ipv4_address: n.ipv4_address.as_deref(),
+            mac_address: n.mac_address.as_deref(),
+            primary: false,
+        }));
+        v
+    }
+
+    /// The names of the container's networks, as `ps` shows them (Docker's: the keys of
+    /// NetworkSettings.Networks, sorted): `none`, `host`, `container:NAME`, or the
+    /// networks it is configured for.
+    pub fn network_names(&self) -> Vec<String> {
+        match &self.network_mode {
+            NetworkMode::Network(_) => {
+                let mut v: Vec<String> = self
+                    .attachments()
+                    .iter()
+                    .map(|a| a.network.to_string())
+                    .collect();
+                v.sort();
+                v
+            }
+            m => vec![m.docker_name()],
         }
     }
 }

@@ -106,16 +106,17 @@ pub struct EventsOptions {
     pub since: Option<String>,
     /// Stop at this time (`--until`); without it, stream until cancelled.
     pub until: Option<String>,
-    /// type=, event=, container=, image=, volume=, label=, scope=.
+    /// type=, event=, container=, image=, volume=, network=, label=, scope=.
     pub filters: crate::filters::Filters,
 }
 
-const EVENT_FILTERS: [&str; 7] = [
+const EVENT_FILTERS: [&str; 8] = [
     "type",
     "event",
     "container",
     "image",
     "volume",
+    "network",
     "label",
     "scope",
 ];
@@ -157,6 +158,7 @@ fn event_matches(f: &crate::filters::Filters, ev: &Event) -> bool {
         && f.any("scope", |v| ev.scope == v)
         && named("container")
         && named("volume")
+        && named("network")
         && f.any("image", |v| {
             v == ev.actor.id
                 || v == image_name

@@ -421,63 +421,24 @@ impl Engine {
         } else {
             String::new()
         };
-        if !matches!(mode, crate::config::NetworkMode::Container(_)) {
-            let mut endpoint = EndpointSettings::default();
-            if let crate::config::NetworkMode::Network(name) = mode
-                && let Ok(n) = self.network(name)
-            {
-                endpoint.network_id = n.id.clone();
-                if !n.builtin {
-                    // The names the embedded resolver answers to (current Docker's
-                    // DNSNames: name, aliases, short id, hostname).
-                    let aliases = &c.config.host.network_aliases;
-                    endpoint.aliases = (!aliases.is_empty()).then(|| aliases.clone());
-                    let mut names = vec![c.name.clone()];
-                    names.extend(aliases.iter().cloned());
-                    names.push(c.short_id().to_string());
-                    if let Some(h) = c.config.hostname.as_ref().filter(|h| !h.is_empty()) {
-                        names.push(h.clone());
+        let rows = self.db.endpoints(Some(&c.id)).unwrap_or_default();
+        match mode {
+            crate::config::NetworkMode::Container(_) => {}
+            crate::config::NetworkMode::Network(_) => {
+                for a in c.config.host.attachments() {
+                    let mut endpoint = EndpointSettings::default();
+                    if let Ok(n) = self.network(a.network) {
+                        self.fill_endpoint(c, &n, &a, &rows, &mut endpoint);
+                        if let Some(e) = rows.iter().find(|e| e.network_id == n.id) {
+                            sandbox_key = e.netns.clone();
+                        }
                     }
-                    let mut seen = std::collections::HashSet::new();
-                    names.retain(|n| seen.insert(n.clone()));
-                    endpoint.dns_names = Some(names);
-                }
-                if let Some(e) = self
-                    .db
-                    .endpoints(Some(&c.id))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|e| e.network_id == n.id)
-                {
-                    endpoint.endpoint_id = e.id.clone();
-                    endpoint.gateway = n.gateway.clone();
-                    endpoint.ip_address = e.ip.to_string();
-                    endpoint.ip_prefix_len = n
-                        .subnet
-                        .parse::<berth_network::Ipv4Net>()
-                        .map_or(0, |s| u32::from(s.prefix()));
-                    endpoint.mac_address = e.mac.clone();
-                    let mut ipam = serde_json::Map::new();
-                    if let Some(ip) = &c.config.host.ipv4_address {
-                        ipam.insert("IPv4Address".into(), ip.clone().into());
-                    }
-                    if let Some(ip) = &c.config.host.ipv6_address {
-                        ipam.insert("IPv6Address".into(), ip.clone().into());
-                    }
-                    if !ipam.is_empty() {
-                        endpoint.ipam_config = Some(ipam.into());
-                    }
-                    if let (Ok(Some(ip6)), Ok(Some((s6, gw6, _)))) =
-                        (self.db.endpoint6(&e.id), n.ipv6())
-                    {
-                        endpoint.global_ipv6_address = ip6.to_string();
-                        endpoint.global_ipv6_prefix_len = u32::from(s6.prefix());
-                        endpoint.ipv6_gateway = gw6.to_string();
-                    }
-                    sandbox_key = e.netns.clone();
+                    networks.insert(a.network.to_string(), endpoint);
                 }
             }
-            networks.insert(mode.docker_name(), endpoint);
+            _ => {
+                networks.insert(mode.docker_name(), EndpointSettings::default());
+            }
         }
         // Docker fills the top-level addresses for its default bridge only.
         let ports = self
@@ -506,5 +467,58 @@ impl Engine {
         }
         settings.networks = networks;
         settings
+    }
+
+    /// One entry of NetworkSettings.Networks: network `n`'s, with the store's endpoint
+    /// (address, gateway, MAC) when the container holds one there.
+    fn fill_endpoint(
+        &self,
+        c: &Container,
+        n: &crate::network::Network,
+        a: &crate::config::Attachment<'_>,
+        rows: &[crate::network::store::EndpointRow],
+        endpoint: &mut EndpointSettings,
+    ) {
+        endpoint.network_id = n.id.clone();
+        if !n.builtin {
+            // The names the embedded resolver answers to (current Docker's DNSNames:
+            // name, aliases, short id, hostname).
+            endpoint.aliases = (!a.aliases.is_empty()).then(|| a.aliases.to_vec());
+            let mut names = vec![c.name.clone()];
+            names.extend(a.aliases.iter().cloned());
+            names.push(c.short_id().to_string());
+            if let Some(h) = c.config.hostname.as_ref().filter(|h| !h.is_empty()) {
+                names.push(h.clone());
+            }
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|n| seen.insert(n.clone()));
+            endpoint.dns_names = Some(names);
+        }
+        if let Some(e) = rows.iter().find(|e| e.network_id == n.id) {
+            let mut ipam = serde_json::Map::new();
+            if let Some(ip) = a.ipv4_address {
+                ipam.insert("IPv4Address".into(), ip.into());
+            }
+            // --ip6 belongs to the primary network.
+            if let Some(ip) = c.config.host.ipv6_address.as_ref().filter(|_| a.primary) {
+                ipam.insert("IPv6Address".into(), ip.clone().into());
+            }
+            if !ipam.is_empty() {
+                endpoint.ipam_config = Some(ipam.into());
+            }
+            if let (Ok(Some(ip6)), Ok(Some((s6, gw6, _)))) = (self.db.endpoint6(&e.id), n.ipv6()) {
+                endpoint.global_ipv6_address = ip6.to_string();
+                endpoint.global_ipv6_prefix_len = u32::from(s6.prefix());
+                endpoint.ipv6_gateway = gw6.to_string();
+            }
+            endpoint.endpoint_id = e.id.clone();
+            endpoint.gateway = n.gateway.clone();
+            endpoint.ip_address = e.ip.to_string();
+            endpoint.ip_prefix_len = n
+                .subnet
+                .parse::<berth_network::Ipv4Net>()
+                .map_or(0, |s| u32::from(s.prefix()));
+            endpoint.mac_address = e.mac.clone();
+        }
     }
 }

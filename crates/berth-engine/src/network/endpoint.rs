@@ -13,84 +13,113 @@ use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
-/// What a started container joined: its pinned namespace and address.
+/// What a started container joined: its pinned namespace and its address on its first
+/// network (None when it is on none: every network disconnected).
 #[derive(Debug, Clone)]
 pub(crate) struct Joined {
     pub netns: PathBuf,
-    pub ip: Ipv4Addr,
-    /// On a network with IPv6.
+    pub ip: Option<Ipv4Addr>,
+    /// Its IPv6 address there, on a network with IPv6.
     pub ip6: Option<std::net::Ipv6Addr>,
 }
 
 impl Joined {
     /// The container's own addresses, for its /etc/hosts: IPv4, then IPv6 if it has one.
     pub fn addrs(&self) -> Vec<std::net::IpAddr> {
-        let mut v = vec![std::net::IpAddr::V4(self.ip)];
+        let mut v: Vec<std::net::IpAddr> = self.ip.into_iter().map(Into::into).collect();
         v.extend(self.ip6.map(std::net::IpAddr::V6));
         v
     }
 }
 
 /// The namespace file of container `id`.
-fn netns_path(engine: &Engine, id: &str) -> PathBuf {
+pub(super) fn netns_path(engine: &Engine, id: &str) -> PathBuf {
     engine.paths.runroot.join("netns").join(id)
 }
 
-/// Makes the endpoint of a container on a bridge network (None for other modes). The
-/// caller holds the container's lock. On failure nothing is left.
-pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
-    let NetworkMode::Network(name) = &c.config.host.network_mode else {
-        return Ok(None);
-    };
+/// The network `name` names, if a container can have an endpoint on it.
+pub(super) fn joinable(engine: &Engine, name: &str) -> Result<super::Network> {
     let net = engine.network(name)?;
-    if net.driver != "bridge" {
+    if !net.has_endpoints() {
         return Err(Error::Unsupported(format!(
             "network {} (driver {}) cannot be joined by name: use --network {}",
             net.name, net.driver, net.name
         )));
     }
-    reconcile(engine);
-    // What an earlier run of this container may have left (a crash between its start
-    // and its monitor's record).
-    release(engine, &c.id)?;
-    let ip = match &c.config.host.ipv4_address {
+    Ok(net)
+}
+
+/// How `make_endpoint` makes an endpoint.
+pub(super) struct How<'a> {
+    /// The pinned namespace.
+    pub path: &'a std::path::Path,
+    /// It does not exist yet: made once the row is recorded (so a crash leaves a row
+    /// naming it).
+    pub make_ns: bool,
+    /// The default route goes through this network's gateway (not on internal ones).
+    pub default_route: bool,
+    /// The container's published ports go to this endpoint's address.
+    pub ports: bool,
+}
+
+/// Makes one endpoint of container `c` on `net`: the row, the veth (the row's device in
+/// the namespace), the address, the route and ports as `how` says. On failure the row
+/// and the veth are gone (the namespace stays).
+pub(super) fn make_endpoint(
+    engine: &Engine,
+    c: &Container,
+    net: &super::Network,
+    a: &crate::config::Attachment<'_>,
+    how: &How<'_>,
+) -> Result<(EndpointRow, Option<std::net::Ipv6Addr>)> {
+    let How {
+        path,
+        make_ns,
+        default_route,
+        ports,
+    } = *how;
+    let ip = match a.ipv4_address {
         Some(s) => Some(crate::config::parse::ipv4_address(s)?),
         None => None,
     };
-    let mac = match &c.config.host.mac_address {
+    let mac = match a.mac_address {
         Some(s) => Some(crate::config::parse::mac_address(s)?),
         None => None,
     };
-    let path = netns_path(engine, &c.id);
-    if let Some(dir) = path.parent() {
-        berth_runtime::util::private_dir(dir, 0o700)?;
-    }
     let row = engine.db.allocate(
-        &net,
+        net,
         &Allocation {
             container_id: &c.id,
+            container_name: &c.name,
             ip,
             mac,
             netns: &path.to_string_lossy(),
+            device: None,
+            aliases: a.aliases,
         },
     )?;
     let made = (|| -> Result<Option<std::net::Ipv6Addr>> {
-        let bridge = net.bridge_spec()?;
-        berth_network::netns::create(&path)?;
+        if make_ns {
+            berth_network::netns::create(path)?;
+        }
         let (subnet, gateway, _) = net.ipv4()?;
         let mac = berth_network::subnet::parse_mac(&row.mac)?;
-        let ep = berth_network::attach(
-            &path,
-            &bridge,
-            &berth_network::EndpointSpec {
-                host_ifname: row.ifname.clone(),
-                address: row.ip,
-                prefix: subnet.prefix(),
-                gateway: (!net.internal).then_some(gateway),
-                mac,
-                mtu: net.mtu,
-            },
-        )?;
+        let spec = berth_network::EndpointSpec {
+            host_ifname: row.ifname.clone(),
+            address: row.ip,
+            prefix: subnet.prefix(),
+            gateway: (default_route && !net.internal).then_some(gateway),
+            mac,
+            mtu: net.mtu,
+            container_ifname: row.device.clone(),
+        };
+        if let Some((kind, parent)) = net.vlan() {
+            // On the parent's segment: no bridge, no NAT, no published ports (Docker
+            // publishes none on macvlan or ipvlan networks either).
+            berth_network::attach_vlan(path, parent, kind, &spec)?;
+            return Ok(None);
+        }
+        let ep = berth_network::attach(path, &net.bridge_spec()?, &spec)?;
         if ep.bridge_made {
             // A new bridge (first use, or after a reboot): the rules come back with it.
             engine.apply_firewall()?;
@@ -98,8 +127,10 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
         if !net.icc() {
             berth_network::set_isolated(&row.ifname)?;
         }
-        let ip6 = super::v6::join6(engine, &net, &row, c.config.host.ipv6_address.as_deref())?;
-        if !net.internal {
+        // --ip6 belongs to the primary network.
+        let want6 = c.config.host.ipv6_address.as_deref().filter(|_| a.primary);
+        let ip6 = super::v6::join6(engine, net, &row, want6, default_route)?;
+        if ports && !net.internal {
             super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
             if let Some(ip6) = ip6 {
                 super::ports6::publish6(engine, c, ip6)?;
@@ -110,35 +141,110 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
     let ip6 = match made {
         Ok(ip6) => ip6,
         Err(e) => {
-            let _ = release_row(engine, &row);
+            let _ = release_row(engine, &row, false);
             return Err(e);
         }
     };
+    Ok((row, ip6))
+}
+
+/// Makes the endpoints of a container on bridge networks (None for other modes): a
+/// pinned namespace, and one endpoint per network it is configured for (eth0 on the
+/// first, with the default route and the published ports; eth1... on the others). The
+/// caller holds the container's lock. On failure nothing is left.
+pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
+    let NetworkMode::Network(_) = &c.config.host.network_mode else {
+        return Ok(None);
+    };
+    let atts = c.config.host.attachments();
+    let nets = atts
+        .iter()
+        .map(|a| joinable(engine, a.network))
+        .collect::<Result<Vec<_>>>()?;
+    reconcile(engine);
+    // What an earlier run of this container may have left (a crash between its start
+    // and its monitor's record).
+    release(engine, &c.id)?;
+    let path = netns_path(engine, &c.id);
+    if let Some(dir) = path.parent() {
+        berth_runtime::util::private_dir(dir, 0o700)?;
+    }
+    if atts.is_empty() {
+        // Every network disconnected: a namespace of its own with only `lo`, pinned so
+        // that `network connect` can add to it.
+        berth_network::netns::create(&path)?;
+    }
+    let (mut first, mut first6) = (None, None);
+    for (i, (a, net)) in atts.iter().zip(&nets).enumerate() {
+        let how = How {
+            path: &path,
+            make_ns: i == 0,
+            default_route: i == 0,
+            ports: i == 0,
+        };
+        match make_endpoint(engine, c, net, a, &how) {
+            Ok((row, ip6)) => {
+                if i == 0 {
+                    first = Some(row.ip);
+                    first6 = ip6;
+                }
+            }
+            Err(e) => {
+                let _ = release(engine, &c.id);
+                return Err(e);
+            }
+        }
+    }
     Ok(Some(Joined {
         netns: path,
-        ip: row.ip,
-        ip6,
+        ip: first,
+        ip6: first6,
     }))
 }
 
-/// Removes one endpoint: the veth, the pinned namespace, then the row. A veth that
-/// cannot be removed keeps its row (a later reconcile tries again).
-fn release_row(engine: &Engine, row: &EndpointRow) -> Result<()> {
-    super::ports6::unpublish6(engine, &row.container_id)?;
-    super::ports::unpublish(engine, &row.container_id)?;
+/// Removes one endpoint: the container's published ports if they go to its address, the
+/// veth, the pinned namespace when `whole` (the container's run has ended), then the rows
+/// (its IPv6 one first). A veth that cannot be removed keeps its row (a later reconcile
+/// tries again).
+fn release_row(engine: &Engine, row: &EndpointRow, whole: bool) -> Result<()> {
+    if whole
+        || engine
+            .db
+            .ports(Some(&row.container_id))?
+            .iter()
+            .any(|p| p.map.addr == row.ip)
+    {
+        super::ports6::unpublish6(engine, &row.container_id)?;
+        super::ports::unpublish(engine, &row.container_id)?;
+    }
     berth_network::detach(&row.ifname)?;
-    berth_network::netns::remove(std::path::Path::new(&row.netns))?;
+    if whole {
+        berth_network::netns::remove(std::path::Path::new(&row.netns))?;
+    }
     engine.db.delete_endpoint6(&row.id)?;
     engine.db.delete_endpoint(&row.id)
 }
 
-/// Releases every endpoint of container `id` (its run has ended).
+/// Releases one endpoint of a running container (`network disconnect`): its interface
+/// inside the namespace (a veth's host end goes with it; a macvlan or ipvlan link has
+/// none), then the row; the namespace stays.
+pub(super) fn release_one(engine: &Engine, row: &EndpointRow) -> Result<()> {
+    berth_network::detach_in(std::path::Path::new(&row.netns), &row.device)?;
+    release_row(engine, row, false)
+}
+
+/// Releases every endpoint of container `id` (its run has ended), and its namespace.
 pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
     let mut first = None;
     for row in engine.db.endpoints(Some(id))? {
-        if let Err(e) = release_row(engine, &row) {
+        if let Err(e) = release_row(engine, &row, true) {
             first.get_or_insert(e);
         }
+    }
+    if first.is_none()
+        && let Err(e) = berth_network::netns::remove(&netns_path(engine, id))
+    {
+        first = Some(e.into());
     }
     match first {
         Some(e) => Err(e),
@@ -167,7 +273,7 @@ fn reconcile_endpoints(engine: &Engine) {
     for row in rows {
         let c = match engine.db.find(&row.container_id) {
             Err(Error::NoSuchContainer(_)) => {
-                let _ = release_row(engine, &row);
+                let _ = release_row(engine, &row, true);
                 continue;
             }
             Err(_) => continue,
@@ -195,7 +301,7 @@ fn reconcile_endpoints(engine: &Engine) {
         // Under the container's lock (no start or removal in between), looked at again.
         if let Ok(Some(lock)) = engine.try_lock_container(&c.id) {
             if engine.db.find(&c.id).is_ok_and(|c| !busy(&c)) {
-                let _ = release_row(engine, &row);
+                let _ = release_row(engine, &row, true);
             }
             drop(lock);
         }
@@ -217,7 +323,7 @@ pub(crate) fn check_config(
                 "null" => hc.network_mode = NetworkMode::None,
                 _ => hc.network_mode = NetworkMode::Network(n.name.clone()),
             }
-            (n.driver == "bridge").then_some(n)
+            n.has_endpoints().then_some(n)
         }
         _ => None,
     };
@@ -242,16 +348,6 @@ pub(crate) fn check_config(
             "network-scoped aliases are only supported for user-defined networks".into(),
         ));
     }
-    if let Some(a) = hc
-        .network_aliases
-        .iter()
-        .find(|a| a.is_empty() || a.len() > 253)
-    {
-        return Err(Error::invalid(
-            format!("--network-alias {a:?}"),
-            "a name of 1 to 253 characters is needed",
-        ));
-    }
     if let Some(m) = &hc.mac_address {
         crate::config::parse::mac_address(m)?;
         if net.is_none() {
@@ -263,13 +359,79 @@ pub(crate) fn check_config(
     if let Some(ip6) = &hc.ipv6_address {
         super::v6::check_ip6(ip6, net.as_ref())?;
     }
-    if let Some(ip) = &hc.ipv4_address {
-        let addr = crate::config::parse::ipv4_address(ip)?;
-        let Some(n) = net.as_ref().filter(|n| !n.builtin) else {
+    if hc.ipv4_address.is_some() && net.as_ref().is_none_or(|n| n.builtin) {
+        return Err(Error::InvalidValue(
+            "user specified IP address is supported on user defined networks only".into(),
+        ));
+    }
+    if let Some(n) = &net {
+        check_endpoint(
+            n,
+            &hc.network_aliases,
+            hc.ipv4_address.as_deref(),
+            hc.mac_address.as_deref(),
+        )?;
+    }
+    if hc.networks.is_empty() {
+        return Ok(());
+    }
+    let Some(first) = net else {
+        return Err(Error::InvalidValue(
+            "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+                .into(),
+        ));
+    };
+    let mut seen = vec![first.id.clone()];
+    for x in &mut hc.networks {
+        let n = engine.network(&x.network)?;
+        if !n.has_endpoints() {
             return Err(Error::InvalidValue(
-                "user specified IP address is supported on user defined networks only".into(),
+                "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+                    .into(),
             ));
-        };
+        }
+        if seen.contains(&n.id) {
+            return Err(Error::InvalidValue(format!(
+                "network {:?} is specified multiple times",
+                x.network
+            )));
+        }
+        seen.push(n.id.clone());
+        x.network = n.name.clone();
+        check_endpoint(
+            &n,
+            &x.aliases,
+            x.ipv4_address.as_deref(),
+            x.mac_address.as_deref(),
+        )?;
+    }
+    Ok(())
+}
+
+/// The settings of one endpoint on bridge network `n` (`--network-alias`, `--ip`,
+/// `--mac-address`, or `network connect`'s), checked as Docker does.
+pub(super) fn check_endpoint(
+    n: &super::Network,
+    aliases: &[String],
+    ip: Option<&str>,
+    mac: Option<&str>,
+) -> Result<()> {
+    if !aliases.is_empty() && n.builtin {
+        return Err(Error::InvalidValue(
+            "network-scoped aliases are only supported for user-defined networks".into(),
+        ));
+    }
+    if let Some(a) = aliases.iter().find(|a| a.is_empty() || a.len() > 253) {
+        return Err(Error::invalid(
+            format!("--network-alias {a:?}"),
+            "a name of 1 to 253 characters is needed",
+        ));
+    }
+    if let Some(m) = mac {
+        crate::config::parse::mac_address(m)?;
+    }
+    if let Some(ip) = ip {
+        let addr = crate::config::parse::ipv4_address(ip)?;
         if !n.user_subnet {
             return Err(Error::InvalidValue(
                 "user specified IP address is supported only when connecting to networks with user configured subnets".into(),

@@ -146,7 +146,7 @@ impl Engine {
             ipam: Ipam {
                 driver: "default".into(),
                 // Docker's built-ins other than bridge show null here.
-                options: (n.driver == "bridge").then(BTreeMap::new),
+                options: n.has_endpoints().then(BTreeMap::new),
                 config,
             },
             internal: n.internal,

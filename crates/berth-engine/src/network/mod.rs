@@ -3,9 +3,12 @@
 //! and address allocations live in the state database (`store.rs`); the kernel side
 //! (bridges, veths, pinned namespaces, firewall) is `berth-network`'s.
 
+mod connect;
 mod endpoint;
 mod inspect;
 pub(crate) mod links;
+#[cfg(test)]
+mod migrate_tests;
 pub(crate) mod names;
 mod names6;
 pub(crate) mod ports;
@@ -23,6 +26,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::filters::Filters;
 
+pub use connect::ConnectRequest;
 pub(crate) use endpoint::{check_config, join, reconcile, release};
 pub use inspect::{NetworkContainer, NetworkInspect};
 
@@ -33,6 +37,8 @@ pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 pub const OPT_ICC: &str = "com.docker.network.bridge.enable_icc";
 /// The option setting a network's MTU.
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
+/// The option naming a macvlan or ipvlan network's parent interface.
+pub const OPT_PARENT: &str = "parent";
 /// The kernel bridge of the built-in `bridge` network.
 pub const DEFAULT_BRIDGE: &str = "berth0";
 
@@ -107,6 +113,20 @@ impl Network {
         })
     }
 
+    /// Whether containers get endpoints on it (a bridge, macvlan or ipvlan network; not
+    /// `host` or `none`).
+    pub(crate) fn has_endpoints(&self) -> bool {
+        matches!(self.driver.as_str(), "bridge" | "macvlan" | "ipvlan")
+    }
+
+    /// The link and mode of a macvlan or ipvlan network, and its parent interface.
+    pub(crate) fn vlan(&self) -> Option<(berth_network::Vlan, &str)> {
+        let mode_key = format!("{}_mode", self.driver);
+        let mode = self.options.get(&mode_key).map_or("", String::as_str);
+        let v = berth_network::Vlan::parse(&self.driver, mode)?;
+        Some((v, self.options.get(OPT_PARENT).map(String::as_str)?))
+    }
+
     fn firewall_net(&self) -> Option<FirewallNet> {
         if self.driver != "bridge" {
             return None;
@@ -152,8 +172,12 @@ fn valid_ifname(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-/// The checked settings of a new bridge network (before its subnet is chosen).
+/// The checked settings of a new network (before its subnet is chosen).
 struct Plan {
+    /// "bridge", "macvlan" or "ipvlan".
+    driver: String,
+    /// A macvlan or ipvlan network's parent interface.
+    parent: Option<String>,
     subnet: Option<Ipv4Net>,
     gateway: Option<Ipv4Addr>,
     range: Option<Ipv4Net>,
@@ -182,7 +206,8 @@ fn plan(req: &NetworkCreate) -> Result<Plan> {
                 req.driver
             )));
         }
-        "macvlan" | "ipvlan" | "overlay" => {
+        "macvlan" | "ipvlan" => {}
+        "overlay" => {
             return Err(Error::Unsupported(format!(
                 "network driver {} is not supported by berth yet",
                 req.driver
@@ -262,11 +287,40 @@ fn plan(req: &NetworkCreate) -> Result<Plan> {
         }
         None => None,
     };
+    let driver = match req.driver.as_str() {
+        "" => "bridge",
+        d => d,
+    };
+    let vlan = driver != "bridge";
     let mut bridge = None;
     let mut mtu = None;
+    let mut parent = None;
     for (k, v) in &req.options {
         match k.as_str() {
-            OPT_BRIDGE_NAME => {
+            OPT_PARENT if vlan => {
+                if !valid_ifname(v) {
+                    return Err(inv(
+                        format!("option {k}={v}"),
+                        "an interface name has 1 to 15 characters of [a-zA-Z0-9_.-]".into(),
+                    ));
+                }
+                parent = Some(v.clone());
+            }
+            "macvlan_mode" if driver == "macvlan" => {
+                if berth_network::Vlan::parse(driver, v).is_none() {
+                    return Err(Error::InvalidValue(format!(
+                        "requested macvlan mode '{v}' is not valid, 'bridge' mode is the macvlan driver default"
+                    )));
+                }
+            }
+            "ipvlan_mode" if driver == "ipvlan" => {
+                if berth_network::Vlan::parse(driver, v).is_none() {
+                    return Err(Error::InvalidValue(format!(
+                        "requested ipvlan mode '{v}' is not valid, 'l2' mode is the ipvlan driver default"
+                    )));
+                }
+            }
+            OPT_BRIDGE_NAME if !vlan => {
                 if !valid_ifname(v) {
                     return Err(inv(
                         format!("option {k}={v}"),
@@ -300,7 +354,21 @@ fn plan(req: &NetworkCreate) -> Result<Plan> {
             }
         }
     }
+    if vlan {
+        if parent.is_none() {
+            return Err(Error::Unsupported(format!(
+                "a {driver} network needs -o parent=INTERFACE in berth (Docker makes a dummy interface and an internal network without it)"
+            )));
+        }
+        if req.internal {
+            return Err(Error::Unsupported(format!(
+                "--internal {driver} networks are not supported by berth yet"
+            )));
+        }
+    }
     Ok(Plan {
+        driver: driver.to_string(),
+        parent,
         subnet,
         gateway,
         range,
@@ -404,10 +472,25 @@ impl Engine {
         reconcile(self);
         let pools = self.address_pools()?;
         let id = crate::container::new_id()?;
-        let bridge = p
-            .bridge
-            .clone()
-            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        let bridge = match (&p.bridge, p.driver.as_str()) {
+            (Some(b), _) => b.clone(),
+            (None, "bridge") => format!("br-{}", &id[..12]),
+            // macvlan and ipvlan networks have no bridge.
+            (None, _) => String::new(),
+        };
+        if p.parent.as_deref() == Some("lo") {
+            return Err(Error::InvalidValue(format!(
+                "loopback interface is not a valid {} parent link",
+                p.driver
+            )));
+        }
+        if let Some(parent) = &p.parent
+            && !berth_network::link_exists(parent)?
+        {
+            return Err(Error::InvalidValue(format!(
+                "-o parent interface was not found on the host: {parent}"
+            )));
+        }
         let n = self.db.insert_network(|existing| {
             if existing.iter().any(|x| x.name == req.name) {
                 return Err(Error::Conflict(format!(
@@ -421,6 +504,16 @@ impl Engine {
             {
                 return Err(Error::Conflict(format!(
                     "bridge {bridge} is already used by network {}",
+                    x.name
+                )));
+            }
+            if let Some(parent) = &p.parent
+                && let Some(x) = existing
+                    .iter()
+                    .find(|x| x.has_endpoints() && x.options.get(OPT_PARENT) == Some(parent))
+            {
+                return Err(Error::Conflict(format!(
+                    "network {} is already using parent interface {parent}",
                     x.name
                 )));
             }
@@ -446,7 +539,7 @@ impl Engine {
                 id: id.clone(),
                 name: req.name.clone(),
                 created: berth_runtime::util::rfc3339(std::time::SystemTime::now()),
-                driver: "bridge".into(),
+                driver: p.driver.clone(),
                 builtin: false,
                 subnet: subnet.to_string(),
                 gateway: gateway.to_string(),
@@ -583,7 +676,9 @@ impl Engine {
                 attached.join(", ")
             )));
         }
-        berth_network::remove_bridge(&n.bridge)?;
+        if n.driver == "bridge" {
+            berth_network::remove_bridge(&n.bridge)?;
+        }
         self.db.delete_network(&n.id)?;
         self.apply_firewall()?;
         Ok(())

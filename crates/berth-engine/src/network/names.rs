@@ -1,7 +1,8 @@
 //! The names the embedded resolver answers, read from the store at each query (no cache
 //! to go stale): on the networks a container is on, every container holding an endpoint
-//! there answers to its name, its short id, its `--hostname` and its `--network-alias`es
-//! (name, id and aliases also followed by `.NETWORK`).
+//! there answers to its name, its short id, its `--hostname` and its aliases on that
+//! network (its endpoint's: `--network-alias`, `network connect --alias`; name, id and
+//! aliases also followed by `.NETWORK`).
 //! A container whose run has ended has released its endpoint, so its names are gone.
 
 use std::net::Ipv4Addr;
@@ -40,7 +41,7 @@ impl crate::db::Db {
                            lower(ifnull(json_extract(c.config, '$.hostname'), '')),
                            lower(c.name) || '.' || lower(n.name),
                            substr(c.id, 1, 12) || '.' || lower(n.name))
-                    OR EXISTS (SELECT 1 FROM json_each(c.config, '$.host.network_aliases') a
+                    OR EXISTS (SELECT 1 FROM json_each(e.aliases) a
                                WHERE lower(a.value) = ?2
                                   OR lower(a.value) || '.' || lower(n.name) = ?2))
              ORDER BY e.ip",

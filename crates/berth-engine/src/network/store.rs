@@ -26,6 +26,10 @@ pub struct EndpointRow {
     pub ifname: String,
     /// The pinned network namespace file.
     pub netns: String,
+    /// The interface inside the container (eth0, eth1...).
+    pub device: String,
+    /// The container's aliases on this network.
+    pub aliases: Vec<String>,
 }
 
 fn encode(n: &Network) -> Result<String> {
@@ -37,10 +41,10 @@ fn decode(s: &str, id: &str) -> Result<Network> {
         .map_err(|e| Error::Internal(format!("corrupt record of network {id}: {e}")))
 }
 
-fn endpoint(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, String, String, String, String, String)> {
-    Ok((
+type RawEndpoint = [String; 9];
+
+fn endpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEndpoint> {
+    Ok([
         r.get(0)?,
         r.get(1)?,
         r.get(2)?,
@@ -48,16 +52,28 @@ fn endpoint(
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
-    ))
+        r.get(7)?,
+        r.get(8)?,
+    ])
 }
 
-fn endpoint_row(
-    t: (String, String, String, String, String, String, String),
-) -> Result<EndpointRow> {
-    let (id, network_id, container_id, ip, mac, ifname, netns) = t;
+fn endpoint_row(t: RawEndpoint) -> Result<EndpointRow> {
+    let [
+        id,
+        network_id,
+        container_id,
+        ip,
+        mac,
+        ifname,
+        netns,
+        device,
+        aliases,
+    ] = t;
     let ip = ip
         .parse()
         .map_err(|_| Error::Internal(format!("corrupt endpoint {id}: address {ip:?}")))?;
+    let aliases = serde_json::from_str(&aliases)
+        .map_err(|_| Error::Internal(format!("corrupt endpoint {id}: aliases {aliases:?}")))?;
     Ok(EndpointRow {
         id,
         network_id,
@@ -66,17 +82,25 @@ fn endpoint_row(
         mac,
         ifname,
         netns,
+        device,
+        aliases,
     })
 }
 
-const ENDPOINT_COLUMNS: &str = "id, network_id, container_id, ip, mac, ifname, netns";
+const ENDPOINT_COLUMNS: &str =
+    "id, network_id, container_id, ip, mac, ifname, netns, device, aliases";
 
 /// What to allocate: the container, an address it asks for (`--ip`), a MAC it asks for.
 pub struct Allocation<'a> {
     pub container_id: &'a str,
+    pub container_name: &'a str,
     pub ip: Option<Ipv4Addr>,
     pub mac: Option<[u8; 6]>,
     pub netns: &'a str,
+    /// The interface inside the container; None: the first ethN no other endpoint of the
+    /// container has.
+    pub device: Option<&'a str>,
+    pub aliases: &'a [String],
 }
 
 impl Db {
@@ -181,6 +205,20 @@ impl Db {
                     ))
                 })?,
         };
+        let device = match a.device {
+            Some(d) => d.to_string(),
+            None => {
+                let mut st =
+                    tx.prepare_cached("SELECT device FROM endpoints WHERE container_id = ?1")?;
+                let taken: HashSet<String> = st
+                    .query_map([a.container_id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                (0..)
+                    .map(|n| format!("eth{n}"))
+                    .find(|d| !taken.contains(d))
+                    .unwrap_or_default()
+            }
+        };
         let id = crate::container::new_id()?;
         let mac = berth_network::subnet::format_mac(
             &a.mac.unwrap_or_else(|| berth_network::subnet::mac_for(ip)),
@@ -193,10 +231,12 @@ impl Db {
             ip,
             mac,
             netns: a.netns.to_string(),
+            device,
+            aliases: a.aliases.to_vec(),
         };
         let r = tx.execute(
             &format!(
-                "INSERT INTO endpoints ({ENDPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT INTO endpoints ({ENDPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ),
             params![
                 row.id,
@@ -205,7 +245,9 @@ impl Db {
                 row.ip.to_string(),
                 row.mac,
                 row.ifname,
-                row.netns
+                row.netns,
+                row.device,
+                serde_json::to_string(&row.aliases).unwrap_or_else(|_| "[]".into())
             ],
         );
         match r {
@@ -214,8 +256,8 @@ impl Db {
                 if e.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
                 return Err(Error::Conflict(format!(
-                    "container {} already has an address on network {}",
-                    a.container_id, net.name
+                    "endpoint with name {} already exists in network {}",
+                    a.container_name, net.name
                 )));
             }
             Err(e) => return Err(e.into()),

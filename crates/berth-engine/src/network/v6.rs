@@ -370,13 +370,14 @@ impl Db {
 }
 
 /// Gives endpoint `row` (its IPv4 side made) its IPv6 address on `net` and makes the
-/// kernel side: nothing to do on a network without IPv6. The caller releases the
-/// endpoint (both rows) on failure.
+/// kernel side (the default IPv6 route too when `default_route`): nothing to do on a
+/// network without IPv6. The caller releases the endpoint (both rows) on failure.
 pub(crate) fn join6(
     engine: &Engine,
     net: &Network,
     row: &EndpointRow,
     want: Option<&str>,
+    default_route: bool,
 ) -> Result<Option<Ipv6Addr>> {
     let Some((subnet, gateway, _)) = net.ipv6()? else {
         return Ok(None);
@@ -391,11 +392,12 @@ pub(crate) fn join6(
     berth_network::attach6(
         std::path::Path::new(&row.netns),
         &berth_network::Endpoint6Spec {
+            container_ifname: row.device.clone(),
             bridge: net.bridge.clone(),
             bridge_gateway: gateway,
             address: ip,
             prefix: subnet.prefix(),
-            gateway: (!net.internal).then_some(gateway),
+            gateway: (default_route && !net.internal).then_some(gateway),
         },
     )?;
     Ok(Some(ip))

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 
 mod host;
 mod mounts;
+mod networks;
 pub(crate) mod ports;
 mod process;
 mod resources;
@@ -26,6 +27,7 @@ pub use host::{
     namespace_mode, network, sysctls,
 };
 pub use mounts::{mount_flag, tmpfs_flag, volume_flag};
+pub use networks::{Networks, network_attachment, networks};
 pub use ports::{port_bindings, port_range};
 pub use process::{HealthFlags, annotations, attach_streams, exposed_ports, healthcheck};
 pub use resources::{Rate, ResourceFlags, device_rate, nano_cpus, resources, update_request};

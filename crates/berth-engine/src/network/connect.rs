@@ -1,0 +1,209 @@
+//! `network connect` and `network disconnect`: a container's networks changed after
+//! create. The container's record changes (`HostConfig.networks`, or `primary_detached`
+//! for its first network); a running container gets (or loses) the endpoint at once, in
+//! its pinned namespace: a veth as its next free `ethN`, the address, no default route
+//! unless it had no other endpoint. A created or stopped container joins at its next
+//! start. Names on the network appear and go with the endpoint row (the resolvers read
+//! the store at each query).
+
+use super::Network;
+use super::endpoint::{How, check_endpoint, joinable, make_endpoint, netns_path, release_one};
+use crate::config::{NetworkAttachment, NetworkMode};
+use crate::container::{Container, Status};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// What `network connect` asks for besides the network and the container.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectRequest {
+    /// `--alias`.
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    pub ipv4_address: Option<String>,
+    /// `--link`: refused (legacy links are the default bridge's; Berth has none).
+    pub links: Vec<String>,
+}
+
+/// The container's namespace exists (its endpoints are live) in these states.
+fn live(c: &Container) -> bool {
+    matches!(
+        c.state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    )
+}
+
+const HOST: &str =
+    "container cannot be disconnected from host network or connected to host network";
+const NONE: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
+
+const SHARED: &str = "container sharing network namespace with another container or host cannot be connected to any other network";
+
+/// Docker's refusals for connecting container `c` to network `n` when either is not a
+/// bridge network (host, none, another container's namespace).
+fn check_mode(c: &Container, n: &Network) -> Result<()> {
+    let mode = &c.config.host.network_mode;
+    match (n.driver.as_str(), mode) {
+        ("host", NetworkMode::Host) | ("null", NetworkMode::None) => Err(Error::Conflict(format!(
+            "endpoint with name {} already exists in network {}",
+            c.name, n.name
+        ))),
+        ("host", _) => Err(Error::Conflict(HOST.into())),
+        (_, NetworkMode::Host | NetworkMode::Container(_)) => Err(Error::Conflict(SHARED.into())),
+        ("null", _) | (_, NetworkMode::None) => Err(Error::Conflict(NONE.into())),
+        _ => Ok(()),
+    }
+}
+
+fn event(engine: &Engine, action: &str, n: &Network, c: &Container) {
+    crate::events::append(
+        &engine.paths,
+        "network",
+        action,
+        crate::events::actor(
+            &n.id,
+            &[
+                ("container", c.id.clone()),
+                ("name", n.name.clone()),
+                ("type", n.driver.clone()),
+            ],
+        ),
+    );
+}
+
+impl Engine {
+    /// `network connect NET CTR`: checks everything first (a refused request changes
+    /// nothing), records the network, and makes the endpoint of a running container.
+    pub fn network_connect(&self, net: &str, container: &str, req: &ConnectRequest) -> Result<()> {
+        let n = self.network(net)?;
+        let found = self.container(container)?;
+        let _lock = self.lock_container(&found.id)?;
+        let mut c = self.container(&found.id)?;
+        check_mode(&c, &n)?;
+        if !req.links.is_empty() {
+            return Err(Error::Unsupported(
+                "--link is not supported by berth: containers on a user-defined network reach each other by name (use --alias)".into(),
+            ));
+        }
+        let n = joinable(self, &n.id)?;
+        if c.config
+            .host
+            .attachments()
+            .iter()
+            .any(|a| a.network == n.name)
+        {
+            return Err(Error::Conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                c.name, n.name
+            )));
+        }
+        check_endpoint(&n, &req.aliases, req.ipv4_address.as_deref(), None)?;
+        let h = &mut c.config.host;
+        if h.network_mode == NetworkMode::Network(n.name.clone()) {
+            h.primary_detached = false;
+            h.network_aliases = req.aliases.clone();
+            h.ipv4_address = req.ipv4_address.clone();
+            h.mac_address = None;
+        } else {
+            h.networks.push(NetworkAttachment {
+                network: n.name.clone(),
+                aliases: req.aliases.clone(),
+                ipv4_address: req.ipv4_address.clone(),
+                mac_address: None,
+            });
+        }
+        if live(&c) {
+            let path = netns_path(self, &c.id);
+            if !path.exists() {
+                return Err(Error::Conflict(format!(
+                    "container {} has no network namespace of its own to connect (restart it first)",
+                    c.name
+                )));
+            }
+            let had_none = self.db.endpoints(Some(&c.id))?.is_empty();
+            let atts = c.config.host.attachments();
+            let a = atts
+                .iter()
+                .find(|a| a.network == n.name)
+                .ok_or_else(|| Error::Internal(format!("network {} not recorded", n.name)))?;
+            let how = How {
+                path: &path,
+                make_ns: false,
+                default_route: had_none,
+                ports: false,
+            };
+            make_endpoint(self, &c, &n, a, &how)?;
+        }
+        if let Err(e) = self.db.set_config(&c.id, &c.config) {
+            if live(&c) {
+                let _ = self.release_endpoint_on(&c, &n);
+            }
+            return Err(e);
+        }
+        event(self, "connect", &n, &c);
+        Ok(())
+    }
+
+    /// The endpoint of container `c` on `n`, if it holds one: released.
+    fn release_endpoint_on(&self, c: &Container, n: &Network) -> Result<()> {
+        for row in self.db.endpoints(Some(&c.id))? {
+            if row.network_id == n.id {
+                release_one(self, &row)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `network disconnect NET CTR`: forgets the network (and removes the endpoint of a
+    /// running container). With `force`, a network that no longer exists is forgotten by
+    /// name.
+    pub fn network_disconnect(&self, net: &str, container: &str, force: bool) -> Result<()> {
+        let found = match self.network(net) {
+            Ok(n) => Some(n),
+            Err(Error::NoSuchNetwork(_)) if force => None,
+            Err(e) => return Err(e),
+        };
+        let c = self.container(container)?;
+        let _lock = self.lock_container(&c.id)?;
+        let mut c = self.container(&c.id)?;
+        let name = found.as_ref().map_or(net, |n| n.name.as_str()).to_string();
+        match (
+            found.as_ref().map(|n| n.driver.as_str()),
+            &c.config.host.network_mode,
+        ) {
+            (Some("host"), NetworkMode::Host) => return Err(Error::Conflict(HOST.into())),
+            // Nothing to take away: the container keeps its namespace with only `lo`.
+            (Some("null"), NetworkMode::None) => return Ok(()),
+            _ => {}
+        }
+        let attached = c
+            .config
+            .host
+            .attachments()
+            .iter()
+            .any(|a| a.network == name);
+        if !attached {
+            let the = if found.is_some() { "" } else { "the " };
+            return Err(Error::Conflict(format!(
+                "container {} is not connected to {the}network {name}",
+                c.id
+            )));
+        }
+        let h = &mut c.config.host;
+        if h.network_mode == NetworkMode::Network(name.clone()) {
+            h.primary_detached = true;
+            h.network_aliases.clear();
+            h.ipv4_address = None;
+            h.mac_address = None;
+        } else {
+            h.networks.retain(|x| x.network != name);
+        }
+        if let Some(n) = &found {
+            self.release_endpoint_on(&c, n)?;
+        }
+        self.db.set_config(&c.id, &c.config)?;
+        if let Some(n) = &found {
+            event(self, "disconnect", n, &c);
+        }
+        Ok(())
+    }
+}
