@@ -167,8 +167,14 @@ def main():
         plain = subprocess.run(["pgrep", "-f", "berth-monitor.*" +
                                 b("inspect", "-f", "{{.Id}}", "plain").strip()],
                                capture_output=True, text=True).stdout.split()
-        for what, pids in (("c0 (resolver, after the queries)", monitor),
-                           ("plain (--network none)", plain)):
+        rows = [("c0 (resolver, after the queries)", monitor)]
+        if a.baseline:
+            rows.append(("base0 (baseline's resolver, after the queries)",
+                         subprocess.run(["pgrep", "-f", "berth-monitor.*" +
+                                         b("inspect", "-f", "{{.Id}}", "base0").strip()],
+                                        capture_output=True, text=True).stdout.split()))
+        rows.append(("plain (--network none)", plain))
+        for what, pids in rows:
             for p in pids:
                 with open("/proc/%s/status" % p) as f:
                     st = dict(l.split(":", 1) for l in f if ":" in l)
