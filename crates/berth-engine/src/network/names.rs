@@ -150,3 +150,90 @@ impl NameTable {
         Ok(t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with networks `n1` (containers a and b) and `n2` (container c); a's
+    /// config has a hostname and aliases, b's a hostile hostname and aliases.
+    fn store() -> (tempfile::TempDir, Connection) {
+        let d = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&d.path().join("engine.db")).unwrap();
+        let conn = db.own_connection().unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO networks VALUES ('N1', 'Net1', '', '{}'), ('N2', 'n2', '', '{}');
+            INSERT INTO containers VALUES
+              ('aaaaaaaaaaaa1111', 'A', '', '{"hostname":"Host-A","host":{"network_aliases":["Web","db"]}}', '{}'),
+              ('bbbbbbbbbbbb2222', 'b', '', '{"hostname":7,"host":{"network_aliases":"x"}}', '{}'),
+              ('cccccccccccc3333', 'c', '', '{}', '{}');
+            INSERT INTO endpoints VALUES
+              ('e1', 'N1', 'aaaaaaaaaaaa1111', '10.0.0.2', '', '', ''),
+              ('e2', 'N1', 'bbbbbbbbbbbb2222', '10.0.0.3', '', '', ''),
+              ('e3', 'N2', 'cccccccccccc3333', '10.1.0.2', '', '', '');"#,
+        )
+        .unwrap();
+        (d, conn)
+    }
+
+    #[test]
+    fn names_of_the_containers_networks_only() {
+        let (_d, conn) = store();
+        let t = NameTable::load(&conn, "bbbbbbbbbbbb2222").unwrap();
+        let a: Vec<Ipv4Addr> = vec!["10.0.0.2".parse().unwrap()];
+        for name in [
+            "a",
+            "a.net1",
+            "aaaaaaaaaaaa",
+            "aaaaaaaaaaaa.net1",
+            "web",
+            "web.net1",
+            "db.net1",
+            "host-a",
+        ] {
+            assert_eq!(t.lookup(name), a, "{name}");
+        }
+        // The hostname answers bare only; other networks' names and near misses not at all.
+        for name in [
+            "host-a.net1",
+            "c",
+            "c.n2",
+            "a.n2",
+            "a.",
+            ".net1",
+            "net1",
+            "",
+            "x",
+        ] {
+            assert!(t.lookup(name).is_empty(), "{name}");
+        }
+        assert_eq!(t.lookup("b"), vec!["10.0.0.3".parse::<Ipv4Addr>().unwrap()]);
+        assert_eq!(
+            t.reverse("10.0.0.2".parse().unwrap()).as_deref(),
+            Some("a.net1")
+        );
+        assert_eq!(t.reverse("10.1.0.2".parse().unwrap()), None);
+        // A container on no network has no names.
+        assert!(
+            NameTable::load(&conn, "nosuch")
+                .unwrap()
+                .lookup("a")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_shared_alias_answers_every_address_once_sorted() {
+        let (_d, conn) = store();
+        conn.execute_batch(
+            r#"INSERT INTO containers VALUES
+              ('dddddddddddd4444', 'd', '', '{"host":{"network_aliases":["web","WEB"]}}', '{}');
+            INSERT INTO endpoints VALUES ('e4', 'N1', 'dddddddddddd4444', '10.0.0.1', '', '', '');"#,
+        )
+        .unwrap();
+        let t = NameTable::load(&conn, "aaaaaaaaaaaa1111").unwrap();
+        let want: Vec<Ipv4Addr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        assert_eq!(t.lookup("web"), want);
+        assert_eq!(t.lookup("web.net1"), want);
+    }
+}
