@@ -178,8 +178,9 @@ def main():
             for p in pids:
                 with open("/proc/%s/status" % p) as f:
                     st = dict(l.split(":", 1) for l in f if ":" in l)
-                print("berth-monitor %s %s: %s, VmRSS %s" % (
-                    p, what, st.get("Name", "?").strip(), st.get("VmRSS", "?").strip()))
+                print("berth-monitor %s %s: %s, VmRSS %s (anonymous %s, files %s)" % (
+                    p, what, st.get("Name", "?").strip(), st.get("VmRSS", "?").strip(),
+                    st.get("RssAnon", "?").strip(), st.get("RssFile", "?").strip()))
     finally:
         stop.set()
         try:
