@@ -508,21 +508,33 @@ fn tcp_query(netns: &str, msg: Vec<u8>) -> std::thread::JoinHandle<(Vec<u8>, std
 
 #[test]
 #[ignore = "needs root"]
-fn tcp_queries_go_upstream_over_tcp_and_a_slow_upstream_holds_nothing_up() {
+fn truncated_answers_are_asked_again_over_tcp_and_a_slow_upstream_holds_nothing_up() {
     let (t, _up) = setup();
     t.ok(&["network", "create", "--subnet", "10.202.7.0/24", "bt-dns7"]);
     run_on(&t, "bt-dns7", "u1", &[]);
     let netns = t.field("u1", "{{.NetworkSettings.SandboxKey}}");
     let ip1: std::net::Ipv4Addr = ip_of(&t, "u1", "bt-dns7").parse().unwrap();
 
-    // Over UDP the upstream's answer is truncated, and the client gets it so (TC set),
-    // to ask again over TCP.
-    let r = exchange(&netns, vec![a_query(1, BIG)]);
-    let r = r[0].as_ref().expect("a reply over UDP");
+    // Over UDP the upstream's answer is truncated (TC set, no records): the resolver asks
+    // again over TCP, and the client gets as many records as fit in 512 bytes (TC set, so
+    // it may ask over TCP for the rest), or all of them when its EDNS0 size allows.
+    let mut edns = a_query(5, BIG);
+    edns[11] = 1;
+    edns.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    let r = exchange(&netns, vec![a_query(1, BIG), edns]);
+    let small = r[0].as_ref().expect("a reply over UDP");
+    let fit = u8::try_from((512 - a_query(1, BIG).len()) / 16).unwrap();
     assert_eq!(
-        (r[1], r[2] & 0x02, r[3] & 0x0f, r[7]),
-        (1, 0x02, 0, 0),
-        "{r:?}"
+        (small[1], small[2] & 0x02, small[3] & 0x0f, small[7]),
+        (1, 0x02, 0, fit),
+        "{small:?}"
+    );
+    assert!(small.len() <= 512);
+    let whole = r[1].as_ref().expect("a reply over UDP with EDNS0");
+    assert_eq!(
+        (whole[1], whole[2] & 0x02, whole[3] & 0x0f, whole[7]),
+        (5, 0, 0, BIG_COUNT),
+        "{whole:?}"
     );
     // Over TCP it comes whole: the resolver asked the upstream over TCP.
     let (r, _) = tcp_query(&netns, a_query(2, BIG)).join().unwrap();

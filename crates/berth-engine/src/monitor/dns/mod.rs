@@ -182,9 +182,15 @@ impl Resolver {
             self.handle(engine, msg.1, Client::Tcp(msg.0));
         }
         for d in self.uptcp.on_ready(&uptcp_ready, &self.upstreams) {
-            let answer = d
-                .answer
-                .unwrap_or_else(|| dns::empty_reply(&d.query, dns::RCODE_SERVFAIL));
+            let answer = match (d.answer, d.udp) {
+                (Some(a), None) => a,
+                // Asked over UDP: the whole answer when the client takes it, else as
+                // many records as fit (TC set), else what the upstream sent over UDP.
+                (Some(a), Some(u)) if a.len() <= u.limit => a,
+                (Some(a), Some(u)) => dns::truncate(&a, u.limit).unwrap_or(u.truncated),
+                (None, Some(u)) => u.truncated,
+                (None, None) => dns::empty_reply(&d.query, dns::RCODE_SERVFAIL),
+            };
             self.reply(d.client, &answer);
         }
         self.expire();
@@ -276,8 +282,7 @@ impl Resolver {
 
     /// Sends `msg` on to the first upstream (SERVFAIL when that cannot be done): over
     /// TCP for a client that asked over TCP (the answer may be too large for UDP), else
-    /// over UDP. A truncated UDP answer goes to the client as it is, which asks again
-    /// over TCP (RFC 7766), as Docker's resolver does.
+    /// over UDP; a UDP answer with TC set is asked again over TCP (`relay`).
     fn forward(&mut self, query: Query, msg: Vec<u8>, client: Client) {
         if let Client::Tcp(_) = client {
             if self.uptcp.len() >= uptcp::MAX || self.upstreams.is_empty() {
@@ -285,7 +290,17 @@ impl Resolver {
             }
             let id = random_id();
             let msg = dns::with_id(&msg, id);
-            if let Some(d) = self.uptcp.start(&self.upstreams, 0, client, query, msg, id) {
+            if let Some(d) = self.uptcp.start(
+                &self.upstreams,
+                0,
+                uptcp::Fwd {
+                    client,
+                    query,
+                    msg,
+                    upstream_id: id,
+                    udp: None,
+                },
+            ) {
                 self.reply(d.client, &dns::empty_reply(&d.query, dns::RCODE_SERVFAIL));
             }
             return;
@@ -349,6 +364,27 @@ impl Resolver {
             };
             let p = self.pending.swap_remove(i);
             let answer = dns::with_id(reply, p.query.id);
+            // Truncated: the same query over TCP to the same upstream, for the whole
+            // answer (or as much of it as the client takes); the truncated one if that
+            // cannot be done.
+            if dns::is_truncated(&answer) && self.uptcp.len() < uptcp::MAX {
+                let udp = uptcp::UdpAsked {
+                    limit: dns::udp_limit(&p.msg),
+                    truncated: answer,
+                };
+                let f = uptcp::Fwd {
+                    client: p.client,
+                    query: p.query,
+                    msg: p.msg,
+                    upstream_id: p.upstream_id,
+                    udp: Some(udp),
+                };
+                if let Some(d) = self.uptcp.start(&self.upstreams, p.server, f) {
+                    let fallback = d.udp.map(|u| u.truncated).unwrap_or_default();
+                    self.reply(d.client, &fallback);
+                }
+                continue;
+            }
             self.reply(p.client, &answer);
         }
     }

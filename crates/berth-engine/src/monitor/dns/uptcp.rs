@@ -1,5 +1,5 @@
-//! Queries forwarded upstream over TCP (those a container asked over TCP, typically after
-//! a truncated UDP answer): one connection per query from a socket in the monitor's own
+//! Queries forwarded upstream over TCP (those a container asked over TCP, and those
+//! whose UDP answer came back truncated): one connection per query from a socket in the monitor's own
 //! namespace, as the UDP forwards. Everything is non-blocking and driven by the monitor's
 //! poll loop (connect in progress, the framed query written as the socket takes it, the
 //! framed answer read as it comes), so a slow or silent upstream never holds the loop up;
@@ -27,11 +27,7 @@ struct Up {
     stream: TcpStream,
     /// Still connecting (the first writable wakeup says how it went).
     connecting: bool,
-    client: Client,
-    query: Query,
-    /// The query with our id, as the upstream gets it (framed again for each server).
-    msg: Vec<u8>,
-    upstream_id: u16,
+    f: Fwd,
     server: usize,
     /// What is left to write (length prefix and query).
     out: Vec<u8>,
@@ -40,11 +36,42 @@ struct Up {
     deadline: Instant,
 }
 
+/// A query to forward over TCP.
+pub(super) struct Fwd {
+    pub(super) client: Client,
+    pub(super) query: Query,
+    /// The query with our id, as the upstream gets it (framed again for each server).
+    pub(super) msg: Vec<u8>,
+    pub(super) upstream_id: u16,
+    /// Asked over UDP (and answered truncated there).
+    pub(super) udp: Option<UdpAsked>,
+}
+
+impl Fwd {
+    fn failed(self) -> Done {
+        Done {
+            client: self.client,
+            query: self.query,
+            answer: None,
+            udp: self.udp,
+        }
+    }
+}
+
+/// For a query a client asked over UDP: the truncated answer it gets if TCP fails too,
+/// and the size of the largest answer it takes.
+#[derive(Clone)]
+pub(super) struct UdpAsked {
+    pub(super) truncated: Vec<u8>,
+    pub(super) limit: usize,
+}
+
 /// A finished query: the client and its answer (None: every upstream failed).
 pub(super) struct Done {
     pub(super) client: Client,
     pub(super) query: Query,
     pub(super) answer: Option<Vec<u8>>,
+    pub(super) udp: Option<UdpAsked>,
 }
 
 #[derive(Default)]
@@ -88,36 +115,26 @@ impl UpTcp {
     }
 
     pub(super) fn waiting(&self, client: Client) -> bool {
-        self.ups.iter().any(|u| u.client == client)
+        self.ups.iter().any(|u| u.f.client == client)
     }
 
-    /// Sends `msg` (our id `upstream_id`) to `upstreams[server]` or a later one; what
-    /// could be sent to none comes back as failed at once.
+    /// Sends `f` to `upstreams[server]` or a later one; what could be sent to none comes
+    /// back as failed at once.
     pub(super) fn start(
         &mut self,
         upstreams: &[SocketAddr],
         server: usize,
-        client: Client,
-        query: Query,
-        msg: Vec<u8>,
-        upstream_id: u16,
+        f: Fwd,
     ) -> Option<Done> {
-        let Some(out) = framed(&msg) else {
-            return Some(Done {
-                client,
-                query,
-                answer: None,
-            });
+        let Some(out) = framed(&f.msg) else {
+            return Some(f.failed());
         };
         for (s, addr) in upstreams.iter().enumerate().skip(server) {
             if let Ok(stream) = start_connect(*addr) {
                 self.ups.push(Up {
                     stream,
                     connecting: true,
-                    client,
-                    query,
-                    msg,
-                    upstream_id,
+                    f,
                     server: s,
                     out,
                     inbuf: Vec::new(),
@@ -126,11 +143,7 @@ impl UpTcp {
                 return None;
             }
         }
-        Some(Done {
-            client,
-            query,
-            answer: None,
-        })
+        Some(f.failed())
     }
 
     pub(super) fn poll_fds<'a>(&'a self, v: &mut Vec<(BorrowedFd<'a>, PollFlags)>) {
@@ -156,11 +169,14 @@ impl UpTcp {
             let r = ready.get(i).copied().unwrap_or(false);
             let state = if r { step(&mut u) } else { Step::Wait };
             match state {
-                Step::Answer(a) if dns::reply_matches(&a, u.upstream_id, &u.query.question) => {
+                Step::Answer(a)
+                    if dns::tcp_reply_matches(&a, u.f.upstream_id, &u.f.query.question) =>
+                {
                     done.push(Done {
-                        client: u.client,
-                        answer: Some(dns::with_id(&a, u.query.id)),
-                        query: u.query,
+                        client: u.f.client,
+                        answer: Some(dns::with_id(&a, u.f.query.id)),
+                        query: u.f.query,
+                        udp: u.f.udp,
                     });
                 }
                 // A broken connection, or an answer to something else: the next server.
@@ -171,7 +187,7 @@ impl UpTcp {
         }
         for u in failed {
             let next = u.server + 1;
-            if let Some(d) = self.start(upstreams, next, u.client, u.query, u.msg, u.upstream_id) {
+            if let Some(d) = self.start(upstreams, next, u.f) {
                 done.push(d);
             }
         }
