@@ -1,6 +1,7 @@
 //! The DNS wire format, as much as the embedded resolver needs: parse one query (a single
 //! question, no compression), encode answers with A and PTR records, NODATA, NXDOMAIN and
-//! error replies, and check that an upstream's reply belongs to the query it was sent.
+//! error replies, check that an upstream's reply belongs to the query it was sent, and
+//! cut an answer fetched over TCP down to what a UDP client takes (EDNS0 size, TC set).
 //! Everything here reads bytes from a container: every length is bounded, nothing panics,
 //! and what cannot be parsed gets FORMERR (or nothing, when it has no usable header).
 
