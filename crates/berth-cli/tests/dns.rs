@@ -17,15 +17,19 @@ use common::netns::NetEnv;
 /// The only name the upstream knows, and its address.
 const EXTERNAL: &str = "external.test";
 const EXTERNAL_IP: [u8; 4] = [203, 0, 113, 7];
+/// A name with `BIG_COUNT` addresses (203.0.113.1...): over UDP its answer is truncated
+/// (TC set, no records), over TCP it comes whole (more than 512 bytes).
+const BIG: &str = "big.test";
+const BIG_COUNT: u8 = 60;
 
-/// A tiny DNS server on 127.0.0.1:53 in the test host's namespace: A of `external.test`,
-/// NXDOMAIN for everything else. Stops on drop.
+/// A tiny DNS server on 127.0.0.1:53 (UDP and TCP) in the test host's namespace: A of
+/// `external.test` and `big.test`, NXDOMAIN for everything else. Stops on drop.
 struct Upstream {
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn answer(q: &[u8]) -> Option<Vec<u8>> {
+fn answer(q: &[u8], tcp: bool) -> Option<Vec<u8>> {
     let mut i = 12;
     let mut labels = Vec::new();
     loop {
@@ -39,6 +43,19 @@ fn answer(q: &[u8]) -> Option<Vec<u8>> {
     }
     let qtype = u16::from_be_bytes([*q.get(i)?, *q.get(i + 1)?]);
     let question = q.get(12..i + 4)?;
+    if labels.join(".") == BIG {
+        let n = if tcp && qtype == 1 { BIG_COUNT } else { 0 };
+        let mut r = q[..2].to_vec();
+        // QR, RD; TC over UDP.
+        r.push(if tcp { 0x81 } else { 0x83 });
+        r.push(0x80);
+        r.extend_from_slice(&[0, 1, 0, n, 0, 0, 0, 0]);
+        r.extend_from_slice(q.get(12..i + 4)?);
+        for k in 1..=n {
+            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, k]);
+        }
+        return Some(r);
+    }
     let ours = labels.join(".") == EXTERNAL;
     let mut r = q[..2].to_vec();
     r.push(0x81);
@@ -58,7 +75,9 @@ impl Upstream {
         let (tx, rx) = std::sync::mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || {
+        let ns2 = ns.try_clone().unwrap();
+        let tx2 = tx.clone();
+        let udp = std::thread::spawn(move || {
             // This thread only.
             nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
             let s = UdpSocket::bind("127.0.0.1:53").unwrap();
@@ -68,16 +87,51 @@ impl Upstream {
             let mut buf = [0u8; 1500];
             while !stop2.load(Ordering::SeqCst) {
                 if let Ok((n, src)) = s.recv_from(&mut buf)
-                    && let Some(r) = answer(&buf[..n])
+                    && let Some(r) = answer(&buf[..n], false)
                 {
                     let _ = s.send_to(&r, src);
                 }
             }
         });
+        let stop3 = stop.clone();
+        let tcp = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            nix::sched::setns(&ns2, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let l = std::net::TcpListener::bind("127.0.0.1:53").unwrap();
+            l.set_nonblocking(true).unwrap();
+            tx2.send(()).unwrap();
+            while !stop3.load(Ordering::SeqCst) {
+                let Ok((mut c, _)) = l.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                };
+                // One framed query, one framed answer (blocking, bounded by a timeout).
+                let _ = c.set_nonblocking(false);
+                let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                let mut len = [0u8; 2];
+                if c.read_exact(&mut len).is_err() {
+                    continue;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if c.read_exact(&mut q).is_err() {
+                    continue;
+                }
+                // `slow.test` takes a second over TCP (NXDOMAIN then).
+                if q.len() > 13 && q[13..].starts_with(b"slow") {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+                if let Some(r) = answer(&q, true) {
+                    let mut out = u16::try_from(r.len()).unwrap().to_be_bytes().to_vec();
+                    out.extend_from_slice(&r);
+                    let _ = c.write_all(&out);
+                }
+            }
+        });
+        rx.recv().unwrap();
         rx.recv().unwrap();
         Upstream {
             stop,
-            thread: Some(thread),
+            threads: vec![udp, tcp],
         }
     }
 }
@@ -85,7 +139,7 @@ impl Upstream {
 impl Drop for Upstream {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
@@ -384,4 +438,123 @@ fn garbage_from_a_container_is_refused_and_names_still_resolve_over_udp_and_tcp(
     );
     assert_eq!(answers.2[answers.2.len() - 4..], EXTERNAL_IP);
     assert!(answers.3, "a zero-length frame closes the connection");
+}
+
+/// An A query for `name`, with id `id`.
+fn a_query(id: u8, name: &str) -> Vec<u8> {
+    let mut q = vec![0, id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in name.split('.') {
+        q.push(u8::try_from(l.len()).unwrap());
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// (id, rcode, last four bytes: the address of a one-answer reply) of a reply.
+fn summary(r: &Option<Vec<u8>>) -> (u8, u8, Vec<u8>) {
+    let r = r.as_ref().expect("a reply");
+    (r[1], r[3] & 0x0f, r[r.len() - 4..].to_vec())
+}
+
+#[test]
+#[ignore = "needs root"]
+fn the_name_cache_sees_a_new_container_and_a_stopped_one_at_the_next_query() {
+    let (t, _up) = setup();
+    t.ok(&["network", "create", "--subnet", "10.202.6.0/24", "bt-dns6"]);
+    run_on(&t, "bt-dns6", "n1", &[]);
+    let netns = t.field("n1", "{{.NetworkSettings.SandboxKey}}");
+    let ip1: std::net::Ipv4Addr = ip_of(&t, "n1", "bt-dns6").parse().unwrap();
+    // n1's resolver has read its names (n1's only): n2 is not one of them, so it goes
+    // upstream, which knows no such name.
+    let r = exchange(&netns, vec![a_query(1, "n1"), a_query(2, "n2")]);
+    assert_eq!(summary(&r[0]), (1, 0, ip1.octets().to_vec()));
+    assert_eq!(summary(&r[1]).1, 3, "n2 before it exists");
+
+    // A container that joins resolves at the very next query, by name and alias.
+    run_on(&t, "bt-dns6", "n2", &["--network-alias", "late"]);
+    let ip2: std::net::Ipv4Addr = ip_of(&t, "n2", "bt-dns6").parse().unwrap();
+    let r = exchange(&netns, vec![a_query(3, "n2"), a_query(4, "late")]);
+    assert_eq!(summary(&r[0]), (3, 0, ip2.octets().to_vec()));
+    assert_eq!(summary(&r[1]), (4, 0, ip2.octets().to_vec()));
+
+    // One that stops is gone at the next one.
+    t.ok(&["stop", "-t", "0", "n2"]);
+    let r = exchange(&netns, vec![a_query(5, "n2"), a_query(6, "n1")]);
+    assert_eq!(summary(&r[0]).1, 3, "n2 after its stop");
+    assert_eq!(summary(&r[1]), (6, 0, ip1.octets().to_vec()));
+}
+
+/// Sends one framed query over TCP to 127.0.0.11:53 from inside the namespace pinned at
+/// `netns`, on a thread of its own; its answer, and when it came.
+fn tcp_query(netns: &str, msg: Vec<u8>) -> std::thread::JoinHandle<(Vec<u8>, std::time::Instant)> {
+    let ns = std::fs::File::open(netns).unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let mut s = std::net::TcpStream::connect("127.0.0.11:53").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut f = u16::try_from(msg.len()).unwrap().to_be_bytes().to_vec();
+        f.extend_from_slice(&msg);
+        s.write_all(&f).unwrap();
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).unwrap();
+        let mut m = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut m).unwrap();
+        (m, std::time::Instant::now())
+    })
+}
+
+#[test]
+#[ignore = "needs root"]
+fn truncated_answers_are_asked_again_over_tcp_and_a_slow_upstream_holds_nothing_up() {
+    let (t, _up) = setup();
+    t.ok(&["network", "create", "--subnet", "10.202.7.0/24", "bt-dns7"]);
+    run_on(&t, "bt-dns7", "u1", &[]);
+    let netns = t.field("u1", "{{.NetworkSettings.SandboxKey}}");
+    let ip1: std::net::Ipv4Addr = ip_of(&t, "u1", "bt-dns7").parse().unwrap();
+
+    // Over UDP the upstream's answer is truncated (TC set, no records): the resolver asks
+    // again over TCP, and the client gets as many records as fit in 512 bytes (TC set, so
+    // it may ask over TCP for the rest), or all of them when its EDNS0 size allows.
+    let mut edns = a_query(5, BIG);
+    edns[11] = 1;
+    edns.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    let r = exchange(&netns, vec![a_query(1, BIG), edns]);
+    let small = r[0].as_ref().expect("a reply over UDP");
+    let fit = u8::try_from((512 - a_query(1, BIG).len()) / 16).unwrap();
+    assert_eq!(
+        (small[1], small[2] & 0x02, small[3] & 0x0f, small[7]),
+        (1, 0x02, 0, fit),
+        "{small:?}"
+    );
+    assert!(small.len() <= 512);
+    let whole = r[1].as_ref().expect("a reply over UDP with EDNS0");
+    assert_eq!(
+        (whole[1], whole[2] & 0x02, whole[3] & 0x0f, whole[7]),
+        (5, 0, 0, BIG_COUNT),
+        "{whole:?}"
+    );
+    // Over TCP it comes whole: the resolver asked the upstream over TCP.
+    let (r, _) = tcp_query(&netns, a_query(2, BIG)).join().unwrap();
+    assert_eq!((r[1], r[2] & 0x02, r[3] & 0x0f), (2, 0, 0), "{r:?}");
+    assert_eq!(r[7], BIG_COUNT, "all the addresses");
+    assert!(r.len() > 512, "{} bytes", r.len());
+    assert_eq!(r[r.len() - 4..], [203, 0, 113, BIG_COUNT]);
+
+    // An upstream slow to answer over TCP holds up nothing else: a UDP query asked
+    // while it works is answered first.
+    let slow = tcp_query(&netns, a_query(3, "slow.test"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let r = exchange(&netns, vec![a_query(4, "u1")]);
+    let udp_done = std::time::Instant::now();
+    assert_eq!(summary(&r[0]), (4, 0, ip1.octets().to_vec()));
+    let (r, tcp_done) = slow.join().unwrap();
+    assert_eq!(
+        (r[1], r[3] & 0x0f),
+        (3, 3),
+        "the slow answer (NXDOMAIN) comes after"
+    );
+    assert!(udp_done < tcp_done);
 }

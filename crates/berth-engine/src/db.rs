@@ -176,6 +176,12 @@ impl Db {
         })
     }
 
+    /// A connection of its own, outside the pool, for a user that keeps it open (the
+    /// embedded resolver: `PRAGMA data_version` compares only within one connection).
+    pub(crate) fn own_connection(&self) -> Result<Connection> {
+        Self::connect(&self.path)
+    }
+
     /// Closes the idle connections (a monitor drops them between the rare moments it
     /// writes, to stay small).
     pub fn release(&self) {

@@ -1,6 +1,7 @@
 //! The DNS wire format, as much as the embedded resolver needs: parse one query (a single
 //! question, no compression), encode answers with A and PTR records, NODATA, NXDOMAIN and
-//! error replies, and check that an upstream's reply belongs to the query it was sent.
+//! error replies, check that an upstream's reply belongs to the query it was sent, and
+//! cut an answer fetched over TCP down to what a UDP client takes (EDNS0 size, TC set).
 //! Everything here reads bytes from a container: every length is bounded, nothing panics,
 //! and what cannot be parsed gets FORMERR (or nothing, when it has no usable header).
 
@@ -241,12 +242,95 @@ pub fn with_id(msg: &[u8], id: u16) -> Vec<u8> {
 /// Whether `reply` answers the query sent with `id` and `question`: a response with that
 /// id and the same question (case aside).
 pub fn reply_matches(reply: &[u8], id: u16, question: &[u8]) -> bool {
+    reply.len() <= MAX_MESSAGE && tcp_reply_matches(reply, id, question)
+}
+
+/// The same for a reply received over TCP, which may be up to 65,535 bytes long.
+pub fn tcp_reply_matches(reply: &[u8], id: u16, question: &[u8]) -> bool {
     reply.len() >= 12 + question.len()
-        && reply.len() <= MAX_MESSAGE
+        && reply.len() <= usize::from(u16::MAX)
         && reply[..2] == id.to_be_bytes()
         && reply[2] & 0x80 != 0
         && u16_at(reply, 4) == Some(1)
         && reply[12..12 + question.len()].eq_ignore_ascii_case(question)
+}
+
+/// Whether a reply has the TC (truncated) bit set.
+pub fn is_truncated(reply: &[u8]) -> bool {
+    reply.get(2).is_some_and(|b| b & 0x02 != 0)
+}
+
+/// The offset just past the (possibly compressed) name at `i`, if it is within `msg`.
+fn skip_name(msg: &[u8], mut i: usize) -> Option<usize> {
+    // At most 128 labels in 255 bytes.
+    for _ in 0..128 {
+        let len = *msg.get(i)?;
+        if len & 0xc0 == 0xc0 {
+            return (i + 2 <= msg.len()).then_some(i + 2);
+        }
+        if len & 0xc0 != 0 {
+            return None;
+        }
+        i += 1 + usize::from(len);
+        if len == 0 {
+            return (i <= msg.len()).then_some(i);
+        }
+    }
+    None
+}
+
+/// The largest UDP answer the client of `query` takes: the payload size of its EDNS0 OPT
+/// record (between 512 and `MAX_MESSAGE`), else 512.
+pub fn udp_limit(query: &[u8]) -> usize {
+    let size = || -> Option<usize> {
+        if u16_at(query, 10)? == 0 {
+            return None;
+        }
+        let mut i = skip_name(query, 12)? + 4;
+        // Skip answer and authority records (none in a query we forward), then the OPT.
+        let (an, ns) = (u16_at(query, 6)?, u16_at(query, 8)?);
+        for _ in 0..(u32::from(an) + u32::from(ns)) {
+            i = skip_name(query, i)?;
+            i += 10 + usize::from(u16_at(query, i + 8)?);
+        }
+        let j = skip_name(query, i)?;
+        (u16_at(query, j)? == 41).then_some(usize::from(u16_at(query, j + 2)?))
+    };
+    size().unwrap_or(MAX_ANSWER).clamp(MAX_ANSWER, MAX_MESSAGE)
+}
+
+/// `reply` cut down to at most `limit` bytes for a UDP client: the header, the question
+/// and as many whole answer records as fit, the other sections left out, TC set (the
+/// client may ask again over TCP for the rest). None when even the question does not fit
+/// or the reply cannot be walked.
+pub fn truncate(reply: &[u8], limit: usize) -> Option<Vec<u8>> {
+    if u16_at(reply, 4)? != 1 {
+        return None;
+    }
+    let mut end = skip_name(reply, 12)? + 4;
+    if end > limit || end > reply.len() {
+        return None;
+    }
+    let mut kept = 0u16;
+    for _ in 0..u16_at(reply, 6)? {
+        let Some(name_end) = skip_name(reply, end) else {
+            break;
+        };
+        let Some(rdlen) = u16_at(reply, name_end + 8) else {
+            break;
+        };
+        let next = name_end + 10 + usize::from(rdlen);
+        if next > reply.len() || next > limit {
+            break;
+        }
+        end = next;
+        kept += 1;
+    }
+    let mut out = reply[..end].to_vec();
+    out[2] |= 0x02;
+    out[6..8].copy_from_slice(&kept.to_be_bytes());
+    out[8..12].fill(0);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -413,5 +497,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn udp_limits_and_truncation() {
+        let q = query("big.test", TYPE_A);
+        assert_eq!(udp_limit(&q), 512);
+        let mut e = q.clone();
+        e[11] = 1;
+        e.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(udp_limit(&e), 1232);
+        // Past MAX_MESSAGE: MAX_MESSAGE; garbage: 512.
+        let mut big = e.clone();
+        let n = big.len();
+        big[n - 8] = 0xff;
+        assert_eq!(udp_limit(&big), MAX_MESSAGE);
+        assert_eq!(udp_limit(&e[..e.len() - 9]), 512);
+
+        // A reply with 60 A records (compressed names), then one in the additional section.
+        let mut r = q.clone();
+        r[2] = 0x81;
+        r[3] = 0x80;
+        r[7] = 60;
+        r[11] = 1;
+        for k in 0..60u8 {
+            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, k]);
+        }
+        r.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+        let t = truncate(&r, 512).unwrap();
+        let fit = (512 - q.len()) / 16;
+        assert_eq!(t.len(), q.len() + fit * 16);
+        assert!(is_truncated(&t) && !is_truncated(&r));
+        assert_eq!((t[6], t[7]), (0, u8::try_from(fit).unwrap()));
+        assert_eq!(&t[8..12], &[0, 0, 0, 0]);
+        assert_eq!(&t[..2], &r[..2]);
+        // Everything fits: all the answers, still without the other sections.
+        let all = truncate(&r, 4096).unwrap();
+        assert_eq!(all[7], 60);
+        // Not even the question, or a record that runs past the end: what can be kept.
+        assert_eq!(truncate(&r, 20), None);
+        assert_eq!(truncate(&r[..q.len() + 20], 512).unwrap()[7], 1);
+        assert_eq!(truncate(&r[..11], 512), None);
     }
 }

@@ -10,7 +10,6 @@ pub(crate) mod links;
 #[cfg(test)]
 mod migrate_tests;
 pub(crate) mod names;
-mod names6;
 pub(crate) mod ports;
 pub(crate) mod ports6;
 pub(crate) mod store;

@@ -1,7 +1,7 @@
 //! The embedded resolver: each monitor of a container on a user-defined network answers
 //! DNS on 127.0.0.11:53 (UDP and TCP, `tcp.rs`) inside that container's network namespace, as Docker's
-//! embedded resolver appears there. Names of the container's networks come from the store
-//! at each query (`network::names`); everything else is forwarded to the upstream servers
+//! embedded resolver appears there. Names of the container's networks come from the store,
+//! kept in memory until it changes (`cache.rs`); everything else is forwarded to the upstream servers
 //! (--dns, else berth.toml's `dns`, else the host's /etc/resolv.conf) from a socket in the
 //! monitor's own namespace, the host's, so that a loopback resolver such as 127.0.0.53
 //! is reached on the container's behalf.
@@ -10,7 +10,9 @@
 //! process's death breaks resolution for any other container, and a killed monitor's
 //! adopter (started by its keeper at once) binds the address again.
 
+mod cache;
 mod tcp;
+mod uptcp;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -52,11 +54,15 @@ pub(crate) struct Resolver {
     /// The same over TCP, and its connections.
     tcp: TcpListener,
     conns: tcp::Conns,
+    /// Queries of TCP clients, forwarded over TCP.
+    uptcp: uptcp::UpTcp,
     /// Ours in the host's namespace, to the upstreams (made on the first forward).
     up: Option<UdpSocket>,
     upstreams: Vec<SocketAddr>,
     pending: Vec<Pending>,
     id: String,
+    /// The names of the container's networks.
+    names: cache::Names,
     buf: Vec<u8>,
 }
 
@@ -130,16 +136,19 @@ impl Resolver {
             sock,
             tcp,
             conns: tcp::Conns::default(),
+            uptcp: uptcp::UpTcp::default(),
             up: None,
             upstreams: upstreams(engine, c),
             pending: Vec::new(),
             id: c.id.clone(),
+            names: cache::Names::default(),
             buf: vec![0u8; dns::MAX_MESSAGE + 1],
         }))
     }
 
     /// The descriptors to poll, with what to poll them for: the UDP socket, the upstream
-    /// socket while queries are forwarded, the TCP listener and its connections.
+    /// socket while queries are forwarded, the TCP listener and its connections, the
+    /// connections to upstreams over TCP.
     /// `on_ready` takes the results in this order.
     pub(crate) fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
         let mut v = vec![(self.sock.as_fd(), PollFlags::IN)];
@@ -148,6 +157,7 @@ impl Resolver {
         }
         v.push((self.tcp.as_fd(), PollFlags::IN));
         self.conns.poll_fds(&mut v);
+        self.uptcp.poll_fds(&mut v);
         v
     }
 
@@ -155,6 +165,7 @@ impl Resolver {
     pub(crate) fn on_ready(&mut self, engine: &Engine, ready: &[bool]) {
         // The layout `poll_fds` had (serving changes what is pending).
         let up_polled = self.up.is_some() && !self.pending.is_empty();
+        let n_conns = self.conns.len();
         let mut it = ready.iter().copied();
         if it.next().unwrap_or(false) {
             self.serve(engine);
@@ -165,13 +176,28 @@ impl Resolver {
         if it.next().unwrap_or(false) {
             self.conns.accept(&self.tcp);
         }
-        let conn_ready: Vec<bool> = it.collect();
+        let conn_ready: Vec<bool> = it.by_ref().take(n_conns).collect();
+        let uptcp_ready: Vec<bool> = it.collect();
         for msg in self.conns.on_ready(&conn_ready) {
             self.handle(engine, msg.1, Client::Tcp(msg.0));
         }
+        for d in self.uptcp.on_ready(&uptcp_ready, &self.upstreams) {
+            let answer = match (d.answer, d.udp) {
+                (Some(a), None) => a,
+                // Asked over UDP: the whole answer when the client takes it, else as
+                // many records as fit (TC set), else what the upstream sent over UDP.
+                (Some(a), Some(u)) if a.len() <= u.limit => a,
+                (Some(a), Some(u)) => dns::truncate(&a, u.limit).unwrap_or(u.truncated),
+                (None, Some(u)) => u.truncated,
+                (None, None) => dns::empty_reply(&d.query, dns::RCODE_SERVFAIL),
+            };
+            self.reply(d.client, &answer);
+        }
         self.expire();
-        self.conns
-            .expire(|id| self.pending.iter().any(|p| p.client == Client::Tcp(id)));
+        let (pending, uptcp) = (&self.pending, &self.uptcp);
+        self.conns.expire(|id| {
+            pending.iter().any(|p| p.client == Client::Tcp(id)) || uptcp.waiting(Client::Tcp(id))
+        });
     }
 
     /// How long until a forwarded query times out or a TCP connection idles out.
@@ -180,6 +206,7 @@ impl Resolver {
             .iter()
             .map(|p| p.deadline.saturating_duration_since(Instant::now()))
             .chain(self.conns.next_timeout())
+            .chain(self.uptcp.next_timeout())
             .min()
     }
 
@@ -219,49 +246,77 @@ impl Resolver {
         }
     }
 
-    /// The answer from the store, if the name is one of ours.
-    fn local(&self, engine: &Engine, q: &Query) -> Option<Vec<u8>> {
+    /// The answer from the store's names, if the name is one of ours.
+    fn local(&mut self, engine: &Engine, q: &Query) -> Option<Vec<u8>> {
         if !dns::is_in_class(q) {
             return Some(dns::empty_reply(q, dns::RCODE_NOTIMP));
         }
-        if q.qtype == dns::TYPE_PTR
-            && let Some(ip) = dns::ptr_address(&q.name)
+        let ptr = if q.qtype == dns::TYPE_PTR {
+            dns::ptr_address(&q.name)
+        } else {
+            None
+        };
+        let ptr6 = if q.qtype == dns::TYPE_PTR && ptr.is_none() {
+            berth_network::subnet6::ptr_address(&q.name)
+        } else {
+            None
+        };
+        if ptr.is_none() && ptr6.is_none() && (!q.plain || q.name.is_empty() || q.name.len() > 253)
         {
-            return match engine.db.dns_reverse(&self.id, ip) {
-                Ok(Some(name)) => Some(dns::ptr_reply(q, &name)),
-                Ok(None) => None,
-                Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
-            };
-        }
-        if q.qtype == dns::TYPE_PTR
-            && let Some(ip) = berth_network::subnet6::ptr_address(&q.name)
-        {
-            return match engine.db.dns_reverse6(&self.id, ip) {
-                Ok(Some(name)) => Some(dns::ptr_reply(q, &name)),
-                Ok(None) => None,
-                Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
-            };
-        }
-        if !q.plain || q.name.is_empty() || q.name.len() > 253 {
             return None;
         }
-        match engine.db.dns_lookup(&self.id, &q.name) {
-            Ok(ips) if ips.is_empty() => None,
-            Ok(ips) if q.qtype == dns::TYPE_A => Some(dns::a_reply(q, &ips)),
+        let names = match self.names.current(engine, &self.id) {
+            Ok(t) => t,
+            Err(_) => return Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
+        };
+        if let Some(ip) = ptr {
+            return names.reverse(ip).map(|name| dns::ptr_reply(q, &name));
+        }
+        if let Some(ip) = ptr6 {
+            return names.reverse6(ip).map(|name| dns::ptr_reply(q, &name));
+        }
+        match names.lookup(&q.name).as_slice() {
+            [] => None,
+            ips if q.qtype == dns::TYPE_A => Some(dns::a_reply(q, ips)),
             // The IPv6 addresses of the name's endpoints on networks with IPv6 (none:
             // no data).
-            Ok(_) if q.qtype == dns::TYPE_AAAA => match engine.db.dns_lookup6(&self.id, &q.name) {
-                Ok(ips) => Some(dns::aaaa_reply(q, &ips)),
-                Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
-            },
+            _ if q.qtype == dns::TYPE_AAAA => Some(dns::aaaa_reply(q, &names.lookup6(&q.name))),
             // Every other type of a name of ours: no data.
-            Ok(_) => Some(dns::empty_reply(q, dns::RCODE_OK)),
-            Err(_) => Some(dns::empty_reply(q, dns::RCODE_SERVFAIL)),
+            _ => Some(dns::empty_reply(q, dns::RCODE_OK)),
         }
     }
 
-    /// Sends `msg` on to the first upstream (SERVFAIL when that cannot be done).
+    /// Gives back what the name cache's connection holds beyond the names (the monitor
+    /// trims itself after a quiet second).
+    pub(crate) fn shrink(&self) {
+        self.names.shrink();
+    }
+
+    /// Sends `msg` on to the first upstream (SERVFAIL when that cannot be done): over
+    /// TCP for a client that asked over TCP (the answer may be too large for UDP), else
+    /// over UDP; a UDP answer with TC set is asked again over TCP (`relay`).
     fn forward(&mut self, query: Query, msg: Vec<u8>, client: Client) {
+        if let Client::Tcp(_) = client {
+            if self.uptcp.len() >= uptcp::MAX || self.upstreams.is_empty() {
+                return self.reply(client, &dns::empty_reply(&query, dns::RCODE_SERVFAIL));
+            }
+            let id = random_id();
+            let msg = dns::with_id(&msg, id);
+            if let Some(d) = self.uptcp.start(
+                &self.upstreams,
+                0,
+                uptcp::Fwd {
+                    client,
+                    query,
+                    msg,
+                    upstream_id: id,
+                    udp: None,
+                },
+            ) {
+                self.reply(d.client, &dns::empty_reply(&d.query, dns::RCODE_SERVFAIL));
+            }
+            return;
+        }
         if self.pending.len() >= MAX_PENDING {
             return self.reply(client, &dns::empty_reply(&query, dns::RCODE_SERVFAIL));
         }
@@ -321,6 +376,27 @@ impl Resolver {
             };
             let p = self.pending.swap_remove(i);
             let answer = dns::with_id(reply, p.query.id);
+            // Truncated: the same query over TCP to the same upstream, for the whole
+            // answer (or as much of it as the client takes); the truncated one if that
+            // cannot be done.
+            if dns::is_truncated(&answer) && self.uptcp.len() < uptcp::MAX {
+                let udp = uptcp::UdpAsked {
+                    limit: dns::udp_limit(&p.msg),
+                    truncated: answer,
+                };
+                let f = uptcp::Fwd {
+                    client: p.client,
+                    query: p.query,
+                    msg: p.msg,
+                    upstream_id: p.upstream_id,
+                    udp: Some(udp),
+                };
+                if let Some(d) = self.uptcp.start(&self.upstreams, p.server, f) {
+                    let fallback = d.udp.map(|u| u.truncated).unwrap_or_default();
+                    self.reply(d.client, &fallback);
+                }
+                continue;
+            }
             self.reply(p.client, &answer);
         }
     }

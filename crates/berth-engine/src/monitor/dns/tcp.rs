@@ -32,6 +32,10 @@ pub(super) struct Conns {
 }
 
 impl Conns {
+    pub(super) fn len(&self) -> usize {
+        self.conns.len()
+    }
+
     /// Each connection: input always, output while answers wait.
     pub(super) fn poll_fds<'a>(&'a self, v: &mut Vec<(BorrowedFd<'a>, PollFlags)>) {
         for c in &self.conns {

@@ -616,6 +616,9 @@ impl<'a> Monitor<'a> {
             }
             if trim_now {
                 self.engine.db.release();
+                if let Some(d) = &self.dns {
+                    d.shrink();
+                }
                 super::trim::trim();
             }
             // At most 60 s (above), so the conversion cannot fail; 60 s if it did.
