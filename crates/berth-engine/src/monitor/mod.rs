@@ -252,7 +252,8 @@ fn run_inner(
     ready: Option<OwnedFd>,
 ) -> Result<()> {
     let engine = Engine::open(&a.root, Some(&a.runroot))?;
-    let c = engine.db.find(&a.id)?;
+    let mut c = engine.db.find(&a.id)?;
+    forget_start_only(&mut c);
     let run_dir = engine.paths.run_dir(&c.id);
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
@@ -289,6 +290,17 @@ fn run_inner(
     m.dismiss_keeper();
     let _ = std::fs::remove_dir_all(&run_dir);
     res
+}
+
+/// Drops from the monitor's copy of the container what only its start reads: the port
+/// bindings and exposed ports (1,000 published ports are some 200 kB of small heap
+/// objects, kept for the container's life by the monitor and, through the fork, its
+/// keeper). The start that needs them (`Engine::start`, in the starter) reads the record;
+/// the monitor's restarts keep the endpoint and ports of the run, and what it reads for
+/// its decisions (`fresh`) comes from the store each time.
+fn forget_start_only(c: &mut crate::Container) {
+    c.config.host.port_bindings = Default::default();
+    c.config.exposed_ports = Vec::new();
 }
 
 /// An adopted container that was not running: its runtime leftovers and mounts go, and an
