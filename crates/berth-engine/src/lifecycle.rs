@@ -544,6 +544,17 @@ impl Engine {
     /// Releases everything a stopped container holds: runtime state, mounts, snapshot,
     /// directories, anonymous volumes (with `volumes`), and its record.
     pub(crate) fn remove_records(&self, c: &Container, volumes: bool) -> Result<()> {
+        self.remove_records_but(c, volumes, false)
+    }
+
+    /// `remove_records`; `net_released`: the caller releases the network endpoints itself
+    /// (`teardown::after_final_exit`, which removes the veths meanwhile).
+    pub(crate) fn remove_records_but(
+        &self,
+        c: &Container,
+        volumes: bool,
+        net_released: bool,
+    ) -> Result<()> {
         // The intent first: a container being removed is never brought back to life (its
         // directory made again by a lock) while its files go.
         match self.db.update_state(&c.id, |s| {
@@ -558,7 +569,11 @@ impl Engine {
         {
             let _ = rc.delete(true);
         }
-        unmount_rootfs(self, &c.id)?;
+        if net_released {
+            crate::teardown::unmount_local(self, &c.id)?;
+        } else {
+            unmount_rootfs(self, &c.id)?;
+        }
         match self.store()?.remove_snapshot(&c.id) {
             Ok(()) => {}
             Err(e) if e.kind() == berth_image::ErrorKind::NotFound => {}

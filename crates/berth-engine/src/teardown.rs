@@ -140,9 +140,16 @@ pub(crate) fn is_mountpoint(p: &Path) -> bool {
 /// volumes (tmpfs, bind...) that no other running container uses, and its network
 /// endpoints (veth, pinned namespace, address).
 pub(crate) fn unmount_rootfs(engine: &Engine, id: &str) -> Result<()> {
+    let net = crate::network::release_begin(engine, id);
+    let res = unmount_local(engine, id);
     // A veth that cannot go now keeps its row: the next command's reconcile retries, and
     // the rest of the teardown goes on.
-    let _ = crate::network::release(engine, id);
+    let _ = net.finish(engine);
+    res
+}
+
+/// `unmount_rootfs` but the network: the rootfs and the volumes.
+pub(crate) fn unmount_local(engine: &Engine, id: &str) -> Result<()> {
     let rootfs = engine.paths.rootfs(id);
     while is_mountpoint(&rootfs) {
         berth_image::snapshot::unmount(&rootfs)?;
@@ -158,14 +165,19 @@ pub(crate) fn unmount_rootfs(engine: &Engine, id: &str) -> Result<()> {
 }
 
 /// After the container stopped for good (called by its monitor): release the rootfs, and
-/// with --rm remove the container.
+/// with --rm remove the container. The veths are removed meanwhile (`release_begin`),
+/// and their rows once that is done.
 pub(crate) fn after_final_exit(engine: &Engine, c: &Container) -> Result<()> {
-    unmount_rootfs(engine, &c.id)?;
-    if c.config.host.auto_remove {
-        engine.remove_records(c, true)?;
-        engine.event("container", "destroy", c, &[]);
-    }
-    Ok(())
+    let net = crate::network::release_begin(engine, &c.id);
+    let res = unmount_local(engine, &c.id).and_then(|()| {
+        if c.config.host.auto_remove {
+            engine.remove_records_but(c, true, true)?;
+            engine.event("container", "destroy", c, &[]);
+        }
+        Ok(())
+    });
+    let _ = net.finish(engine);
+    res
 }
 
 /// The monitor of a live container is gone. Its keeper starts an adopting monitor by

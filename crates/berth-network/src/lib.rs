@@ -24,8 +24,8 @@ mod vlan;
 pub use error::{Error, Result};
 pub use firewall::{Firewall, FirewallNet, Nftables};
 pub use link::{
-    Bridge, CONTAINER_IFNAME, Endpoint, EndpointSpec, attach, bridge_exists, detach, ensure_bridge,
-    link_exists, remove_bridge, set_hairpin, set_isolated,
+    Bridge, CONTAINER_IFNAME, Detaching, Endpoint, EndpointSpec, attach, bridge_exists, detach,
+    detach_begin, ensure_bridge, link_exists, remove_bridge, set_hairpin, set_isolated,
 };
 pub use link6::{Endpoint6Spec, attach6};
 pub use ports::{PortMap, Proto};

@@ -110,9 +110,14 @@ fn bridge_endpoint_and_firewall() {
         let rules = sh(&["nft", "list", "ruleset"]);
         assert!(!rules.contains("berth"), "{rules}");
 
-        berth_network::detach("vethtest1").unwrap();
-        berth_network::detach("vethtest1").unwrap();
+        // Removed on a thread of its own (which is in this thread's namespace), one
+        // outcome per name; a name that is gone already is no error.
+        let out = berth_network::detach_begin(vec!["vethtest1".into(), "vethnone1".into()]).wait();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out.iter().all(|r| r.is_ok()), "{out:?}");
         assert!(!berth_network::link_exists("vethtest1").unwrap());
+        berth_network::detach("vethtest1").unwrap();
+        assert!(berth_network::detach_begin(Vec::new()).wait().is_empty());
         netns::remove(&ns).unwrap();
         assert!(!ns.exists());
         // An interface that is not a bridge is never taken over.

@@ -235,20 +235,93 @@ pub(super) fn release_one(engine: &Engine, row: &EndpointRow) -> Result<()> {
 
 /// Releases every endpoint of container `id` (its run has ended), and its namespace.
 pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
+    release_begin(engine, id).finish(engine)
+}
+
+/// The endpoints of a container whose run has ended, on their way out (`release_begin`):
+/// its published ports are gone, its veths are being removed on a thread of their own.
+/// The kernel's removal of a veth mostly waits (RCU callbacks, some 15-25 ms on a busy
+/// machine), so the caller does the rest of its teardown meanwhile, then `finish`es.
+#[must_use = "finish releases the rows and the namespace"]
+pub(crate) struct Releasing {
+    id: String,
+    rows: Vec<EndpointRow>,
+    detaching: berth_network::Detaching,
+    first: Option<Error>,
+}
+
+/// Starts releasing container `id`'s endpoints: its published ports out of the kernel and
+/// the records, then the removal of its veths (as `release_row` does for each, whole).
+pub(crate) fn release_begin(engine: &Engine, id: &str) -> Releasing {
     let mut first = None;
-    for row in engine.db.endpoints(Some(id))? {
-        if let Err(e) = release_row(engine, &row, true) {
-            first.get_or_insert(e);
+    let rows = match engine.db.endpoints(Some(id)) {
+        Ok(rows) if rows.is_empty() => rows,
+        Ok(rows) => {
+            let ports = super::ports6::unpublish6(engine, id)
+                .and_then(|()| super::ports::unpublish(engine, id));
+            match ports {
+                Ok(()) => rows,
+                Err(e) => {
+                    // The rows stay (with the ports they point at) for a later reconcile.
+                    first = Some(e);
+                    Vec::new()
+                }
+            }
         }
+        Err(e) => {
+            first = Some(e);
+            Vec::new()
+        }
+    };
+    let detaching = berth_network::detach_begin(rows.iter().map(|r| r.ifname.clone()).collect());
+    Releasing {
+        id: id.to_string(),
+        rows,
+        detaching,
+        first,
     }
-    if first.is_none()
-        && let Err(e) = berth_network::netns::remove(&netns_path(engine, id))
-    {
-        first = Some(e.into());
-    }
-    match first {
-        Some(e) => Err(e),
-        None => Ok(()),
+}
+
+impl Releasing {
+    /// Waits for the veths; for each one gone, its namespace pin and its rows go; then
+    /// the container's namespace, if nothing failed. A veth that cannot be removed keeps
+    /// its row (a later reconcile tries again).
+    pub(crate) fn finish(self, engine: &Engine) -> Result<()> {
+        let Releasing {
+            id,
+            rows,
+            detaching,
+            mut first,
+        } = self;
+        let mut outcomes = detaching.wait().into_iter();
+        for row in &rows {
+            let r = match outcomes.next() {
+                Some(r) => r.map_err(Error::from),
+                None => Err(Error::Internal(format!(
+                    "endpoint {}: its removal did not report",
+                    row.ifname
+                ))),
+            };
+            let r = r
+                .and_then(|()| {
+                    berth_network::netns::remove(std::path::Path::new(&row.netns))
+                        .map_err(Error::from)
+                })
+                .and_then(|()| engine.db.delete_endpoint6(&row.id))
+                .and_then(|()| engine.db.delete_endpoint(&row.id));
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        }
+        if first.is_none()
+            && let Err(e) = berth_network::netns::remove(&netns_path(engine, &id))
+        {
+            first = Some(e.into());
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::filters::Filters;
 
 pub use connect::ConnectRequest;
-pub(crate) use endpoint::{check_config, join, reconcile, release};
+pub(crate) use endpoint::{check_config, join, reconcile, release_begin};
 pub use inspect::{NetworkContainer, NetworkInspect};
 
 /// The option naming a network's bridge.
