@@ -161,6 +161,7 @@ pub(crate) fn unmount_rootfs(engine: &Engine, id: &str) -> Result<()> {
 /// with --rm remove the container.
 pub(crate) fn after_final_exit(engine: &Engine, c: &Container) -> Result<()> {
     unmount_rootfs(engine, &c.id)?;
+    crate::network::mode_event(engine, c, "disconnect");
     if c.config.host.auto_remove {
         engine.remove_records(c, true)?;
         engine.event("container", "destroy", c, &[]);

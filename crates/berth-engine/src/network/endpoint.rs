@@ -13,23 +13,24 @@ use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
-/// What a started container joined: its pinned namespace and its address on its first
-/// network (None when it is on none: every network disconnected).
+/// What a started container joined: its pinned namespace and its addresses on its
+/// networks (none when it is on none: every network disconnected).
 #[derive(Debug, Clone)]
 pub(crate) struct Joined {
     pub netns: PathBuf,
-    pub ip: Option<Ipv4Addr>,
-    /// Its IPv6 address there, on a network with IPv6.
-    pub ip6: Option<std::net::Ipv6Addr>,
+    /// Its addresses, for its /etc/hosts, in the order of its networks: on each, IPv4,
+    /// then IPv6 if the network has IPv6 (one /etc/hosts line each, as Docker).
+    pub addrs: Vec<std::net::IpAddr>,
 }
 
-impl Joined {
-    /// The container's own addresses, for its /etc/hosts: IPv4, then IPv6 if it has one.
-    pub fn addrs(&self) -> Vec<std::net::IpAddr> {
-        let mut v: Vec<std::net::IpAddr> = self.ip.into_iter().map(Into::into).collect();
-        v.extend(self.ip6.map(std::net::IpAddr::V6));
-        v
-    }
+/// The addresses of one endpoint, as /etc/hosts lists them.
+pub(super) fn endpoint_addrs(
+    ip: Ipv4Addr,
+    ip6: Option<std::net::Ipv6Addr>,
+) -> Vec<std::net::IpAddr> {
+    let mut v = vec![std::net::IpAddr::V4(ip)];
+    v.extend(ip6.map(std::net::IpAddr::V6));
+    v
 }
 
 /// The namespace file of container `id`.
@@ -127,9 +128,7 @@ pub(super) fn make_endpoint(
         if !net.icc() {
             berth_network::set_isolated(&row.ifname)?;
         }
-        // --ip6 belongs to the primary network.
-        let want6 = c.config.host.ipv6_address.as_deref().filter(|_| a.primary);
-        let ip6 = super::v6::join6(engine, net, &row, want6, default_route)?;
+        let ip6 = super::v6::join6(engine, net, &row, a.ipv6_address, default_route)?;
         if ports && !net.internal {
             super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
             if let Some(ip6) = ip6 {
@@ -164,7 +163,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
     reconcile(engine);
     // What an earlier run of this container may have left (a crash between its start
     // and its monitor's record).
-    release(engine, &c.id)?;
+    release_all(engine, &c.id, false)?;
     let path = netns_path(engine, &c.id);
     if let Some(dir) = path.parent() {
         berth_runtime::util::private_dir(dir, 0o700)?;
@@ -174,7 +173,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
         // that `network connect` can add to it.
         berth_network::netns::create(&path)?;
     }
-    let (mut first, mut first6) = (None, None);
+    let mut addrs = Vec::new();
     for (i, (a, net)) in atts.iter().zip(&nets).enumerate() {
         let how = How {
             path: &path,
@@ -183,23 +182,18 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             ports: i == 0,
         };
         match make_endpoint(engine, c, net, a, &how) {
-            Ok((row, ip6)) => {
-                if i == 0 {
-                    first = Some(row.ip);
-                    first6 = ip6;
-                }
-            }
+            Ok((row, ip6)) => addrs.extend(endpoint_addrs(row.ip, ip6)),
             Err(e) => {
-                let _ = release(engine, &c.id);
+                let _ = release_all(engine, &c.id, false);
                 return Err(e);
             }
         }
     }
-    Ok(Some(Joined {
-        netns: path,
-        ip: first,
-        ip6: first6,
-    }))
+    // Docker's `network connect` events of a start, one per network in order.
+    for net in &nets {
+        super::connect::event(engine, "connect", net, c);
+    }
+    Ok(Some(Joined { netns: path, addrs }))
 }
 
 /// Removes one endpoint: the container's published ports if they go to its address, the
@@ -233,12 +227,30 @@ pub(super) fn release_one(engine: &Engine, row: &EndpointRow) -> Result<()> {
     release_row(engine, row, false)
 }
 
-/// Releases every endpoint of container `id` (its run has ended), and its namespace.
+/// Releases every endpoint of container `id` (its run has ended), and its namespace,
+/// with Docker's `network disconnect` event for each.
 pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
+    release_all(engine, id, true)
+}
+
+/// `release`, with the events or without them (what a failed or crashed start left: its
+/// connect events were never recorded).
+fn release_all(engine: &Engine, id: &str, events: bool) -> Result<()> {
     let mut first = None;
-    for row in engine.db.endpoints(Some(id))? {
+    let rows = engine.db.endpoints(Some(id))?;
+    let c = if events && !rows.is_empty() {
+        engine.db.find(id).ok()
+    } else {
+        None
+    };
+    for row in rows {
+        let net = c
+            .as_ref()
+            .and_then(|_| engine.network(&row.network_id).ok());
         if let Err(e) = release_row(engine, &row, true) {
             first.get_or_insert(e);
+        } else if let (Some(c), Some(net)) = (&c, &net) {
+            super::connect::event(engine, "disconnect", net, c);
         }
     }
     if first.is_none()
@@ -398,6 +410,9 @@ pub(crate) fn check_config(
         }
         seen.push(n.id.clone());
         x.network = n.name.clone();
+        if let Some(ip6) = &x.ipv6_address {
+            super::v6::check_ip6(ip6, Some(&n))?;
+        }
         check_endpoint(
             &n,
             &x.aliases,

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::filters::Filters;
 
 pub use connect::ConnectRequest;
+pub(crate) use connect::mode_event;
 pub(crate) use endpoint::{check_config, join, reconcile, release};
 pub use inspect::{NetworkContainer, NetworkInspect};
 
