@@ -275,3 +275,40 @@ fn ip6_on_connect_and_in_the_long_syntax() {
         let _ = t.run(&["rm", "-f", c]);
     }
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_default_bridge_container_connected_live_resolves_at_once() {
+    let t = NetEnv::new();
+    t.ok(&["network", "create", "--subnet", "10.216.1.0/24", "bd-u"]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "bd-u",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    t.ok(&["run", "-d", "--name", "bb", "busybox", "sleep", "300"]);
+    let before = t.ok(&["exec", "bb", "cat", "/etc/resolv.conf"]);
+    assert!(!before.contains("127.0.0.11"), "{before}");
+    t.ok(&["network", "connect", "bd-u", "bb"]);
+    // At once, without a restart: resolv.conf names the embedded resolver, which answers.
+    let after = t.ok(&["exec", "bb", "cat", "/etc/resolv.conf"]);
+    assert!(after.starts_with("nameserver 127.0.0.11\n"), "{after}");
+    assert!(after.contains("ndots:0"), "{after}");
+    let (code, out, err) = t.run(&["exec", "bb", "nslookup", "-type=a", "peer"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Address: 10.216.1.2"), "{out}");
+    assert!(t.run(&["exec", "bb", "ping", "-c1", "-W2", "peer"]).0 == 0);
+    // It keeps answering after a second connect and a restart.
+    t.ok(&["restart", "-t", "0", "bb"]);
+    let (code, out, err) = t.run(&["exec", "bb", "nslookup", "-type=a", "peer"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for c in ["bb", "peer"] {
+        t.ok(&["rm", "-f", c]);
+    }
+}

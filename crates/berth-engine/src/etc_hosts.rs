@@ -9,7 +9,8 @@
 //! writes its content, never its path. Readers see the old text or the new one: the new
 //! text is written with one `pwrite` at offset 0, and when it is shorter than the old one
 //! it is first padded to the old length with a comment line (a valid hosts file), then
-//! truncated to its length.
+//! truncated to its length. `rewrite` replaces a file the same way (resolv.conf, when a
+//! live `network connect` starts the embedded resolver).
 
 use std::fs::File;
 use std::io::Read;
@@ -51,6 +52,23 @@ pub(crate) fn edit(old: &str, add: &[String], remove: &[String]) -> String {
 
 /// Rewrites the hosts file `path` in place: `add` appended, `remove` taken out.
 pub(crate) fn update(path: &Path, add: &[String], remove: &[String]) -> Result<()> {
+    let (f, raw) = open_checked(path)?;
+    let old = String::from_utf8_lossy(&raw);
+    let new = edit(&old, add, remove);
+    write_in_place(&f, raw.len(), new.as_bytes())
+        .map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))
+}
+
+/// Replaces the text of the bind-mounted file `path` with `text`, in place.
+pub(crate) fn rewrite(path: &Path, text: &str) -> Result<()> {
+    let (f, raw) = open_checked(path)?;
+    write_in_place(&f, raw.len(), text.as_bytes())
+        .map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))
+}
+
+/// Opens `path` for an in-place rewrite (not through a symbolic link; a regular file of
+/// at most `MAX_HOSTS` bytes) and reads it.
+fn open_checked(path: &Path) -> Result<(File, Vec<u8>)> {
     let io =
         |what: &str, e: std::io::Error| Error::Internal(format!("{what} {}: {e}", path.display()));
     let mut f = std::fs::OpenOptions::new()
@@ -77,9 +95,7 @@ pub(crate) fn update(path: &Path, add: &[String], remove: &[String]) -> Result<(
         .take(MAX_HOSTS + 1)
         .read_to_end(&mut raw)
         .map_err(|e| io("read", e))?;
-    let old = String::from_utf8_lossy(&raw);
-    let new = edit(&old, add, remove);
-    write_in_place(&f, raw.len(), new.as_bytes()).map_err(|e| io("write", e))
+    Ok((f, raw))
 }
 
 /// Writes `new` over a file of `old_len` bytes so that a reader sees a whole hosts file

@@ -114,6 +114,7 @@ impl Engine {
             ));
         }
         let n = joinable(self, &n.id)?;
+        let had_resolver = crate::etc_files::uses_embedded_dns(&c);
         if c.config
             .host
             .attachments()
@@ -180,6 +181,15 @@ impl Engine {
             return Err(e);
         }
         event(self, "connect", &n, &c);
+        if live(&c) && !had_resolver && crate::etc_files::uses_embedded_dns(&c) {
+            // Docker starts the embedded resolver at once and points resolv.conf at it.
+            super::live_dns::open_resolver(self, &c).map_err(|e| {
+                Error::Internal(format!(
+                    "container {} is connected to network {}, but its embedded resolver did not start ({e}): names resolve after its next start",
+                    c.name, n.name
+                ))
+            })?;
+        }
         Ok(())
     }
 

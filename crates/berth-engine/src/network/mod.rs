@@ -7,6 +7,7 @@ mod connect;
 mod endpoint;
 mod inspect;
 pub(crate) mod links;
+mod live_dns;
 #[cfg(test)]
 mod migrate_tests;
 pub(crate) mod names;
