@@ -266,7 +266,7 @@ impl Engine {
             event(self, "disconnect", n, &c);
         }
         if !gone.is_empty() {
-            // Docker (since 23.0) removes the lines of the addresses gone, and only those.
+            // Current Docker (28) removes the lines of the addresses gone, and only those.
             crate::etc_hosts::update(&self.hosts_path(&c), &[], &gone)?;
         }
         Ok(())
