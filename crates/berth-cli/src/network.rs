@@ -288,7 +288,6 @@ pub fn run(g: &Global, cmd: NetworkCommand) -> Result<ExitCode> {
         }
         NetworkCommand::Connect(a) => {
             let unsupported = [
-                ("--ip6", a.ip6.is_some()),
                 ("--link-local-ip", !a.link_local_ip.is_empty()),
                 ("--driver-opt", !a.driver_opt.is_empty()),
             ];
@@ -301,6 +300,7 @@ pub fn run(g: &Global, cmd: NetworkCommand) -> Result<ExitCode> {
                 &berth_engine::ConnectRequest {
                     aliases: a.alias.clone(),
                     ipv4_address: a.ip.clone(),
+                    ipv6_address: a.ip6.clone(),
                     links: a.link.clone(),
                 },
             )?;

@@ -139,7 +139,7 @@ pub fn host_resolv_conf() -> String {
 /// What the network side tells the files.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NetFacts<'a> {
-    /// The container's own addresses on its network (IPv4, then IPv6).
+    /// The container's own addresses on its networks (on each, IPv4 then IPv6).
     pub own: &'a [IpAddr],
     /// /etc/hosts lines of its links (`network/links.rs`).
     pub links: &'a [String],

@@ -15,6 +15,7 @@ mod df;
 mod engine;
 mod error;
 mod etc_files;
+mod etc_hosts;
 pub mod events;
 pub mod exec;
 mod files;

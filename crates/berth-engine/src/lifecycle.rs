@@ -334,6 +334,7 @@ impl Engine {
             let dir = self.paths.container_dir(&c.id);
             // The endpoint first: /etc/hosts names the container's own address.
             let joined = crate::network::join(self, c)?;
+            crate::network::mode_event(self, c, "connect");
             let network = match (&joined, &c.config.host.network_mode) {
                 (Some(_), crate::config::NetworkMode::Network(n)) => Some(n.as_str()),
                 _ => None,
@@ -354,7 +355,7 @@ impl Engine {
                 &dir,
                 c,
                 &crate::etc_files::NetFacts {
-                    own: &joined.as_ref().map(|j| j.addrs()).unwrap_or_default(),
+                    own: joined.as_ref().map_or(&[][..], |j| &j.addrs[..]),
                     links: &links.hosts,
                     gateway,
                 },

@@ -18,7 +18,9 @@ use crate::error::{Error, Result};
 /// - 1: the first protocol (recorded as 0 by monitors that predate versions).
 /// - 2: the same frames; the monitor records its version and takes `--proto` and
 ///   `--notify-fd 3` from a spawn that passes it no other descriptor.
-pub const VERSION: u32 = 2;
+/// - 3: `OPEN_DNS` (start the embedded resolver now, answered by a `DNS_OPENED` frame);
+///   a monitor of 2 ignores it.
+pub const VERSION: u32 = 3;
 
 /// The oldest monitor protocol this berth can still talk to.
 pub const OLDEST: u32 = 1;
@@ -79,6 +81,12 @@ pub const STDIN: u8 = 0;
 pub const STDIN_CLOSE: u8 = 1;
 pub const RESIZE: u8 = 2;
 pub const START: u8 = 3;
+/// `network connect` gave a running container its first user-defined network: the
+/// monitor starts its embedded resolver (reading the container's record again) and
+/// answers with a `DNS_OPENED` frame (payload empty: it answers; else the error's text).
+pub const OPEN_DNS: u8 = 5;
+/// The monitor's answer to `OPEN_DNS`.
+pub const DNS_OPENED: u8 = 0xfe;
 
 /// Monitor stream ids.
 pub const STDOUT: u8 = 1;

@@ -140,7 +140,7 @@ pub(crate) fn is_mountpoint(p: &Path) -> bool {
 /// volumes (tmpfs, bind...) that no other running container uses, and its network
 /// endpoints (veth, pinned namespace, address).
 pub(crate) fn unmount_rootfs(engine: &Engine, id: &str) -> Result<()> {
-    let net = crate::network::release_begin(engine, id);
+    let net = crate::network::release_begin(engine, id, true);
     let res = unmount_local(engine, id);
     // A veth that cannot go now keeps its row: the next command's reconcile retries, and
     // the rest of the teardown goes on.
@@ -168,16 +168,21 @@ pub(crate) fn unmount_local(engine: &Engine, id: &str) -> Result<()> {
 /// with --rm remove the container. The veths are removed meanwhile (`release_begin`),
 /// and their rows once that is done.
 pub(crate) fn after_final_exit(engine: &Engine, c: &Container) -> Result<()> {
-    let net = crate::network::release_begin(engine, &c.id);
+    let net = crate::network::release_begin(engine, &c.id, true);
+    // The records go while the veths are removed; the events after the disconnects.
     let res = unmount_local(engine, &c.id).and_then(|()| {
         if c.config.host.auto_remove {
             engine.remove_records_but(c, true, true)?;
-            engine.event("container", "destroy", c, &[]);
         }
         Ok(())
     });
     let _ = net.finish(engine);
-    res
+    crate::network::mode_event(engine, c, "disconnect");
+    res?;
+    if c.config.host.auto_remove {
+        engine.event("container", "destroy", c, &[]);
+    }
+    Ok(())
 }
 
 /// The monitor of a live container is gone. Its keeper starts an adopting monitor by

@@ -301,7 +301,12 @@ impl CreateArgs {
             // create sets it when it resolves NetworkMode::Default.
             network_mode_default: false,
             ipv4_address: nets.ipv4_address,
-            ipv6_address: more.ip6.clone(),
+            ipv6_address: match (nets.ipv6_address, &more.ip6) {
+                (Some(_), Some(_)) => anyhow::bail!(
+                    "conflicting options: cannot specify both --ip6 and per-network IPv6 address"
+                ),
+                (a, b) => a.or_else(|| b.clone()),
+            },
             networks: nets.others,
             primary_detached: false,
             port_bindings: parse::port_bindings(&self.publish)?,

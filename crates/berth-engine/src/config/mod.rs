@@ -251,6 +251,8 @@ pub struct NetworkAttachment {
     pub network: String,
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
+    /// `ip6=` of `--network`'s long syntax, or `network connect --ip6`.
+    pub ipv6_address: Option<String>,
     pub mac_address: Option<String>,
 }
 
@@ -260,6 +262,7 @@ pub struct Attachment<'a> {
     pub network: &'a str,
     pub aliases: &'a [String],
     pub ipv4_address: Option<&'a str>,
+    pub ipv6_address: Option<&'a str>,
     pub mac_address: Option<&'a str>,
     /// The first network (`network_mode`'s): it has the default route.
     pub primary: bool,
@@ -278,6 +281,7 @@ impl HostConfig {
                 network: first,
                 aliases: &self.network_aliases,
                 ipv4_address: self.ipv4_address.as_deref(),
+                ipv6_address: self.ipv6_address.as_deref(),
                 mac_address: self.mac_address.as_deref(),
                 primary: true,
             });
@@ -286,6 +290,7 @@ impl HostConfig {
             network: &n.network,
             aliases: &n.aliases,
             ipv4_address: n.ipv4_address.as_deref(),
+            ipv6_address: n.ipv6_address.as_deref(),
             mac_address: n.mac_address.as_deref(),
             primary: false,
         }));

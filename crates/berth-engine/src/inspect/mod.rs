@@ -499,9 +499,8 @@ impl Engine {
             if let Some(ip) = a.ipv4_address {
                 ipam.insert("IPv4Address".into(), ip.into());
             }
-            // --ip6 belongs to the primary network.
-            if let Some(ip) = c.config.host.ipv6_address.as_ref().filter(|_| a.primary) {
-                ipam.insert("IPv6Address".into(), ip.clone().into());
+            if let Some(ip) = a.ipv6_address {
+                ipam.insert("IPv6Address".into(), ip.into());
             }
             if !ipam.is_empty() {
                 endpoint.ipam_config = Some(ipam.into());

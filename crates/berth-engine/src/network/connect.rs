@@ -20,6 +20,8 @@ pub struct ConnectRequest {
     pub aliases: Vec<String>,
     /// `--ip`.
     pub ipv4_address: Option<String>,
+    /// `--ip6` (the network must have IPv6 and a subnet the user gave, as Docker).
+    pub ipv6_address: Option<String>,
     /// `--link`: refused (legacy links are the default bridge's; Berth has none).
     pub links: Vec<String>,
 }
@@ -54,7 +56,34 @@ fn check_mode(c: &Container, n: &Network) -> Result<()> {
     }
 }
 
-fn event(engine: &Engine, action: &str, n: &Network, c: &Container) {
+/// The /etc/hosts lines of one endpoint of `c` (its IPv4 address, then its IPv6 one).
+fn hosts_lines(
+    c: &Container,
+    ip: std::net::Ipv4Addr,
+    ip6: Option<std::net::Ipv6Addr>,
+) -> Vec<String> {
+    let name = crate::etc_files::hostname(c);
+    super::endpoint::endpoint_addrs(ip, ip6)
+        .into_iter()
+        .map(|a| crate::etc_hosts::line(a, &name))
+        .collect()
+}
+
+/// Docker's `network connect` (at start) or `disconnect` (at the end of a run) event of a
+/// container on `none` or `host`, which hold no endpoint row (`container:` has none).
+pub(crate) fn mode_event(engine: &Engine, c: &Container, action: &str) {
+    let name = match c.config.host.network_mode {
+        NetworkMode::None => "none",
+        NetworkMode::Host => "host",
+        _ => return,
+    };
+    if let Ok(n) = engine.network(name) {
+        event(engine, action, &n, c);
+    }
+}
+
+/// Records Docker's `network connect` or `disconnect` event of container `c` on `n`.
+pub(super) fn event(engine: &Engine, action: &str, n: &Network, c: &Container) {
     crate::events::append(
         &engine.paths,
         "network",
@@ -85,6 +114,7 @@ impl Engine {
             ));
         }
         let n = joinable(self, &n.id)?;
+        let had_resolver = crate::etc_files::uses_embedded_dns(&c);
         if c.config
             .host
             .attachments()
@@ -97,17 +127,22 @@ impl Engine {
             )));
         }
         check_endpoint(&n, &req.aliases, req.ipv4_address.as_deref(), None)?;
+        if let Some(ip6) = &req.ipv6_address {
+            super::v6::check_ip6(ip6, Some(&n))?;
+        }
         let h = &mut c.config.host;
         if h.network_mode == NetworkMode::Network(n.name.clone()) {
             h.primary_detached = false;
             h.network_aliases = req.aliases.clone();
             h.ipv4_address = req.ipv4_address.clone();
+            h.ipv6_address = req.ipv6_address.clone();
             h.mac_address = None;
         } else {
             h.networks.push(NetworkAttachment {
                 network: n.name.clone(),
                 aliases: req.aliases.clone(),
                 ipv4_address: req.ipv4_address.clone(),
+                ipv6_address: req.ipv6_address.clone(),
                 mac_address: None,
             });
         }
@@ -131,7 +166,13 @@ impl Engine {
                 default_route: had_none,
                 ports: false,
             };
-            make_endpoint(self, &c, &n, a, &how)?;
+            let (row, ip6) = make_endpoint(self, &c, &n, a, &how)?;
+            // Docker adds the container's new addresses to its /etc/hosts.
+            let lines = hosts_lines(&c, row.ip, ip6);
+            if let Err(e) = crate::etc_hosts::update(&self.hosts_path(&c), &lines, &[]) {
+                let _ = self.release_endpoint_on(&c, &n);
+                return Err(e);
+            }
         }
         if let Err(e) = self.db.set_config(&c.id, &c.config) {
             if live(&c) {
@@ -140,17 +181,35 @@ impl Engine {
             return Err(e);
         }
         event(self, "connect", &n, &c);
+        if live(&c) && !had_resolver && crate::etc_files::uses_embedded_dns(&c) {
+            // Docker starts the embedded resolver at once and points resolv.conf at it.
+            super::live_dns::open_resolver(self, &c).map_err(|e| {
+                Error::Internal(format!(
+                    "container {} is connected to network {}, but its embedded resolver did not start ({e}): names resolve after its next start",
+                    c.name, n.name
+                ))
+            })?;
+        }
         Ok(())
     }
 
-    /// The endpoint of container `c` on `n`, if it holds one: released.
-    fn release_endpoint_on(&self, c: &Container, n: &Network) -> Result<()> {
+    /// The endpoint of container `c` on `n`, if it holds one: released. Returns the
+    /// /etc/hosts lines of the addresses it had.
+    fn release_endpoint_on(&self, c: &Container, n: &Network) -> Result<Vec<String>> {
+        let mut lines = Vec::new();
         for row in self.db.endpoints(Some(&c.id))? {
             if row.network_id == n.id {
+                let ip6 = self.db.endpoint6(&row.id)?;
                 release_one(self, &row)?;
+                lines.extend(hosts_lines(c, row.ip, ip6));
             }
         }
-        Ok(())
+        Ok(lines)
+    }
+
+    /// The container directory's hosts file (bind-mounted on its /etc/hosts).
+    fn hosts_path(&self, c: &Container) -> std::path::PathBuf {
+        self.paths.container_dir(&c.id).join("hosts")
     }
 
     /// `network disconnect NET CTR`: forgets the network (and removes the endpoint of a
@@ -193,16 +252,22 @@ impl Engine {
             h.primary_detached = true;
             h.network_aliases.clear();
             h.ipv4_address = None;
+            h.ipv6_address = None;
             h.mac_address = None;
         } else {
             h.networks.retain(|x| x.network != name);
         }
-        if let Some(n) = &found {
-            self.release_endpoint_on(&c, n)?;
-        }
+        let gone = match &found {
+            Some(n) => self.release_endpoint_on(&c, n)?,
+            None => Vec::new(),
+        };
         self.db.set_config(&c.id, &c.config)?;
         if let Some(n) = &found {
             event(self, "disconnect", n, &c);
+        }
+        if !gone.is_empty() {
+            // Current Docker (28) removes the lines of the addresses gone, and only those.
+            crate::etc_hosts::update(&self.hosts_path(&c), &[], &gone)?;
         }
         Ok(())
     }

@@ -13,23 +13,24 @@ use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
-/// What a started container joined: its pinned namespace and its address on its first
-/// network (None when it is on none: every network disconnected).
+/// What a started container joined: its pinned namespace and its addresses on its
+/// networks (none when it is on none: every network disconnected).
 #[derive(Debug, Clone)]
 pub(crate) struct Joined {
     pub netns: PathBuf,
-    pub ip: Option<Ipv4Addr>,
-    /// Its IPv6 address there, on a network with IPv6.
-    pub ip6: Option<std::net::Ipv6Addr>,
+    /// Its addresses, for its /etc/hosts, in the order of its networks: on each, IPv4,
+    /// then IPv6 if the network has IPv6 (one /etc/hosts line each, as Docker).
+    pub addrs: Vec<std::net::IpAddr>,
 }
 
-impl Joined {
-    /// The container's own addresses, for its /etc/hosts: IPv4, then IPv6 if it has one.
-    pub fn addrs(&self) -> Vec<std::net::IpAddr> {
-        let mut v: Vec<std::net::IpAddr> = self.ip.into_iter().map(Into::into).collect();
-        v.extend(self.ip6.map(std::net::IpAddr::V6));
-        v
-    }
+/// The addresses of one endpoint, as /etc/hosts lists them.
+pub(super) fn endpoint_addrs(
+    ip: Ipv4Addr,
+    ip6: Option<std::net::Ipv6Addr>,
+) -> Vec<std::net::IpAddr> {
+    let mut v = vec![std::net::IpAddr::V4(ip)];
+    v.extend(ip6.map(std::net::IpAddr::V6));
+    v
 }
 
 /// The namespace file of container `id`.
@@ -127,9 +128,7 @@ pub(super) fn make_endpoint(
         if !net.icc() {
             berth_network::set_isolated(&row.ifname)?;
         }
-        // --ip6 belongs to the primary network.
-        let want6 = c.config.host.ipv6_address.as_deref().filter(|_| a.primary);
-        let ip6 = super::v6::join6(engine, net, &row, want6, default_route)?;
+        let ip6 = super::v6::join6(engine, net, &row, a.ipv6_address, default_route)?;
         if ports && !net.internal {
             super::ports::publish(engine, c, row.ip, &net.bridge, &row.ifname)?;
             if let Some(ip6) = ip6 {
@@ -164,7 +163,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
     reconcile(engine);
     // What an earlier run of this container may have left (a crash between its start
     // and its monitor's record).
-    release(engine, &c.id)?;
+    release_all(engine, &c.id, false)?;
     let path = netns_path(engine, &c.id);
     if let Some(dir) = path.parent() {
         berth_runtime::util::private_dir(dir, 0o700)?;
@@ -174,7 +173,7 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
         // that `network connect` can add to it.
         berth_network::netns::create(&path)?;
     }
-    let (mut first, mut first6) = (None, None);
+    let mut addrs = Vec::new();
     for (i, (a, net)) in atts.iter().zip(&nets).enumerate() {
         let how = How {
             path: &path,
@@ -183,23 +182,18 @@ pub(crate) fn join(engine: &Engine, c: &Container) -> Result<Option<Joined>> {
             ports: i == 0,
         };
         match make_endpoint(engine, c, net, a, &how) {
-            Ok((row, ip6)) => {
-                if i == 0 {
-                    first = Some(row.ip);
-                    first6 = ip6;
-                }
-            }
+            Ok((row, ip6)) => addrs.extend(endpoint_addrs(row.ip, ip6)),
             Err(e) => {
-                let _ = release(engine, &c.id);
+                let _ = release_all(engine, &c.id, false);
                 return Err(e);
             }
         }
     }
-    Ok(Some(Joined {
-        netns: path,
-        ip: first,
-        ip6: first6,
-    }))
+    // Docker's `network connect` events of a start, one per network in order.
+    for net in &nets {
+        super::connect::event(engine, "connect", net, c);
+    }
+    Ok(Some(Joined { netns: path, addrs }))
 }
 
 /// Removes one endpoint: the container's published ports if they go to its address, the
@@ -233,9 +227,11 @@ pub(super) fn release_one(engine: &Engine, row: &EndpointRow) -> Result<()> {
     release_row(engine, row, false)
 }
 
-/// Releases every endpoint of container `id` (its run has ended), and its namespace.
-pub(crate) fn release(engine: &Engine, id: &str) -> Result<()> {
-    release_begin(engine, id).finish(engine)
+/// Releases every endpoint of container `id` and its namespace, with or without Docker's
+/// `network disconnect` events (without: what a failed or crashed start left, whose
+/// connect events were never recorded). A run that ended uses `release_begin`.
+fn release_all(engine: &Engine, id: &str, events: bool) -> Result<()> {
+    release_begin(engine, id, events).finish(engine)
 }
 
 /// The endpoints of a container whose run has ended, on their way out (`release_begin`):
@@ -248,11 +244,15 @@ pub(crate) struct Releasing {
     rows: Vec<EndpointRow>,
     detaching: berth_network::Detaching,
     first: Option<Error>,
+    /// The container, read at the start (a `--rm` removes its record meanwhile), when
+    /// `network disconnect` events are recorded for the endpoints released.
+    events_for: Option<Container>,
 }
 
 /// Starts releasing container `id`'s endpoints: its published ports out of the kernel and
-/// the records, then the removal of its veths (as `release_row` does for each, whole).
-pub(crate) fn release_begin(engine: &Engine, id: &str) -> Releasing {
+/// the records, then the removal of its veths (as `release_row` does for each, whole);
+/// with `events`, `finish` records a `network disconnect` for each endpoint gone.
+pub(crate) fn release_begin(engine: &Engine, id: &str, events: bool) -> Releasing {
     let mut first = None;
     let rows = match engine.db.endpoints(Some(id)) {
         Ok(rows) if rows.is_empty() => rows,
@@ -273,12 +273,18 @@ pub(crate) fn release_begin(engine: &Engine, id: &str) -> Releasing {
             Vec::new()
         }
     };
+    let events_for = if events && !rows.is_empty() {
+        engine.db.find(id).ok()
+    } else {
+        None
+    };
     let detaching = berth_network::detach_begin(rows.iter().map(|r| r.ifname.clone()).collect());
     Releasing {
         id: id.to_string(),
         rows,
         detaching,
         first,
+        events_for,
     }
 }
 
@@ -292,6 +298,7 @@ impl Releasing {
             rows,
             detaching,
             mut first,
+            events_for,
         } = self;
         let mut outcomes = detaching.wait().into_iter();
         for row in &rows {
@@ -309,8 +316,17 @@ impl Releasing {
                 })
                 .and_then(|()| engine.db.delete_endpoint6(&row.id))
                 .and_then(|()| engine.db.delete_endpoint(&row.id));
-            if let Err(e) = r {
-                first.get_or_insert(e);
+            match r {
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+                Ok(()) => {
+                    if let Some(c) = &events_for
+                        && let Ok(net) = engine.network(&row.network_id)
+                    {
+                        super::connect::event(engine, "disconnect", &net, c);
+                    }
+                }
             }
         }
         if first.is_none()
@@ -471,6 +487,9 @@ pub(crate) fn check_config(
         }
         seen.push(n.id.clone());
         x.network = n.name.clone();
+        if let Some(ip6) = &x.ipv6_address {
+            super::v6::check_ip6(ip6, Some(&n))?;
+        }
         check_endpoint(
             &n,
             &x.aliases,

@@ -7,6 +7,7 @@ mod connect;
 mod endpoint;
 mod inspect;
 pub(crate) mod links;
+mod live_dns;
 #[cfg(test)]
 mod migrate_tests;
 pub(crate) mod names;
@@ -26,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::filters::Filters;
 
 pub use connect::ConnectRequest;
+pub(crate) use connect::mode_event;
 pub(crate) use endpoint::{check_config, join, reconcile, release_begin};
 pub use inspect::{NetworkContainer, NetworkInspect};
 
@@ -569,6 +571,7 @@ impl Engine {
             let _ = self.apply_firewall();
             return Err(e);
         }
+        network_event(self, "create", &n);
         Ok(n)
     }
 
@@ -679,6 +682,7 @@ impl Engine {
             berth_network::remove_bridge(&n.bridge)?;
         }
         self.db.delete_network(&n.id)?;
+        network_event(self, "destroy", &n);
         self.apply_firewall()?;
         Ok(())
     }
@@ -716,6 +720,19 @@ impl Engine {
         }
         Ok(removed)
     }
+}
+
+/// Docker's `network create` and `network destroy` events (attributes: name, type).
+fn network_event(engine: &Engine, action: &str, n: &Network) {
+    crate::events::append(
+        &engine.paths,
+        "network",
+        action,
+        crate::events::actor(
+            &n.id,
+            &[("name", n.name.clone()), ("type", n.driver.clone())],
+        ),
+    );
 }
 
 /// What `--add-host NAME:host-gateway` stands for: the host's address on the container's

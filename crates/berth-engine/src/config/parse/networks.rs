@@ -1,5 +1,5 @@
 //! Repeated `--network` (docker 28: the first is the container's primary network, the
-//! others are joined too) and its long syntax `name=NET,alias=A,ip=IP,mac-address=M`
+//! others are joined too) and its long syntax `name=NET,alias=A,ip=IP,ip6=IP6,mac-address=M`
 //! (Docker's NetworkAttachmentOpts), with the legacy `--network-alias`, `--ip` and
 //! `--mac-address` applied to the first network, as docker's client does.
 
@@ -33,8 +33,9 @@ pub fn network_attachment(value: &str) -> Result<NetworkAttachment> {
             "name" => a.network = v.to_string(),
             "alias" => a.aliases.push(v.to_string()),
             "ip" => a.ipv4_address = Some(v.to_string()),
+            "ip6" => a.ipv6_address = Some(v.to_string()),
             "mac-address" => a.mac_address = Some(v.to_string()),
-            k @ ("ip6" | "link-local-ip" | "driver-opt" | "gw-priority") => {
+            k @ ("link-local-ip" | "driver-opt" | "gw-priority") => {
                 return Err(Error::Unsupported(format!(
                     "--network {k}= is not supported by this version of berth yet"
                 )));
@@ -55,6 +56,8 @@ pub struct Networks {
     pub mode: NetworkMode,
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
+    /// The first network's `ip6=` (the caller checks it against `--ip6`).
+    pub ipv6_address: Option<String>,
     pub mac_address: Option<String>,
     pub others: Vec<NetworkAttachment>,
 }
@@ -125,6 +128,7 @@ pub fn networks(
         mode: super::network(&first.network)?,
         aliases: first.aliases,
         ipv4_address: first.ipv4_address,
+        ipv6_address: first.ipv6_address,
         mac_address: first.mac_address,
         others: it.collect(),
     })

@@ -186,6 +186,28 @@ impl<'a> Monitor<'a> {
         }
     }
 
+    /// `OPEN_DNS`: the container's record says again whether it needs a resolver (a
+    /// `network connect` has just changed it), which starts now if so. Returns the
+    /// `DNS_OPENED` payload: empty when the resolver answers, else the error's text.
+    fn open_dns_now(&mut self) -> Vec<u8> {
+        if self.dns.is_some() {
+            return Vec::new();
+        }
+        let res = self
+            .engine
+            .db
+            .find(&self.c.id)
+            .and_then(|fresh| super::dns::Resolver::open(self.engine, &fresh));
+        match res {
+            Ok(Some(r)) => {
+                self.dns = Some(r);
+                Vec::new()
+            }
+            Ok(None) => b"the container is on no user-defined network".to_vec(),
+            Err(e) => e.to_string().into_bytes(),
+        }
+    }
+
     /// Makes fresh stdio for the next run of the container.
     pub(crate) fn reopen_stdio(&mut self) -> Result<()> {
         self.outputs.clear();
@@ -392,6 +414,7 @@ impl<'a> Monitor<'a> {
     /// Reads what clients sent; returns whether one asked to start.
     fn read_clients(&mut self, until_start: bool) -> Result<bool> {
         let mut start = false;
+        let mut open_dns = Vec::new();
         let mut buf = [0u8; 16 * 1024];
         for i in 0..self.clients.len() {
             loop {
@@ -430,9 +453,14 @@ impl<'a> Monitor<'a> {
                         }
                     }
                     proto::START if until_start => start = true,
+                    proto::OPEN_DNS => open_dns.push(i),
                     _ => {}
                 }
             }
+        }
+        for i in open_dns {
+            let answer = proto::stream_frame(proto::DNS_OPENED, &self.open_dns_now());
+            self.clients[i].outbuf.extend_from_slice(&answer);
         }
         self.flush_stdin();
         self.clients.retain(|c| !c.dead);
