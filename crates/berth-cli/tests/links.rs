@@ -8,17 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::netns::{NetEnv, Outside};
-
-/// `curl` (the host's) from network namespace `ns`: the body, or "" on failure.
-fn curl(ns: &str, url: &str) -> String {
-    let o = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{ns}"))
-        .args(["curl", "-s", "-m", "5", url])
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::netns::{NetEnv, Outside, curl};
 
 #[test]
 #[ignore = "needs root"]

@@ -7,20 +7,9 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::process::Command;
 use std::time::Duration;
 
-use common::netns::{NetEnv, Outside};
-
-/// `curl` (the host's) from network namespace `ns`: the body, or "" on failure.
-fn curl(ns: &str, url: &str) -> String {
-    let o = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{ns}"))
-        .args(["curl", "-s", "-m", "5", url])
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::netns::{NetEnv, Outside, curl};
 
 /// Runs `f` on a thread that has joined the network namespace at `path`.
 fn in_netns<T: Send + 'static>(

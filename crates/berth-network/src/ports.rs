@@ -58,18 +58,40 @@ impl std::fmt::Display for Proto {
     }
 }
 
+/// An address family of published ports: its nftables family and address type (the
+/// table's name, maps and rules are the same for both).
+pub trait PortFamily: Copy + std::fmt::Display {
+    /// `ip` or `ip6`.
+    const NFT_FAMILY: &'static str;
+    /// `ipv4_addr` or `ipv6_addr`.
+    const NFT_ADDR: &'static str;
+}
+
+impl PortFamily for Ipv4Addr {
+    const NFT_FAMILY: &'static str = "ip";
+    const NFT_ADDR: &'static str = "ipv4_addr";
+}
+
+impl PortFamily for std::net::Ipv6Addr {
+    const NFT_FAMILY: &'static str = "ip6";
+    const NFT_ADDR: &'static str = "ipv6_addr";
+}
+
 /// One published port: host (address or all, port, protocol) to container (address, port).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PortMap {
+pub struct PortMapOf<A> {
     pub proto: Proto,
-    /// None: every address of the host.
-    pub host_ip: Option<Ipv4Addr>,
+    /// None: every address of the host (of the family).
+    pub host_ip: Option<A>,
     pub host_port: u16,
-    pub addr: Ipv4Addr,
+    pub addr: A,
     pub port: u16,
 }
 
-impl PortMap {
+/// A published IPv4 port.
+pub type PortMap = PortMapOf<Ipv4Addr>;
+
+impl<A: PortFamily> PortMapOf<A> {
     fn element(&self) -> (&'static str, String) {
         match self.host_ip {
             None => (
@@ -90,37 +112,38 @@ impl PortMap {
     }
 }
 
-fn elements(verb: &str, ports: &[PortMap]) -> String {
+pub(crate) fn elements<A: PortFamily>(verb: &str, ports: &[PortMapOf<A>]) -> String {
     let mut s = String::new();
     for p in ports {
         let (map, e) = p.element();
         s.push_str(&format!(
-            "{verb} element ip {PORTS_TABLE} {map} {{ {e} }}\n"
+            "{verb} element {} {PORTS_TABLE} {map} {{ {e} }}\n",
+            A::NFT_FAMILY
         ));
     }
     s
 }
 
-/// The batch that makes the table hold exactly `ports` (none: no table).
-pub fn table_batch(ports: &[PortMap]) -> String {
-    let t = PORTS_TABLE;
-    let mut s = format!("add table ip {t}\ndelete table ip {t}\n");
+/// The batch that makes the family's table hold exactly `ports` (none: no table).
+pub fn table_batch<A: PortFamily>(ports: &[PortMapOf<A>]) -> String {
+    let (t, f, a) = (PORTS_TABLE, A::NFT_FAMILY, A::NFT_ADDR);
+    let mut s = format!("add table {f} {t}\ndelete table {f} {t}\n");
     if ports.is_empty() {
         return s;
     }
     s.push_str(&format!(
-        "table ip {t} {{
-  map ports {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
-  map ports-ip {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
+        "table {f} {t} {{
+  map ports {{ type inet_proto . inet_service : {a} . inet_service; }}
+  map ports-ip {{ type {a} . inet_proto . inet_service : {a} . inet_service; }}
   chain prerouting {{
     type nat hook prerouting priority -100; policy accept;
-    fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ports-ip
-    fib daddr type local dnat ip to meta l4proto . th dport map @ports
+    fib daddr type local dnat {f} to {f} daddr . meta l4proto . th dport map @ports-ip
+    fib daddr type local dnat {f} to meta l4proto . th dport map @ports
   }}
   chain output {{
     type nat hook output priority -100; policy accept;
-    fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ports-ip
-    fib daddr type local dnat ip to meta l4proto . th dport map @ports
+    fib daddr type local dnat {f} to {f} daddr . meta l4proto . th dport map @ports-ip
+    fib daddr type local dnat {f} to meta l4proto . th dport map @ports
   }}
 }}
 "
@@ -161,13 +184,13 @@ pub(crate) fn run_nft(nft: &std::path::Path, text: &str) -> Result<()> {
 }
 
 /// Rewrites the ports table to hold exactly `ports` (one batch).
-pub fn apply_ports(nft: &std::path::Path, ports: &[PortMap]) -> Result<()> {
+pub fn apply_ports<A: PortFamily>(nft: &std::path::Path, ports: &[PortMapOf<A>]) -> Result<()> {
     run_nft(nft, &table_batch(ports))
 }
 
 /// Adds one container's ports (one batch; `create`, so a key some stale element holds
 /// fails the batch rather than keeping the old target). Err: nothing was added.
-pub fn add_ports(nft: &std::path::Path, ports: &[PortMap]) -> Result<()> {
+pub fn add_ports<A: PortFamily>(nft: &std::path::Path, ports: &[PortMapOf<A>]) -> Result<()> {
     if ports.is_empty() {
         return Ok(());
     }
@@ -176,7 +199,7 @@ pub fn add_ports(nft: &std::path::Path, ports: &[PortMap]) -> Result<()> {
 
 /// Deletes one container's ports (one batch). Err (one of them is missing, or the table
 /// is): nothing was deleted.
-pub fn remove_ports(nft: &std::path::Path, ports: &[PortMap]) -> Result<()> {
+pub fn remove_ports<A: PortFamily>(nft: &std::path::Path, ports: &[PortMapOf<A>]) -> Result<()> {
     if ports.is_empty() {
         return Ok(());
     }
@@ -276,7 +299,7 @@ mod tests {
         assert!(t.contains(
             "add element ip berth-ports ports-ip { 127.0.0.1 . udp . 8080 : 10.1.0.2 . 80 }"
         ));
-        assert_eq!(table_batch(&[]).lines().count(), 2);
+        assert_eq!(table_batch::<Ipv4Addr>(&[]).lines().count(), 2);
         assert!(elements("create", &[p]).starts_with("create element ip berth-ports ports"));
         assert_eq!(Proto::parse("TCP"), Some(Proto::Tcp));
         assert_eq!(Proto::parse("foo"), None);

@@ -146,3 +146,13 @@ impl Drop for Outside {
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
 }
+
+/// `curl` (the host's) from network namespace `ns`: the body, or "" on failure.
+pub fn curl(ns: &str, url: &str) -> String {
+    let o = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{ns}"))
+        .args(["curl", "-s", "-m", "5", url])
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
