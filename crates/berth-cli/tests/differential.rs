@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use cases::{Case, Kind};
 use common::Berth;
 use common::dockerd::Dockerd;
+use common::netns::Netns;
 use regex::Regex;
 
 /// What one side did.
@@ -305,29 +306,6 @@ fn judge(sides: &Sides, case: &Case) -> Verdict {
             },
             None => Verdict::Deliberate(reason.clone()),
         },
-    }
-}
-
-/// A throwaway network namespace (`ip netns`), deleted on drop with the bridges, veths
-/// and rules made in it.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: String) -> Netns {
-        let st = Command::new("ip").args(["netns", "add", &name]).status();
-        assert!(st.is_ok_and(|s| s.success()), "ip netns add {name}");
-        let n = Netns(name);
-        let st = Command::new("ip")
-            .args(["-n", &n.0, "link", "set", "lo", "up"])
-            .status();
-        assert!(st.is_ok_and(|s| s.success()), "lo up in {}", n.0);
-        n
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 

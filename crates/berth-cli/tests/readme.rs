@@ -66,14 +66,14 @@ struct Cleanup {
     path: std::ffi::OsString,
     dir: PathBuf,
     /// The throwaway network namespace the commands run in (the default bridge and its
-    /// rules are made there, never on the real host); deleted last.
-    netns: String,
+    /// rules are made there, never on the real host); a field, so deleted last.
+    netns: common::netns::Netns,
 }
 
 impl Cleanup {
     fn sh(&self, cmd: &str) {
         let _ = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", self.netns))
+            .arg(format!("--net=/run/netns/{}", self.netns.0))
             .args(["sh", "-c", cmd])
             .env("PATH", &self.path)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -102,9 +102,6 @@ impl Drop for Cleanup {
         for m in mounts {
             let _ = Command::new("umount").arg("-l").arg(&m).status();
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .status();
     }
 }
 
@@ -194,23 +191,18 @@ fn readme_commands_work_in_order() {
     // A network namespace of the test's own as the host: containers get the default
     // bridge network there (`nsenter --net` changes nothing else).
     common::require("nsenter", "util-linux");
-    let netns = format!("berth-readme-{}", std::process::id());
-    let st = Command::new("ip").args(["netns", "add", &netns]).status();
-    assert!(st.is_ok_and(|s| s.success()), "ip netns add {netns}");
+    let netns = common::netns::Netns::new(format!("berth-readme-{}", std::process::id()));
+    let ns = netns.0.clone();
     let _cleanup = Cleanup {
         env: env.clone(),
         path: path.clone(),
         dir: tmp.clone(),
-        netns: netns.clone(),
+        netns,
     };
-    let st = Command::new("ip")
-        .args(["-n", &netns, "link", "set", "lo", "up"])
-        .status();
-    assert!(st.is_ok_and(|s| s.success()), "lo up in {netns}");
     // On a terminal, as pasted into one: `run -it` needs one.
     let run = format!("sh {}", tmp.join("readme.sh").display());
     let out = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{netns}"))
+        .arg(format!("--net=/run/netns/{ns}"))
         .arg("script")
         .args(["-qec", &run, "/dev/null"])
         .current_dir(&repo)

@@ -156,3 +156,26 @@ pub fn curl(ns: &str, url: &str) -> String {
         .expect("run curl");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// A throwaway network namespace (`ip netns`) with `lo` up, deleted on drop with the
+/// bridges, veths and rules made in it.
+pub struct Netns(pub String);
+
+impl Netns {
+    pub fn new(name: String) -> Netns {
+        let st = Command::new("ip").args(["netns", "add", &name]).status();
+        assert!(st.is_ok_and(|s| s.success()), "ip netns add {name}");
+        let n = Netns(name);
+        let st = Command::new("ip")
+            .args(["-n", &n.0, "link", "set", "lo", "up"])
+            .status();
+        assert!(st.is_ok_and(|s| s.success()), "lo up in {}", n.0);
+        n
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
